@@ -1,0 +1,210 @@
+// Package config loads Latchkey's process configuration once at start:
+// command-line flags win over LATCHKEY_* environment variables, which win
+// over an optional YAML config file, which wins over the defaults. Unknown
+// file keys are errors, and every error names the setting.
+//
+// It knows nothing of organizations: per-organization settings live in the
+// database.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the validated process configuration.
+type Config struct {
+	Addr                  string
+	PublicURL             string
+	Database              string
+	DataDir               string
+	MasterKeyFile         string
+	LogLevel              slog.Level
+	LogFormat             string // text or json; "" = text on a terminal, else json
+	OutboundAllowLoopback bool
+	// MasterKeyExplicit is true when master-key-file was set by the operator.
+	MasterKeyExplicit bool
+}
+
+// DatabaseKind returns "sqlite" or "postgres".
+func (c Config) DatabaseKind() string {
+	if strings.HasPrefix(c.Database, "postgres://") || strings.HasPrefix(c.Database, "postgresql://") {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// SQLitePath is the file of a sqlite: database URL.
+func (c Config) SQLitePath() string { return strings.TrimPrefix(c.Database, "sqlite:") }
+
+type setting struct {
+	name, def, usage string
+	isBool           bool
+}
+
+// settings lists every setting once: flag name, env name (LATCHKEY_ + upper
+// snake case) and file key (snake case) derive from name.
+var settings = []setting{
+	{name: "config", usage: "YAML config file (keys as the flag names with '_' for '-')"},
+	{name: "addr", def: "127.0.0.1:8080", usage: "listen address"},
+	{name: "public-url", usage: "externally visible base URL (default http://ADDR)"},
+	{name: "database", def: "sqlite:./latchkey-data/latchkey.db", usage: "sqlite:PATH or postgres://…"},
+	{name: "data-dir", def: "./latchkey-data", usage: "directory for the SQLite file and the generated master key"},
+	{name: "master-key-file", usage: "file holding the 32-byte master key (default DATA_DIR/master.key, generated on first start with SQLite)"},
+	{name: "log-level", def: "info", usage: "debug, info, warn or error"},
+	{name: "log-format", usage: "text or json (default text on a terminal, json otherwise)"},
+	{name: "outbound-allow-loopback", def: "false", usage: "allow outbound calls (back-channel logout, upstream IdP) to loopback addresses; for development", isBool: true},
+}
+
+func envName(name string) string {
+	return "LATCHKEY_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+func fileKey(name string) string { return strings.ReplaceAll(name, "-", "_") }
+
+// RegisterFlags adds the configuration flags to fs.
+func RegisterFlags(fs *pflag.FlagSet) {
+	for _, s := range settings {
+		usage := s.usage + " (env " + envName(s.name) + ")"
+		if s.isBool {
+			fs.Bool(s.name, s.def == "true", usage)
+		} else {
+			fs.String(s.name, s.def, usage)
+		}
+	}
+}
+
+// Load resolves the configuration from fs (already parsed), the environment
+// (getenv) and the config file.
+func Load(fs *pflag.FlagSet, getenv func(string) string) (Config, error) {
+	raw := map[string]string{}
+	explicit := map[string]bool{}
+	for _, s := range settings {
+		raw[s.name] = s.def
+		if v := getenv(envName(s.name)); v != "" {
+			raw[s.name], explicit[s.name] = v, true
+		}
+		if f := fs.Lookup(s.name); f != nil && f.Changed {
+			raw[s.name], explicit[s.name] = f.Value.String(), true
+		}
+	}
+	if path := raw["config"]; path != "" {
+		file, err := readFile(path)
+		if err != nil {
+			return Config{}, err
+		}
+		for _, s := range settings {
+			if v, ok := file[fileKey(s.name)]; ok && !explicit[s.name] {
+				raw[s.name], explicit[s.name] = v, true
+			}
+		}
+	}
+	return build(raw, explicit)
+}
+
+func readFile(path string) (map[string]string, error) {
+	body, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	var doc map[string]any
+	dec := yaml.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	known := map[string]bool{}
+	for _, s := range settings {
+		known[fileKey(s.name)] = true
+	}
+	out := map[string]string{}
+	for k, v := range doc {
+		if !known[k] || k == "config" {
+			return nil, fmt.Errorf("config %s: unknown setting %q", path, k)
+		}
+		switch v := v.(type) {
+		case string:
+			out[k] = v
+		case bool:
+			out[k] = strconv.FormatBool(v)
+		case int:
+			out[k] = strconv.Itoa(v)
+		default:
+			return nil, fmt.Errorf("config %s: setting %q must be a string", path, k)
+		}
+	}
+	return out, nil
+}
+
+func build(raw map[string]string, explicit map[string]bool) (Config, error) {
+	c := Config{
+		Addr:          raw["addr"],
+		PublicURL:     strings.TrimRight(raw["public-url"], "/"),
+		Database:      raw["database"],
+		DataDir:       raw["data-dir"],
+		MasterKeyFile: raw["master-key-file"],
+		LogFormat:     raw["log-format"],
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return c, fmt.Errorf("addr: %q is not host:port: %v", c.Addr, err)
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Addr
+	}
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return c, fmt.Errorf("public-url: %q must be an absolute http(s) URL without query or fragment", c.PublicURL)
+	}
+	switch {
+	case strings.HasPrefix(c.Database, "sqlite:"):
+		if strings.TrimPrefix(c.Database, "sqlite:") == "" {
+			return c, errors.New("database: sqlite: needs a file path, e.g. sqlite:./latchkey-data/latchkey.db")
+		}
+	case strings.HasPrefix(c.Database, "postgres://"), strings.HasPrefix(c.Database, "postgresql://"):
+	default:
+		return c, fmt.Errorf("database: must start with sqlite: or postgres:// (got %q)", redact(c.Database))
+	}
+	if c.DataDir == "" {
+		return c, errors.New("data-dir: must not be empty")
+	}
+	c.MasterKeyExplicit = explicit["master-key-file"] && c.MasterKeyFile != ""
+	if c.MasterKeyFile == "" {
+		c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(raw["log-level"])); err != nil {
+		return c, fmt.Errorf("log-level: must be debug, info, warn or error (got %q)", raw["log-level"])
+	}
+	if c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json" {
+		return c, fmt.Errorf("log-format: must be text or json (got %q)", c.LogFormat)
+	}
+	if c.OutboundAllowLoopback, err = strconv.ParseBool(raw["outbound-allow-loopback"]); err != nil {
+		return c, fmt.Errorf("outbound-allow-loopback: must be true or false (got %q)", raw["outbound-allow-loopback"])
+	}
+	return c, nil
+}
+
+// redact hides a password in a database URL for messages.
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// Redacted returns the database URL with any password hidden.
+func (c Config) Redacted() string { return redact(c.Database) }

@@ -1,0 +1,178 @@
+package oauth
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/latchkey/latchkey/internal/secret"
+)
+
+// MaxFormBytes bounds every form body the provider reads.
+const MaxFormBytes = 64 << 10
+
+// MaxParamLen bounds one parameter value; state and nonce are opaque to us
+// but no honest client needs more.
+const MaxParamLen = 4096
+
+// Params are a request's parameters, each given at most once (RFC 6749 §3.1).
+type Params map[string]string
+
+// Get returns the parameter or "".
+func (p Params) Get(k string) string { return p[k] }
+
+// ParseQuery reads the URL query of r.
+func ParseQuery(r *http.Request) (Params, *Error) {
+	vals, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, InvalidRequest("the query string is malformed")
+	}
+	return single(vals)
+}
+
+// ParseForm reads an application/x-www-form-urlencoded body of at most
+// MaxFormBytes. Query parameters are not mixed in.
+func ParseForm(w http.ResponseWriter, r *http.Request) (Params, *Error) {
+	if r.Method != http.MethodPost {
+		return nil, InvalidRequest("use POST")
+	}
+	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || ct != "application/x-www-form-urlencoded" {
+		return nil, InvalidRequest("the body must be application/x-www-form-urlencoded")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFormBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, InvalidRequest("the body is larger than %d bytes", MaxFormBytes)
+		}
+		return nil, InvalidRequest("the body could not be read")
+	}
+	vals, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, InvalidRequest("the body is not valid form encoding")
+	}
+	return single(vals)
+}
+
+// ParseRequest reads GET query or POST form parameters (authorization and
+// end-session endpoints accept both).
+func ParseRequest(w http.ResponseWriter, r *http.Request) (Params, *Error) {
+	if r.Method == http.MethodPost {
+		return ParseForm(w, r)
+	}
+	return ParseQuery(r)
+}
+
+func single(vals url.Values) (Params, *Error) {
+	p := make(Params, len(vals))
+	for k, vs := range vals {
+		if len(vs) > 1 {
+			return nil, InvalidRequest("parameter %q is given more than once", k)
+		}
+		v := vs[0]
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return nil, InvalidRequest("parameters must be valid UTF-8")
+		}
+		if len(v) > MaxParamLen {
+			return nil, InvalidRequest("parameter %q is longer than %d bytes", k, MaxParamLen)
+		}
+		p[k] = v
+	}
+	return p, nil
+}
+
+// ClientCredentials are what a client presented to authenticate.
+type ClientCredentials struct {
+	ClientID string
+	Secret   string
+	// Method is client_secret_basic, client_secret_post or none.
+	Method string
+}
+
+// ReadClientCredentials extracts client credentials from HTTP Basic or the
+// form (RFC 6749 §2.3.1). Using both methods at once is an error.
+func ReadClientCredentials(r *http.Request, p Params) (ClientCredentials, *Error) {
+	user, pass, hasBasic := r.BasicAuth()
+	_, hasPostSecret := p["client_secret"]
+	if hasBasic {
+		if hasPostSecret {
+			return ClientCredentials{}, InvalidRequest("use one client authentication method, not both")
+		}
+		id, err1 := url.QueryUnescape(user)
+		sec, err2 := url.QueryUnescape(pass)
+		if err1 != nil || err2 != nil || !utf8.ValidString(id) || !utf8.ValidString(sec) {
+			return ClientCredentials{}, InvalidClient("malformed HTTP Basic credentials")
+		}
+		if pid := p.Get("client_id"); pid != "" && pid != id {
+			return ClientCredentials{}, InvalidRequest("client_id does not match the authenticated client")
+		}
+		return ClientCredentials{ClientID: id, Secret: sec, Method: "client_secret_basic"}, nil
+	}
+	if r.Header.Get("Authorization") != "" {
+		return ClientCredentials{}, InvalidClient("unsupported Authorization scheme; use HTTP Basic")
+	}
+	id := p.Get("client_id")
+	if id == "" {
+		return ClientCredentials{}, InvalidClient("client authentication is required")
+	}
+	if hasPostSecret {
+		return ClientCredentials{ClientID: id, Secret: p.Get("client_secret"), Method: "client_secret_post"}, nil
+	}
+	return ClientCredentials{ClientID: id, Method: "none"}, nil
+}
+
+// VerifySecret compares a presented client secret with its stored hash in
+// constant time.
+func VerifySecret(presented string, hash []byte) bool {
+	return len(hash) != 0 && secret.MatchesHash(presented, hash)
+}
+
+var pkcePattern = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`)
+
+// ValidPKCEValue checks the RFC 7636 shape of a verifier or challenge.
+func ValidPKCEValue(v string) bool { return pkcePattern.MatchString(v) }
+
+// VerifyPKCE checks verifier against an S256 challenge.
+func VerifyPKCE(verifier, challenge string) bool {
+	if !ValidPKCEValue(verifier) {
+		return false
+	}
+	sum := sha256.Sum256([]byte(verifier))
+	return secret.Equal([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(challenge))
+}
+
+// Scopes Latchkey understands.
+const (
+	ScopeOpenID        = "openid"
+	ScopeProfile       = "profile"
+	ScopeEmail         = "email"
+	ScopeOfflineAccess = "offline_access"
+)
+
+// SupportedScopes are advertised in discovery.
+var SupportedScopes = []string{ScopeOpenID, ScopeProfile, ScopeEmail, ScopeOfflineAccess}
+
+// ParseScope splits a scope string, keeps known scopes in a stable order and
+// drops the rest (RFC 6749 §3.3 lets the server grant less than asked).
+func ParseScope(s string) []string {
+	asked := strings.Fields(s)
+	var out []string
+	for _, known := range SupportedScopes {
+		if slices.Contains(asked, known) {
+			out = append(out, known)
+		}
+	}
+	return out
+}
+
+// HasScope reports whether the space-separated scope string contains s.
+func HasScope(scope, s string) bool { return slices.Contains(strings.Fields(scope), s) }

@@ -1,0 +1,59 @@
+package op
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+type accountPageData struct {
+	pageData
+	User         *domain.User
+	Apps         []string
+	AuthTime     string
+	Expires      string
+	LoginURL     string
+	LogoutAction string
+	CSRF         string
+}
+
+// account shows who is signed in to the organization in this browser and
+// which applications took part in the session.
+func (p *Provider) account(w http.ResponseWriter, r *http.Request) {
+	org, ok := p.org(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	d := accountPageData{pageData: pageData{Title: "Your account", OrgName: org.Name}, LoginURL: p.Issuer(org.ID) + "/login"}
+	sess, err := p.Sessions.Current(ctx, r, org.ID)
+	if err != nil {
+		p.internalError(w, r, "load session", err)
+		return
+	}
+	if sess != nil {
+		user, err := p.Store.GetUser(ctx, org.ID, sess.UserSub)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			p.internalError(w, r, "load user", err)
+			return
+		}
+		if user != nil && !user.Disabled {
+			d.User = user
+			d.AuthTime = sess.AuthTime.Format("2006-01-02 15:04 MST")
+			d.Expires = sess.ExpiresAt.Format("2006-01-02 15:04 MST")
+			clients, err := p.Store.ListSessionClients(ctx, org.ID, sess.SID)
+			if err != nil {
+				p.internalError(w, r, "list session applications", err)
+				return
+			}
+			for _, id := range clients {
+				if app, err := p.Store.GetApp(ctx, org.ID, id); err == nil {
+					d.Apps = append(d.Apps, app.Name)
+				}
+			}
+		}
+	}
+	p.render(w, r, http.StatusOK, "account", d)
+}

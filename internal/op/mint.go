@@ -1,0 +1,173 @@
+package op
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"hash"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secret"
+)
+
+// grant is what a token response is issued for: who, to which
+// application, with which scope, in which session.
+type grant struct {
+	org      *domain.Organization
+	app      *domain.Application
+	user     *domain.User // nil for client_credentials
+	scope    string
+	sid      string
+	nonce    string
+	authTime time.Time
+	amr      []string
+	familyID string
+	codeHash []byte
+	// refresh asks for a refresh token; refreshExpires caps its life.
+	refresh        bool
+	refreshExpires time.Time
+	idToken        bool
+}
+
+// tokenResponse is the token endpoint's success body (RFC 6749 §5.1).
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+}
+
+// idTokenClaims are the claims of an id_token (OIDC Core §2, §5.1).
+type idTokenClaims struct {
+	Issuer            string   `json:"iss"`
+	Subject           string   `json:"sub"`
+	Audience          string   `json:"aud"`
+	Expiry            int64    `json:"exp"`
+	IssuedAt          int64    `json:"iat"`
+	AuthTime          int64    `json:"auth_time,omitempty"`
+	Nonce             string   `json:"nonce,omitempty"`
+	SID               string   `json:"sid,omitempty"`
+	AccessTokenHash   string   `json:"at_hash,omitempty"`
+	AMR               []string `json:"amr,omitempty"`
+	AuthorizedParty   string   `json:"azp"`
+	PreferredUsername string   `json:"preferred_username,omitempty"`
+	Name              string   `json:"name,omitempty"`
+	Picture           string   `json:"picture,omitempty"`
+	Email             string   `json:"email,omitempty"`
+	EmailVerified     *bool    `json:"email_verified,omitempty"`
+}
+
+// accessTokenClaims are a JWT access token's claims (RFC 9068 §2.2).
+type accessTokenClaims struct {
+	Issuer   string   `json:"iss"`
+	Subject  string   `json:"sub"`
+	Audience string   `json:"aud"`
+	Expiry   int64    `json:"exp"`
+	IssuedAt int64    `json:"iat"`
+	JTI      string   `json:"jti"`
+	ClientID string   `json:"client_id"`
+	Scope    string   `json:"scope,omitempty"`
+	AuthTime int64    `json:"auth_time,omitempty"`
+	AMR      []string `json:"amr,omitempty"`
+	SID      string   `json:"sid,omitempty"`
+}
+
+// userClaims fills the profile and email claims the scope allows.
+func userClaims(u *domain.User, scope string, c *idTokenClaims) {
+	if oauth.HasScope(scope, oauth.ScopeProfile) {
+		c.PreferredUsername, c.Name, c.Picture = u.UserName, u.Name, u.Picture
+	}
+	if oauth.HasScope(scope, oauth.ScopeEmail) && u.Email != "" {
+		v := u.EmailVerified
+		c.Email, c.EmailVerified = u.Email, &v
+	}
+}
+
+// atHash is the at_hash of an access token for alg (OIDC Core §3.1.3.6):
+// the left half of the hash the signature algorithm uses.
+func atHash(alg, accessToken string) string {
+	var h hash.Hash = sha256.New()
+	if alg == domain.AlgEdDSA {
+		h = sha512.New() // Ed25519 signs with SHA-512
+	}
+	h.Write([]byte(accessToken))
+	sum := h.Sum(nil)
+	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+}
+
+func unix(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+// mint issues the tokens of g, stores them (hashed) and returns the response.
+func (p *Provider) mint(ctx context.Context, g *grant) (*tokenResponse, []*domain.Token, error) {
+	now := p.now()
+	iss := p.Issuer(g.org.ID)
+	if g.familyID == "" {
+		g.familyID = secret.MustToken()
+	}
+	sub := g.app.ClientID
+	if g.user != nil {
+		sub = g.user.Sub
+	}
+	atExp := now.Add(time.Duration(g.app.AccessTokenLifetime) * time.Second)
+	var access string
+	if g.app.AccessTokenFormat == domain.AccessTokenJWT {
+		var err error
+		access, err = p.Keys.Sign(ctx, g.org.ID, g.app.IDTokenAlg, "at+jwt", accessTokenClaims{
+			Issuer: iss, Subject: sub, Audience: g.app.ClientID, Expiry: atExp.Unix(), IssuedAt: now.Unix(),
+			JTI: secret.MustToken(), ClientID: g.app.ClientID, Scope: g.scope, AuthTime: unix(g.authTime), AMR: g.amr, SID: g.sid,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	} else {
+		access = secret.MustToken()
+	}
+	userSub := ""
+	if g.user != nil {
+		userSub = g.user.Sub
+	}
+	offline := oauth.HasScope(g.scope, oauth.ScopeOfflineAccess)
+	base := domain.Token{
+		OrgID: g.org.ID, ClientID: g.app.ClientID, UserSub: userSub, SID: g.sid, Scope: g.scope, AuthTime: g.authTime,
+		AMR: g.amr, FamilyID: g.familyID, CodeHash: g.codeHash, Offline: offline, CreatedAt: now,
+	}
+	at := base
+	at.Hash, at.Kind, at.ExpiresAt = secret.Hash(access), domain.TokenAccess, atExp
+	tokens := []*domain.Token{&at}
+	resp := &tokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: int64(atExp.Sub(now).Seconds()), Scope: g.scope}
+
+	if g.refresh {
+		refresh := secret.MustToken()
+		rt := base
+		rt.Hash, rt.Kind, rt.ExpiresAt = secret.Hash(refresh), domain.TokenRefresh, now.Add(time.Duration(g.app.RefreshTokenLifetime)*time.Second)
+		if !g.refreshExpires.IsZero() && g.refreshExpires.Before(rt.ExpiresAt) {
+			rt.ExpiresAt = g.refreshExpires
+		}
+		tokens = append(tokens, &rt)
+		resp.RefreshToken = refresh
+	}
+	if g.idToken && g.user != nil {
+		claims := idTokenClaims{
+			Issuer: iss, Subject: g.user.Sub, Audience: g.app.ClientID, AuthorizedParty: g.app.ClientID,
+			IssuedAt: now.Unix(), Expiry: now.Add(time.Duration(g.app.IDTokenLifetime) * time.Second).Unix(),
+			AuthTime: unix(g.authTime), Nonce: g.nonce, SID: g.sid, AMR: g.amr, AccessTokenHash: atHash(g.app.IDTokenAlg, access),
+		}
+		userClaims(g.user, g.scope, &claims)
+		idt, err := p.Keys.Sign(ctx, g.org.ID, g.app.IDTokenAlg, "JWT", claims)
+		if err != nil {
+			return nil, nil, err
+		}
+		resp.IDToken = idt
+	}
+	return resp, tokens, nil
+}

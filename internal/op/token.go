@@ -1,0 +1,281 @@
+package op
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// tokenRequest is a token endpoint request after client authentication.
+type tokenRequest struct {
+	org    *domain.Organization
+	app    *domain.Application
+	params oauth.Params
+}
+
+// token is the token endpoint (RFC 6749 §3.2): one function per grant type.
+func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
+	org, ok := p.org(w, r)
+	if !ok {
+		return
+	}
+	params, perr := oauth.ParseForm(w, r)
+	if perr != nil {
+		oauth.WriteError(w, perr, false)
+		return
+	}
+	app, creds, perr := p.authenticateClient(r, org, params)
+	if perr != nil {
+		oauth.WriteError(w, perr, creds.Method == "client_secret_basic")
+		return
+	}
+	treq := &tokenRequest{org: org, app: app, params: params}
+	var resp *tokenResponse
+	switch gt := params.Get("grant_type"); gt {
+	case domain.GrantAuthorizationCode:
+		resp, perr = p.grantAuthorizationCode(r.Context(), treq)
+	case domain.GrantRefreshToken:
+		resp, perr = p.grantRefreshToken(r.Context(), treq)
+	case domain.GrantClientCredentials:
+		resp, perr = p.grantClientCredentials(r.Context(), treq)
+	case "":
+		perr = oauth.InvalidRequest("grant_type is required")
+	default:
+		perr = oauth.UnsupportedGrantType("grant_type %q is not supported", gt)
+	}
+	if perr != nil {
+		if perr.Code == "server_error" {
+			p.Log.Error("token endpoint", "request_id", p.RequestID(r.Context()), "err", perr.Description)
+			perr = oauth.ServerError("internal error (reference %s)", p.RequestID(r.Context()))
+		}
+		oauth.WriteError(w, perr, false)
+		return
+	}
+	oauth.WriteJSON(w, http.StatusOK, resp)
+}
+
+// authenticateClient identifies and authenticates the client of a
+// back-channel request. A confidential client must present its secret; a
+// public client presents only its id.
+func (p *Provider) authenticateClient(r *http.Request, org *domain.Organization, params oauth.Params) (*domain.Application, oauth.ClientCredentials, *oauth.Error) {
+	creds, perr := oauth.ReadClientCredentials(r, params)
+	if perr != nil {
+		return nil, creds, perr
+	}
+	app, err := p.Store.GetApp(r.Context(), org.ID, creds.ClientID)
+	if errors.Is(err, store.ErrNotFound) {
+		secret.MatchesHash(creds.Secret, make([]byte, 32)) // same work as a real check
+		return nil, creds, oauth.InvalidClient("client authentication failed")
+	}
+	if err != nil {
+		return nil, creds, oauth.ServerError("load client: %v", err)
+	}
+	switch {
+	case app.Public && creds.Method != "none":
+		return nil, creds, oauth.InvalidClient("a public client does not authenticate with a secret")
+	case !app.Public && creds.Method == "none":
+		return nil, creds, oauth.InvalidClient("client authentication is required")
+	case !app.Public && !oauth.VerifySecret(creds.Secret, app.SecretHash):
+		return nil, creds, oauth.InvalidClient("client authentication failed")
+	}
+	return app, creds, nil
+}
+
+func serverError(err error) *oauth.Error { return oauth.ServerError("%v", err) }
+
+func (p *Provider) grantAuthorizationCode(ctx context.Context, t *tokenRequest) (*tokenResponse, *oauth.Error) {
+	if !t.app.AllowsGrant(domain.GrantAuthorizationCode) {
+		return nil, oauth.UnauthorizedClient("the application may not use the authorization_code grant")
+	}
+	code := t.params.Get("code")
+	if code == "" {
+		return nil, oauth.InvalidRequest("code is required")
+	}
+	now := p.now()
+	hash := secret.Hash(code)
+	c, err := p.Store.ConsumeCode(ctx, t.org.ID, hash, now)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, oauth.InvalidGrant("the authorization code is invalid")
+	case errors.Is(err, store.ErrAlreadyUsed):
+		// A replayed code may be stolen: what it yielded is revoked (RFC 9700 §4.5).
+		if c.ClientID == t.app.ClientID {
+			if err := p.Store.RevokeTokensFromCode(ctx, t.org.ID, hash, now); err != nil {
+				return nil, serverError(err)
+			}
+		}
+		return nil, oauth.InvalidGrant("the authorization code was already used")
+	case err != nil:
+		return nil, serverError(err)
+	}
+	if c.ClientID != t.app.ClientID {
+		return nil, oauth.InvalidGrant("the authorization code was issued to another client")
+	}
+	if !now.Before(c.ExpiresAt) {
+		return nil, oauth.InvalidGrant("the authorization code has expired")
+	}
+	if t.params.Get("redirect_uri") != c.RedirectURI {
+		return nil, oauth.InvalidGrant("redirect_uri does not match the authorization request")
+	}
+	verifier, hasVerifier := t.params["code_verifier"]
+	switch {
+	case c.CodeChallenge != "" && !hasVerifier:
+		return nil, oauth.InvalidGrant("code_verifier is required")
+	case c.CodeChallenge != "" && !oauth.VerifyPKCE(verifier, c.CodeChallenge):
+		return nil, oauth.InvalidGrant("code_verifier does not match the code_challenge")
+	case c.CodeChallenge == "" && hasVerifier:
+		return nil, oauth.InvalidGrant("code_verifier sent but the authorization request had no code_challenge")
+	}
+	user, sess, perr := p.liveSubject(ctx, t.org, c.UserSub, c.SID)
+	if perr != nil {
+		return nil, perr
+	}
+	if !sess.Active(now) {
+		return nil, oauth.InvalidGrant("the session has ended")
+	}
+	g := &grant{
+		org: t.org, app: t.app, user: user, scope: c.Scope, sid: c.SID, nonce: c.Nonce, authTime: c.AuthTime, amr: c.AMR,
+		codeHash: hash, idToken: oauth.HasScope(c.Scope, oauth.ScopeOpenID),
+		refresh: t.app.AllowsGrant(domain.GrantRefreshToken),
+	}
+	if !oauth.HasScope(c.Scope, oauth.ScopeOfflineAccess) {
+		g.refreshExpires = sess.ExpiresAt
+	}
+	return p.issue(ctx, g)
+}
+
+// liveSubject loads the user and session a grant is for and refuses if the
+// user was disabled or removed, or the session ended, since.
+func (p *Provider) liveSubject(ctx context.Context, org *domain.Organization, sub, sid string) (*domain.User, *domain.Session, *oauth.Error) {
+	user, err := p.Store.GetUser(ctx, org.ID, sub)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, oauth.InvalidGrant("the user no longer exists")
+	}
+	if err != nil {
+		return nil, nil, serverError(err)
+	}
+	if user.Disabled {
+		return nil, nil, oauth.InvalidGrant("the user is disabled")
+	}
+	sess, err := p.Store.GetSession(ctx, org.ID, sid)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, oauth.InvalidGrant("the session has ended")
+	}
+	if err != nil {
+		return nil, nil, serverError(err)
+	}
+	return user, sess, nil
+}
+
+// issue mints and stores the tokens of g.
+func (p *Provider) issue(ctx context.Context, g *grant) (*tokenResponse, *oauth.Error) {
+	resp, tokens, err := p.mint(ctx, g)
+	if err != nil {
+		return nil, serverError(err)
+	}
+	if err := p.Store.CreateTokens(ctx, tokens...); err != nil {
+		return nil, serverError(err)
+	}
+	return resp, nil
+}
+
+func (p *Provider) grantRefreshToken(ctx context.Context, t *tokenRequest) (*tokenResponse, *oauth.Error) {
+	if !t.app.AllowsGrant(domain.GrantRefreshToken) {
+		return nil, oauth.UnauthorizedClient("the application may not use the refresh_token grant")
+	}
+	presented := t.params.Get("refresh_token")
+	if presented == "" {
+		return nil, oauth.InvalidRequest("refresh_token is required")
+	}
+	now := p.now()
+	hash := secret.Hash(presented)
+	old, err := p.Store.GetToken(ctx, t.org.ID, hash)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (old.Kind != domain.TokenRefresh || old.ClientID != t.app.ClientID)) {
+		return nil, oauth.InvalidGrant("the refresh token is invalid")
+	}
+	if err != nil {
+		return nil, serverError(err)
+	}
+	if !old.RotatedAt.IsZero() {
+		return nil, p.refreshReused(ctx, t.org.ID, old)
+	}
+	if !old.Usable(now) {
+		return nil, oauth.InvalidGrant("the refresh token has expired or was revoked")
+	}
+	scope := old.Scope
+	if asked, ok := t.params["scope"]; ok {
+		// A refresh may narrow the scope, never widen it (RFC 6749 §6).
+		granted := strings.Fields(old.Scope)
+		var narrowed []string
+		for _, s := range strings.Fields(asked) {
+			if !slices.Contains(granted, s) {
+				return nil, oauth.InvalidScope("scope %q was not granted originally", s)
+			}
+			if !slices.Contains(narrowed, s) {
+				narrowed = append(narrowed, s)
+			}
+		}
+		scope = strings.Join(narrowed, " ")
+	}
+	user, sess, perr := p.liveSubject(ctx, t.org, old.UserSub, old.SID)
+	if perr != nil {
+		return nil, perr
+	}
+	if !old.Offline && !sess.Active(now) {
+		return nil, oauth.InvalidGrant("the session this refresh token belongs to has ended")
+	}
+	g := &grant{
+		org: t.org, app: t.app, user: user, scope: scope, sid: old.SID, authTime: old.AuthTime, amr: old.AMR,
+		familyID: old.FamilyID, codeHash: old.CodeHash, refresh: true, idToken: oauth.HasScope(scope, oauth.ScopeOpenID),
+		refreshExpires: old.ExpiresAt,
+	}
+	if !old.Offline && sess.ExpiresAt.Before(g.refreshExpires) {
+		g.refreshExpires = sess.ExpiresAt
+	}
+	resp, tokens, err := p.mint(ctx, g)
+	if err != nil {
+		return nil, serverError(err)
+	}
+	// Offline status follows the original grant, even if the scope was narrowed.
+	for _, tok := range tokens {
+		tok.Offline = old.Offline
+	}
+	err = p.Store.RotateRefreshToken(ctx, t.org.ID, hash, now, tokens...)
+	if errors.Is(err, store.ErrAlreadyUsed) {
+		return nil, p.refreshReused(ctx, t.org.ID, old)
+	}
+	if err != nil {
+		return nil, serverError(err)
+	}
+	return resp, nil
+}
+
+// refreshReused handles a rotated refresh token presented again: someone
+// holds a copy, so the whole family is revoked (RFC 9700 §4.14.2).
+func (p *Provider) refreshReused(ctx context.Context, orgID string, old *domain.Token) *oauth.Error {
+	if err := p.Store.RevokeTokenFamily(ctx, orgID, old.FamilyID, p.now()); err != nil {
+		return serverError(err)
+	}
+	p.Log.Warn("refresh token reuse: token family revoked", "request_id", p.RequestID(ctx), "org", orgID, "client_id", old.ClientID)
+	return oauth.InvalidGrant("the refresh token was already used")
+}
+
+func (p *Provider) grantClientCredentials(ctx context.Context, t *tokenRequest) (*tokenResponse, *oauth.Error) {
+	if t.app.Public || !t.app.AllowsGrant(domain.GrantClientCredentials) {
+		return nil, oauth.UnauthorizedClient("the application may not use the client_credentials grant")
+	}
+	// Client credentials act for the application itself: no user scopes.
+	for _, s := range strings.Fields(t.params.Get("scope")) {
+		if slices.Contains(oauth.SupportedScopes, s) {
+			return nil, oauth.InvalidScope("scope %q needs a user; client_credentials tokens act for the application", s)
+		}
+	}
+	return p.issue(ctx, &grant{org: t.org, app: t.app})
+}

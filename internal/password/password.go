@@ -1,0 +1,120 @@
+// Package password hashes and verifies user passwords with argon2id
+// (RFC 9106) in the PHC string format, so parameters can be raised later
+// without breaking stored hashes.
+package password
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Params are argon2id cost parameters.
+type Params struct {
+	Memory  uint32 // KiB
+	Time    uint32
+	Threads uint8
+	KeyLen  uint32
+	SaltLen uint32
+}
+
+// Default follows RFC 9106's second recommended option scaled for a login
+// server: 64 MiB, 3 passes, 2 lanes.
+var Default = Params{Memory: 64 * 1024, Time: 3, Threads: 2, KeyLen: 32, SaltLen: 16}
+
+// Limits on a password.
+const (
+	MinLen = 8
+	MaxLen = 1024 // bytes; argon2 of megabyte inputs is a cheap denial of service
+)
+
+// Validate checks a new password's length and encoding.
+func Validate(pw string) error {
+	if !utf8.ValidString(pw) {
+		return errors.New("password must be valid UTF-8")
+	}
+	if utf8.RuneCountInString(pw) < MinLen {
+		return fmt.Errorf("password must be at least %d characters", MinLen)
+	}
+	if len(pw) > MaxLen {
+		return fmt.Errorf("password must be at most %d bytes", MaxLen)
+	}
+	return nil
+}
+
+// Hash returns the PHC string of pw under p.
+func Hash(pw string, p Params) (string, error) {
+	salt := make([]byte, p.SaltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return "", err
+	}
+	key := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
+		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
+}
+
+// ErrMalformed means a stored hash is not an argon2id PHC string.
+var ErrMalformed = errors.New("password hash is not argon2id")
+
+// Verify reports whether pw matches the PHC string encoded.
+func Verify(pw, encoded string) (bool, error) {
+	p, salt, want, err := decode(encoded)
+	if err != nil {
+		return false, err
+	}
+	if len(pw) > MaxLen {
+		return false, nil
+	}
+	got := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1, nil
+}
+
+// dummyHash is a valid hash, made once, that VerifyNothing checks against.
+var dummyHash = sync.OnceValue(func() string {
+	h, err := Hash("latchkey-timing-equalizer", Default)
+	if err != nil {
+		panic(err)
+	}
+	return h
+})
+
+// VerifyNothing spends as long as Verify does and returns nothing, so that
+// an unknown user or a user without a password answers in the same time as a
+// wrong password.
+func VerifyNothing(pw string) {
+	_, _ = Verify(pw, dummyHash())
+}
+
+func decode(encoded string) (Params, []byte, []byte, error) {
+	var p Params
+	parts := strings.Split(encoded, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return p, nil, nil, ErrMalformed
+	}
+	var version int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return p, nil, nil, ErrMalformed
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.Memory, &p.Time, &p.Threads); err != nil {
+		return p, nil, nil, ErrMalformed
+	}
+	salt, err := base64.RawStdEncoding.DecodeString(parts[4])
+	if err != nil {
+		return p, nil, nil, ErrMalformed
+	}
+	key, err := base64.RawStdEncoding.DecodeString(parts[5])
+	if err != nil || len(key) == 0 {
+		return p, nil, nil, ErrMalformed
+	}
+	if p.Memory == 0 || p.Time == 0 || p.Threads == 0 || p.Memory > 1<<22 || p.Time > 100 {
+		return p, nil, nil, ErrMalformed
+	}
+	return p, salt, key, nil
+}

@@ -1,0 +1,38 @@
+package server
+
+import (
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/op"
+	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/throttle"
+	"github.com/latchkey/latchkey/web"
+)
+
+// routes mounts every URL of the product.
+func (s *Server) routes() error {
+	env := s.env
+	clock := func() time.Time { return env.Now() }
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", s.metrics())
+
+	sessions := &session.Sessions{
+		Store: env.Store, Tokens: env.Store, Now: clock,
+		Secure:  strings.HasPrefix(env.Config.PublicURL, "https://"),
+		CSRFKey: env.Master.Derive("csrf"),
+	}
+	provider := &op.Provider{
+		Store: env.Store, Keys: env.Keys, Sessions: sessions,
+		Limiter:   &throttle.Limiter{Store: env.Store, Now: clock},
+		Templates: web.Templates(), Log: s.log, PublicURL: env.Config.PublicURL,
+		RequestID: RequestID, Now: clock,
+	}
+	provider.Register(s.mux)
+
+	for pattern, h := range s.extra {
+		s.mux.Handle(pattern, h)
+	}
+	return nil
+}

@@ -1,0 +1,163 @@
+// Package server wires Latchkey's parts into one http.Handler. routes() is
+// the single place where every URL of the product is mounted.
+//
+// It holds no protocol logic of its own: only wiring, request ids, access
+// logs, metrics and panic recovery.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/latchkey/latchkey/internal/bootstrap"
+)
+
+// Server is Latchkey's HTTP side.
+type Server struct {
+	env      *bootstrap.Env
+	log      *slog.Logger
+	mux      *http.ServeMux
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	handler  http.Handler
+	// extra lets the demo mount its applications on the same listener.
+	extra map[string]http.Handler
+}
+
+// Option changes how New builds the server.
+type Option func(*Server)
+
+// WithHandler mounts h at pattern (used by `latchkey demo` for its apps).
+func WithHandler(pattern string, h http.Handler) Option {
+	return func(s *Server) { s.extra[pattern] = h }
+}
+
+// New builds the server over env.
+func New(env *bootstrap.Env, opts ...Option) (*Server, error) {
+	s := &Server{env: env, log: env.Logger, mux: http.NewServeMux(), registry: prometheus.NewRegistry(), extra: map[string]http.Handler{}}
+	for _, o := range opts {
+		o(s)
+	}
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "latchkey_http_requests_total", Help: "HTTP requests by route and status code.",
+	}, []string{"route", "code"})
+	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "latchkey_http_request_duration_seconds", Help: "HTTP request latency by route.", Buckets: prometheus.DefBuckets,
+	}, []string{"route"})
+	s.registry.MustRegister(s.requests, s.latency)
+	if err := s.routes(); err != nil {
+		return nil, err
+	}
+	s.handler = s.observe(s.mux)
+	return s, nil
+}
+
+// Handler is the whole product as one http.Handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Registry exposes the metrics registry so components can add collectors.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := s.env.Store.Ping(ctx); err != nil {
+		s.log.Warn("readiness check failed", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("database unavailable\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+func (s *Server) metrics() http.Handler {
+	return promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
+}
+
+type ctxKey int
+
+const requestIDKey ctxKey = 0
+
+// RequestID returns the id the server gave this request ("" outside one).
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// observe gives each request an id, recovers panics into a 500 with a
+// reference, logs one line per request (path only: queries carry secrets)
+// and records metrics by route pattern.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		id := hex.EncodeToString(b[:])
+		w.Header().Set("X-Request-Id", id)
+		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		sw := &statusWriter{ResponseWriter: w}
+		start := time.Now()
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.Error("panic serving request", "request_id", id, "path", r.URL.Path, "panic", p)
+				if sw.code == 0 {
+					http.Error(sw, "internal error (reference "+id+")", http.StatusInternalServerError)
+				}
+			}
+			route := r.Pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			code := sw.code
+			if code == 0 {
+				code = http.StatusOK
+			}
+			s.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+			s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+			s.log.Debug("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "route", route,
+				"status", code, "duration_ms", time.Since(start).Milliseconds())
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}

@@ -1,0 +1,186 @@
+// Package session alone owns the browser side of Latchkey: the single
+// sign-on session cookie of each organization, the cookie that ties a
+// pending authorization request to the browser that made it, and the CSRF
+// tokens of every form.
+//
+// Cookie values are 256-bit random secrets; only their SHA-256 reaches the
+// database. Each organization's cookies are scoped to its issuer path, so a
+// cookie of organization A is never even sent to organization B.
+package session
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Cookie names (the path scopes them to one organization).
+const (
+	sessionCookie = "lk_session"
+	pendingCookie = "lk_auth"
+	csrfCookie    = "lk_csrf"
+)
+
+// Sessions manages SSO sessions and their cookies.
+type Sessions struct {
+	Store  store.Sessions
+	Tokens store.Tokens
+	// Secure marks cookies Secure (PUBLIC_URL is https).
+	Secure bool
+	// CSRFKey signs CSRF tokens; derive it from the master key.
+	CSRFKey []byte
+	Now     func() time.Time
+}
+
+func (s *Sessions) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// CookiePath scopes an organization's cookies to its issuer path.
+func CookiePath(orgID string) string { return "/o/" + orgID + "/" }
+
+func (s *Sessions) setCookie(w http.ResponseWriter, orgID, name, value string, maxAge time.Duration) {
+	c := &http.Cookie{
+		Name: name, Value: value, Path: CookiePath(orgID),
+		HttpOnly: true, Secure: s.Secure, SameSite: http.SameSiteLaxMode,
+	}
+	if maxAge > 0 {
+		c.MaxAge = int(maxAge.Seconds())
+	} else if maxAge < 0 || value == "" {
+		c.MaxAge = -1
+	}
+	http.SetCookie(w, c)
+}
+
+// Current returns the browser's active session with the organization, or
+// nil when there is none (no cookie, unknown, ended or expired).
+func (s *Sessions) Current(ctx context.Context, r *http.Request, orgID string) (*domain.Session, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return nil, nil
+	}
+	sess, err := s.Store.GetSessionByCookie(ctx, orgID, secret.Hash(c.Value))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load session: %w", err)
+	}
+	if !sess.Active(s.now()) {
+		return nil, nil
+	}
+	return sess, nil
+}
+
+// Login records that user signed in with methods amr: the browser's session
+// with the organization is renewed if it belongs to the same user, else a
+// new one starts (ending the other user's). Either way the cookie gets a new
+// value, so a session id planted before login is worthless after it.
+func (s *Sessions) Login(ctx context.Context, w http.ResponseWriter, r *http.Request, org *domain.Organization, user *domain.User, amr []string, upstreamIDToken []byte) (*domain.Session, error) {
+	now := s.now()
+	cookie := secret.MustToken()
+	lifetime := time.Duration(org.Settings.SessionLifetimeSeconds) * time.Second
+	cur, err := s.Current(ctx, r, org.ID)
+	if err != nil {
+		return nil, err
+	}
+	if cur != nil && cur.UserSub == user.Sub {
+		cur.CookieHash, cur.AuthTime, cur.AMR, cur.ExpiresAt, cur.UpstreamIDToken = secret.Hash(cookie), now, amr, now.Add(lifetime), upstreamIDToken
+		if err := s.Store.RenewSession(ctx, cur); err == nil {
+			s.setCookie(w, org.ID, sessionCookie, cookie, lifetime)
+			return cur, nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("renew session: %w", err)
+		}
+	} else if cur != nil {
+		if err := s.End(ctx, org.ID, cur.SID); err != nil {
+			return nil, err
+		}
+	}
+	sess := &domain.Session{
+		OrgID: org.ID, SID: secret.MustToken(), CookieHash: secret.Hash(cookie), UserSub: user.Sub,
+		AuthTime: now, AMR: amr, CreatedAt: now, ExpiresAt: now.Add(lifetime), UpstreamIDToken: upstreamIDToken,
+	}
+	if err := s.Store.CreateSession(ctx, sess); err != nil {
+		return nil, fmt.Errorf("create session: %w", err)
+	}
+	s.setCookie(w, org.ID, sessionCookie, cookie, lifetime)
+	return sess, nil
+}
+
+// End ends a session and revokes the tokens bound to it.
+func (s *Sessions) End(ctx context.Context, orgID, sid string) error {
+	now := s.now()
+	if err := s.Store.EndSession(ctx, orgID, sid, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("end session: %w", err)
+	}
+	if err := s.Tokens.RevokeSessionTokens(ctx, orgID, sid, now); err != nil {
+		return fmt.Errorf("revoke session tokens: %w", err)
+	}
+	return nil
+}
+
+// ClearSessionCookie removes the browser's session cookie for orgID.
+func (s *Sessions) ClearSessionCookie(w http.ResponseWriter, orgID string) {
+	s.setCookie(w, orgID, sessionCookie, "", -1)
+}
+
+// SetPending remembers in the browser which authorization request waits for
+// its login.
+func (s *Sessions) SetPending(w http.ResponseWriter, orgID, requestID string, ttl time.Duration) {
+	s.setCookie(w, orgID, pendingCookie, requestID, ttl)
+}
+
+// Pending returns the id of the browser's pending authorization request.
+func (s *Sessions) Pending(r *http.Request) string {
+	if c, err := r.Cookie(pendingCookie); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+// ClearPending forgets the pending request.
+func (s *Sessions) ClearPending(w http.ResponseWriter, orgID string) {
+	s.setCookie(w, orgID, pendingCookie, "", -1)
+}
+
+// CSRFToken returns the token to embed in a form of orgID, setting the
+// browser's CSRF cookie first if it has none. The token is an HMAC of the
+// cookie, so a forged form needs both the cookie and the server's key.
+func (s *Sessions) CSRFToken(w http.ResponseWriter, r *http.Request, orgID string) string {
+	v := ""
+	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
+		v = c.Value
+	} else {
+		v = secret.MustToken()
+		s.setCookie(w, orgID, csrfCookie, v, 0)
+	}
+	return s.csrfMAC(orgID, v)
+}
+
+func (s *Sessions) csrfMAC(orgID, cookie string) string {
+	m := hmac.New(sha256.New, s.CSRFKey)
+	m.Write([]byte(orgID + "\x00" + cookie))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// CheckCSRF verifies a submitted form's token against the browser's cookie.
+func (s *Sessions) CheckCSRF(r *http.Request, orgID, token string) bool {
+	c, err := r.Cookie(csrfCookie)
+	if err != nil || c.Value == "" || token == "" {
+		return false
+	}
+	return hmac.Equal([]byte(s.csrfMAC(orgID, c.Value)), []byte(token))
+}

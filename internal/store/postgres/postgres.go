@@ -1,0 +1,69 @@
+// Package postgres is the production backend: PostgreSQL through a pgx
+// connection pool. Migrations take a session advisory lock so that nodes
+// starting together apply them once.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/latchkey/latchkey/internal/store/sqldb"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+type dialect struct{}
+
+func (dialect) Name() string             { return "postgres" }
+func (dialect) Placeholder(n int) string { return "$" + strconv.Itoa(n) }
+func (dialect) Migrations() fs.FS        { sub, _ := fs.Sub(migrations, "migrations"); return sub }
+
+func (dialect) IsUniqueViolation(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && e.Code == "23505"
+}
+
+// migrationLock is Latchkey's advisory lock id ("Latc" in the high bits),
+// mixed with the schema name so that separate schemas (test runs) do not
+// wait for each other.
+const migrationLock = `(1281455203::bigint << 32) + hashtext(current_schema())`
+
+func (dialect) LockMigrations(ctx context.Context, conn *sql.Conn) (func(), error) {
+	const key = migrationLock
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(`+key+`)`); err != nil {
+		return nil, err
+	}
+	return func() { _, _ = conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(`+key+`)`) }, nil
+}
+
+// Open connects to the database at url (postgres://…).
+func Open(ctx context.Context, url string) (*sqldb.DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse database URL: %w", err)
+	}
+	if cfg.MaxConns < 10 {
+		cfg.MaxConns = 10
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	s := sqldb.New(db, dialect{}, pool.Close)
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	return s, nil
+}

@@ -1,0 +1,337 @@
+package sqldb
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// --- sessions ---
+
+const sessionCols = `org_id, sid, cookie_hash, user_sub, auth_time, amr, created_at, expires_at, ended_at, upstream_id_token`
+
+func scanSession(row interface{ Scan(...any) error }) (*domain.Session, error) {
+	var x domain.Session
+	var amr string
+	var authTime, created, expires, ended int64
+	if err := row.Scan(&x.OrgID, &x.SID, &x.CookieHash, &x.UserSub, &authTime, &amr, &created, &expires, &ended, &x.UpstreamIDToken); err != nil {
+		return nil, err
+	}
+	var err error
+	if x.AMR, err = strList(amr); err != nil {
+		return nil, err
+	}
+	x.AuthTime, x.CreatedAt, x.ExpiresAt, x.EndedAt = tm(authTime), tm(created), tm(expires), tm(ended)
+	return &x, nil
+}
+
+func (s *DB) CreateSession(ctx context.Context, x *domain.Session) error {
+	_, err := s.exec(ctx, s.db, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		x.OrgID, x.SID, x.CookieHash, x.UserSub, ts(x.AuthTime), jsonText(nonNil(x.AMR)), ts(x.CreatedAt), ts(x.ExpiresAt), ts(x.EndedAt), x.UpstreamIDToken)
+	return s.classify(err)
+}
+
+func (s *DB) GetSession(ctx context.Context, orgID, sid string) (*domain.Session, error) {
+	x, err := scanSession(s.db.QueryRowContext(ctx, s.q(`SELECT `+sessionCols+` FROM sessions WHERE org_id = ? AND sid = ?`), orgID, sid))
+	return x, s.classify(err)
+}
+
+func (s *DB) GetSessionByCookie(ctx context.Context, orgID string, cookieHash []byte) (*domain.Session, error) {
+	x, err := scanSession(s.db.QueryRowContext(ctx, s.q(`SELECT `+sessionCols+` FROM sessions WHERE org_id = ? AND cookie_hash = ?`), orgID, cookieHash))
+	return x, s.classify(err)
+}
+
+func (s *DB) ListUserSessions(ctx context.Context, orgID, sub string) ([]*domain.Session, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+sessionCols+` FROM sessions WHERE org_id = ? AND user_sub = ? ORDER BY created_at DESC`), orgID, sub)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanSession)
+}
+
+func (s *DB) RenewSession(ctx context.Context, x *domain.Session) error {
+	return s.execOne(ctx, s.db, `UPDATE sessions SET cookie_hash = ?, auth_time = ?, amr = ?, expires_at = ?, upstream_id_token = ?
+		WHERE org_id = ? AND sid = ? AND ended_at = 0`,
+		x.CookieHash, ts(x.AuthTime), jsonText(nonNil(x.AMR)), ts(x.ExpiresAt), x.UpstreamIDToken, x.OrgID, x.SID)
+}
+
+func (s *DB) EndSession(ctx context.Context, orgID, sid string, at time.Time) error {
+	return s.execOne(ctx, s.db, `UPDATE sessions SET ended_at = ? WHERE org_id = ? AND sid = ? AND ended_at = 0`, ts(at), orgID, sid)
+}
+
+func (s *DB) AddSessionClient(ctx context.Context, orgID, sid, clientID string, at time.Time) error {
+	_, err := s.exec(ctx, s.db, `INSERT INTO session_clients (org_id, sid, client_id, first_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (org_id, sid, client_id) DO NOTHING`, orgID, sid, clientID, ts(at))
+	return s.classify(err)
+}
+
+func (s *DB) ListSessionClients(ctx context.Context, orgID, sid string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT client_id FROM session_clients WHERE org_id = ? AND sid = ? ORDER BY first_at, client_id`), orgID, sid)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r interface{ Scan(...any) error }) (string, error) {
+		var v string
+		return v, r.Scan(&v)
+	})
+}
+
+// --- pending authorization requests ---
+
+func (s *DB) CreateAuthRequest(ctx context.Context, r *domain.AuthRequest) error {
+	_, err := s.exec(ctx, s.db, `INSERT INTO auth_requests (org_id, id, params, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+		r.OrgID, r.ID, jsonText(r), ts(r.CreatedAt), ts(r.ExpiresAt))
+	return s.classify(err)
+}
+
+func (s *DB) GetAuthRequest(ctx context.Context, orgID, id string, now time.Time) (*domain.AuthRequest, error) {
+	var params string
+	var created, expires int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT params, created_at, expires_at FROM auth_requests WHERE org_id = ? AND id = ? AND expires_at > ?`),
+		orgID, id, ts(now)).Scan(&params, &created, &expires)
+	if err != nil {
+		return nil, s.classify(err)
+	}
+	var r domain.AuthRequest
+	if err := json.Unmarshal([]byte(params), &r); err != nil {
+		return nil, fmt.Errorf("decode auth request: %w", err)
+	}
+	r.OrgID, r.ID, r.CreatedAt, r.ExpiresAt = orgID, id, tm(created), tm(expires)
+	return &r, nil
+}
+
+func (s *DB) DeleteAuthRequest(ctx context.Context, orgID, id string) error {
+	return s.execOne(ctx, s.db, `DELETE FROM auth_requests WHERE org_id = ? AND id = ?`, orgID, id)
+}
+
+// --- authorization codes ---
+
+const codeCols = `org_id, hash, client_id, redirect_uri, user_sub, sid, scope, nonce, code_challenge, auth_time, amr, created_at, expires_at, used_at`
+
+func scanCode(row interface{ Scan(...any) error }) (*domain.AuthCode, error) {
+	var c domain.AuthCode
+	var amr string
+	var authTime, created, expires, used int64
+	if err := row.Scan(&c.OrgID, &c.Hash, &c.ClientID, &c.RedirectURI, &c.UserSub, &c.SID, &c.Scope, &c.Nonce, &c.CodeChallenge,
+		&authTime, &amr, &created, &expires, &used); err != nil {
+		return nil, err
+	}
+	var err error
+	if c.AMR, err = strList(amr); err != nil {
+		return nil, err
+	}
+	c.AuthTime, c.CreatedAt, c.ExpiresAt, c.UsedAt = tm(authTime), tm(created), tm(expires), tm(used)
+	return &c, nil
+}
+
+func (s *DB) CreateCode(ctx context.Context, c *domain.AuthCode) error {
+	_, err := s.exec(ctx, s.db, `INSERT INTO auth_codes (`+codeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.OrgID, c.Hash, c.ClientID, c.RedirectURI, c.UserSub, c.SID, c.Scope, c.Nonce, c.CodeChallenge,
+		ts(c.AuthTime), jsonText(nonNil(c.AMR)), ts(c.CreatedAt), ts(c.ExpiresAt), ts(c.UsedAt))
+	return s.classify(err)
+}
+
+func (s *DB) ConsumeCode(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.AuthCode, error) {
+	return consume(ctx, s, "auth_codes", codeCols, scanCode, orgID, hash, at)
+}
+
+// consume marks a single-use row used with one conditional UPDATE, so that
+// of any number of racing callers exactly one sees its row change.
+func consume[T any](ctx context.Context, s *DB, table, cols string, scan func(interface{ Scan(...any) error }) (T, error), orgID string, hash []byte, at time.Time) (T, error) {
+	var zero T
+	err := s.execOne(ctx, s.db, `UPDATE `+table+` SET used_at = ? WHERE org_id = ? AND hash = ? AND used_at = 0`, ts(at), orgID, hash)
+	used := errors.Is(err, store.ErrNotFound)
+	if err != nil && !used {
+		return zero, err
+	}
+	v, err := scan(s.db.QueryRowContext(ctx, s.q(`SELECT `+cols+` FROM `+table+` WHERE org_id = ? AND hash = ?`), orgID, hash))
+	if err != nil {
+		return zero, s.classify(err)
+	}
+	if used {
+		return v, store.ErrAlreadyUsed
+	}
+	return v, nil
+}
+
+// --- access and refresh tokens ---
+
+const tokenCols = `org_id, hash, kind, client_id, user_sub, sid, scope, auth_time, amr, family_id, code_hash, offline, created_at, expires_at, revoked_at, rotated_at`
+
+func scanToken(row interface{ Scan(...any) error }) (*domain.Token, error) {
+	var t domain.Token
+	var amr string
+	var authTime, created, expires, revoked, rotated int64
+	if err := row.Scan(&t.OrgID, &t.Hash, &t.Kind, &t.ClientID, &t.UserSub, &t.SID, &t.Scope, &authTime, &amr, &t.FamilyID,
+		&t.CodeHash, &t.Offline, &created, &expires, &revoked, &rotated); err != nil {
+		return nil, err
+	}
+	var err error
+	if t.AMR, err = strList(amr); err != nil {
+		return nil, err
+	}
+	t.AuthTime, t.CreatedAt, t.ExpiresAt, t.RevokedAt, t.RotatedAt = tm(authTime), tm(created), tm(expires), tm(revoked), tm(rotated)
+	return &t, nil
+}
+
+func (s *DB) insertTokens(ctx context.Context, x querier, tokens []*domain.Token) error {
+	for _, t := range tokens {
+		if _, err := s.exec(ctx, x, `INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.OrgID, t.Hash, t.Kind, t.ClientID, t.UserSub, t.SID, t.Scope, ts(t.AuthTime), jsonText(nonNil(t.AMR)), t.FamilyID,
+			t.CodeHash, t.Offline, ts(t.CreatedAt), ts(t.ExpiresAt), ts(t.RevokedAt), ts(t.RotatedAt)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *DB) CreateTokens(ctx context.Context, tokens ...*domain.Token) error {
+	if len(tokens) == 1 {
+		return s.classify(s.insertTokens(ctx, s.db, tokens))
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error { return s.insertTokens(ctx, tx, tokens) })
+}
+
+func (s *DB) GetToken(ctx context.Context, orgID string, hash []byte) (*domain.Token, error) {
+	t, err := scanToken(s.db.QueryRowContext(ctx, s.q(`SELECT `+tokenCols+` FROM tokens WHERE org_id = ? AND hash = ?`), orgID, hash))
+	return t, s.classify(err)
+}
+
+func (s *DB) RotateRefreshToken(ctx context.Context, orgID string, hash []byte, at time.Time, next ...*domain.Token) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		err := s.execOne(ctx, tx, `UPDATE tokens SET rotated_at = ? WHERE org_id = ? AND hash = ? AND kind = 'refresh' AND rotated_at = 0 AND revoked_at = 0`,
+			ts(at), orgID, hash)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.ErrAlreadyUsed
+		}
+		if err != nil {
+			return err
+		}
+		return s.insertTokens(ctx, tx, next)
+	})
+}
+
+func (s *DB) RevokeToken(ctx context.Context, orgID string, hash []byte, at time.Time) error {
+	_, err := s.exec(ctx, s.db, `UPDATE tokens SET revoked_at = ? WHERE org_id = ? AND hash = ? AND revoked_at = 0`, ts(at), orgID, hash)
+	return s.classify(err)
+}
+
+func (s *DB) RevokeTokenFamily(ctx context.Context, orgID, familyID string, at time.Time) error {
+	if familyID == "" {
+		return nil
+	}
+	_, err := s.exec(ctx, s.db, `UPDATE tokens SET revoked_at = ? WHERE org_id = ? AND family_id = ? AND revoked_at = 0`, ts(at), orgID, familyID)
+	return s.classify(err)
+}
+
+func (s *DB) RevokeTokensFromCode(ctx context.Context, orgID string, codeHash []byte, at time.Time) error {
+	_, err := s.exec(ctx, s.db, `UPDATE tokens SET revoked_at = ? WHERE org_id = ? AND code_hash = ? AND revoked_at = 0`, ts(at), orgID, codeHash)
+	return s.classify(err)
+}
+
+func (s *DB) RevokeSessionTokens(ctx context.Context, orgID, sid string, at time.Time) error {
+	if sid == "" {
+		return nil
+	}
+	_, err := s.exec(ctx, s.db, `UPDATE tokens SET revoked_at = ? WHERE org_id = ? AND sid = ? AND offline = ? AND revoked_at = 0`, ts(at), orgID, sid, false)
+	return s.classify(err)
+}
+
+// --- login tickets ---
+
+const ticketCols = `org_id, hash, user_sub, created_at, expires_at, used_at`
+
+func scanTicket(row interface{ Scan(...any) error }) (*domain.LoginTicket, error) {
+	var t domain.LoginTicket
+	var created, expires, used int64
+	if err := row.Scan(&t.OrgID, &t.Hash, &t.UserSub, &created, &expires, &used); err != nil {
+		return nil, err
+	}
+	t.CreatedAt, t.ExpiresAt, t.UsedAt = tm(created), tm(expires), tm(used)
+	return &t, nil
+}
+
+func (s *DB) CreateTicket(ctx context.Context, t *domain.LoginTicket) error {
+	_, err := s.exec(ctx, s.db, `INSERT INTO login_tickets (`+ticketCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		t.OrgID, t.Hash, t.UserSub, ts(t.CreatedAt), ts(t.ExpiresAt), ts(t.UsedAt))
+	return s.classify(err)
+}
+
+func (s *DB) ConsumeTicket(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.LoginTicket, error) {
+	return consume(ctx, s, "login_tickets", ticketCols, scanTicket, orgID, hash, at)
+}
+
+// --- rate limits ---
+
+func (s *DB) HitRateLimit(ctx context.Context, bucket string, window, expireBefore time.Time) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, s.q(`INSERT INTO rate_limits (bucket, window_start, hits) VALUES (?, ?, 1)
+		ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1 RETURNING hits`), bucket, ts(window)).Scan(&n)
+	if err != nil {
+		return 0, s.classify(err)
+	}
+	if n == 1 { // first hit of a window: sweep this bucket's old windows
+		if _, err := s.exec(ctx, s.db, `DELETE FROM rate_limits WHERE bucket = ? AND window_start < ?`, bucket, ts(expireBefore)); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+func (s *DB) ResetRateLimit(ctx context.Context, bucket string) error {
+	_, err := s.exec(ctx, s.db, `DELETE FROM rate_limits WHERE bucket = ?`, bucket)
+	return err
+}
+
+// --- audit log ---
+
+func (s *DB) AppendAudit(ctx context.Context, e *domain.AuditEvent) error {
+	if e.ID == "" {
+		e.ID = newEventID(e.At)
+	}
+	detail := e.Detail
+	if detail == nil {
+		detail = map[string]string{}
+	}
+	_, err := s.exec(ctx, s.db, `INSERT INTO audit_events (org_id, id, occurred_at, actor, action, target, result, client_ip, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.OrgID, e.ID, ts(e.At), e.Actor, e.Action, e.Target, e.Result, e.ClientIP, jsonText(detail))
+	return s.classify(err)
+}
+
+// newEventID makes a time-ordered unique id: microseconds then random bytes.
+func newEventID(at time.Time) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%016x%x", at.UnixMicro(), b)
+}
+
+func (s *DB) ListAudit(ctx context.Context, orgID string, limit int) ([]*domain.AuditEvent, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT org_id, id, occurred_at, actor, action, target, result, client_ip, detail FROM audit_events
+		WHERE org_id = ? ORDER BY occurred_at DESC, id DESC LIMIT ?`), orgID, limit)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, func(r interface{ Scan(...any) error }) (*domain.AuditEvent, error) {
+		var e domain.AuditEvent
+		var at int64
+		var detail string
+		if err := r.Scan(&e.OrgID, &e.ID, &at, &e.Actor, &e.Action, &e.Target, &e.Result, &e.ClientIP, &detail); err != nil {
+			return nil, err
+		}
+		e.At = tm(at)
+		if err := json.Unmarshal([]byte(detail), &e.Detail); err != nil {
+			return nil, fmt.Errorf("decode audit detail: %w", err)
+		}
+		return &e, nil
+	})
+}

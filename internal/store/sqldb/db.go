@@ -1,0 +1,266 @@
+// Package sqldb implements store.Store once, on database/sql, for every SQL
+// backend. A Dialect supplies what differs: placeholders, how a unique
+// violation looks, how migrations are locked, and the migration files.
+//
+// Queries stay inside the portable subset of SQL that SQLite, PostgreSQL and
+// the PostgreSQL-compatible distributed engines share: every statement on an
+// organization-owned table filters by org_id, and none joins across
+// organizations.
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Dialect is what a backend tells the shared implementation.
+type Dialect interface {
+	// Name is "sqlite" or "postgres".
+	Name() string
+	// Placeholder returns the n-th (1-based) bind parameter marker.
+	Placeholder(n int) string
+	// IsUniqueViolation reports whether err is a unique or primary key violation.
+	IsUniqueViolation(err error) bool
+	// LockMigrations takes the cross-process migration lock on conn and
+	// returns its release; it is called before the migration transaction.
+	LockMigrations(ctx context.Context, conn *sql.Conn) (release func(), err error)
+	// Migrations holds NNNN_name.sql files, applied in name order.
+	Migrations() fs.FS
+}
+
+// DB is a store.Store on a *sql.DB.
+type DB struct {
+	db      *sql.DB
+	dialect Dialect
+	queries sync.Map // query with ? → dialect form
+	onClose []func()
+}
+
+var _ store.Store = (*DB)(nil)
+
+// New wraps db. The caller has configured the pool; Close closes it and
+// then runs onClose.
+func New(db *sql.DB, d Dialect, onClose ...func()) *DB {
+	return &DB{db: db, dialect: d, onClose: onClose}
+}
+
+// SQL exposes the pool to backend tests that must read raw rows.
+func (s *DB) SQL() *sql.DB { return s.db }
+
+// Close closes the pool.
+func (s *DB) Close() error {
+	err := s.db.Close()
+	for _, f := range s.onClose {
+		f()
+	}
+	return err
+}
+
+// Ping checks that the database answers.
+func (s *DB) Ping(ctx context.Context) error {
+	var one int
+	return s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// q rewrites ? placeholders into the dialect's form, once per query text.
+func (s *DB) q(query string) string {
+	if v, ok := s.queries.Load(query); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteString(s.dialect.Placeholder(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	out := b.String()
+	s.queries.Store(query, out)
+	return out
+}
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *DB) exec(ctx context.Context, x querier, query string, args ...any) (sql.Result, error) {
+	return x.ExecContext(ctx, s.q(query), args...)
+}
+
+// execOne runs a statement that must affect exactly one row, else ErrNotFound.
+func (s *DB) execOne(ctx context.Context, x querier, query string, args ...any) error {
+	res, err := s.exec(ctx, x, query, args...)
+	if err != nil {
+		return s.classify(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// classify maps driver errors onto store errors.
+func (s *DB) classify(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrNotFound
+	case s.dialect.IsUniqueViolation(err):
+		return fmt.Errorf("%w: %v", store.ErrConflict, err)
+	}
+	return err
+}
+
+// inTx runs fn in a transaction, committing when it returns nil.
+func (s *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return s.classify(err)
+	}
+	return s.classify(tx.Commit())
+}
+
+// Times are stored as unix microseconds; 0 means unset.
+func ts(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func tm(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("sqldb: marshal %T: %v", v, err)) // only plain slices and maps reach here
+	}
+	return string(b)
+}
+
+func strList(s string) ([]string, error) {
+	var out []string
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		return nil, fmt.Errorf("decode list column: %w", err)
+	}
+	return out, nil
+}
+
+// Migrate applies the dialect's pending migrations in one transaction,
+// holding the migration lock so nodes that start together take turns.
+func (s *DB) Migrate(ctx context.Context) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Close()
+	release, err := s.dialect.LockMigrations(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("migrate: lock: %w", err)
+	}
+	defer release()
+
+	files, err := fs.Glob(s.dialect.Migrations(), "*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	applied := map[string]bool{}
+	rows, err := tx.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return err
+		}
+		applied[v] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, f := range files {
+		version := strings.TrimSuffix(f, ".sql")
+		if applied[version] {
+			continue
+		}
+		body, err := fs.ReadFile(s.dialect.Migrations(), f)
+		if err != nil {
+			return err
+		}
+		for _, stmt := range splitStatements(string(body)) {
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("migrate %s: %w", version, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), version, time.Now().UnixMicro()); err != nil {
+			return fmt.Errorf("migrate %s: %w", version, err)
+		}
+	}
+	return tx.Commit()
+}
+
+// splitStatements splits a migration file at semicolons that end a line,
+// dropping comment-only lines. Migration files keep semicolons out of strings.
+func splitStatements(body string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(body, "\n") {
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || strings.HasPrefix(trimmed, "--") {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+		if strings.HasSuffix(trimmed, ";") {
+			out = append(out, strings.TrimSpace(cur.String()))
+			cur.Reset()
+		}
+	}
+	if strings.TrimSpace(cur.String()) != "" {
+		out = append(out, strings.TrimSpace(cur.String()))
+	}
+	return out
+}

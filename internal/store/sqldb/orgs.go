@@ -1,0 +1,382 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// orgTables lists every organization-owned table, children first, so that
+// DeleteOrg works whether or not the engine cascades foreign keys.
+var orgTables = []string{
+	"session_clients", "sessions", "auth_requests", "auth_codes", "tokens",
+	"login_tickets", "audit_events", "signing_keys", "apps", "users", "api_keys",
+}
+
+func (s *DB) CreateOrg(ctx context.Context, o *domain.Organization, key *domain.APIKey, keys []*domain.SigningKey) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := s.exec(ctx, tx, `INSERT INTO orgs (id, name, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
+			o.ID, o.Name, jsonText(o.Settings), ts(o.CreatedAt), ts(o.UpdatedAt)); err != nil {
+			return err
+		}
+		if key != nil {
+			if err := s.insertAPIKey(ctx, tx, key); err != nil {
+				return err
+			}
+		}
+		for _, k := range keys {
+			if err := s.upsertSigningKey(ctx, tx, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+const orgCols = `id, name, settings, created_at, updated_at`
+
+func scanOrg(row interface{ Scan(...any) error }) (*domain.Organization, error) {
+	var o domain.Organization
+	var settings string
+	var created, updated int64
+	if err := row.Scan(&o.ID, &o.Name, &settings, &created, &updated); err != nil {
+		return nil, err
+	}
+	o.Settings = domain.DefaultOrgSettings()
+	if err := json.Unmarshal([]byte(settings), &o.Settings); err != nil {
+		return nil, fmt.Errorf("decode settings of org %q: %w", o.ID, err)
+	}
+	o.CreatedAt, o.UpdatedAt = tm(created), tm(updated)
+	return &o, nil
+}
+
+func (s *DB) GetOrg(ctx context.Context, id string) (*domain.Organization, error) {
+	o, err := scanOrg(s.db.QueryRowContext(ctx, s.q(`SELECT `+orgCols+` FROM orgs WHERE id = ?`), id))
+	return o, s.classify(err)
+}
+
+func (s *DB) ListOrgs(ctx context.Context) ([]*domain.Organization, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+orgCols+` FROM orgs ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanOrg)
+}
+
+func (s *DB) UpdateOrg(ctx context.Context, o *domain.Organization) error {
+	return s.execOne(ctx, s.db, `UPDATE orgs SET name = ?, settings = ?, updated_at = ? WHERE id = ?`,
+		o.Name, jsonText(o.Settings), ts(o.UpdatedAt), o.ID)
+}
+
+func (s *DB) DeleteOrg(ctx context.Context, id string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, t := range orgTables {
+			if _, err := s.exec(ctx, tx, `DELETE FROM `+t+` WHERE org_id = ?`, id); err != nil {
+				return err
+			}
+		}
+		return s.execOne(ctx, tx, `DELETE FROM orgs WHERE id = ?`, id)
+	})
+}
+
+// collect scans every row with scan and closes rows.
+func collect[T any](rows *sql.Rows, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// --- API keys ---
+
+func (s *DB) insertAPIKey(ctx context.Context, x querier, k *domain.APIKey) error {
+	_, err := s.exec(ctx, x, `INSERT INTO api_keys (org_id, id, hash, sealed, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		k.OrgID, k.ID, k.Hash, k.Sealed, ts(k.CreatedAt), ts(k.ExpiresAt))
+	return err
+}
+
+const apiKeyCols = `org_id, id, hash, sealed, created_at, expires_at`
+
+func scanAPIKey(row interface{ Scan(...any) error }) (*domain.APIKey, error) {
+	var k domain.APIKey
+	var created, expires int64
+	if err := row.Scan(&k.OrgID, &k.ID, &k.Hash, &k.Sealed, &created, &expires); err != nil {
+		return nil, err
+	}
+	k.CreatedAt, k.ExpiresAt = tm(created), tm(expires)
+	return &k, nil
+}
+
+func (s *DB) FindAPIKey(ctx context.Context, orgID string, hash []byte, now time.Time) (*domain.APIKey, error) {
+	k, err := scanAPIKey(s.db.QueryRowContext(ctx, s.q(`SELECT `+apiKeyCols+` FROM api_keys WHERE org_id = ? AND hash = ? AND (expires_at = 0 OR expires_at > ?)`),
+		orgID, hash, ts(now)))
+	return k, s.classify(err)
+}
+
+func (s *DB) CurrentAPIKey(ctx context.Context, orgID string) (*domain.APIKey, error) {
+	k, err := scanAPIKey(s.db.QueryRowContext(ctx, s.q(`SELECT `+apiKeyCols+` FROM api_keys WHERE org_id = ? AND expires_at = 0`), orgID))
+	return k, s.classify(err)
+}
+
+func (s *DB) RotateAPIKey(ctx context.Context, orgID string, key *domain.APIKey, oldExpiresAt time.Time) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM orgs WHERE id = ?`), orgID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return store.ErrNotFound
+		}
+		// Keys rotated out before stop now; the current one keeps working
+		// for the overlap, or stops now when there is none.
+		if _, err := s.exec(ctx, tx, `DELETE FROM api_keys WHERE org_id = ? AND expires_at <> 0`, orgID); err != nil {
+			return err
+		}
+		if oldExpiresAt.After(key.CreatedAt) {
+			_, err := s.exec(ctx, tx, `UPDATE api_keys SET expires_at = ? WHERE org_id = ? AND expires_at = 0`, ts(oldExpiresAt), orgID)
+			if err != nil {
+				return err
+			}
+		} else if _, err := s.exec(ctx, tx, `DELETE FROM api_keys WHERE org_id = ?`, orgID); err != nil {
+			return err
+		}
+		return s.insertAPIKey(ctx, tx, key)
+	})
+}
+
+// --- users ---
+
+const userCols = `org_id, sub, user_name, name, email, email_verified, picture, role, password_hash, disabled, upstream_issuer, upstream_subject, created_at, updated_at`
+
+func scanUser(row interface{ Scan(...any) error }) (*domain.User, error) {
+	var u domain.User
+	var created, updated int64
+	if err := row.Scan(&u.OrgID, &u.Sub, &u.UserName, &u.Name, &u.Email, &u.EmailVerified, &u.Picture, &u.Role,
+		&u.PasswordHash, &u.Disabled, &u.UpstreamIssuer, &u.UpstreamSubject, &created, &updated); err != nil {
+		return nil, err
+	}
+	u.CreatedAt, u.UpdatedAt = tm(created), tm(updated)
+	return &u, nil
+}
+
+func (s *DB) CreateUser(ctx context.Context, u *domain.User) error {
+	_, err := s.exec(ctx, s.db, `INSERT INTO users (`+userCols+`, user_name_fold) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.OrgID, u.Sub, u.UserName, u.Name, u.Email, u.EmailVerified, u.Picture, u.Role, u.PasswordHash, u.Disabled,
+		u.UpstreamIssuer, u.UpstreamSubject, ts(u.CreatedAt), ts(u.UpdatedAt), domain.FoldUserName(u.UserName))
+	return s.classify(err)
+}
+
+func (s *DB) GetUser(ctx context.Context, orgID, sub string) (*domain.User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE org_id = ? AND sub = ?`), orgID, sub))
+	return u, s.classify(err)
+}
+
+func (s *DB) GetUserByName(ctx context.Context, orgID, userName string) (*domain.User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE org_id = ? AND user_name_fold = ?`),
+		orgID, domain.FoldUserName(userName)))
+	return u, s.classify(err)
+}
+
+func (s *DB) ListUsers(ctx context.Context, orgID string, f store.UserFilter) ([]*domain.User, error) {
+	limit := f.Limit
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	query := `SELECT ` + userCols + ` FROM users WHERE org_id = ?`
+	args := []any{orgID}
+	if f.Query != "" {
+		query += ` AND (user_name_fold LIKE ? ESCAPE '\' OR LOWER(name) LIKE ? ESCAPE '\' OR LOWER(email) LIKE ? ESCAPE '\')`
+		pat := "%" + likeEscape(domain.FoldUserName(f.Query)) + "%"
+		args = append(args, pat, pat, pat)
+	}
+	query += ` ORDER BY user_name_fold LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanUser)
+}
+
+func likeEscape(v string) string {
+	out := make([]byte, 0, len(v))
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c == '%' || c == '_' || c == '\\' {
+			out = append(out, '\\')
+		}
+		out = append(out, v[i])
+	}
+	return string(out)
+}
+
+func (s *DB) UpdateUser(ctx context.Context, u *domain.User) error {
+	return s.execOne(ctx, s.db, `UPDATE users SET user_name = ?, user_name_fold = ?, name = ?, email = ?, email_verified = ?, picture = ?, role = ?,
+		password_hash = ?, disabled = ?, upstream_issuer = ?, upstream_subject = ?, updated_at = ? WHERE org_id = ? AND sub = ?`,
+		u.UserName, domain.FoldUserName(u.UserName), u.Name, u.Email, u.EmailVerified, u.Picture, u.Role,
+		u.PasswordHash, u.Disabled, u.UpstreamIssuer, u.UpstreamSubject, ts(u.UpdatedAt), u.OrgID, u.Sub)
+}
+
+// DeleteUser removes the user with their sessions, codes, tokens and tickets.
+func (s *DB) DeleteUser(ctx context.Context, orgID, sub string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{
+			`DELETE FROM session_clients WHERE org_id = ? AND sid IN (SELECT sid FROM sessions WHERE org_id = ? AND user_sub = ?)`,
+		} {
+			if _, err := s.exec(ctx, tx, q, orgID, orgID, sub); err != nil {
+				return err
+			}
+		}
+		for _, t := range []string{"sessions", "auth_codes", "tokens", "login_tickets"} {
+			if _, err := s.exec(ctx, tx, `DELETE FROM `+t+` WHERE org_id = ? AND user_sub = ?`, orgID, sub); err != nil {
+				return err
+			}
+		}
+		return s.execOne(ctx, tx, `DELETE FROM users WHERE org_id = ? AND sub = ?`, orgID, sub)
+	})
+}
+
+// --- applications ---
+
+const appCols = `org_id, client_id, name, secret_hash, public, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri,
+	grant_types, access_token_lifetime, id_token_lifetime, refresh_token_lifetime, id_token_alg, access_token_format, created_at, updated_at`
+
+func scanApp(row interface{ Scan(...any) error }) (*domain.Application, error) {
+	var a domain.Application
+	var redirects, postLogout, grants string
+	var created, updated int64
+	if err := row.Scan(&a.OrgID, &a.ClientID, &a.Name, &a.SecretHash, &a.Public, &redirects, &postLogout, &a.BackchannelLogoutURI,
+		&grants, &a.AccessTokenLifetime, &a.IDTokenLifetime, &a.RefreshTokenLifetime, &a.IDTokenAlg, &a.AccessTokenFormat,
+		&created, &updated); err != nil {
+		return nil, err
+	}
+	var err error
+	if a.RedirectURIs, err = strList(redirects); err != nil {
+		return nil, err
+	}
+	if a.PostLogoutRedirectURIs, err = strList(postLogout); err != nil {
+		return nil, err
+	}
+	if a.GrantTypes, err = strList(grants); err != nil {
+		return nil, err
+	}
+	a.CreatedAt, a.UpdatedAt = tm(created), tm(updated)
+	return &a, nil
+}
+
+func nonNil(v []string) []string {
+	if v == nil {
+		return []string{}
+	}
+	return v
+}
+
+func (s *DB) CreateApp(ctx context.Context, a *domain.Application) error {
+	_, err := s.exec(ctx, s.db, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.OrgID, a.ClientID, a.Name, a.SecretHash, a.Public, jsonText(nonNil(a.RedirectURIs)), jsonText(nonNil(a.PostLogoutRedirectURIs)),
+		a.BackchannelLogoutURI, jsonText(nonNil(a.GrantTypes)), a.AccessTokenLifetime, a.IDTokenLifetime, a.RefreshTokenLifetime,
+		a.IDTokenAlg, a.AccessTokenFormat, ts(a.CreatedAt), ts(a.UpdatedAt))
+	return s.classify(err)
+}
+
+func (s *DB) GetApp(ctx context.Context, orgID, clientID string) (*domain.Application, error) {
+	a, err := scanApp(s.db.QueryRowContext(ctx, s.q(`SELECT `+appCols+` FROM apps WHERE org_id = ? AND client_id = ?`), orgID, clientID))
+	return a, s.classify(err)
+}
+
+func (s *DB) ListApps(ctx context.Context, orgID string) ([]*domain.Application, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+appCols+` FROM apps WHERE org_id = ? ORDER BY name, client_id`), orgID)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanApp)
+}
+
+func (s *DB) UpdateApp(ctx context.Context, a *domain.Application) error {
+	return s.execOne(ctx, s.db, `UPDATE apps SET name = ?, secret_hash = ?, public = ?, redirect_uris = ?, post_logout_redirect_uris = ?,
+		backchannel_logout_uri = ?, grant_types = ?, access_token_lifetime = ?, id_token_lifetime = ?, refresh_token_lifetime = ?,
+		id_token_alg = ?, access_token_format = ?, updated_at = ? WHERE org_id = ? AND client_id = ?`,
+		a.Name, a.SecretHash, a.Public, jsonText(nonNil(a.RedirectURIs)), jsonText(nonNil(a.PostLogoutRedirectURIs)),
+		a.BackchannelLogoutURI, jsonText(nonNil(a.GrantTypes)), a.AccessTokenLifetime, a.IDTokenLifetime, a.RefreshTokenLifetime,
+		a.IDTokenAlg, a.AccessTokenFormat, ts(a.UpdatedAt), a.OrgID, a.ClientID)
+}
+
+// DeleteApp removes the application and the codes and tokens issued to it.
+func (s *DB) DeleteApp(ctx context.Context, orgID, clientID string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, t := range []string{"auth_codes", "tokens", "session_clients"} {
+			if _, err := s.exec(ctx, tx, `DELETE FROM `+t+` WHERE org_id = ? AND client_id = ?`, orgID, clientID); err != nil {
+				return err
+			}
+		}
+		return s.execOne(ctx, tx, `DELETE FROM apps WHERE org_id = ? AND client_id = ?`, orgID, clientID)
+	})
+}
+
+// --- signing keys ---
+
+const keyCols = `org_id, kid, alg, state, sealed, public_jwk, created_at, activated_at, expires_at`
+
+func scanKey(row interface{ Scan(...any) error }) (*domain.SigningKey, error) {
+	var k domain.SigningKey
+	var jwk string
+	var created, activated, expires int64
+	if err := row.Scan(&k.OrgID, &k.KID, &k.Alg, &k.State, &k.Sealed, &jwk, &created, &activated, &expires); err != nil {
+		return nil, err
+	}
+	k.PublicJWK = []byte(jwk)
+	k.CreatedAt, k.ActivatedAt, k.ExpiresAt = tm(created), tm(activated), tm(expires)
+	return &k, nil
+}
+
+func (s *DB) ListSigningKeys(ctx context.Context, orgID string) ([]*domain.SigningKey, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+keyCols+` FROM signing_keys WHERE org_id = ? ORDER BY created_at, kid`), orgID)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanKey)
+}
+
+func (s *DB) upsertSigningKey(ctx context.Context, x querier, k *domain.SigningKey) error {
+	res, err := s.exec(ctx, x, `UPDATE signing_keys SET state = ?, activated_at = ?, expires_at = ? WHERE org_id = ? AND kid = ?`,
+		k.State, ts(k.ActivatedAt), ts(k.ExpiresAt), k.OrgID, k.KID)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return err
+	}
+	_, err = s.exec(ctx, x, `INSERT INTO signing_keys (`+keyCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.OrgID, k.KID, k.Alg, k.State, k.Sealed, string(k.PublicJWK), ts(k.CreatedAt), ts(k.ActivatedAt), ts(k.ExpiresAt))
+	return err
+}
+
+func (s *DB) SaveSigningKeys(ctx context.Context, orgID string, keys []*domain.SigningKey, remove []string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, k := range keys {
+			if k.OrgID != orgID {
+				return errors.New("signing key of another organization")
+			}
+			if err := s.upsertSigningKey(ctx, tx, k); err != nil {
+				return err
+			}
+		}
+		for _, kid := range remove {
+			if _, err := s.exec(ctx, tx, `DELETE FROM signing_keys WHERE org_id = ? AND kid = ?`, orgID, kid); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

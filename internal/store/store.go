@@ -1,0 +1,181 @@
+// Package store defines what Latchkey keeps in its database, one small
+// interface per concern, and the errors every backend returns.
+//
+// Every method that touches organization-owned data takes the organization id
+// and filters by it: no call made with organization A's id ever reads or
+// changes organization B's rows. Secrets (codes, tokens, tickets, API keys,
+// session cookies) reach the store only as SHA-256 hashes.
+//
+// Backends live in sub-packages (sqlite, postgres) and must pass the
+// conformance suite in storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/domain"
+)
+
+var (
+	// ErrNotFound: no such row in this organization.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a row with the same unique key exists.
+	ErrConflict = errors.New("already exists")
+	// ErrAlreadyUsed: a single-use value (code, ticket, refresh token) was consumed before.
+	ErrAlreadyUsed = errors.New("already used")
+)
+
+// Orgs stores organizations. CreateOrg writes the organization, its first
+// API key and its signing keys in one transaction.
+type Orgs interface {
+	CreateOrg(ctx context.Context, o *domain.Organization, key *domain.APIKey, keys []*domain.SigningKey) error
+	GetOrg(ctx context.Context, id string) (*domain.Organization, error)
+	ListOrgs(ctx context.Context) ([]*domain.Organization, error)
+	// UpdateOrg saves name and settings.
+	UpdateOrg(ctx context.Context, o *domain.Organization) error
+	// DeleteOrg removes the organization and everything it owns.
+	DeleteOrg(ctx context.Context, id string) error
+}
+
+// APIKeys stores organizations' trusted-platform API keys.
+type APIKeys interface {
+	// FindAPIKey returns the key with this hash if it has not expired at now.
+	FindAPIKey(ctx context.Context, orgID string, hash []byte, now time.Time) (*domain.APIKey, error)
+	// CurrentAPIKey returns the key without expiry (the one to reveal).
+	CurrentAPIKey(ctx context.Context, orgID string) (*domain.APIKey, error)
+	// RotateAPIKey makes key the current key; the previous current key keeps
+	// working until oldExpiresAt, older ones stop at once.
+	RotateAPIKey(ctx context.Context, orgID string, key *domain.APIKey, oldExpiresAt time.Time) error
+}
+
+// UserFilter narrows ListUsers.
+type UserFilter struct {
+	// Query matches userName, name or email (case-insensitive substring).
+	Query string
+	Limit int
+}
+
+// Users stores users. userName is unique per organization, compared
+// case-insensitively (ErrConflict), with the case given kept.
+type Users interface {
+	CreateUser(ctx context.Context, u *domain.User) error
+	GetUser(ctx context.Context, orgID, sub string) (*domain.User, error)
+	GetUserByName(ctx context.Context, orgID, userName string) (*domain.User, error)
+	ListUsers(ctx context.Context, orgID string, f UserFilter) ([]*domain.User, error)
+	UpdateUser(ctx context.Context, u *domain.User) error
+	DeleteUser(ctx context.Context, orgID, sub string) error
+}
+
+// Apps stores applications (OpenID Connect clients).
+type Apps interface {
+	CreateApp(ctx context.Context, a *domain.Application) error
+	GetApp(ctx context.Context, orgID, clientID string) (*domain.Application, error)
+	ListApps(ctx context.Context, orgID string) ([]*domain.Application, error)
+	UpdateApp(ctx context.Context, a *domain.Application) error
+	DeleteApp(ctx context.Context, orgID, clientID string) error
+}
+
+// SigningKeys stores organizations' signing keys.
+type SigningKeys interface {
+	ListSigningKeys(ctx context.Context, orgID string) ([]*domain.SigningKey, error)
+	// SaveSigningKeys inserts or updates keys and deletes the kids in remove,
+	// all in one transaction.
+	SaveSigningKeys(ctx context.Context, orgID string, keys []*domain.SigningKey, remove []string) error
+}
+
+// Sessions stores single sign-on sessions and which applications took part.
+type Sessions interface {
+	CreateSession(ctx context.Context, s *domain.Session) error
+	GetSession(ctx context.Context, orgID, sid string) (*domain.Session, error)
+	GetSessionByCookie(ctx context.Context, orgID string, cookieHash []byte) (*domain.Session, error)
+	ListUserSessions(ctx context.Context, orgID, sub string) ([]*domain.Session, error)
+	// RenewSession records a new login in an active session: a new cookie
+	// hash (no fixation), auth time, methods and expiry. ErrNotFound if the
+	// session is unknown or ended.
+	RenewSession(ctx context.Context, s *domain.Session) error
+	// EndSession marks the session ended; ErrNotFound if it is unknown or ended before.
+	EndSession(ctx context.Context, orgID, sid string, at time.Time) error
+	// AddSessionClient records that clientID received tokens in the session.
+	AddSessionClient(ctx context.Context, orgID, sid, clientID string, at time.Time) error
+	ListSessionClients(ctx context.Context, orgID, sid string) ([]string, error)
+}
+
+// AuthRequests stores authorization requests waiting for a login.
+type AuthRequests interface {
+	CreateAuthRequest(ctx context.Context, r *domain.AuthRequest) error
+	// GetAuthRequest returns the request unless it expired at now.
+	GetAuthRequest(ctx context.Context, orgID, id string, now time.Time) (*domain.AuthRequest, error)
+	DeleteAuthRequest(ctx context.Context, orgID, id string) error
+}
+
+// Codes stores authorization codes.
+type Codes interface {
+	CreateCode(ctx context.Context, c *domain.AuthCode) error
+	// ConsumeCode marks the code used and returns it. Exactly one of any
+	// number of concurrent callers succeeds; the others get ErrAlreadyUsed.
+	// Expiry is the caller's to check on the returned code.
+	ConsumeCode(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.AuthCode, error)
+}
+
+// Tokens stores access and refresh tokens.
+type Tokens interface {
+	CreateTokens(ctx context.Context, ts ...*domain.Token) error
+	GetToken(ctx context.Context, orgID string, hash []byte) (*domain.Token, error)
+	// RotateRefreshToken marks the refresh token rotated and stores the new
+	// tokens, atomically. If it was rotated or revoked before, nothing is
+	// stored and ErrAlreadyUsed is returned.
+	RotateRefreshToken(ctx context.Context, orgID string, hash []byte, at time.Time, next ...*domain.Token) error
+	RevokeToken(ctx context.Context, orgID string, hash []byte, at time.Time) error
+	RevokeTokenFamily(ctx context.Context, orgID, familyID string, at time.Time) error
+	RevokeTokensFromCode(ctx context.Context, orgID string, codeHash []byte, at time.Time) error
+	// RevokeSessionTokens revokes the session's tokens, except offline ones.
+	RevokeSessionTokens(ctx context.Context, orgID, sid string, at time.Time) error
+}
+
+// Tickets stores one-time login tickets.
+type Tickets interface {
+	CreateTicket(ctx context.Context, t *domain.LoginTicket) error
+	// ConsumeTicket has ConsumeCode's single-winner guarantee.
+	ConsumeTicket(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.LoginTicket, error)
+}
+
+// RateLimits counts events per bucket and fixed window, shared by all nodes.
+type RateLimits interface {
+	// HitRateLimit adds one to bucket's count in the window starting at
+	// window and returns the new count. Windows older than expireBefore may
+	// be removed.
+	HitRateLimit(ctx context.Context, bucket string, window, expireBefore time.Time) (int, error)
+	// ResetRateLimit forgets bucket's counts (after a successful login).
+	ResetRateLimit(ctx context.Context, bucket string) error
+}
+
+// Audit stores the audit log.
+type Audit interface {
+	AppendAudit(ctx context.Context, e *domain.AuditEvent) error
+	// ListAudit returns the newest events first.
+	ListAudit(ctx context.Context, orgID string, limit int) ([]*domain.AuditEvent, error)
+}
+
+// Store is everything a backend provides. Components depend on the small
+// interfaces above, not on Store.
+type Store interface {
+	Orgs
+	APIKeys
+	Users
+	Apps
+	SigningKeys
+	Sessions
+	AuthRequests
+	Codes
+	Tokens
+	Tickets
+	RateLimits
+	Audit
+	// Ping checks that the database answers (readiness).
+	Ping(ctx context.Context) error
+	// Migrate applies pending schema migrations under a database lock.
+	Migrate(ctx context.Context) error
+	Close() error
+}
