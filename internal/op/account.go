@@ -43,6 +43,7 @@ func (p *Provider) account(w http.ResponseWriter, r *http.Request) {
 			d.User = user
 			d.AuthTime = sess.AuthTime.Format("2006-01-02 15:04 MST")
 			d.Expires = sess.ExpiresAt.Format("2006-01-02 15:04 MST")
+			d.LogoutAction, d.CSRF = p.Issuer(org.ID)+"/logout", p.Sessions.CSRFToken(w, r, org.ID)
 			clients, err := p.Store.ListSessionClients(ctx, org.ID, sess.SID)
 			if err != nil {
 				p.internalError(w, r, "list session applications", err)

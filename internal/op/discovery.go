@@ -67,6 +67,10 @@ func (p *Provider) metadata(org *domain.Organization) Metadata {
 			"preferred_username", "name", "picture", "email", "email_verified"},
 		PromptValuesSupported:                      []string{"none", "login", "consent"},
 		AuthorizationResponseISSParameterSupported: true,
+		EndSessionEndpoint:                         iss + "/end_session",
+		BackchannelLogoutSupported:                 true,
+		BackchannelLogoutSessionSupported:          true,
+		FrontchannelLogoutSupported:                false,
 	}
 	return m
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/logout"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/signer"
 	"github.com/latchkey/latchkey/internal/store"
@@ -32,6 +33,7 @@ type Provider struct {
 	Keys      *signer.Keys
 	Sessions  *session.Sessions
 	Limiter   *throttle.Limiter
+	Logout    *logout.Service
 	Templates *template.Template
 	Log       *slog.Logger
 	PublicURL string
@@ -72,6 +74,10 @@ func (p *Provider) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+iss+"/revoke", p.revoke)
 	mux.HandleFunc("POST "+iss+"/introspect", p.introspect)
 	mux.HandleFunc("GET "+iss+"/account", p.account)
+	mux.HandleFunc("GET "+iss+"/end_session", p.endSession)
+	mux.HandleFunc("POST "+iss+"/end_session", p.endSession)
+	mux.HandleFunc("GET "+iss+"/logout", p.logoutPage)
+	mux.HandleFunc("POST "+iss+"/logout", p.logoutSubmit)
 }
 
 // org loads the organization named in the path. An unknown organization

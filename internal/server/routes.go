@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/logout"
 	"github.com/latchkey/latchkey/internal/op"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/throttle"
@@ -23,8 +24,13 @@ func (s *Server) routes() error {
 		Secure:  strings.HasPrefix(env.Config.PublicURL, "https://"),
 		CSRFKey: env.Master.Derive("csrf"),
 	}
+	s.logout = &logout.Service{
+		Store: env.Store, Keys: env.Keys, Sessions: sessions, Client: s.outbound, Log: s.log,
+		PublicURL: env.Config.PublicURL, Now: clock,
+	}
+	sessions.EndHook = s.logout.EndSession
 	provider := &op.Provider{
-		Store: env.Store, Keys: env.Keys, Sessions: sessions,
+		Store: env.Store, Keys: env.Keys, Sessions: sessions, Logout: s.logout,
 		Limiter:   &throttle.Limiter{Store: env.Store, Now: clock},
 		Templates: web.Templates(), Log: s.log, PublicURL: env.Config.PublicURL,
 		RequestID: RequestID, Now: clock,

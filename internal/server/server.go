@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/latchkey/latchkey/internal/bootstrap"
+	"github.com/latchkey/latchkey/internal/logout"
+	"github.com/latchkey/latchkey/internal/outbound"
 )
 
 // Server is Latchkey's HTTP side.
@@ -32,6 +34,9 @@ type Server struct {
 	handler  http.Handler
 	// extra lets the demo mount its applications on the same listener.
 	extra map[string]http.Handler
+	// outbound is the guarded client for admin-aimed requests.
+	outbound *http.Client
+	logout   *logout.Service
 }
 
 // Option changes how New builds the server.
@@ -44,7 +49,10 @@ func WithHandler(pattern string, h http.Handler) Option {
 
 // New builds the server over env.
 func New(env *bootstrap.Env, opts ...Option) (*Server, error) {
-	s := &Server{env: env, log: env.Logger, mux: http.NewServeMux(), registry: prometheus.NewRegistry(), extra: map[string]http.Handler{}}
+	s := &Server{
+		env: env, log: env.Logger, mux: http.NewServeMux(), registry: prometheus.NewRegistry(), extra: map[string]http.Handler{},
+		outbound: outbound.NewClient(env.Config.OutboundAllowLoopback, 15*time.Second),
+	}
 	for _, o := range opts {
 		o(s)
 	}
@@ -61,6 +69,12 @@ func New(env *bootstrap.Env, opts ...Option) (*Server, error) {
 	}
 	s.handler = s.observe(s.mux)
 	return s, nil
+}
+
+// Start runs the background workers (back-channel logout delivery) until
+// ctx ends. Every node runs them; the database hands each job to one.
+func (s *Server) Start(ctx context.Context) {
+	s.logout.Start(ctx)
 }
 
 // Handler is the whole product as one http.Handler.

@@ -39,6 +39,9 @@ type Sessions struct {
 	// CSRFKey signs CSRF tokens; derive it from the master key.
 	CSRFKey []byte
 	Now     func() time.Time
+	// EndHook, when set, ends a session that a login of another user
+	// replaces (so single logout reaches its applications); else End does.
+	EndHook func(ctx context.Context, orgID, sid string) error
 }
 
 func (s *Sessions) now() time.Time {
@@ -105,7 +108,11 @@ func (s *Sessions) Login(ctx context.Context, w http.ResponseWriter, r *http.Req
 			return nil, fmt.Errorf("renew session: %w", err)
 		}
 	} else if cur != nil {
-		if err := s.End(ctx, org.ID, cur.SID); err != nil {
+		end := s.End
+		if s.EndHook != nil {
+			end = s.EndHook
+		}
+		if err := end(ctx, org.ID, cur.SID); err != nil {
 			return nil, err
 		}
 	}

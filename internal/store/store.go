@@ -158,6 +158,32 @@ type Audit interface {
 	ListAudit(ctx context.Context, orgID string, limit int) ([]*domain.AuditEvent, error)
 }
 
+// Backchannel is the durable outbox of back-channel logout notifications.
+type Backchannel interface {
+	// EnqueueBackchannel stores deliveries to attempt.
+	EnqueueBackchannel(ctx context.Context, ds ...*domain.BackchannelDelivery) error
+	// ClaimBackchannel returns up to limit deliveries due at now that no
+	// other worker holds, each now held until now+lease. Any number of
+	// nodes may claim concurrently; each delivery goes to one of them.
+	ClaimBackchannel(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*domain.BackchannelDelivery, error)
+	// FinishBackchannelAttempt records an attempt and the delivery's new
+	// state (delivered, given up, or next attempt time) and releases it.
+	FinishBackchannelAttempt(ctx context.Context, d *domain.BackchannelDelivery, a *domain.BackchannelAttempt) error
+	ListBackchannel(ctx context.Context, orgID, sid string) ([]*domain.BackchannelDelivery, error)
+	ListBackchannelAttempts(ctx context.Context, orgID, deliveryID string) ([]*domain.BackchannelAttempt, error)
+}
+
+// AdminTokens stores admin API tokens.
+type AdminTokens interface {
+	CreateAdminToken(ctx context.Context, t *domain.AdminToken) error
+	// FindAdminToken finds a token by hash among those of orgID ("" for
+	// operator tokens).
+	FindAdminToken(ctx context.Context, orgID string, hash []byte) (*domain.AdminToken, error)
+	ListAdminTokens(ctx context.Context) ([]*domain.AdminToken, error)
+	RevokeAdminToken(ctx context.Context, orgID, id string, at time.Time) error
+	TouchAdminToken(ctx context.Context, orgID, id string, at time.Time) error
+}
+
 // Store is everything a backend provides. Components depend on the small
 // interfaces above, not on Store.
 type Store interface {
@@ -173,6 +199,8 @@ type Store interface {
 	Tickets
 	RateLimits
 	Audit
+	Backchannel
+	AdminTokens
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
 	// Migrate applies pending schema migrations under a database lock.

@@ -110,7 +110,10 @@ func Start(t testing.TB, backend string, opts ...Options) *Instance {
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = hs.Serve(ln) }()
+	workers, stopWorkers := context.WithCancel(context.Background())
+	srv.Start(workers)
 	t.Cleanup(func() {
+		stopWorkers()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = hs.Shutdown(ctx)

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/latchkey/latchkey/internal/bootstrap"
+	"github.com/latchkey/latchkey/internal/demo"
+	"github.com/latchkey/latchkey/internal/server"
+)
+
+func (c *cli) demoCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "demo",
+		Short: "Run Latchkey with a demo organization and two demo applications (fresh SQLite database, no setup)",
+		Long: `demo starts Latchkey on a fresh SQLite database in a temporary directory
+(removed on exit), creates the organization "demo" with an admin and a user,
+and two demo applications served by the same process, then prints what to
+open. --addr and --public-url apply; --database and --data-dir are ignored.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := c.config(cmd)
+			if err != nil {
+				return err
+			}
+			dir, err := os.MkdirTemp("", "latchkey-demo-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			cfg.DataDir, cfg.Database = dir, "sqlite:"+filepath.Join(dir, "latchkey.db")
+			cfg.MasterKeyFile, cfg.MasterKeyExplicit = filepath.Join(dir, "master.key"), false
+			cfg.OutboundAllowLoopback = true
+			log := bootstrap.NewLogger(cfg, os.Stderr)
+			env, err := bootstrap.Open(cmd.Context(), cfg, log, true)
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			setup, err := demo.Provision(cmd.Context(), env.Directory, cfg.PublicURL, log)
+			if err != nil {
+				return err
+			}
+			srv, err := server.New(env, server.WithHandler("/demo/", setup.Handler()))
+			if err != nil {
+				return err
+			}
+			w := c.stdout
+			fmt.Fprintf(w, "\nLatchkey demo is running at %s\n\n", cfg.PublicURL)
+			fmt.Fprintf(w, "  Demo applications:   %s/demo/\n", cfg.PublicURL)
+			for _, a := range setup.Apps {
+				fmt.Fprintf(w, "    %-19s %s/\n", a.Name+":", a.BaseURL)
+			}
+			fmt.Fprintf(w, "  Organization:        %s (issuer %s)\n", demo.OrgID, setup.Issuer)
+			fmt.Fprintf(w, "  Discovery:           %s/.well-known/openid-configuration\n", setup.Issuer)
+			fmt.Fprintf(w, "  User:                %s / %s\n", demo.User, demo.UserPassword)
+			fmt.Fprintf(w, "  Admin:               %s / %s\n", demo.AdminUser, demo.AdminPassword)
+			fmt.Fprintf(w, "  Organization API key: %s\n", setup.APIKey)
+			fmt.Fprintf(w, "  Data (removed on exit): %s\n\n", dir)
+			fmt.Fprintf(w, "Sign in to one application, open the other: no password is asked. Press Ctrl+C to stop.\n\n")
+			srv.Start(cmd.Context())
+			return listenAndServe(cmd.Context(), env, srv.Handler())
+		},
+	}
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/latchkey/latchkey/internal/bootstrap"
+	"github.com/latchkey/latchkey/internal/server"
+)
+
+func (c *cli) serveCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the server (migrates the database first)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := c.config(cmd)
+			if err != nil {
+				return err
+			}
+			log := bootstrap.NewLogger(cfg, os.Stderr)
+			env, err := bootstrap.Open(cmd.Context(), cfg, log, true)
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			srv, err := server.New(env)
+			if err != nil {
+				return err
+			}
+			srv.Start(cmd.Context())
+			return listenAndServe(cmd.Context(), env, srv.Handler())
+		},
+	}
+}
+
+// listenAndServe serves h on the configured address until ctx ends, then
+// drains requests for up to 15 seconds.
+func listenAndServe(ctx context.Context, env *bootstrap.Env, h http.Handler) error {
+	ln, err := net.Listen("tcp", env.Config.Addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	env.Logger.Info("latchkey listening", "addr", ln.Addr().String(), "public_url", env.Config.PublicURL, "database", env.Config.DatabaseKind())
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	env.Logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,240 @@
+// Package logout ends single sign-on sessions for every application at
+// once: it ends the session, revokes the tokens bound to it, and notifies
+// each participating application that registered a back-channel logout URI
+// (OpenID Connect Back-Channel Logout 1.0).
+//
+// Notifications go through a durable outbox in the database. Any node's
+// worker may deliver them; failed deliveries are retried with backoff
+// across restarts, and every attempt is recorded. It never blocks a
+// browser's logout on an application's availability.
+package logout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/signer"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Event is the logout token's event type (§2.4).
+const Event = "http://schemas.openid.net/event/backchannel-logout"
+
+// Delivery policy.
+const (
+	tokenLifetime = 2 * time.Minute
+	lease         = 30 * time.Second
+	maxAttempts   = 12
+	batch         = 20
+	pollInterval  = 2 * time.Second
+)
+
+// backoff is the wait before attempt n+1 after n failures: 5 s, 15 s, 45 s …
+// capped at one hour; 12 attempts span about seven hours.
+func backoff(n int) time.Duration {
+	d := 5 * time.Second
+	for i := 1; i < n && d < time.Hour; i++ {
+		d *= 3
+	}
+	return min(d, time.Hour)
+}
+
+// Service ends sessions and delivers back-channel logout notifications.
+type Service struct {
+	Store     store.Store
+	Keys      *signer.Keys
+	Sessions  *session.Sessions
+	Client    *http.Client
+	Log       *slog.Logger
+	PublicURL string
+	Now       func() time.Time
+
+	kick chan struct{}
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// EndSession ends the organization's session sid for every application:
+// the session ends, its tokens are revoked, and each participating
+// application with a back-channel logout URI is queued for notification.
+// Ending a session that already ended does nothing.
+func (s *Service) EndSession(ctx context.Context, orgID, sid string) error {
+	sess, err := s.Store.GetSession(ctx, orgID, sid)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load session: %w", err)
+	}
+	if !sess.EndedAt.IsZero() {
+		return nil
+	}
+	if err := s.Sessions.End(ctx, orgID, sid); err != nil {
+		return err
+	}
+	clients, err := s.Store.ListSessionClients(ctx, orgID, sid)
+	if err != nil {
+		return fmt.Errorf("list session applications: %w", err)
+	}
+	now := s.now()
+	var queue []*domain.BackchannelDelivery
+	for _, clientID := range clients {
+		app, err := s.Store.GetApp(ctx, orgID, clientID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("load application %s: %w", clientID, err)
+		}
+		if app.BackchannelLogoutURI == "" {
+			continue
+		}
+		queue = append(queue, &domain.BackchannelDelivery{
+			OrgID: orgID, ID: secret.MustToken(), ClientID: clientID, UserSub: sess.UserSub, SID: sid,
+			CreatedAt: now, NextAttemptAt: now,
+		})
+	}
+	if len(queue) > 0 {
+		if err := s.Store.EnqueueBackchannel(ctx, queue...); err != nil {
+			return fmt.Errorf("queue back-channel logout: %w", err)
+		}
+		s.Kick()
+	}
+	_ = s.Store.AppendAudit(ctx, &domain.AuditEvent{OrgID: orgID, At: now, Actor: sess.UserSub, Action: "logout", Target: sid,
+		Result: "ok", Detail: map[string]string{"applications": strings.Join(clients, " "), "notified": fmt.Sprint(len(queue))}})
+	return nil
+}
+
+// Kick asks the worker to look at the outbox now.
+func (s *Service) Kick() {
+	if s.kick == nil {
+		return
+	}
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers due notifications until ctx ends. Call it once per process;
+// several processes may run it against one database.
+func (s *Service) Run(ctx context.Context) {
+	t := time.NewTicker(pollInterval)
+	defer t.Stop()
+	for {
+		s.DeliverDue(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.kick:
+		}
+	}
+}
+
+// Start makes Kick effective and runs the worker in the background.
+func (s *Service) Start(ctx context.Context) {
+	s.kick = make(chan struct{}, 1)
+	go s.Run(ctx)
+}
+
+// DeliverDue attempts every delivery that is due now and returns how many
+// it attempted.
+func (s *Service) DeliverDue(ctx context.Context) int {
+	ds, err := s.Store.ClaimBackchannel(ctx, s.now(), lease, batch)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.Log.Error("claim back-channel logout deliveries", "err", err)
+		}
+		return 0
+	}
+	for _, d := range ds {
+		s.attempt(ctx, d)
+	}
+	return len(ds)
+}
+
+func (s *Service) attempt(ctx context.Context, d *domain.BackchannelDelivery) {
+	now := s.now()
+	d.Attempts++
+	a := &domain.BackchannelAttempt{OrgID: d.OrgID, DeliveryID: d.ID, Attempt: d.Attempts, At: now}
+	status, err := s.send(ctx, d)
+	a.Status = status
+	if err == nil {
+		d.DeliveredAt, d.LastError = now, ""
+	} else {
+		a.Error, d.LastError = err.Error(), err.Error()
+		if d.Attempts >= maxAttempts {
+			d.GaveUpAt = now
+			s.Log.Warn("back-channel logout given up", "org", d.OrgID, "client_id", d.ClientID, "attempts", d.Attempts, "err", err)
+		} else {
+			d.NextAttemptAt = now.Add(backoff(d.Attempts))
+			s.Log.Info("back-channel logout failed; will retry", "org", d.OrgID, "client_id", d.ClientID,
+				"attempt", d.Attempts, "retry_at", d.NextAttemptAt, "err", err)
+		}
+	}
+	if err := s.Store.FinishBackchannelAttempt(ctx, d, a); err != nil && ctx.Err() == nil {
+		s.Log.Error("record back-channel logout attempt", "err", err)
+	}
+}
+
+// logoutClaims are a logout token's claims (§2.4).
+type logoutClaims struct {
+	Issuer   string                    `json:"iss"`
+	Audience string                    `json:"aud"`
+	IssuedAt int64                     `json:"iat"`
+	Expiry   int64                     `json:"exp"`
+	JTI      string                    `json:"jti"`
+	Subject  string                    `json:"sub"`
+	SID      string                    `json:"sid"`
+	Events   map[string]map[string]any `json:"events"`
+}
+
+// send signs a fresh logout token and POSTs it to the application.
+func (s *Service) send(ctx context.Context, d *domain.BackchannelDelivery) (int, error) {
+	app, err := s.Store.GetApp(ctx, d.OrgID, d.ClientID)
+	if err != nil {
+		return 0, fmt.Errorf("application: %w", err)
+	}
+	if app.BackchannelLogoutURI == "" {
+		return 0, errors.New("application no longer has a back-channel logout URI")
+	}
+	now := s.now()
+	tok, err := s.Keys.Sign(ctx, d.OrgID, app.IDTokenAlg, "logout+jwt", logoutClaims{
+		Issuer: s.PublicURL + "/o/" + d.OrgID, Audience: app.ClientID, IssuedAt: now.Unix(), Expiry: now.Add(tokenLifetime).Unix(),
+		JTI: secret.MustToken(), Subject: d.UserSub, SID: d.SID, Events: map[string]map[string]any{Event: {}},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sign logout token: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, app.BackchannelLogoutURI, strings.NewReader(url.Values{"logout_token": {tok}}.Encode()))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := s.Client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent {
+		return resp.StatusCode, fmt.Errorf("application answered %s", resp.Status)
+	}
+	return resp.StatusCode, nil
+}

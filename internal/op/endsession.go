@@ -1,0 +1,245 @@
+package op
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// logoutRequest is a validated RP-Initiated Logout request.
+type logoutRequest struct {
+	app                   *domain.Application
+	postLogoutRedirectURI string
+	state                 string
+	// hint is the verified id_token_hint, nil without one.
+	hint *hintClaims
+}
+
+type hintClaims struct {
+	Issuer   string          `json:"iss"`
+	Subject  string          `json:"sub"`
+	SID      string          `json:"sid"`
+	Audience json.RawMessage `json:"aud"`
+}
+
+func (h *hintClaims) audiences() []string {
+	var one string
+	if json.Unmarshal(h.Audience, &one) == nil {
+		return []string{one}
+	}
+	var many []string
+	_ = json.Unmarshal(h.Audience, &many)
+	return many
+}
+
+// parseLogoutRequest validates the parameters of RP-Initiated Logout 1.0
+// §2. A non-empty problem means: show it, redirect nowhere, end nothing.
+func (p *Provider) parseLogoutRequest(ctx context.Context, org *domain.Organization, params oauth.Params) (*logoutRequest, string) {
+	lr := &logoutRequest{postLogoutRedirectURI: params.Get("post_logout_redirect_uri"), state: params.Get("state")}
+	clientID := params.Get("client_id")
+	if raw := params.Get("id_token_hint"); raw != "" {
+		var h hintClaims
+		// Signature only: an expired hint is still a valid hint (§2).
+		if err := p.Keys.Verify(ctx, org.ID, raw, &h); err != nil {
+			return nil, "The sign-out request carries an id_token_hint that " + org.Name + " did not issue."
+		}
+		if h.Issuer != p.Issuer(org.ID) {
+			return nil, "The sign-out request carries an id_token_hint from another issuer."
+		}
+		auds := h.audiences()
+		if len(auds) == 0 {
+			return nil, "The id_token_hint names no application."
+		}
+		if clientID == "" {
+			clientID = auds[0]
+		} else if !slices.Contains(auds, clientID) {
+			return nil, "client_id does not match the id_token_hint."
+		}
+		lr.hint = &h
+	}
+	if clientID != "" {
+		app, err := p.Store.GetApp(ctx, org.ID, clientID)
+		if err != nil {
+			return nil, "The application named in the sign-out request is not registered with " + org.Name + "."
+		}
+		lr.app = app
+	}
+	if lr.postLogoutRedirectURI != "" {
+		if lr.app == nil {
+			return nil, "The sign-out request names a return address but not the application (send id_token_hint or client_id)."
+		}
+		if !slices.Contains(lr.app.PostLogoutRedirectURIs, lr.postLogoutRedirectURI) {
+			return nil, "The return address " + lr.postLogoutRedirectURI + " is not registered as a post-logout redirect URI of " + lr.app.Name + "."
+		}
+	}
+	return lr, ""
+}
+
+// endSession is the end_session endpoint (RP-Initiated Logout 1.0).
+func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
+	org, ok := p.org(w, r)
+	if !ok {
+		return
+	}
+	params, perr := oauth.ParseRequest(w, r)
+	if perr != nil {
+		p.errorPage(w, r, org, http.StatusBadRequest, "Invalid sign-out request", perr.Description)
+		return
+	}
+	lr, problem := p.parseLogoutRequest(r.Context(), org, params)
+	if problem != "" {
+		p.errorPage(w, r, org, http.StatusBadRequest, "Invalid sign-out request", problem)
+		return
+	}
+	sess, err := p.Sessions.Current(r.Context(), r, org.ID)
+	if err != nil {
+		p.internalError(w, r, "load session", err)
+		return
+	}
+	// A hint that names this browser's session (or its user), or a browser
+	// with no session at all, needs no confirmation; anything else could be
+	// logout CSRF, so the user confirms.
+	if lr.hint != nil && (sess == nil || sess.SID == lr.hint.SID || sess.UserSub == lr.hint.Subject) {
+		p.finishLogout(w, r, org, sess, lr)
+		return
+	}
+	if sess == nil {
+		p.finishLogout(w, r, org, nil, lr)
+		return
+	}
+	p.confirmLogout(w, r, org, sess, lr)
+}
+
+type logoutPageData struct {
+	pageData
+	UserName              string
+	AppName               string
+	Action                string
+	CSRF                  string
+	ClientID              string
+	PostLogoutRedirectURI string
+	State                 string
+	CancelURL             string
+	Link                  string
+	LinkText              string
+}
+
+func (p *Provider) confirmLogout(w http.ResponseWriter, r *http.Request, org *domain.Organization, sess *domain.Session, lr *logoutRequest) {
+	d := logoutPageData{
+		pageData: pageData{Title: "Sign out", OrgName: org.Name},
+		Action:   p.Issuer(org.ID) + "/logout", CSRF: p.Sessions.CSRFToken(w, r, org.ID),
+		PostLogoutRedirectURI: lr.postLogoutRedirectURI, State: lr.state, CancelURL: p.Issuer(org.ID) + "/account",
+	}
+	if lr.app != nil {
+		d.AppName, d.ClientID = lr.app.Name, lr.app.ClientID
+	}
+	if sess != nil {
+		if u, err := p.Store.GetUser(r.Context(), org.ID, sess.UserSub); err == nil {
+			d.UserName = u.UserName
+		}
+	}
+	p.render(w, r, http.StatusOK, "logout_confirm", d)
+}
+
+// logoutPage (GET ISS/logout) asks the signed-in user to confirm.
+func (p *Provider) logoutPage(w http.ResponseWriter, r *http.Request) {
+	org, ok := p.org(w, r)
+	if !ok {
+		return
+	}
+	sess, err := p.Sessions.Current(r.Context(), r, org.ID)
+	if err != nil {
+		p.internalError(w, r, "load session", err)
+		return
+	}
+	if sess == nil {
+		p.finishLogout(w, r, org, nil, &logoutRequest{})
+		return
+	}
+	p.confirmLogout(w, r, org, sess, &logoutRequest{})
+}
+
+// logoutSubmit (POST ISS/logout) is the confirmed sign-out, from the
+// confirmation page or the account page.
+func (p *Provider) logoutSubmit(w http.ResponseWriter, r *http.Request) {
+	org, ok := p.org(w, r)
+	if !ok {
+		return
+	}
+	form, perr := oauth.ParseForm(w, r)
+	if perr != nil {
+		p.errorPage(w, r, org, http.StatusBadRequest, "Sign-out failed", perr.Description)
+		return
+	}
+	if !p.Sessions.CheckCSRF(r, org.ID, form.Get("csrf_token")) {
+		p.errorPage(w, r, org, http.StatusForbidden, "Sign-out form expired", "Go back, reload the page and try again.")
+		return
+	}
+	// The confirmation form carries no hint, only what was validated before.
+	delete(form, "id_token_hint")
+	lr, problem := p.parseLogoutRequest(r.Context(), org, form)
+	if problem != "" {
+		p.errorPage(w, r, org, http.StatusBadRequest, "Invalid sign-out request", problem)
+		return
+	}
+	sess, err := p.Sessions.Current(r.Context(), r, org.ID)
+	if err != nil {
+		p.internalError(w, r, "load session", err)
+		return
+	}
+	p.finishLogout(w, r, org, sess, lr)
+}
+
+// finishLogout ends the browser's session and the hint's session, then
+// returns to the application or shows the signed-out page.
+func (p *Provider) finishLogout(w http.ResponseWriter, r *http.Request, org *domain.Organization, sess *domain.Session, lr *logoutRequest) {
+	ctx := r.Context()
+	var sids []string
+	if sess != nil {
+		sids = append(sids, sess.SID)
+	}
+	if lr.hint != nil && lr.hint.SID != "" && (sess == nil || sess.SID != lr.hint.SID) {
+		// The browser may not have sent its cookie (a cross-site POST); the
+		// verified hint names the session to end, if it is the hint's user's.
+		hs, err := p.Store.GetSession(ctx, org.ID, lr.hint.SID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			p.internalError(w, r, "load session", err)
+			return
+		}
+		if hs != nil && hs.UserSub == lr.hint.Subject {
+			sids = append(sids, hs.SID)
+		}
+	}
+	for _, sid := range sids {
+		if err := p.Logout.EndSession(ctx, org.ID, sid); err != nil {
+			p.internalError(w, r, "end session", err)
+			return
+		}
+	}
+	p.Sessions.ClearSessionCookie(w, org.ID)
+	if lr.postLogoutRedirectURI != "" {
+		u, err := url.Parse(lr.postLogoutRedirectURI)
+		if err != nil {
+			p.internalError(w, r, "parse post-logout redirect URI", err)
+			return
+		}
+		if lr.state != "" {
+			q := u.Query()
+			q.Set("state", lr.state)
+			u.RawQuery = q.Encode()
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		http.Redirect(w, r, u.String(), http.StatusFound)
+		return
+	}
+	p.render(w, r, http.StatusOK, "logged_out", logoutPageData{pageData: pageData{Title: "Signed out", OrgName: org.Name},
+		Link: p.Issuer(org.ID) + "/account", LinkText: "Sign in again"})
+}
