@@ -21,7 +21,7 @@ type rp struct {
 	ctx      context.Context
 }
 
-func newRP(t *testing.T, inst *servertest.Instance, fx *servertest.Fixture, algs ...string) *rp {
+func newRP(t testing.TB, inst *servertest.Instance, fx *servertest.Fixture, algs ...string) *rp {
 	t.Helper()
 	ctx := context.Background()
 	provider, err := oidc.NewProvider(ctx, inst.Issuer(fx.Org))
