@@ -16,6 +16,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/signer"
 	"github.com/latchkey/latchkey/internal/store"
@@ -53,7 +54,7 @@ func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 // and long-lived: there the operator must name the key file.
 func LoadMasterKey(cfg config.Config, log *slog.Logger) (*secret.MasterKey, error) {
 	if cfg.DatabaseKind() == "postgres" && !cfg.MasterKeyExplicit {
-		return nil, errors.New("master-key-file: PostgreSQL needs an explicit master key file (--master-key-file or LATCHKEY_MASTER_KEY_FILE); create one with `latchkey master-key generate FILE`")
+		return nil, domain.Invalid("master-key-file", "PostgreSQL needs an explicit master key file (--master-key-file or LATCHKEY_MASTER_KEY_FILE); create one with `latchkey master-key generate FILE`")
 	}
 	k, err := secret.LoadMasterKeyFile(cfg.MasterKeyFile)
 	if err == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/secret"
@@ -53,10 +54,23 @@ func (c AppChanges) apply(a *domain.Application) {
 	set(&a.AccessTokenFormat, c.AccessTokenFormat)
 }
 
+// newClientID draws a random client ID. One starting with '-' would read as
+// a flag on command lines (latchkey app show --org acme -x…), so it is drawn
+// again.
+func (d *Directory) newClientID() (string, error) {
+	for range 32 {
+		id, err := d.token(18)
+		if err != nil || !strings.HasPrefix(id, "-") {
+			return id, err
+		}
+	}
+	return "", errors.New("random source keeps producing client IDs that start with '-'")
+}
+
 // CreateApp registers an application. For a confidential application the
 // client secret is returned in clear, this once.
 func (d *Directory) CreateApp(ctx context.Context, a Actor, orgID string, public bool, c AppChanges) (*domain.Application, string, error) {
-	id, err := d.token(18)
+	id, err := d.newClientID()
 	if err != nil {
 		return nil, "", err
 	}

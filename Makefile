@@ -1,0 +1,41 @@
+# One entry point for everything a developer or CI runs. `make test` is the
+# command the README gives a newcomer and the one CI runs.
+
+GO          ?= go
+VERSION     ?= $(shell git describe --always --dirty 2>/dev/null)
+ifeq ($(VERSION),)
+VERSION     := dev
+endif
+LDFLAGS     := -X main.version=$(VERSION)
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+TEST_TIMEOUT ?= 30m
+
+.PHONY: test deps bench lint build clean
+
+## test: every test — unit, store (SQLite and PostgreSQL), interop, browser.
+test: deps
+	$(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT)
+
+## deps: install the Node packages the interop tests drive, when they exist.
+deps:
+	@if [ -f test/interop/package-lock.json ]; then \
+		cd test/interop && npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+
+## bench: Go benchmarks of the hot paths.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## lint: gofmt, go vet and staticcheck must all be clean.
+lint:
+	@unformatted="$$(find . -name '*.go' -not -path '*/node_modules/*' -not -path './.git/*' -exec gofmt -l {} +)"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+## build: the latchkey binary in bin/, stamped with the git version.
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/latchkey ./cmd/latchkey
+
+clean:
+	rm -rf bin

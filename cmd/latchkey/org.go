@@ -1,0 +1,341 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/latchkey/latchkey/internal/bootstrap"
+	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/domain"
+)
+
+// cliActor is who the audit log names for changes made with this CLI.
+var cliActor = directory.Actor{Name: "cli"}
+
+// defaultAPIKeyOverlap is how long a rotated-out API key keeps working, so
+// the platform can switch over without a failed call.
+const defaultAPIKeyOverlap = 24 * time.Hour
+
+func (c *cli) orgCmd() *cobra.Command {
+	cmd := c.group(&cobra.Command{Use: "org", Short: "Manage organizations"})
+	addJSONFlag(cmd)
+	apiKey := c.group(&cobra.Command{Use: "api-key", Short: "Show or rotate an organization's trusted-platform API key"})
+	apiKey.AddCommand(c.orgAPIKeyShowCmd(), c.orgAPIKeyRotateCmd())
+	cmd.AddCommand(c.orgCreateCmd(), c.orgListCmd(), c.orgShowCmd(), c.orgUpdateCmd(), c.orgDeleteCmd(), apiKey)
+	return cmd
+}
+
+func (c *cli) orgCreateCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "create ID --name NAME",
+		Short: "Create an organization with its signing keys and first API key",
+		Args:  args("ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			name, _ := cmd.Flags().GetString("name")
+			probe := domain.Organization{ID: a[0], Name: name, Settings: domain.DefaultOrgSettings()}
+			if err := probe.Validate(); err != nil {
+				return err
+			}
+			env, err := c.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			o, key, err := env.Directory.CreateOrg(cmd.Context(), cliActor, a[0], name)
+			if err != nil {
+				return err
+			}
+			out := orgCreatedJSON{ID: o.ID, Name: o.Name, Issuer: env.Directory.Issuer(o.ID), APIKey: key}
+			return c.print(cmd, out, func(w io.Writer) {
+				fmt.Fprintf(w, "Created organization %s (%s).\n", o.ID, o.Name)
+				fields(w,
+					"Issuer", out.Issuer,
+					"Discovery", out.Issuer+"/.well-known/openid-configuration",
+					"API key", out.APIKey)
+				fmt.Fprintf(w, "Reveal the API key again with `latchkey org api-key show %s`.\n", o.ID)
+			})
+		},
+	}
+	cmd.Flags().String("name", "", "display name (required)")
+	return cmd
+}
+
+func (c *cli) orgListCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List organizations",
+		Args:  args(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			env, err := c.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			orgs, err := env.Store.ListOrgs(cmd.Context())
+			if err != nil {
+				return err
+			}
+			out := make([]orgJSON, 0, len(orgs))
+			for _, o := range orgs {
+				out = append(out, toOrgJSON(o, env.Directory.Issuer(o.ID)))
+			}
+			return c.print(cmd, out, func(w io.Writer) {
+				rows := make([][]string, 0, len(out))
+				for _, o := range out {
+					rows = append(rows, []string{o.ID, o.Name, onOff(o.Settings.SSOEnabled), o.Settings.LoginMethod, o.Issuer})
+				}
+				table(w, []string{"ID", "NAME", "SSO", "LOGIN", "ISSUER"}, rows)
+			})
+		},
+	}
+}
+
+func (c *cli) printOrg(cmd *cobra.Command, env *bootstrap.Env, o *domain.Organization) error {
+	out := toOrgJSON(o, env.Directory.Issuer(o.ID))
+	return c.print(cmd, out, func(w io.Writer) {
+		s := o.Settings
+		fields(w,
+			"ID", o.ID,
+			"Name", o.Name,
+			"Issuer", out.Issuer,
+			"Discovery", out.Issuer+"/.well-known/openid-configuration",
+			"SSO", onOff(s.SSOEnabled),
+			"Session lifetime", seconds(s.SessionLifetimeSeconds),
+			"Ticket lifetime", seconds(s.TicketLifetimeSeconds),
+			"Auth redirect URL", orNone(s.AuthRedirectURL),
+			"Login method", s.LoginMethod,
+			"Created", out.CreatedAt,
+			"Updated", out.UpdatedAt)
+	})
+}
+
+func (c *cli) orgShowCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "show ID",
+		Short: "Show an organization and its settings",
+		Args:  args("ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if err := orgArg(a[0]); err != nil {
+				return err
+			}
+			env, err := c.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			o, err := requireOrg(cmd.Context(), env, a[0])
+			if err != nil {
+				return err
+			}
+			return c.printOrg(cmd, env, o)
+		},
+	}
+}
+
+// parseSSO reads --sso: on/off (true/false, yes/no, 1/0 also do).
+func parseSSO(v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "on", "true", "yes", "1":
+		return true, nil
+	case "off", "false", "no", "0":
+		return false, nil
+	}
+	return false, domain.Invalid("sso_enabled", "must be on or off (got %q)", v)
+}
+
+func (c *cli) orgUpdateCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "update ID [flags]",
+		Short: "Change an organization's name or settings (only the flags given change)",
+		Example: `  latchkey org update acme --sso=off
+  latchkey org update acme --session-lifetime 1.296.000   # 15 days
+  latchkey org update acme --auth-redirect-url https://acme.example/login --login-method platform`,
+		Args: args("ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if err := orgArg(a[0]); err != nil {
+				return err
+			}
+			apply, err := orgChanges(cmd)
+			if err != nil {
+				return err
+			}
+			env, err := c.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			o, err := requireOrg(cmd.Context(), env, a[0])
+			if err != nil {
+				return err
+			}
+			apply(o)
+			if err := env.Directory.UpdateOrg(cmd.Context(), cliActor, o); err != nil {
+				return err
+			}
+			return c.printOrg(cmd, env, o)
+		},
+	}
+	f := cmd.Flags()
+	f.String("name", "", "display name")
+	f.String("sso", "", "single sign-on across the organization's applications: on or off (--sso alone means on)")
+	f.Lookup("sso").NoOptDefVal = "on"
+	f.String("session-lifetime", "", "SSO session lifetime in seconds (60 to 31,536,000; thousands separators allowed: 1.296.000)")
+	f.String("ticket-lifetime", "", "login ticket lifetime in seconds (10 to 3600)")
+	f.String("auth-redirect-url", "", "where the organization's platform logs users in (for --login-method platform); \"\" clears it")
+	f.String("login-method", "", "how browsers sign in: password, platform or upstream")
+	return cmd
+}
+
+// orgChanges reads the update flags into a function that applies them, so
+// every flag is checked before the database is opened.
+func orgChanges(cmd *cobra.Command) (func(*domain.Organization), error) {
+	name := stringFlag(cmd, "name")
+	authURL := stringFlag(cmd, "auth-redirect-url")
+	login := stringFlag(cmd, "login-method")
+	var sso *bool
+	if v := stringFlag(cmd, "sso"); v != nil {
+		b, err := parseSSO(*v)
+		if err != nil {
+			return nil, err
+		}
+		sso = &b
+	}
+	session, err := secondsFlag(cmd, "session-lifetime", "session_lifetime_seconds")
+	if err != nil {
+		return nil, err
+	}
+	ticket, err := secondsFlag(cmd, "ticket-lifetime", "ticket_lifetime_seconds")
+	if err != nil {
+		return nil, err
+	}
+	if name == nil && authURL == nil && login == nil && sso == nil && session == nil && ticket == nil {
+		return nil, usagef("nothing to change: give at least one of --name, --sso, --session-lifetime, --ticket-lifetime, --auth-redirect-url, --login-method")
+	}
+	return func(o *domain.Organization) {
+		if name != nil {
+			o.Name = *name
+		}
+		if sso != nil {
+			o.Settings.SSOEnabled = *sso
+		}
+		if session != nil {
+			o.Settings.SessionLifetimeSeconds = *session
+		}
+		if ticket != nil {
+			o.Settings.TicketLifetimeSeconds = *ticket
+		}
+		if authURL != nil {
+			o.Settings.AuthRedirectURL = *authURL
+		}
+		if login != nil {
+			o.Settings.LoginMethod = *login
+		}
+	}, nil
+}
+
+func (c *cli) orgDeleteCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "delete ID --yes",
+		Short: "Delete an organization with all its users, applications, keys and sessions",
+		Args:  args("ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if err := orgArg(a[0]); err != nil {
+				return err
+			}
+			if err := confirmed(cmd, fmt.Sprintf("deleting organization %q with all its users, applications and keys", a[0])); err != nil {
+				return err
+			}
+			env, err := c.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			if _, err := requireOrg(cmd.Context(), env, a[0]); err != nil {
+				return err
+			}
+			if err := env.Directory.DeleteOrg(cmd.Context(), a[0]); err != nil {
+				return err
+			}
+			return c.print(cmd, map[string]any{"id": a[0], "deleted": true}, func(w io.Writer) {
+				fmt.Fprintf(w, "Deleted organization %s.\n", a[0])
+			})
+		},
+	}
+	addYesFlag(cmd)
+	return cmd
+}
+
+func (c *cli) orgAPIKeyShowCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "show ID",
+		Short: "Reveal the organization's current API key (the reveal is audited)",
+		Args:  args("ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if err := orgArg(a[0]); err != nil {
+				return err
+			}
+			env, err := c.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			if _, err := requireOrg(cmd.Context(), env, a[0]); err != nil {
+				return err
+			}
+			key, err := env.Directory.RevealAPIKey(cmd.Context(), cliActor, a[0])
+			if err != nil {
+				return err
+			}
+			return c.print(cmd, apiKeyJSON{ID: a[0], APIKey: key}, func(w io.Writer) { fmt.Fprintln(w, key) })
+		},
+	}
+}
+
+func (c *cli) orgAPIKeyRotateCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "rotate ID [--overlap 24h]",
+		Short: "Make a new API key; the previous one keeps working for the overlap",
+		Args:  args("ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			if err := orgArg(a[0]); err != nil {
+				return err
+			}
+			overlap, _ := cmd.Flags().GetDuration("overlap")
+			if overlap < 0 || overlap > 30*24*time.Hour {
+				return domain.Invalid("overlap", "must be between 0 and 720h (got %s)", overlap)
+			}
+			env, err := c.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			if _, err := requireOrg(cmd.Context(), env, a[0]); err != nil {
+				return err
+			}
+			started := env.Now()
+			key, err := env.Directory.RotateAPIKey(cmd.Context(), cliActor, a[0], overlap)
+			if err != nil {
+				return err
+			}
+			out := apiKeyJSON{ID: a[0], APIKey: key}
+			if overlap > 0 {
+				out.PreviousKeyExpiresAt = optStamp(started.Add(overlap))
+			}
+			return c.print(cmd, out, func(w io.Writer) {
+				// Only the key goes to stdout, so KEY=$(latchkey org api-key rotate acme) works.
+				fmt.Fprintln(w, key)
+				if overlap > 0 {
+					fmt.Fprintf(c.stderr, "The previous API key keeps working for %s.\n", domain.DescribeSeconds(int64(overlap/time.Second)))
+				} else {
+					fmt.Fprintln(c.stderr, "The previous API key stopped working.")
+				}
+			})
+		},
+	}
+	cmd.Flags().Duration("overlap", defaultAPIKeyOverlap, "how long the previous key keeps working (0 stops it at once; at most 720h)")
+	return cmd
+}
