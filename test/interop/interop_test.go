@@ -42,7 +42,10 @@ const (
 	userName    = "alice"
 	password    = "correct horse battery"
 	redirectURI = "http://127.0.0.1:9/cb"
-	rpTimeout   = 60 * time.Second
+	// postLogoutRedirectURI is registered for RP-Initiated Logout; like
+	// redirectURI it is never fetched: the browser stops at it.
+	postLogoutRedirectURI = "http://127.0.0.1:9/signed-out"
+	rpTimeout             = 60 * time.Second
 )
 
 // latchkey is one running Latchkey server with a seeded organization.
@@ -97,14 +100,15 @@ func TestOpenIDClient(t *testing.T) {
 					clientID, clientSecret := lk.createApp(t, c.public)
 					rp := func(t *testing.T, scenario string) rpResult {
 						return runRP(t, node, map[string]string{
-							"ISSUER":        lk.issuer,
-							"CLIENT_ID":     clientID,
-							"CLIENT_SECRET": clientSecret,
-							"CLIENT_AUTH":   c.clientAuth,
-							"REDIRECT_URI":  redirectURI,
-							"USERNAME":      userName,
-							"PASSWORD":      password,
-							"SCENARIO":      scenario,
+							"ISSUER":                   lk.issuer,
+							"CLIENT_ID":                clientID,
+							"CLIENT_SECRET":            clientSecret,
+							"CLIENT_AUTH":              c.clientAuth,
+							"REDIRECT_URI":             redirectURI,
+							"USERNAME":                 userName,
+							"PASSWORD":                 password,
+							"SCENARIO":                 scenario,
+							"POST_LOGOUT_REDIRECT_URI": postLogoutRedirectURI,
 						})
 					}
 					t.Run("code-flow", func(t *testing.T) {
@@ -115,6 +119,10 @@ func TestOpenIDClient(t *testing.T) {
 						if !strings.EqualFold(res.PreferredUsername, userName) {
 							t.Errorf("preferred_username = %q, want %q", res.PreferredUsername, userName)
 						}
+						t.Logf("steps: %s", strings.Join(res.Steps, ", "))
+					})
+					t.Run("rp-logout", func(t *testing.T) {
+						res := rp(t, "rp-logout")
 						t.Logf("steps: %s", strings.Join(res.Steps, ", "))
 					})
 					t.Run("prompt-none", func(t *testing.T) {
@@ -242,9 +250,10 @@ func (lk *latchkey) createApp(t *testing.T, public bool) (clientID, clientSecret
 	t.Helper()
 	name := "interop " + t.Name()
 	app, secret, err := lk.env.Directory.CreateApp(context.Background(), directory.Actor{Name: "interop-test"}, orgID, public, directory.AppChanges{
-		Name:         &name,
-		RedirectURIs: &[]string{redirectURI},
-		GrantTypes:   &[]string{"authorization_code", "refresh_token"},
+		Name:                   &name,
+		RedirectURIs:           &[]string{redirectURI},
+		PostLogoutRedirectURIs: &[]string{postLogoutRedirectURI},
+		GrantTypes:             &[]string{"authorization_code", "refresh_token"},
 	})
 	if err != nil {
 		t.Fatalf("create app: %v", err)

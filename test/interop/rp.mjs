@@ -15,7 +15,8 @@
 //   REDIRECT_URI   a redirect URI registered for the application
 //   USERNAME       the user to sign in as
 //   PASSWORD       the user's password
-//   SCENARIO       which scenario to run: code-flow (default) or prompt-none
+//   SCENARIO       which scenario to run: code-flow (default), prompt-none or rp-logout
+//   POST_LOGOUT_REDIRECT_URI  a registered post-logout redirect URI (rp-logout)
 //   RP_TRACE       1 to write every HTTP exchange to stderr
 //
 // Every library check stays on: issuer, RFC 9207 `iss` in the authorization
@@ -302,9 +303,58 @@ async function promptNone() {
   return {};
 }
 
+// rpLogout: RP-Initiated Logout with the URL openid-client builds
+// (buildEndSessionUrl with id_token_hint, post_logout_redirect_uri and
+// state) ends the single sign-on session: Latchkey returns to the
+// registered URI with the state, the refresh token is dead, and a
+// prompt=none request then fails with login_required.
+async function rpLogout() {
+  const config = await step('discovery', discover);
+  const postLogout = required('POST_LOGOUT_REDIRECT_URI');
+  // Without offline_access the refresh token is bound to the session
+  // (with it, it would rightly outlive the logout).
+  const request = await step('authorization-url', () => authorizationRequest(config, { scope: 'openid profile email' }));
+  const browser = new Browser(httpFetch());
+  const callback = await step('login', () => signIn(browser, request.url));
+  const tokens = await step('code-exchange', () => client.authorizationCodeGrant(config, callback, request.checks));
+  assert(tokens.refresh_token, 'no refresh_token');
+
+  await step('end-session', async () => {
+    const state = client.randomState();
+    const url = client.buildEndSessionUrl(config, {
+      id_token_hint: tokens.id_token, post_logout_redirect_uri: postLogout, state,
+    });
+    assert(url.href.startsWith(`${env.issuer}/end_session?`), `end_session URL ${url.href} is not under the issuer`);
+    const page = await browser.navigate(url.href, postLogout);
+    if (!page.callback) throw new Error(`end_session did not return to ${postLogout}: ${pageSummary(page)}`);
+    const back = new URL(page.callback);
+    assert(back.origin + back.pathname === postLogout, `returned to ${page.callback}, not ${postLogout}`);
+    assert(back.searchParams.get('state') === state, `state ${back.searchParams.get('state')} is not ${state}`);
+  });
+
+  await step('refresh-after-logout-rejected', async () => {
+    await expectInvalidGrant(() => client.refreshTokenGrant(config, tokens.refresh_token), 'refreshing after logout');
+  });
+
+  await step('session-ended', async () => {
+    const again = await authorizationRequest(config, { prompt: 'none' });
+    const page = await browser.navigate(again.url, env.redirectUri);
+    if (!page.callback) throw new Error(`prompt=none after logout did not return to the application: ${pageSummary(page)}`);
+    try {
+      await client.authorizationCodeGrant(config, page.callback, again.checks);
+    } catch (err) {
+      if (err instanceof client.AuthorizationResponseError && err.error === 'login_required') return;
+      throw err;
+    }
+    throw new Error('prompt=none after logout was answered with a code');
+  });
+  return {};
+}
+
 const scenarios = {
   'code-flow': codeFlow,
   'prompt-none': promptNone,
+  'rp-logout': rpLogout,
 };
 
 // ---------------------------------------------------------------------------
