@@ -1,11 +1,14 @@
 package server
 
 import (
+	"net/http"
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/admin/api"
 	"github.com/latchkey/latchkey/internal/logout"
 	"github.com/latchkey/latchkey/internal/op"
+	"github.com/latchkey/latchkey/internal/platform"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/throttle"
 	"github.com/latchkey/latchkey/web"
@@ -18,6 +21,10 @@ func (s *Server) routes() error {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", s.metrics())
+	s.mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		w.WriteHeader(http.StatusNoContent)
+	})
 
 	sessions := &session.Sessions{
 		Store: env.Store, Tokens: env.Store, Now: clock,
@@ -36,6 +43,12 @@ func (s *Server) routes() error {
 		RequestID: RequestID, Now: clock,
 	}
 	provider.Register(s.mux)
+	s.mux.HandleFunc("GET /{$}", provider.TicketLanding)
+	(&platform.API{
+		Store: env.Store, Directory: env.Directory, Limiter: provider.Limiter, Log: s.log,
+		PublicURL: env.Config.PublicURL, RequestID: RequestID, Now: clock,
+	}).Register(s.mux)
+	(&api.API{Directory: env.Directory, Log: s.log, RequestID: RequestID}).Register(s.mux)
 
 	for pattern, h := range s.extra {
 		s.mux.Handle(pattern, h)

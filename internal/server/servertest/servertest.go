@@ -62,6 +62,10 @@ type Options struct {
 	ServerOptions []server.Option
 	// Log receives the server's log; nil discards it.
 	Log io.Writer
+	// Setup, if set, runs after the store is open and before server.New,
+	// with the public URL Start chose (e.g. to provision the demo
+	// organization); the options it returns are appended to ServerOptions.
+	Setup func(env *bootstrap.Env, publicURL string) []server.Option
 }
 
 // Start runs Latchkey on backend ("sqlite" or "postgres") until the test
@@ -104,7 +108,11 @@ func Start(t testing.TB, backend string, opts ...Options) *Instance {
 	// Tests create many users: a cheap argon2id keeps them fast. Stored
 	// hashes carry their parameters, so verification is unaffected.
 	env.Directory.Password = password.Params{Memory: 1024, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
-	srv, err := server.New(env, o.ServerOptions...)
+	serverOpts := o.ServerOptions
+	if o.Setup != nil {
+		serverOpts = append(append([]server.Option(nil), serverOpts...), o.Setup(env, base)...)
+	}
+	srv, err := server.New(env, serverOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}
