@@ -44,7 +44,11 @@ open. --addr and --public-url apply; --database and --data-dir are ignored.`,
 			if err != nil {
 				return err
 			}
-			srv, err := server.New(env, server.WithHandler("/demo/", setup.Handler()))
+			platform, err := demo.NewPlatform(cmd.Context(), env.Directory, setup, cfg.PublicURL, log)
+			if err != nil {
+				return err
+			}
+			srv, err := server.New(env, server.WithHandler("/demo/", setup.Handler()), server.WithHandler(platform.Path+"/", platform.Handler()))
 			if err != nil {
 				return err
 			}
@@ -54,6 +58,7 @@ open. --addr and --public-url apply; --database and --data-dir are ignored.`,
 			for _, a := range setup.Apps {
 				fmt.Fprintf(w, "    %-19s %s/\n", a.Name+":", a.BaseURL)
 			}
+			fmt.Fprintf(w, "  Community platform:  %s/ (%s / %s: sign in there, land in Latchkey)\n", platform.BaseURL, demo.PlatformUsers[0].UserName, demo.PlatformUsers[0].Password)
 			fmt.Fprintf(w, "  Organization:        %s (issuer %s)\n", demo.OrgID, setup.Issuer)
 			fmt.Fprintf(w, "  Discovery:           %s/.well-known/openid-configuration\n", setup.Issuer)
 			fmt.Fprintf(w, "  User:                %s / %s\n", demo.User, demo.UserPassword)

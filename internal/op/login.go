@@ -70,6 +70,9 @@ func (p *Provider) loginPage(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	req, appName := p.loginContext(r.Context(), org, q.Get("req"))
+	if p.platformLogin(w, r, org, req) {
+		return
+	}
 	d := p.newLoginData(w, r, org, req, appName)
 	if q.Get("change") == "" && req != nil && req.LoginHint != "" && domain.ValidateUserName(req.LoginHint) == nil {
 		d.Username, d.AskPassword = req.LoginHint, true
@@ -106,6 +109,11 @@ func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	if !p.Sessions.CheckCSRF(r, org.ID, form.Get("csrf_token")) {
 		p.errorPage(w, r, org, http.StatusForbidden, "Sign-in form expired",
 			"This page was open too long or came from somewhere else. Go back, reload the page and try again.")
+		return
+	}
+	if org.Settings.LoginMethod != domain.LoginPassword {
+		p.errorPage(w, r, org, http.StatusForbidden, "Password sign-in is off",
+			org.Name+" signs users in through its own platform or identity provider, not with a Latchkey password.")
 		return
 	}
 	req, appName := p.loginContext(r.Context(), org, form.Get("req"))

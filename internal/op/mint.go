@@ -60,6 +60,7 @@ type idTokenClaims struct {
 	Picture           string   `json:"picture,omitempty"`
 	Email             string   `json:"email,omitempty"`
 	EmailVerified     *bool    `json:"email_verified,omitempty"`
+	Role              string   `json:"role,omitempty"`
 }
 
 // accessTokenClaims are a JWT access token's claims (RFC 9068 §2.2).
@@ -80,7 +81,7 @@ type accessTokenClaims struct {
 // userClaims fills the profile and email claims the scope allows.
 func userClaims(u *domain.User, scope string, c *idTokenClaims) {
 	if oauth.HasScope(scope, oauth.ScopeProfile) {
-		c.PreferredUsername, c.Name, c.Picture = u.UserName, u.Name, u.Picture
+		c.PreferredUsername, c.Name, c.Picture, c.Role = u.UserName, u.Name, u.Picture, u.Role
 	}
 	if oauth.HasScope(scope, oauth.ScopeEmail) && u.Email != "" {
 		v := u.EmailVerified

@@ -74,6 +74,8 @@ func (p *Provider) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+iss+"/revoke", p.revoke)
 	mux.HandleFunc("POST "+iss+"/introspect", p.introspect)
 	mux.HandleFunc("GET "+iss+"/account", p.account)
+	mux.HandleFunc("GET "+iss+"/{$}", p.issuerHome)
+	mux.HandleFunc("GET "+iss, p.issuerHome)
 	mux.HandleFunc("GET "+iss+"/end_session", p.endSession)
 	mux.HandleFunc("POST "+iss+"/end_session", p.endSession)
 	mux.HandleFunc("GET "+iss+"/logout", p.logoutPage)

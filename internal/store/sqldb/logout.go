@@ -52,8 +52,11 @@ func (s *DB) ClaimBackchannel(ctx context.Context, now time.Time, lease time.Dur
 	}
 	var claimed []*domain.BackchannelDelivery
 	for _, d := range candidates {
+		// The row must still be as read: a worker that claimed and finished
+		// it since has released the lock but moved attempts and the due time.
 		err := s.execOne(ctx, s.db, `UPDATE backchannel_deliveries SET locked_until = ? WHERE org_id = ? AND id = ?
-			AND delivered_at = 0 AND gave_up_at = 0 AND locked_until <= ?`, ts(now.Add(lease)), d.OrgID, d.ID, ts(now))
+			AND delivered_at = 0 AND gave_up_at = 0 AND locked_until <= ? AND next_attempt_at <= ? AND attempts = ?`,
+			ts(now.Add(lease)), d.OrgID, d.ID, ts(now), ts(now), d.Attempts)
 		if errors.Is(err, store.ErrNotFound) {
 			continue // another node took it
 		}

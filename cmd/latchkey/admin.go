@@ -1,0 +1,276 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/domain"
+)
+
+// adminTokenCreatedJSON is printed once, on create: it carries the token.
+type adminTokenCreatedJSON struct {
+	ID        string  `json:"id"`
+	Token     string  `json:"token"`
+	Org       *string `json:"org"` // null: an operator token, valid for every organization
+	ExpiresAt *string `json:"expiresAt"`
+}
+
+// adminTokenJSON describes a token without the token or its hash.
+type adminTokenJSON struct {
+	ID          string  `json:"id"`
+	Org         *string `json:"org"`
+	Description string  `json:"description"`
+	State       string  `json:"state"`
+	CreatedAt   string  `json:"createdAt"`
+	ExpiresAt   *string `json:"expiresAt"`
+	LastUsedAt  *string `json:"lastUsedAt"`
+	RevokedAt   *string `json:"revokedAt"`
+}
+
+func optOrg(org string) *string {
+	if org == "" {
+		return nil
+	}
+	return &org
+}
+
+func toAdminTokenJSON(t *domain.AdminToken, now time.Time) adminTokenJSON {
+	return adminTokenJSON{
+		ID: t.ID, Org: optOrg(t.OrgID), Description: t.Description, State: directory.AdminTokenState(t, now),
+		CreatedAt: stamp(t.CreatedAt), ExpiresAt: optStamp(t.ExpiresAt), LastUsedAt: optStamp(t.LastUsedAt), RevokedAt: optStamp(t.RevokedAt),
+	}
+}
+
+// defaultAdminTokenExpiry is how long a new admin token works unless
+// --expires says otherwise.
+const defaultAdminTokenExpiry = "30d"
+
+// maxAdminTokenExpiry bounds --expires; use "never" for longer.
+const maxAdminTokenExpiry = 3650 * 24 * time.Hour
+
+var leadingDays = regexp.MustCompile(`^(\d+)d(.*)$`)
+
+// parseExpires reads --expires: a Go duration ("12h", "90m"), days ("30d",
+// "1d12h"), or "0"/"never" for a token that does not expire (returned as 0).
+func parseExpires(v string) (time.Duration, error) {
+	s := strings.ToLower(strings.TrimSpace(v))
+	bad := domain.Invalid("expires", "must be a duration like 30d, 12h or 90m, or never (got %q)", v)
+	if s == "never" || s == "0" {
+		return 0, nil
+	}
+	var d time.Duration
+	if m := leadingDays.FindStringSubmatch(s); m != nil {
+		days, err := strconv.ParseInt(m[1], 10, 64)
+		if err != nil || days > int64(maxAdminTokenExpiry/(24*time.Hour)) {
+			return 0, domain.Invalid("expires", "must be at most %d days; use never for a token that does not expire", int64(maxAdminTokenExpiry/(24*time.Hour)))
+		}
+		d = time.Duration(days) * 24 * time.Hour
+		s = m[2]
+		if s == "" {
+			return checkExpires(d, v)
+		}
+	}
+	rest, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, bad
+	}
+	if rest < 0 {
+		return 0, domain.Invalid("expires", "must not be negative (got %q)", v)
+	}
+	return checkExpires(d+rest, v)
+}
+
+func checkExpires(d time.Duration, v string) (time.Duration, error) {
+	switch {
+	case d <= 0:
+		return 0, domain.Invalid("expires", "must be positive, or never (got %q)", v)
+	case d > maxAdminTokenExpiry:
+		return 0, domain.Invalid("expires", "must be at most %d days; use never for a token that does not expire", int64(maxAdminTokenExpiry/(24*time.Hour)))
+	}
+	return d, nil
+}
+
+// optionalOrgFlag returns the validated --org value, "" when not given.
+func optionalOrgFlag(cmd *cobra.Command) (string, error) {
+	org, _ := cmd.Flags().GetString("org")
+	if !cmd.Flags().Changed("org") {
+		return "", nil
+	}
+	if err := domain.ValidateOrgID(org); err != nil {
+		fe, _ := domain.AsFieldError(err)
+		return "", domain.Invalid("org", "%s", fe.Message)
+	}
+	return org, nil
+}
+
+func (c *cli) adminCmd() *cobra.Command {
+	cmd := c.group(&cobra.Command{Use: "admin", Short: "Manage access to the admin JSON API (/api/admin/…)"})
+	addJSONFlag(cmd)
+	token := c.group(&cobra.Command{Use: "token", Short: "Create, list and revoke admin API bearer tokens"})
+	token.AddCommand(c.adminTokenCreateCmd(), c.adminTokenListCmd(), c.adminTokenRevokeCmd())
+	cmd.AddCommand(token)
+	return cmd
+}
+
+func (c *cli) adminTokenCreateCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "create [--org ORG] [--expires 30d] [--description D]",
+		Short: "Create an admin API token for one organization, or without --org for every organization (operators)",
+		Example: `  latchkey admin token create --org acme --description "deploy pipeline"
+  TOKEN=$(latchkey admin token create --expires 12h)
+  curl -H "Authorization: Bearer $TOKEN" https://sso.example.com/api/admin/orgs`,
+		Args: args(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			org, err := optionalOrgFlag(cmd)
+			if err != nil {
+				return err
+			}
+			raw, _ := cmd.Flags().GetString("expires")
+			ttl, err := parseExpires(raw)
+			if err != nil {
+				return err
+			}
+			desc, _ := cmd.Flags().GetString("description")
+			env, err := c.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			if org != "" {
+				if _, err := requireOrg(cmd.Context(), env, org); err != nil {
+					return err
+				}
+			}
+			t, plain, err := env.Directory.CreateAdminToken(cmd.Context(), cliActor, org, desc, ttl)
+			if err != nil {
+				return err
+			}
+			out := adminTokenCreatedJSON{ID: t.ID, Token: plain, Org: optOrg(org), ExpiresAt: optStamp(t.ExpiresAt)}
+			return c.print(cmd, out, func(w io.Writer) {
+				// Only the token goes to stdout, so TOKEN=$(latchkey admin token create) works.
+				fmt.Fprintln(w, plain)
+				scope := "every organization (operator token)"
+				if org != "" {
+					scope = "organization " + org
+				}
+				expiry := "never expires"
+				if !t.ExpiresAt.IsZero() {
+					expiry = "expires " + stamp(t.ExpiresAt)
+				}
+				fmt.Fprintf(c.stderr, "Created admin token %s for %s; it %s. It is shown only now: store it safely.\n", t.ID, scope, expiry)
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.String("org", "", "organization the token may manage (default: every organization)")
+	f.String("expires", defaultAdminTokenExpiry, "how long the token works: a duration like 30d, 12h or 90m, or never")
+	f.String("description", "", "what the token is for, shown by list")
+	return cmd
+}
+
+func (c *cli) adminTokenListCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "list [--org ORG]",
+		Short: "List admin API tokens (never the tokens themselves)",
+		Args:  args(),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			org, err := optionalOrgFlag(cmd)
+			if err != nil {
+				return err
+			}
+			env, err := c.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			all, err := env.Directory.ListAdminTokens(cmd.Context())
+			if err != nil {
+				return err
+			}
+			now := env.Now()
+			out := []adminTokenJSON{}
+			for _, t := range all {
+				if org == "" || t.OrgID == org {
+					out = append(out, toAdminTokenJSON(t, now))
+				}
+			}
+			return c.print(cmd, out, func(w io.Writer) {
+				rows := make([][]string, 0, len(out))
+				for _, t := range out {
+					scope := "(all)"
+					if t.Org != nil {
+						scope = *t.Org
+					}
+					rows = append(rows, []string{t.ID, scope, t.State, t.CreatedAt, orNever(t.ExpiresAt), orNever(t.LastUsedAt), orNone(t.Description)})
+				}
+				table(w, []string{"ID", "ORG", "STATE", "CREATED", "EXPIRES", "LAST USED", "DESCRIPTION"}, rows)
+			})
+		},
+	}
+	cmd.Flags().String("org", "", "only tokens of this organization")
+	return cmd
+}
+
+func orNever(v *string) string {
+	if v == nil {
+		return "never"
+	}
+	return *v
+}
+
+func (c *cli) adminTokenRevokeCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "revoke ID [--org ORG]",
+		Short: "Revoke an admin API token at once",
+		Args:  args("ID"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			org, err := optionalOrgFlag(cmd)
+			if err != nil {
+				return err
+			}
+			id := a[0]
+			env, err := c.open(cmd)
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			all, err := env.Directory.ListAdminTokens(cmd.Context())
+			if err != nil {
+				return err
+			}
+			var match []*domain.AdminToken
+			for _, t := range all {
+				if t.ID == id && (!cmd.Flags().Changed("org") || t.OrgID == org) {
+					match = append(match, t)
+				}
+			}
+			switch {
+			case len(match) == 0 && cmd.Flags().Changed("org"):
+				return fmt.Errorf("admin token %q of organization %q not found", id, org)
+			case len(match) == 0:
+				return fmt.Errorf("admin token %q not found", id)
+			case len(match) > 1:
+				return usagef("several admin tokens have id %q; name the organization with --org", id)
+			}
+			t := match[0]
+			if !t.RevokedAt.IsZero() {
+				return fmt.Errorf("admin token %q was already revoked at %s", id, stamp(t.RevokedAt))
+			}
+			if err := env.Directory.RevokeAdminToken(cmd.Context(), cliActor, t.OrgID, t.ID); err != nil {
+				return err
+			}
+			return c.print(cmd, map[string]any{"id": t.ID, "org": optOrg(t.OrgID), "revoked": true}, func(w io.Writer) {
+				fmt.Fprintf(w, "Revoked admin token %s.\n", t.ID)
+			})
+		},
+	}
+	cmd.Flags().String("org", "", "organization of the token (needed only if two tokens share the id)")
+	return cmd
+}

@@ -1,0 +1,193 @@
+package op
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/platform/ticket"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// The organization's own platform as its login (DESIGN.md §5): browsers
+// that must sign in are sent to its Auth Redirect URL, and come back with
+// a one-time login ticket at PUBLIC_URL/?refresh-token= or ISS/?refresh-token=.
+
+// ticketParam is the query parameter a login ticket arrives in.
+const ticketParam = "refresh-token"
+
+// platformLogin sends a browser that must sign in to the organization's
+// platform, when that is the organization's login method, and reports
+// whether it did. return_to resumes the pending request (or shows the
+// account page); login_hint and prompt=login pass on what the application
+// asked for.
+func (p *Provider) platformLogin(w http.ResponseWriter, r *http.Request, org *domain.Organization, req *domain.AuthRequest) bool {
+	if org.Settings.LoginMethod != domain.LoginPlatform || org.Settings.AuthRedirectURL == "" {
+		return false
+	}
+	u, err := url.Parse(org.Settings.AuthRedirectURL)
+	if err != nil { // validated when saved
+		p.internalError(w, r, "parse auth redirect URL", err)
+		return true
+	}
+	q := u.Query()
+	returnTo := p.Issuer(org.ID) + "/account"
+	if req != nil {
+		returnTo = p.Issuer(org.ID) + "/authorize/continue?req=" + url.QueryEscape(req.ID)
+		if req.LoginHint != "" {
+			q.Set("login_hint", req.LoginHint)
+		}
+		if req.Prompt == "login" {
+			q.Set("prompt", "login")
+		}
+	}
+	q.Set("return_to", returnTo)
+	u.RawQuery = q.Encode()
+	noStoreNoReferrer(w)
+	http.Redirect(w, r, u.String(), http.StatusFound)
+	return true
+}
+
+func noStoreNoReferrer(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+}
+
+// TicketLanding serves PUBLIC_URL/: with ?refresh-token= it passes the
+// ticket on to its organization's issuer, where the browser sends the
+// organization's cookies (they are scoped to /o/{org}/), so the login can
+// renew the browser's session or end another user's. Without a ticket
+// there is nothing here.
+func (p *Provider) TicketLanding(w http.ResponseWriter, r *http.Request) {
+	vals, ok := r.URL.Query()[ticketParam]
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	noStoreNoReferrer(w)
+	if len(vals) == 1 {
+		if orgID, ok := ticket.Org(vals[0]); ok {
+			if _, err := p.Store.GetOrg(r.Context(), orgID); err == nil {
+				http.Redirect(w, r, p.Issuer(orgID)+"/?"+url.Values{ticketParam: vals}.Encode(), http.StatusSeeOther)
+				return
+			} else if !errors.Is(err, store.ErrNotFound) {
+				p.internalError(w, r, "load organization", err)
+				return
+			}
+		}
+	}
+	p.ticketError(w, r, nil, "This sign-in link is not valid",
+		"The link you followed is not a Latchkey sign-in link, or it was cut short. Go back to the site you came from and sign in again.")
+}
+
+// issuerHome serves ISS/: with ?refresh-token= it redeems a login ticket;
+// without, it shows the account page.
+func (p *Provider) issuerHome(w http.ResponseWriter, r *http.Request) {
+	org, ok := p.org(w, r)
+	if !ok {
+		return
+	}
+	if !strings.HasSuffix(r.URL.Path, "/") { // cookies are scoped to ISS/
+		u := *r.URL
+		u.Path += "/"
+		noStoreNoReferrer(w)
+		http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
+		return
+	}
+	vals, ok := r.URL.Query()[ticketParam]
+	if !ok {
+		http.Redirect(w, r, p.Issuer(org.ID)+"/account", http.StatusFound)
+		return
+	}
+	noStoreNoReferrer(w)
+	if r.Method == http.MethodHead { // link checkers must not use up the ticket
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	p.redeemTicket(w, r, org, vals)
+}
+
+// redeemTicket consumes the ticket (one winner however many browsers or
+// nodes race), starts the browser's SSO session as the ticket's user and
+// sends it on — without the ticket in the URL — to the request it had
+// pending at this organization, else to the account page.
+func (p *Provider) redeemTicket(w http.ResponseWriter, r *http.Request, org *domain.Organization, vals []string) {
+	ctx := r.Context()
+	const action = "login.ticket"
+	invalid := func() {
+		p.audit(r, org.ID, "", action, "", "unknown_ticket", nil)
+		p.ticketError(w, r, org, "This sign-in link is not valid",
+			"The link you followed is not a valid sign-in link for "+org.Name+". Go back and sign in again.")
+	}
+	if len(vals) != 1 {
+		invalid()
+		return
+	}
+	// A ticket of another organization is unknown here: it is not even
+	// looked up, let alone used up.
+	if orgID, ok := ticket.Org(vals[0]); !ok || orgID != org.ID {
+		invalid()
+		return
+	}
+	now := p.now()
+	t, err := p.Store.ConsumeTicket(ctx, org.ID, ticket.Hash(vals[0]), now)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		invalid()
+		return
+	case errors.Is(err, store.ErrAlreadyUsed):
+		p.audit(r, org.ID, "", action, t.UserSub, "already_used", nil)
+		p.ticketError(w, r, org, "This sign-in link was already used",
+			"Each sign-in link works only once. Go back and sign in again to get a new one.")
+		return
+	case err != nil:
+		p.internalError(w, r, "consume login ticket", err)
+		return
+	case !now.Before(t.ExpiresAt):
+		p.audit(r, org.ID, "", action, t.UserSub, "expired", nil)
+		p.ticketError(w, r, org, "This sign-in link has expired",
+			"Sign-in links work for a few minutes only. Go back and sign in again to get a new one.")
+		return
+	}
+	user, err := p.Store.GetUser(ctx, org.ID, t.UserSub)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		p.internalError(w, r, "load user", err)
+		return
+	}
+	if user == nil || user.Disabled {
+		p.audit(r, org.ID, "", action, t.UserSub, "user_unavailable", nil)
+		p.ticketError(w, r, org, "This account cannot sign in",
+			"The account this link was made for is disabled or no longer exists. Contact your organization's administrator.")
+		return
+	}
+	if _, err := p.Sessions.Login(ctx, w, r, org, user, []string{domain.AMRExternal}, nil); err != nil {
+		p.internalError(w, r, "start session", err)
+		return
+	}
+	p.audit(r, org.ID, user.UserName, action, user.UserName, "ok", nil)
+	http.Redirect(w, r, p.Issuer(org.ID)+"/authorize/continue", http.StatusSeeOther)
+}
+
+// ticketError shows why a sign-in link did not work, with a way back to
+// where the user signs in: the organization's platform when it has one.
+func (p *Provider) ticketError(w http.ResponseWriter, r *http.Request, org *domain.Organization, title, message string) {
+	d := errorPageData{pageData: pageData{Title: title}, Message: message, Reference: p.RequestID(r.Context())}
+	if org != nil {
+		d.OrgName = org.Name
+		if org.Settings.AuthRedirectURL != "" {
+			d.Link, d.LinkText = org.Settings.AuthRedirectURL, "Sign in again at "+platformHost(org.Settings.AuthRedirectURL)
+		} else {
+			d.Link, d.LinkText = p.Issuer(org.ID)+"/login", "Sign in to "+org.Name
+		}
+	}
+	p.render(w, r, http.StatusBadRequest, "error", d)
+}
+
+func platformHost(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return "your organization's site"
+}

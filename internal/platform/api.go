@@ -1,0 +1,208 @@
+package platform
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/throttle"
+)
+
+// Store is what the API reads and writes directly; user changes go
+// through the Directory.
+type Store interface {
+	store.Orgs
+	store.APIKeys
+	store.Users
+	store.Tickets
+	store.Audit
+}
+
+// API serves the trusted-platform endpoints.
+type API struct {
+	Store     Store
+	Directory *directory.Directory
+	Limiter   *throttle.Limiter
+	Log       *slog.Logger
+	PublicURL string
+	// RequestID returns the request's reference id for error bodies and logs.
+	RequestID func(context.Context) string
+	// Now and Rand may be nil (time.Now, crypto/rand).
+	Now  func() time.Time
+	Rand io.Reader
+}
+
+// FailureLimit bounds failed authentications per client address. The
+// counts live in the database, so every node shares them. A platform with
+// the right key is never slowed down by it: only failures count.
+var FailureLimit = throttle.Limit{N: 30, Window: 10 * time.Minute}
+
+// MaxBodyBytes bounds a request body.
+const MaxBodyBytes = 64 << 10
+
+// Register mounts the API on mux.
+func (a *API) Register(mux *http.ServeMux) {
+	const base = "/api/organization/{org}/user/{userName}"
+	mux.HandleFunc("POST "+base+"/update", a.update)
+	mux.HandleFunc("POST "+base+"/generate-token", a.generateToken)
+}
+
+func (a *API) now() time.Time {
+	if a.Now != nil {
+		return a.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (a *API) rand() io.Reader {
+	if a.Rand != nil {
+		return a.Rand
+	}
+	return rand.Reader
+}
+
+// apiError is every error body: error code, a sentence for people, and the
+// input field at fault when there is one.
+type apiError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"error"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+func invalid(field, message string) *apiError {
+	return &apiError{Status: http.StatusBadRequest, Code: "invalid_request", Message: message, Field: field}
+}
+
+// unauthorized is the one answer to every authentication failure, byte for
+// byte the same whatever went wrong and whether or not the organization exists.
+var unauthorized = &apiError{Status: http.StatusUnauthorized, Code: "unauthorized",
+	Message: "The x-org-id and x-api-key headers must name this organization and one of its current API keys."}
+
+// writeJSON writes v with an explicit Content-Length, so the response is
+// complete on the wire as soon as it is flushed.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil { // only our own plain structs are written
+		panic(err)
+	}
+	body = append(body, '\n')
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+func writeError(w http.ResponseWriter, e *apiError) { writeJSON(w, e.Status, e) }
+
+// internalError logs err and answers 500 with only a reference.
+func (a *API) internalError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	ref := a.RequestID(r.Context())
+	a.Log.Error(what, "request_id", ref, "err", err)
+	writeError(w, &apiError{Status: http.StatusInternalServerError, Code: "server_error",
+		Message: "Latchkey could not complete this request (reference " + ref + ")."})
+}
+
+// clientIP is the direct peer's address.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// caller is an authenticated platform: the organization and the key it used.
+type caller struct {
+	org   *domain.Organization
+	keyID string
+	actor directory.Actor
+}
+
+// authenticate checks x-org-id and x-api-key against the organization in
+// the path. Every request does the same work up to the answer — one hash,
+// one indexed lookup, and for failures one rate-limit count — so neither
+// the body nor the timing tells whether the organization exists. The
+// failure is audited only after the response is on the wire.
+func (a *API) authenticate(w http.ResponseWriter, r *http.Request, action string) (*caller, bool) {
+	ctx := r.Context()
+	orgID := r.PathValue("org")
+	presented := r.Header.Get("x-api-key")
+	hash := secret.Hash(presented)
+	key, err := a.Store.FindAPIKey(ctx, orgID, hash, a.now())
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		a.internalError(w, r, "find API key", err)
+		return nil, false
+	}
+	reason := ""
+	switch {
+	case presented == "":
+		reason = "missing_key"
+	case key == nil || !secret.Equal(key.Hash, hash):
+		reason = "wrong_key"
+	case r.Header.Get("x-org-id") != orgID:
+		reason = "org_mismatch"
+	}
+	ip := clientIP(r)
+	if reason == "" {
+		org, err := a.Store.GetOrg(ctx, orgID)
+		if err != nil { // the key was just found, so the organization exists
+			a.internalError(w, r, "load organization", err)
+			return nil, false
+		}
+		return &caller{org: org, keyID: key.ID, actor: directory.Actor{Name: "api-key:" + key.ID, ClientIP: ip}}, true
+	}
+	ok, retry, err := a.Limiter.Hit(ctx, "platform:auth:"+ip, FailureLimit)
+	if err != nil {
+		a.internalError(w, r, "count failed authentication", err)
+		return nil, false
+	}
+	result := "unauthorized"
+	if ok {
+		writeError(w, unauthorized)
+	} else {
+		result = "rate_limited"
+		secs := int(retry.Seconds()) + 1
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeError(w, &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited",
+			Message: "Too many failed attempts from this address. Try again in " + strconv.Itoa(secs) + " seconds."})
+	}
+	_ = http.NewResponseController(w).Flush()
+	if org, err := a.Store.GetOrg(ctx, orgID); err == nil {
+		a.audit(ctx, org.ID, directory.Actor{Name: "platform", ClientIP: ip}, action, auditTarget(r), result, map[string]string{"reason": reason})
+	}
+	return nil, false
+}
+
+// auditTarget is the path's userName when it is one (a rejected request's
+// path is not trusted into the log).
+func auditTarget(r *http.Request) string {
+	if v := r.PathValue("userName"); domain.ValidateUserName(v) == nil {
+		return v
+	}
+	return ""
+}
+
+// audit records one call; a failure to record is logged, not fatal.
+func (a *API) audit(ctx context.Context, orgID string, who directory.Actor, action, target, result string, detail map[string]string) {
+	err := a.Store.AppendAudit(ctx, &domain.AuditEvent{
+		OrgID: orgID, At: a.now(), Actor: who.Name, Action: action, Target: target, Result: result, ClientIP: who.ClientIP, Detail: detail,
+	})
+	if err != nil {
+		a.Log.Error("append audit event", "request_id", a.RequestID(ctx), "action", action, "err", err)
+	}
+}
