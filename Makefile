@@ -16,10 +16,13 @@ TEST_TIMEOUT ?= 30m
 test: deps
 	$(GO) test ./... -count=1 -timeout $(TEST_TIMEOUT)
 
-## deps: install the Node packages the interop tests drive, when they exist.
+## deps: install the Node packages the interop tests and the upstream test provider need.
 deps:
 	@if [ -f test/interop/package-lock.json ]; then \
 		cd test/interop && npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+	@if [ -f test/upstream-op/package-lock.json ]; then \
+		cd test/upstream-op && npm ci --no-audit --no-fund --loglevel=error; \
 	fi
 
 ## bench: Go benchmarks of the hot paths.
