@@ -63,6 +63,10 @@ type Users interface {
 	CreateUser(ctx context.Context, u *domain.User) error
 	GetUser(ctx context.Context, orgID, sub string) (*domain.User, error)
 	GetUserByName(ctx context.Context, orgID, userName string) (*domain.User, error)
+	// GetUserByUpstream finds the user linked to an upstream identity
+	// (issuer + subject). ErrNotFound when none is (or either part is
+	// empty); ErrConflict when more than one is, which a login must refuse.
+	GetUserByUpstream(ctx context.Context, orgID, issuer, subject string) (*domain.User, error)
 	ListUsers(ctx context.Context, orgID string, f UserFilter) ([]*domain.User, error)
 	UpdateUser(ctx context.Context, u *domain.User) error
 	DeleteUser(ctx context.Context, orgID, sub string) error
@@ -184,6 +188,18 @@ type AdminTokens interface {
 	TouchAdminToken(ctx context.Context, orgID, id string, at time.Time) error
 }
 
+// Upstreams stores organizations' upstream OpenID Connect connections, at
+// most one per organization.
+type Upstreams interface {
+	GetUpstream(ctx context.Context, orgID string) (*domain.UpstreamConnection, error)
+	// PutUpstream creates the organization's connection or replaces every
+	// field of it but CreatedAt, which keeps its first value. ErrNotFound
+	// if the organization does not exist.
+	PutUpstream(ctx context.Context, c *domain.UpstreamConnection) error
+	// DeleteUpstream removes the connection; ErrNotFound if there is none.
+	DeleteUpstream(ctx context.Context, orgID string) error
+}
+
 // Store is everything a backend provides. Components depend on the small
 // interfaces above, not on Store.
 type Store interface {
@@ -201,6 +217,7 @@ type Store interface {
 	Audit
 	Backchannel
 	AdminTokens
+	Upstreams
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
 	// Migrate applies pending schema migrations under a database lock.

@@ -18,6 +18,7 @@ var orgTables = []string{
 	"session_clients", "sessions", "auth_requests", "auth_codes", "tokens",
 	"login_tickets", "audit_events", "signing_keys", "apps", "users", "api_keys",
 	"backchannel_attempts", "backchannel_deliveries", "admin_tokens",
+	"upstream_connections",
 }
 
 func (s *DB) CreateOrg(ctx context.Context, o *domain.Organization, key *domain.APIKey, keys []*domain.SigningKey) error {

@@ -1,0 +1,126 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+var orgTests = []test{
+	{"CreateOrgKeepsEveryFieldWithItsAPIKeyAndSigningKeys", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o, key, keys := createOrg(t, s, "acme")
+		got, err := s.GetOrg(ctx, "acme")
+		ok(t, "GetOrg", err)
+		equal(t, "GetOrg", got, o)
+		cur, err := s.CurrentAPIKey(ctx, "acme")
+		ok(t, "CurrentAPIKey", err)
+		equal(t, "CurrentAPIKey", cur, key)
+		gotKeys, err := s.ListSigningKeys(ctx, "acme")
+		ok(t, "ListSigningKeys", err)
+		equal(t, "ListSigningKeys", gotKeys, keys)
+	}},
+	{"CreateOrgWithoutKeysStoresJustTheOrg", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o := newOrg("bare")
+		o.Settings = domain.DefaultOrgSettings()
+		ok(t, "CreateOrg", s.CreateOrg(ctx, o, nil, nil))
+		got, err := s.GetOrg(ctx, "bare")
+		ok(t, "GetOrg", err)
+		equal(t, "GetOrg", got, o)
+		_, err = s.CurrentAPIKey(ctx, "bare")
+		wantErr(t, "CurrentAPIKey", err, store.ErrNotFound)
+		keys, err := s.ListSigningKeys(ctx, "bare")
+		ok(t, "ListSigningKeys", err)
+		if len(keys) != 0 {
+			t.Errorf("ListSigningKeys = %s, want none", show(keys))
+		}
+	}},
+	{"CreateOrgWithATakenIDConflictsAndWritesNothing", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		first, firstKey, firstKeys := createOrg(t, s, "acme")
+		dup := newOrg("acme")
+		dup.Name = "Impostor"
+		dupKey := newAPIKey("acme", "impostor-key", t0)
+		dupKeys := []*domain.SigningKey{newSigningKey("acme", "impostor-kid", domain.AlgRS256, domain.KeyActive, t0)}
+		wantErr(t, "CreateOrg again", s.CreateOrg(ctx, dup, dupKey, dupKeys), store.ErrConflict)
+
+		got, err := s.GetOrg(ctx, "acme")
+		ok(t, "GetOrg", err)
+		equal(t, "GetOrg after conflict", got, first)
+		_, err = s.FindAPIKey(ctx, "acme", dupKey.Hash, t0)
+		wantErr(t, "FindAPIKey of the refused org's key", err, store.ErrNotFound)
+		cur, err := s.CurrentAPIKey(ctx, "acme")
+		ok(t, "CurrentAPIKey", err)
+		equal(t, "CurrentAPIKey after conflict", cur, firstKey)
+		keys, err := s.ListSigningKeys(ctx, "acme")
+		ok(t, "ListSigningKeys", err)
+		equal(t, "ListSigningKeys after conflict", keys, firstKeys)
+	}},
+	{"MissingOrgIsNotFound", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		_, err := s.GetOrg(ctx, "nope")
+		wantErr(t, "GetOrg", err, store.ErrNotFound)
+		wantErr(t, "UpdateOrg", s.UpdateOrg(ctx, newOrg("nope")), store.ErrNotFound)
+		wantErr(t, "DeleteOrg", s.DeleteOrg(ctx, "nope"), store.ErrNotFound)
+		_, err = s.GetOrg(ctx, "acme")
+		ok(t, "GetOrg of the org that exists", err)
+	}},
+	{"UpdateOrgSavesNameAndSettingsOnly", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		o, _, _ := createOrg(t, s, "acme")
+		createOrg(t, s, "other")
+		changed := clone(o)
+		changed.Name = "Acme Renamed"
+		changed.Settings = domain.OrgSettings{
+			SSOEnabled:             true,
+			SessionLifetimeSeconds: 60,
+			TicketLifetimeSeconds:  3600,
+			AuthRedirectURL:        "",
+			LoginMethod:            domain.LoginUpstream,
+		}
+		changed.UpdatedAt = at(48 * time.Hour)
+		ok(t, "UpdateOrg", s.UpdateOrg(ctx, changed))
+		got, err := s.GetOrg(ctx, "acme")
+		ok(t, "GetOrg", err)
+		equal(t, "GetOrg after update", got, changed)
+		other, err := s.GetOrg(ctx, "other")
+		ok(t, "GetOrg other", err)
+		equal(t, "the other org", other, newOrg("other"))
+	}},
+	{"ListOrgsIsOrderedByID", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		empty, err := s.ListOrgs(ctx)
+		ok(t, "ListOrgs", err)
+		if len(empty) != 0 {
+			t.Fatalf("ListOrgs on an empty store = %s", show(empty))
+		}
+		var want []*domain.Organization
+		for _, id := range []string{"org-c", "org-a", "org-b", "a1"} {
+			o, _, _ := createOrg(t, s, id)
+			want = append(want, o)
+		}
+		want = []*domain.Organization{want[3], want[1], want[2], want[0]}
+		got, err := s.ListOrgs(ctx)
+		ok(t, "ListOrgs", err)
+		equal(t, "ListOrgs", got, want)
+	}},
+	{"DeleteOrgRemovesEverythingItOwnsAndLeavesOtherOrgsIntact", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		a := seed(t, s, "doomed")
+		b := seed(t, s, "keeper")
+		operator := createAdminToken(t, s, "", "operator")
+		ok(t, "DeleteOrg", s.DeleteOrg(ctx, a.org.ID))
+		checkGone(t, s, a)
+		checkIntact(t, s, b)
+		equal(t, "operator tokens", adminTokensOf(t, s, ""), []*domain.AdminToken{operator})
+		wantErr(t, "DeleteOrg again", s.DeleteOrg(ctx, a.org.ID), store.ErrNotFound)
+
+		// Nothing lingers that would stop the id being used again.
+		again := seed(t, s, "doomed")
+		checkIntact(t, s, again)
+	}},
+}

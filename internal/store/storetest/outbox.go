@@ -1,0 +1,323 @@
+package storetest
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+func newDelivery(orgID, id, sid string, due time.Time) *domain.BackchannelDelivery {
+	return &domain.BackchannelDelivery{
+		OrgID:         orgID,
+		ID:            id,
+		ClientID:      "client-" + id,
+		UserSub:       "sub-1",
+		SID:           sid,
+		CreatedAt:     t0,
+		NextAttemptAt: due,
+	}
+}
+
+func ids(ds []*domain.BackchannelDelivery) []string {
+	out := []string{}
+	for _, d := range ds {
+		out = append(out, d.OrgID+"/"+d.ID)
+	}
+	return out
+}
+
+func claim(t testing.TB, s store.Store, now time.Time, lease time.Duration, limit int) []string {
+	t.Helper()
+	ds, err := s.ClaimBackchannel(t.Context(), now, lease, limit)
+	ok(t, "ClaimBackchannel", err)
+	return ids(ds)
+}
+
+var backchannelTests = []test{
+	{"EnqueueKeepsEveryFieldListedPerSessionInOrder", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		late := newDelivery("acme", "d-late", "sid-1", t0)
+		late.CreatedAt = at(time.Second)
+		full := newDelivery("acme", "d-full", "sid-1", at(time.Minute))
+		full.Attempts, full.LastError = 3, "HTTP 503 from https://app.example/bc"
+		full.DeliveredAt, full.GaveUpAt = at(2*time.Minute), at(3*time.Minute)
+		b := newDelivery("acme", "d-b", "sid-1", t0)
+		otherSession := newDelivery("acme", "d-other", "sid-2", t0)
+		ok(t, "EnqueueBackchannel", s.EnqueueBackchannel(ctx, late, full, b, otherSession))
+		got, err := s.ListBackchannel(ctx, "acme", "sid-1")
+		ok(t, "ListBackchannel", err)
+		equal(t, "ListBackchannel", got, []*domain.BackchannelDelivery{b, full, late})
+		none, err := s.ListBackchannel(ctx, "acme", "sid-404")
+		ok(t, "ListBackchannel(unknown sid)", err)
+		if len(none) != 0 {
+			t.Errorf("ListBackchannel(unknown sid) = %s", show(none))
+		}
+	}},
+	{"EnqueueIsAllOrNothing", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		first := newDelivery("acme", "d-1", "sid-1", t0)
+		ok(t, "EnqueueBackchannel", s.EnqueueBackchannel(ctx, first))
+		dup := newDelivery("acme", "d-1", "sid-1", t0)
+		dup.ClientID = "other"
+		fresh := newDelivery("acme", "d-2", "sid-1", t0)
+		wantErr(t, "EnqueueBackchannel with a taken id", s.EnqueueBackchannel(ctx, fresh, dup), store.ErrConflict)
+		got, err := s.ListBackchannel(ctx, "acme", "sid-1")
+		ok(t, "ListBackchannel", err)
+		equal(t, "deliveries after the refused batch", got, []*domain.BackchannelDelivery{first})
+	}},
+	{"ClaimReturnsDueDeliveriesOldestFirstAndHoldsThemForTheLease", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		createOrg(t, s, "globex")
+		delivered := newDelivery("acme", "delivered", "sid-1", at(-time.Hour))
+		delivered.DeliveredAt = at(-time.Hour)
+		gaveUp := newDelivery("acme", "gave-up", "sid-1", at(-time.Hour))
+		gaveUp.GaveUpAt = at(-time.Hour)
+		ok(t, "EnqueueBackchannel", s.EnqueueBackchannel(ctx,
+			newDelivery("acme", "due-1m", "sid-1", at(-time.Minute)),
+			newDelivery("acme", "due-now", "sid-1", t0),
+			newDelivery("acme", "later", "sid-1", at(time.Minute)),
+			delivered, gaveUp,
+		))
+		ok(t, "EnqueueBackchannel globex", s.EnqueueBackchannel(ctx, newDelivery("globex", "due-2m", "sid-9", at(-2*time.Minute))))
+
+		lease := 10 * time.Minute
+		equal(t, "first claim", claim(t, s, t0, lease, 2), []string{"globex/due-2m", "acme/due-1m"})
+		equal(t, "second claim", claim(t, s, t0, lease, 10), []string{"acme/due-now"})
+		equal(t, "claim while all are held", claim(t, s, at(time.Minute), lease, 10), []string{"acme/later"})
+		equal(t, "claim before the leases end", claim(t, s, at(lease-time.Microsecond), lease, 10), []string{})
+		equal(t, "claim once the leases ended", claim(t, s, at(lease), lease, 10), []string{"globex/due-2m", "acme/due-1m", "acme/due-now"})
+	}},
+	{"ClaimReturnsTheStoredDelivery", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		d := newDelivery("acme", "d-1", "sid-1", t0)
+		d.Attempts, d.LastError = 2, "timeout"
+		ok(t, "EnqueueBackchannel", s.EnqueueBackchannel(ctx, d))
+		got, err := s.ClaimBackchannel(ctx, t0, time.Minute, 10)
+		ok(t, "ClaimBackchannel", err)
+		equal(t, "claimed delivery", got, []*domain.BackchannelDelivery{d})
+	}},
+	{"FinishRecordsTheAttemptAndReleasesTheDelivery", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		d := newDelivery("acme", "d-1", "sid-1", t0)
+		ok(t, "EnqueueBackchannel", s.EnqueueBackchannel(ctx, d))
+		equal(t, "claim", claim(t, s, t0, time.Hour, 10), []string{"acme/d-1"})
+
+		retry := clone(d)
+		retry.Attempts, retry.LastError, retry.NextAttemptAt = 1, "HTTP 502", at(time.Minute)
+		first := &domain.BackchannelAttempt{OrgID: "acme", DeliveryID: "d-1", Attempt: 1, At: t0, Status: 502, Error: "HTTP 502"}
+		ok(t, "FinishBackchannelAttempt", s.FinishBackchannelAttempt(ctx, retry, first))
+		got, err := s.ListBackchannel(ctx, "acme", "sid-1")
+		ok(t, "ListBackchannel", err)
+		equal(t, "delivery after a failed attempt", got, []*domain.BackchannelDelivery{retry})
+		equal(t, "claim before the retry is due", claim(t, s, at(time.Minute-time.Microsecond), time.Hour, 10), []string{})
+		// Released: due again at its retry time although the first lease runs for an hour.
+		equal(t, "claim when the retry is due", claim(t, s, at(time.Minute), time.Hour, 10), []string{"acme/d-1"})
+
+		done := clone(retry)
+		done.Attempts, done.LastError, done.DeliveredAt = 2, "", at(time.Minute)
+		second := &domain.BackchannelAttempt{OrgID: "acme", DeliveryID: "d-1", Attempt: 2, At: at(time.Minute), Status: 200}
+		ok(t, "FinishBackchannelAttempt", s.FinishBackchannelAttempt(ctx, done, second))
+		equal(t, "claim after delivery", claim(t, s, at(24*time.Hour), time.Hour, 10), []string{})
+		attempts, err := s.ListBackchannelAttempts(ctx, "acme", "d-1")
+		ok(t, "ListBackchannelAttempts", err)
+		equal(t, "attempts", attempts, []*domain.BackchannelAttempt{first, second})
+		got, err = s.ListBackchannel(ctx, "acme", "sid-1")
+		ok(t, "ListBackchannel", err)
+		equal(t, "delivered delivery", got, []*domain.BackchannelDelivery{done})
+	}},
+	{"GivenUpDeliveryIsNotClaimedAgain", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		d := newDelivery("acme", "d-1", "sid-1", t0)
+		ok(t, "EnqueueBackchannel", s.EnqueueBackchannel(ctx, d))
+		claim(t, s, t0, time.Minute, 10)
+		d.Attempts, d.GaveUpAt, d.NextAttemptAt = 1, t0, t0
+		ok(t, "FinishBackchannelAttempt", s.FinishBackchannelAttempt(ctx, d,
+			&domain.BackchannelAttempt{OrgID: "acme", DeliveryID: "d-1", Attempt: 1, At: t0, Error: "connection refused"}))
+		equal(t, "claim after giving up", claim(t, s, at(time.Hour), time.Minute, 10), []string{})
+	}},
+	{"FinishOfAnUnknownDeliveryIsNotFoundAndRecordsNothing", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		d := newDelivery("acme", "d-404", "sid-1", t0)
+		a := &domain.BackchannelAttempt{OrgID: "acme", DeliveryID: "d-404", Attempt: 1, At: t0, Status: 200}
+		wantErr(t, "FinishBackchannelAttempt", s.FinishBackchannelAttempt(ctx, d, a), store.ErrNotFound)
+		attempts, err := s.ListBackchannelAttempts(ctx, "acme", "d-404")
+		ok(t, "ListBackchannelAttempts", err)
+		if len(attempts) != 0 {
+			t.Errorf("the refused attempt was recorded: %s", show(attempts))
+		}
+	}},
+	{"ConcurrentWorkersClaimEachDueDeliveryOnce", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		createOrg(t, s, "globex")
+		const deliveries, workers = 60, 8
+		var all []string
+		for i := range deliveries {
+			org := []string{"acme", "globex"}[i%2]
+			d := newDelivery(org, fmt.Sprintf("d-%02d", i), "sid-1", at(-time.Duration(i)*time.Second))
+			ok(t, "EnqueueBackchannel", s.EnqueueBackchannel(ctx, d))
+			all = append(all, org+"/"+d.ID)
+		}
+		// Each worker attempts what it claims and schedules a retry for
+		// later, the way a failing endpoint makes it; nothing is due again
+		// at t0, so every delivery must be claimed exactly once.
+		var mu sync.Mutex
+		claims := map[string]int{}
+		errs := race(workers, func(int) error {
+			for {
+				ds, err := s.ClaimBackchannel(ctx, t0, time.Minute, 10)
+				if err != nil || len(ds) == 0 {
+					return err
+				}
+				for _, d := range ds {
+					mu.Lock()
+					claims[d.OrgID+"/"+d.ID]++
+					mu.Unlock()
+					d.Attempts++
+					d.LastError, d.NextAttemptAt = "HTTP 500", at(time.Hour)
+					a := &domain.BackchannelAttempt{OrgID: d.OrgID, DeliveryID: d.ID, Attempt: d.Attempts, At: t0, Status: 500}
+					if err := s.FinishBackchannelAttempt(ctx, d, a); err != nil {
+						return fmt.Errorf("finish %s/%s attempt %d: %w", d.OrgID, d.ID, d.Attempts, err)
+					}
+				}
+			}
+		})
+		for i, err := range errs {
+			ok(t, fmt.Sprintf("worker %d", i), err)
+		}
+		for _, id := range all {
+			if claims[id] != 1 {
+				t.Errorf("delivery %s was claimed %d times, want once", id, claims[id])
+			}
+		}
+	}},
+}
+
+func newAdminToken(orgID, id string) *domain.AdminToken {
+	return &domain.AdminToken{
+		OrgID:       orgID,
+		ID:          id,
+		Hash:        h("admin token " + orgID + "/" + id),
+		Description: "automation token " + id,
+		CreatedAt:   t0,
+		ExpiresAt:   at(30 * 24 * time.Hour),
+		LastUsedAt:  at(time.Minute),
+	}
+}
+
+func createAdminToken(t testing.TB, s store.Store, orgID, id string) *domain.AdminToken {
+	t.Helper()
+	x := newAdminToken(orgID, id)
+	ok(t, "CreateAdminToken", s.CreateAdminToken(t.Context(), x))
+	return x
+}
+
+var adminTokenTests = []test{
+	{"CreateAdminTokenKeepsEveryFieldFoundOnlyInItsScope", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		orgToken := createAdminToken(t, s, "acme", "tok-1")
+		operator := newAdminToken("", "tok-op")
+		operator.ExpiresAt, operator.LastUsedAt, operator.RevokedAt = time.Time{}, time.Time{}, at(time.Hour)
+		ok(t, "CreateAdminToken operator", s.CreateAdminToken(ctx, operator))
+
+		got, err := s.FindAdminToken(ctx, "acme", orgToken.Hash)
+		ok(t, "FindAdminToken(acme)", err)
+		equal(t, "org token", got, orgToken)
+		got, err = s.FindAdminToken(ctx, "", operator.Hash)
+		ok(t, "FindAdminToken(operator)", err)
+		equal(t, "operator token", got, operator)
+		_, err = s.FindAdminToken(ctx, "", orgToken.Hash)
+		wantErr(t, "FindAdminToken(org token as operator)", err, store.ErrNotFound)
+		_, err = s.FindAdminToken(ctx, "acme", operator.Hash)
+		wantErr(t, "FindAdminToken(operator token in acme)", err, store.ErrNotFound)
+		_, err = s.FindAdminToken(ctx, "acme", h("unknown"))
+		wantErr(t, "FindAdminToken(unknown)", err, store.ErrNotFound)
+	}},
+	{"AdminTokenIDAndHashAreUniquePerScope", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		first := createAdminToken(t, s, "acme", "tok-1")
+		sameID := newAdminToken("acme", "tok-1")
+		sameID.Hash = h("other")
+		wantErr(t, "CreateAdminToken same id", s.CreateAdminToken(ctx, sameID), store.ErrConflict)
+		sameHash := newAdminToken("acme", "tok-2")
+		sameHash.Hash = first.Hash
+		wantErr(t, "CreateAdminToken same hash", s.CreateAdminToken(ctx, sameHash), store.ErrConflict)
+		got, err := s.FindAdminToken(ctx, "acme", first.Hash)
+		ok(t, "FindAdminToken", err)
+		equal(t, "token after the refused duplicates", got, first)
+		createAdminToken(t, s, "", "tok-1") // the operator scope is separate
+	}},
+	{"ListAdminTokensListsEveryScopeByOrgThenCreation", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		createOrg(t, s, "globex")
+		mk := func(orgID, id string, created time.Time) *domain.AdminToken {
+			x := newAdminToken(orgID, id)
+			x.CreatedAt = created
+			ok(t, "CreateAdminToken", s.CreateAdminToken(ctx, x))
+			return x
+		}
+		globex := mk("globex", "a", t0)
+		acmeLate := mk("acme", "a", at(time.Hour))
+		op := mk("", "z", at(2*time.Hour))
+		acmeEarly := mk("acme", "b", t0)
+		got, err := s.ListAdminTokens(ctx)
+		ok(t, "ListAdminTokens", err)
+		equal(t, "ListAdminTokens", got, []*domain.AdminToken{op, acmeEarly, acmeLate, globex})
+	}},
+	{"RevokeAdminTokenOnceThenNotFound", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		x := createAdminToken(t, s, "acme", "tok-1")
+		other := createAdminToken(t, s, "acme", "tok-2")
+		ok(t, "RevokeAdminToken", s.RevokeAdminToken(ctx, "acme", "tok-1", at(time.Hour)))
+		wantErr(t, "RevokeAdminToken again", s.RevokeAdminToken(ctx, "acme", "tok-1", at(2*time.Hour)), store.ErrNotFound)
+		wantErr(t, "RevokeAdminToken unknown", s.RevokeAdminToken(ctx, "acme", "tok-404", at(time.Hour)), store.ErrNotFound)
+		wantErr(t, "RevokeAdminToken in the operator scope", s.RevokeAdminToken(ctx, "", "tok-2", at(time.Hour)), store.ErrNotFound)
+		got, err := s.FindAdminToken(ctx, "acme", x.Hash)
+		ok(t, "FindAdminToken", err)
+		want := clone(x)
+		want.RevokedAt = at(time.Hour)
+		equal(t, "revoked token keeps the first revocation time", got, want)
+		got, err = s.FindAdminToken(ctx, "acme", other.Hash)
+		ok(t, "FindAdminToken other", err)
+		equal(t, "the other token", got, other)
+	}},
+	{"TouchAdminTokenRecordsTheLastUse", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		x := createAdminToken(t, s, "acme", "tok-1")
+		other := createAdminToken(t, s, "acme", "tok-2")
+		ok(t, "TouchAdminToken", s.TouchAdminToken(ctx, "acme", "tok-1", at(5*time.Hour)))
+		got, err := s.FindAdminToken(ctx, "acme", x.Hash)
+		ok(t, "FindAdminToken", err)
+		want := clone(x)
+		want.LastUsedAt = at(5 * time.Hour)
+		equal(t, "touched token", got, want)
+		got, err = s.FindAdminToken(ctx, "acme", other.Hash)
+		ok(t, "FindAdminToken other", err)
+		equal(t, "the other token", got, other)
+	}},
+}
+
+// adminTokensOf filters ListAdminTokens to one scope.
+func adminTokensOf(t testing.TB, s store.Store, orgID string) []*domain.AdminToken {
+	t.Helper()
+	all, err := s.ListAdminTokens(t.Context())
+	ok(t, "ListAdminTokens", err)
+	return slices.DeleteFunc(all, func(x *domain.AdminToken) bool { return x.OrgID != orgID })
+}
