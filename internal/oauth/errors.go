@@ -79,9 +79,14 @@ func WriteError(w http.ResponseWriter, e *Error, basicAuthUsed bool) {
 // WriteBearerError answers a protected-resource request (RFC 6750 §3).
 func WriteBearerError(w http.ResponseWriter, e *Error) {
 	challenge := `Bearer realm="latchkey"`
-	if e.Code != "" {
-		challenge += fmt.Sprintf(`, error=%q, error_description=%q`, e.Code, e.Description)
+	if e.Code == "" {
+		// No credentials were sent: no error information at all (§3.1).
+		w.Header().Set("WWW-Authenticate", challenge)
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(e.Status)
+		return
 	}
+	challenge += fmt.Sprintf(`, error=%q, error_description=%q`, e.Code, e.Description)
 	w.Header().Set("WWW-Authenticate", challenge)
 	WriteJSON(w, e.Status, e)
 }

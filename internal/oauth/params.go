@@ -94,7 +94,10 @@ func single(vals url.Values) (Params, *Error) {
 type ClientCredentials struct {
 	ClientID string
 	Secret   string
-	// Method is client_secret_basic, client_secret_post or none.
+	// Method is client_secret_basic, client_secret_post or none. It is
+	// client_secret_basic whenever the Authorization header was used, even
+	// when the credentials could not be read: the invalid_client answer must
+	// then carry a WWW-Authenticate challenge (RFC 6749 §5.2).
 	Method string
 }
 
@@ -110,7 +113,7 @@ func ReadClientCredentials(r *http.Request, p Params) (ClientCredentials, *Error
 		id, err1 := url.QueryUnescape(user)
 		sec, err2 := url.QueryUnescape(pass)
 		if err1 != nil || err2 != nil || !utf8.ValidString(id) || !utf8.ValidString(sec) {
-			return ClientCredentials{}, InvalidClient("malformed HTTP Basic credentials")
+			return ClientCredentials{Method: "client_secret_basic"}, InvalidClient("malformed HTTP Basic credentials")
 		}
 		if pid := p.Get("client_id"); pid != "" && pid != id {
 			return ClientCredentials{}, InvalidRequest("client_id does not match the authenticated client")
@@ -118,7 +121,7 @@ func ReadClientCredentials(r *http.Request, p Params) (ClientCredentials, *Error
 		return ClientCredentials{ClientID: id, Secret: sec, Method: "client_secret_basic"}, nil
 	}
 	if r.Header.Get("Authorization") != "" {
-		return ClientCredentials{}, InvalidClient("unsupported Authorization scheme; use HTTP Basic")
+		return ClientCredentials{Method: "client_secret_basic"}, InvalidClient("unsupported Authorization scheme; use HTTP Basic")
 	}
 	id := p.Get("client_id")
 	if id == "" {

@@ -106,7 +106,12 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, t *tokenRequest) 
 		return nil, oauth.InvalidGrant("the authorization code is invalid")
 	case errors.Is(err, store.ErrAlreadyUsed):
 		// A replayed code may be stolen: what it yielded is revoked (RFC 9700 §4.5).
+		// Mark first, revoke second: an exchange that won the code but has
+		// not stored its tokens yet sees the mark and revokes them itself.
 		if c.ClientID == t.app.ClientID {
+			if err := p.Store.MarkCodeReplayed(ctx, t.org.ID, hash, now); err != nil {
+				return nil, serverError(err)
+			}
 			if err := p.Store.RevokeTokensFromCode(ctx, t.org.ID, hash, now); err != nil {
 				return nil, serverError(err)
 			}
@@ -148,7 +153,19 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, t *tokenRequest) 
 	if !oauth.HasScope(c.Scope, oauth.ScopeOfflineAccess) {
 		g.refreshExpires = sess.ExpiresAt
 	}
-	return p.issue(ctx, g)
+	resp, perr := p.issue(ctx, g)
+	if perr != nil {
+		return nil, perr
+	}
+	// A replay that raced this exchange marked the code before revoking;
+	// seeing the mark now means the replay may have missed these tokens.
+	if replayed, err := p.Store.CodeReplayed(ctx, t.org.ID, hash); err != nil || replayed {
+		if err := p.Store.RevokeTokensFromCode(ctx, t.org.ID, hash, p.now()); err != nil {
+			return nil, serverError(err)
+		}
+		return nil, oauth.InvalidGrant("the authorization code was already used")
+	}
+	return resp, nil
 }
 
 // liveSubject loads the user and session a grant is for and refuses if the

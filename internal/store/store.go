@@ -121,6 +121,10 @@ type Codes interface {
 	// number of concurrent callers succeeds; the others get ErrAlreadyUsed.
 	// Expiry is the caller's to check on the returned code.
 	ConsumeCode(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.AuthCode, error)
+	// MarkCodeReplayed records that a used code was presented again.
+	MarkCodeReplayed(ctx context.Context, orgID string, hash []byte, at time.Time) error
+	// CodeReplayed reports whether the code was presented again after use.
+	CodeReplayed(ctx context.Context, orgID string, hash []byte) (bool, error)
 }
 
 // Tokens stores access and refresh tokens.
@@ -200,6 +204,17 @@ type Upstreams interface {
 	DeleteUpstream(ctx context.Context, orgID string) error
 }
 
+// UpstreamFlows stores the round trips of federated login and logout.
+type UpstreamFlows interface {
+	CreateUpstreamLogin(ctx context.Context, l *domain.UpstreamLogin) error
+	// ConsumeUpstreamLogin has ConsumeCode's single-winner guarantee.
+	ConsumeUpstreamLogin(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.UpstreamLogin, error)
+	CreateUpstreamLogout(ctx context.Context, l *domain.UpstreamLogout) error
+	ConsumeUpstreamLogout(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.UpstreamLogout, error)
+	// ListSessionsByUpstreamSID returns the sessions of an upstream session.
+	ListSessionsByUpstreamSID(ctx context.Context, orgID, upstreamSID string) ([]*domain.Session, error)
+}
+
 // Store is everything a backend provides. Components depend on the small
 // interfaces above, not on Store.
 type Store interface {
@@ -218,6 +233,7 @@ type Store interface {
 	Backchannel
 	AdminTokens
 	Upstreams
+	UpstreamFlows
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
 	// Migrate applies pending schema migrations under a database lock.

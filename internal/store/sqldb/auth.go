@@ -15,13 +15,13 @@ import (
 
 // --- sessions ---
 
-const sessionCols = `org_id, sid, cookie_hash, user_sub, auth_time, amr, created_at, expires_at, ended_at, upstream_id_token`
+const sessionCols = `org_id, sid, cookie_hash, user_sub, auth_time, amr, created_at, expires_at, ended_at, upstream_id_token, upstream_sid, upstream_subject`
 
 func scanSession(row interface{ Scan(...any) error }) (*domain.Session, error) {
 	var x domain.Session
 	var amr string
 	var authTime, created, expires, ended int64
-	if err := row.Scan(&x.OrgID, &x.SID, &x.CookieHash, &x.UserSub, &authTime, &amr, &created, &expires, &ended, &x.UpstreamIDToken); err != nil {
+	if err := row.Scan(&x.OrgID, &x.SID, &x.CookieHash, &x.UserSub, &authTime, &amr, &created, &expires, &ended, &x.UpstreamIDToken, &x.UpstreamSID, &x.UpstreamSubject); err != nil {
 		return nil, err
 	}
 	var err error
@@ -33,8 +33,9 @@ func scanSession(row interface{ Scan(...any) error }) (*domain.Session, error) {
 }
 
 func (s *DB) CreateSession(ctx context.Context, x *domain.Session) error {
-	_, err := s.exec(ctx, s.db, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		x.OrgID, x.SID, x.CookieHash, x.UserSub, ts(x.AuthTime), jsonText(nonNil(x.AMR)), ts(x.CreatedAt), ts(x.ExpiresAt), ts(x.EndedAt), x.UpstreamIDToken)
+	_, err := s.exec(ctx, s.db, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		x.OrgID, x.SID, x.CookieHash, x.UserSub, ts(x.AuthTime), jsonText(nonNil(x.AMR)), ts(x.CreatedAt), ts(x.ExpiresAt), ts(x.EndedAt),
+		x.UpstreamIDToken, x.UpstreamSID, x.UpstreamSubject)
 	return s.classify(err)
 }
 
@@ -57,9 +58,9 @@ func (s *DB) ListUserSessions(ctx context.Context, orgID, sub string) ([]*domain
 }
 
 func (s *DB) RenewSession(ctx context.Context, x *domain.Session) error {
-	return s.execOne(ctx, s.db, `UPDATE sessions SET cookie_hash = ?, auth_time = ?, amr = ?, expires_at = ?, upstream_id_token = ?
-		WHERE org_id = ? AND sid = ? AND ended_at = 0`,
-		x.CookieHash, ts(x.AuthTime), jsonText(nonNil(x.AMR)), ts(x.ExpiresAt), x.UpstreamIDToken, x.OrgID, x.SID)
+	return s.execOne(ctx, s.db, `UPDATE sessions SET cookie_hash = ?, auth_time = ?, amr = ?, expires_at = ?, upstream_id_token = ?,
+		upstream_sid = ?, upstream_subject = ? WHERE org_id = ? AND sid = ? AND ended_at = 0`,
+		x.CookieHash, ts(x.AuthTime), jsonText(nonNil(x.AMR)), ts(x.ExpiresAt), x.UpstreamIDToken, x.UpstreamSID, x.UpstreamSubject, x.OrgID, x.SID)
 }
 
 func (s *DB) EndSession(ctx context.Context, orgID, sid string, at time.Time) error {
@@ -140,6 +141,20 @@ func (s *DB) CreateCode(ctx context.Context, c *domain.AuthCode) error {
 
 func (s *DB) ConsumeCode(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.AuthCode, error) {
 	return consume(ctx, s, "auth_codes", codeCols, scanCode, orgID, hash, at)
+}
+
+func (s *DB) MarkCodeReplayed(ctx context.Context, orgID string, hash []byte, at time.Time) error {
+	_, err := s.exec(ctx, s.db, `UPDATE auth_codes SET replayed_at = ? WHERE org_id = ? AND hash = ? AND replayed_at = 0`, ts(at), orgID, hash)
+	return s.classify(err)
+}
+
+func (s *DB) CodeReplayed(ctx context.Context, orgID string, hash []byte) (bool, error) {
+	var at int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT replayed_at FROM auth_codes WHERE org_id = ? AND hash = ?`), orgID, hash).Scan(&at)
+	if err != nil {
+		return false, s.classify(err)
+	}
+	return at != 0, nil
 }
 
 // consume marks a single-use row used with one conditional UPDATE, so that

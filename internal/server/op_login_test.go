@@ -1,0 +1,218 @@
+package server_test
+
+import (
+	"context"
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/server/servertest"
+)
+
+var loginErrorRe = regexp.MustCompile(`(?s)id="login-error">(.*?)</p>`)
+
+// loginError is the error message shown on a login page ("" if none).
+func loginError(p *servertest.Page) string {
+	m := loginErrorRe.FindStringSubmatch(p.Body)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(strings.TrimSpace(m[1]))
+}
+
+// loginPage starts an authorization request for c in b and returns the login page.
+func (s *opServer) loginPage(t *testing.T, b *servertest.Browser, c opClient, params url.Values) *servertest.Page {
+	t.Helper()
+	return wantLoginPage(t, b, b.Get(s.authorizeURL(c, params)), c.redirectURI, c.org)
+}
+
+// submitLogin enters userName and pw on the login page p.
+func submitLogin(t *testing.T, b *servertest.Browser, p *servertest.Page, userName, pw string) *servertest.Page {
+	t.Helper()
+	f := p.Form(t)
+	if !f.Has("password") {
+		p = b.Submit(f, map[string]string{"username": userName})
+		if p.Status != http.StatusOK {
+			t.Fatalf("identifier step: %d\n%s", p.Status, p.Body)
+		}
+		f = p.Form(t)
+		if !f.Has("password") {
+			t.Fatalf("no password step for %q", userName)
+		}
+	}
+	return b.Submit(f, map[string]string{"password": pw})
+}
+
+// wantNoSession asserts b has no usable session with org.
+func (s *opServer) wantNoSession(t *testing.T, b *servertest.Browser, c opClient) {
+	t.Helper()
+	u, _ := url.Parse(s.inst.Issuer(c.org) + "/")
+	for _, ck := range b.Client.Jar.Cookies(u) {
+		if ck.Name == "lk_session" && ck.Value != "" {
+			t.Fatalf("browser holds a session cookie")
+		}
+	}
+	p := b.Get(s.authorizeURL(c, url.Values{"prompt": {"none"}}))
+	s.wantRedirectError(t, p, c.redirectURI, c.org, "login_required")
+}
+
+func (s *opServer) addUser(t *testing.T, org, name, pw string, disabled bool) {
+	t.Helper()
+	ctx := context.Background()
+	d := s.inst.Env.Directory
+	if _, err := d.CreateUser(ctx, s.inst.Actor, org, name, directory.UserChanges{Password: &pw}); err != nil {
+		t.Fatal(err)
+	}
+	if disabled {
+		if _, err := d.UpdateUser(ctx, s.inst.Actor, org, name, directory.UserChanges{Disabled: &disabled}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestLogin_HostedPage(t *testing.T) {
+	for _, backend := range servertest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			s := startOP(t, backend)
+			c := s.client(s.fx)
+
+			t.Run("wrong password and unknown user look the same", func(t *testing.T) {
+				b1 := servertest.NewBrowser(t)
+				wrongPw := submitLogin(t, b1, s.loginPage(t, b1, c, nil), "alice", "not the password at all")
+				b2 := servertest.NewBrowser(t)
+				noUser := submitLogin(t, b2, s.loginPage(t, b2, c, nil), "nobody", "not the password at all")
+				if wrongPw.Status != noUser.Status || loginError(wrongPw) != loginError(noUser) || loginError(wrongPw) == "" {
+					t.Fatalf("wrong password: %d %q; unknown user: %d %q", wrongPw.Status, loginError(wrongPw), noUser.Status, loginError(noUser))
+				}
+				if wrongPw.Status == http.StatusOK || wrongPw.Location != "" {
+					t.Fatalf("a failed login answered %d (Location %q)", wrongPw.Status, wrongPw.Location)
+				}
+				s.wantNoSession(t, b1, c)
+				s.wantNoSession(t, b2, c)
+			})
+
+			t.Run("a missing or garbled CSRF token is refused", func(t *testing.T) {
+				for name, token := range map[string]string{"missing": "", "garbled": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"} {
+					t.Run(name, func(t *testing.T) {
+						b := servertest.NewBrowser(t)
+						p := s.loginPage(t, b, c, url.Values{"login_hint": {"alice"}})
+						f := p.Form(t)
+						v := url.Values{"username": {"alice"}, "password": {s.fx.Password}, "req": {f.Values.Get("req")}}
+						if token != "" {
+							v.Set("csrf_token", token)
+						}
+						r := b.PostForm(f.Action, v)
+						if r.Status != http.StatusForbidden || r.Location != "" {
+							t.Fatalf("status %d, Location %q", r.Status, r.Location)
+						}
+						s.wantNoSession(t, b, c)
+					})
+				}
+				t.Run("another browser's", func(t *testing.T) {
+					attacker := servertest.NewBrowser(t)
+					token := s.loginPage(t, attacker, c, nil).Form(t).Values.Get("csrf_token")
+					b := servertest.NewBrowser(t)
+					f := s.loginPage(t, b, c, url.Values{"login_hint": {"alice"}}).Form(t)
+					r := b.Submit(f, map[string]string{"password": s.fx.Password, "csrf_token": token})
+					if r.Status != http.StatusForbidden {
+						t.Fatalf("status %d", r.Status)
+					}
+					s.wantNoSession(t, b, c)
+				})
+			})
+
+			t.Run("login_hint goes straight to the password step", func(t *testing.T) {
+				b := servertest.NewBrowser(t)
+				p := s.loginPage(t, b, c, url.Values{"login_hint": {"alice"}})
+				f := p.Form(t)
+				if !f.Has("password") || f.Values.Get("username") != "alice" || !strings.Contains(p.Body, "alice") {
+					t.Fatalf("login page does not ask alice's password: fields %v\n%s", f.Fields, p.Body)
+				}
+				p = b.Follow(b.Submit(f, map[string]string{"password": s.fx.Password}), c.redirectURI)
+				if loc, _ := url.Parse(p.Location); loc == nil || loc.Query().Get("code") == "" {
+					t.Fatalf("sign-in did not complete: %d at %s", p.Status, p.URL)
+				}
+				// An unknown name is treated alike: the page reveals nothing.
+				b2 := servertest.NewBrowser(t)
+				f = s.loginPage(t, b2, c, url.Values{"login_hint": {"nobody"}}).Form(t)
+				if !f.Has("password") || f.Values.Get("username") != "nobody" {
+					t.Fatalf("login_hint for an unknown user: fields %v", f.Fields)
+				}
+			})
+
+			t.Run("a disabled user cannot sign in", func(t *testing.T) {
+				s.addUser(t, c.org, "dave", "dave's long password", true)
+				b := servertest.NewBrowser(t)
+				p := submitLogin(t, b, s.loginPage(t, b, c, nil), "dave", "dave's long password")
+				if p.Status == http.StatusOK || p.Location != "" || !strings.Contains(strings.ToLower(loginError(p)), "disabled") {
+					t.Fatalf("disabled user: %d, Location %q, error %q", p.Status, p.Location, loginError(p))
+				}
+				s.wantNoSession(t, b, c)
+			})
+
+			t.Run("a user disabled after signing in loses the session and tokens", func(t *testing.T) {
+				s.addUser(t, c.org, "erin", "erin's long password", false)
+				b := servertest.NewBrowser(t)
+				verifier, params := pkce()
+				p := b.Follow(submitLogin(t, b, s.loginPage(t, b, c, params), "erin", "erin's long password"), c.redirectURI)
+				if !strings.HasPrefix(p.Location, c.redirectURI) {
+					t.Fatalf("erin could not sign in: %d at %s", p.Status, p.URL)
+				}
+				cb, _ := url.Parse(p.Location)
+				tok := s.exchange(t, c, authBasic, cb.Query().Get("code"), verifier).tokens(t)
+				yes := true
+				if _, err := s.inst.Env.Directory.UpdateUser(context.Background(), s.inst.Actor, c.org, "erin", directory.UserChanges{Disabled: &yes}); err != nil {
+					t.Fatal(err)
+				}
+				p = b.Get(s.authorizeURL(c, url.Values{"prompt": {"none"}}))
+				s.wantRedirectError(t, p, c.redirectURI, c.org, "login_required")
+				s.wantUserinfo(t, c.org, tok.Access, http.StatusUnauthorized)
+				s.wantInactive(t, c, tok.Access)
+				s.refresh(t, c, tok.Refresh).wantError(t, http.StatusBadRequest, "invalid_grant")
+			})
+
+			t.Run("ten failures lock the user out, even with the right password", func(t *testing.T) {
+				s.addUser(t, c.org, "carol", "carol's long password", false)
+				// Attempts are counted in 15-minute windows: keep them in one.
+				now := s.inst.Clock.Now()
+				if next := now.Truncate(15 * time.Minute).Add(15 * time.Minute); next.Sub(now) < time.Minute {
+					s.inst.Clock.Advance(next.Sub(now) + time.Second)
+				}
+				b := servertest.NewBrowser(t)
+				page := s.loginPage(t, b, c, url.Values{"login_hint": {"carol"}})
+				for i := 0; i < 10; i++ {
+					name := "carol"
+					if i%2 == 1 {
+						name = "Carol" // userNames compare case-insensitively, and so do their counts
+					}
+					p := submitLogin(t, b, page, name, "wrong guess number one")
+					if p.Status != http.StatusUnauthorized {
+						t.Fatalf("attempt %d: status %d %q", i+1, p.Status, loginError(p))
+					}
+				}
+				p := submitLogin(t, b, page, "carol", "carol's long password")
+				if p.Status != http.StatusTooManyRequests || !strings.Contains(loginError(p), "Too many") {
+					t.Fatalf("11th attempt: status %d %q", p.Status, loginError(p))
+				}
+				s.wantNoSession(t, b, c)
+				// Another user is not locked out by carol's failures.
+				b2 := servertest.NewBrowser(t)
+				p = b2.Follow(submitLogin(t, b2, s.loginPage(t, b2, c, nil), "alice", s.fx.Password), c.redirectURI)
+				if !strings.HasPrefix(p.Location, c.redirectURI) {
+					t.Fatalf("alice locked out by carol's failures: %d %q", p.Status, loginError(p))
+				}
+				// The lock ends with the window.
+				s.inst.Clock.Advance(16 * time.Minute)
+				p = b.Follow(submitLogin(t, b, s.loginPage(t, b, c, url.Values{"login_hint": {"carol"}}), "carol", "carol's long password"), c.redirectURI)
+				if !strings.HasPrefix(p.Location, c.redirectURI) {
+					t.Fatalf("carol still locked out after the window: %d %q", p.Status, loginError(p))
+				}
+			})
+		})
+	}
+}
