@@ -49,6 +49,10 @@ type Session struct {
 	EndedAt time.Time
 	// UpstreamIDToken is the sealed upstream id_token of a federated login.
 	UpstreamIDToken []byte
+	// UpstreamSID and UpstreamSubject identify the upstream session and
+	// user of a federated login (for upstream back-channel logout).
+	UpstreamSID     string
+	UpstreamSubject string
 }
 
 // Active reports whether the session can still be used at now.

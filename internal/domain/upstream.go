@@ -181,3 +181,31 @@ func checkClaimName(field, v string) error {
 	}
 	return nil
 }
+
+// UpstreamLogin is a login sent to the upstream IdP and not yet back: its
+// state (hashed), the browser it belongs to, and what the callback needs.
+type UpstreamLogin struct {
+	OrgID string
+	// Hash is the SHA-256 of the state parameter.
+	Hash []byte
+	// BrowserHash is the SHA-256 of the browser-binding cookie.
+	BrowserHash   []byte
+	AuthRequestID string
+	Nonce         string
+	// VerifierSealed is the PKCE code verifier, sealed; nil without PKCE.
+	VerifierSealed []byte
+	CreatedAt      time.Time
+	ExpiresAt      time.Time
+	UsedAt         time.Time
+}
+
+// UpstreamLogout is a logout chained through the upstream IdP: where to
+// send the browser when it comes back.
+type UpstreamLogout struct {
+	OrgID       string
+	Hash        []byte
+	RedirectURI string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	UsedAt      time.Time
+}

@@ -201,9 +201,9 @@ func (p *Provider) logoutSubmit(w http.ResponseWriter, r *http.Request) {
 // returns to the application or shows the signed-out page.
 func (p *Provider) finishLogout(w http.ResponseWriter, r *http.Request, org *domain.Organization, sess *domain.Session, lr *logoutRequest) {
 	ctx := r.Context()
-	var sids []string
+	var ended []*domain.Session
 	if sess != nil {
-		sids = append(sids, sess.SID)
+		ended = append(ended, sess)
 	}
 	if lr.hint != nil && lr.hint.SID != "" && (sess == nil || sess.SID != lr.hint.SID) {
 		// The browser may not have sent its cookie (a cross-site POST); the
@@ -214,16 +214,17 @@ func (p *Provider) finishLogout(w http.ResponseWriter, r *http.Request, org *dom
 			return
 		}
 		if hs != nil && hs.UserSub == lr.hint.Subject {
-			sids = append(sids, hs.SID)
+			ended = append(ended, hs)
 		}
 	}
-	for _, sid := range sids {
-		if err := p.Logout.EndSession(ctx, org.ID, sid); err != nil {
+	for _, s := range ended {
+		if err := p.Logout.EndSession(ctx, org.ID, s.SID); err != nil {
 			p.internalError(w, r, "end session", err)
 			return
 		}
 	}
 	p.Sessions.ClearSessionCookie(w, org.ID)
+	final := ""
 	if lr.postLogoutRedirectURI != "" {
 		u, err := url.Parse(lr.postLogoutRedirectURI)
 		if err != nil {
@@ -235,9 +236,25 @@ func (p *Provider) finishLogout(w http.ResponseWriter, r *http.Request, org *dom
 			q.Set("state", lr.state)
 			u.RawQuery = q.Encode()
 		}
+		final = u.String()
+	}
+	// A federated session may end at the upstream IdP too, or the
+	// organization may have its own logout page.
+	if p.Upstream != nil {
+		var federated *domain.Session
+		for _, s := range ended {
+			if len(s.UpstreamIDToken) > 0 {
+				federated = s
+			}
+		}
+		if p.Upstream.AfterLogout(w, r, org, federated, final) {
+			return
+		}
+	}
+	if final != "" {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("Referrer-Policy", "no-referrer")
-		http.Redirect(w, r, u.String(), http.StatusFound)
+		http.Redirect(w, r, final, http.StatusFound)
 		return
 	}
 	p.render(w, r, http.StatusOK, "logged_out", logoutPageData{pageData: pageData{Title: "Signed out", OrgName: org.Name},

@@ -35,6 +35,9 @@ type loginPageData struct {
 	AskPassword   bool
 	ChangeUserURL string
 	Error         string
+	// UpstreamURL and UpstreamLabel offer the organization's own IdP.
+	UpstreamURL   string
+	UpstreamLabel string
 }
 
 // ClientIP is the address a request came from (the direct peer).
@@ -73,6 +76,10 @@ func (p *Provider) loginPage(w http.ResponseWriter, r *http.Request) {
 	if p.platformLogin(w, r, org, req) {
 		return
 	}
+	if org.Settings.LoginMethod == domain.LoginUpstream && p.Upstream != nil {
+		p.Upstream.Begin(w, r, org, req)
+		return
+	}
 	d := p.newLoginData(w, r, org, req, appName)
 	if q.Get("change") == "" && req != nil && req.LoginHint != "" && domain.ValidateUserName(req.LoginHint) == nil {
 		d.Username, d.AskPassword = req.LoginHint, true
@@ -93,6 +100,15 @@ func (p *Provider) newLoginData(w http.ResponseWriter, r *http.Request, org *dom
 		change.Set("req", req.ID)
 	}
 	d.ChangeUserURL = p.Issuer(org.ID) + "/login?" + change.Encode()
+	if p.Upstream != nil {
+		if label, ok := p.Upstream.Available(r.Context(), org); ok {
+			up := url.Values{}
+			if req != nil {
+				up.Set("req", req.ID)
+			}
+			d.UpstreamURL, d.UpstreamLabel = p.Issuer(org.ID)+"/login/upstream?"+up.Encode(), label
+		}
+	}
 	return d
 }
 

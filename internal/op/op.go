@@ -29,17 +29,32 @@ import (
 
 // Provider serves every organization's OpenID Provider endpoints.
 type Provider struct {
-	Store     store.Store
-	Keys      *signer.Keys
-	Sessions  *session.Sessions
-	Limiter   *throttle.Limiter
-	Logout    *logout.Service
+	Store    store.Store
+	Keys     *signer.Keys
+	Sessions *session.Sessions
+	Limiter  *throttle.Limiter
+	Logout   *logout.Service
+	// Upstream signs users in through the organization's upstream IdP;
+	// nil when the deployment does not offer federation.
+	Upstream  UpstreamLogin
 	Templates *template.Template
 	Log       *slog.Logger
 	PublicURL string
 	// RequestID returns the request's reference id for error pages and logs.
 	RequestID func(context.Context) string
 	Now       func() time.Time
+}
+
+// UpstreamLogin is what the provider needs of federated login (package
+// upstream implements it; op does not import it).
+type UpstreamLogin interface {
+	// Available reports whether org has an upstream IdP, and its button label.
+	Available(ctx context.Context, org *domain.Organization) (label string, ok bool)
+	// Begin sends the browser to the upstream IdP to sign in for req.
+	Begin(w http.ResponseWriter, r *http.Request, org *domain.Organization, req *domain.AuthRequest)
+	// AfterLogout continues a logout through the upstream IdP or to the
+	// organization's logout page; it reports whether it answered.
+	AfterLogout(w http.ResponseWriter, r *http.Request, org *domain.Organization, ended *domain.Session, final string) bool
 }
 
 // Lifetimes fixed by the protocol design (DESIGN.md §3).

@@ -11,6 +11,7 @@ import (
 	"github.com/latchkey/latchkey/internal/platform"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/throttle"
+	"github.com/latchkey/latchkey/internal/upstream"
 	"github.com/latchkey/latchkey/web"
 )
 
@@ -36,10 +37,16 @@ func (s *Server) routes() error {
 		PublicURL: env.Config.PublicURL, Now: clock,
 	}
 	sessions.EndHook = s.logout.EndSession
+	templates := web.Templates()
+	federation := &upstream.Federation{
+		Store: env.Store, Directory: env.Directory, Sessions: sessions, Logout: s.logout, Master: env.Master,
+		Client: s.outbound, Templates: templates, Log: s.log, RequestID: RequestID, Now: clock,
+	}
+	federation.Register(s.mux)
 	provider := &op.Provider{
-		Store: env.Store, Keys: env.Keys, Sessions: sessions, Logout: s.logout,
+		Store: env.Store, Keys: env.Keys, Sessions: sessions, Logout: s.logout, Upstream: federation,
 		Limiter:   &throttle.Limiter{Store: env.Store, Now: clock},
-		Templates: web.Templates(), Log: s.log, PublicURL: env.Config.PublicURL,
+		Templates: templates, Log: s.log, PublicURL: env.Config.PublicURL,
 		RequestID: RequestID, Now: clock,
 	}
 	provider.Register(s.mux)

@@ -91,7 +91,18 @@ func (s *Sessions) Current(ctx context.Context, r *http.Request, orgID string) (
 // with the organization is renewed if it belongs to the same user, else a
 // new one starts (ending the other user's). Either way the cookie gets a new
 // value, so a session id planted before login is worthless after it.
-func (s *Sessions) Login(ctx context.Context, w http.ResponseWriter, r *http.Request, org *domain.Organization, user *domain.User, amr []string, upstreamIDToken []byte) (*domain.Session, error) {
+// Upstream is what a federated login keeps of the upstream session.
+type Upstream struct {
+	// IDToken is the upstream id_token, sealed (for upstream logout).
+	IDToken []byte
+	SID     string
+	Subject string
+}
+
+func (s *Sessions) Login(ctx context.Context, w http.ResponseWriter, r *http.Request, org *domain.Organization, user *domain.User, amr []string, up *Upstream) (*domain.Session, error) {
+	if up == nil {
+		up = &Upstream{}
+	}
 	now := s.now()
 	cookie := secret.MustToken()
 	lifetime := time.Duration(org.Settings.SessionLifetimeSeconds) * time.Second
@@ -100,7 +111,8 @@ func (s *Sessions) Login(ctx context.Context, w http.ResponseWriter, r *http.Req
 		return nil, err
 	}
 	if cur != nil && cur.UserSub == user.Sub {
-		cur.CookieHash, cur.AuthTime, cur.AMR, cur.ExpiresAt, cur.UpstreamIDToken = secret.Hash(cookie), now, amr, now.Add(lifetime), upstreamIDToken
+		cur.CookieHash, cur.AuthTime, cur.AMR, cur.ExpiresAt = secret.Hash(cookie), now, amr, now.Add(lifetime)
+		cur.UpstreamIDToken, cur.UpstreamSID, cur.UpstreamSubject = up.IDToken, up.SID, up.Subject
 		if err := s.Store.RenewSession(ctx, cur); err == nil {
 			s.setCookie(w, org.ID, sessionCookie, cookie, lifetime)
 			return cur, nil
@@ -118,7 +130,8 @@ func (s *Sessions) Login(ctx context.Context, w http.ResponseWriter, r *http.Req
 	}
 	sess := &domain.Session{
 		OrgID: org.ID, SID: secret.MustToken(), CookieHash: secret.Hash(cookie), UserSub: user.Sub,
-		AuthTime: now, AMR: amr, CreatedAt: now, ExpiresAt: now.Add(lifetime), UpstreamIDToken: upstreamIDToken,
+		AuthTime: now, AMR: amr, CreatedAt: now, ExpiresAt: now.Add(lifetime),
+		UpstreamIDToken: up.IDToken, UpstreamSID: up.SID, UpstreamSubject: up.Subject,
 	}
 	if err := s.Store.CreateSession(ctx, sess); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)

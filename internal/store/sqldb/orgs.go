@@ -17,7 +17,7 @@ import (
 var orgTables = []string{
 	"session_clients", "sessions", "auth_requests", "auth_codes", "tokens",
 	"login_tickets", "audit_events", "signing_keys", "apps", "users", "api_keys",
-	"backchannel_attempts", "backchannel_deliveries", "admin_tokens",
+	"backchannel_attempts", "backchannel_deliveries", "admin_tokens", "upstream_logins", "upstream_logouts",
 	"upstream_connections",
 }
 

@@ -42,7 +42,7 @@ var backchannelTests = []test{
 	{"EnqueueKeepsEveryFieldListedPerSessionInOrder", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		createOrg(t, s, "acme")
-		late := newDelivery("acme", "d-late", "sid-1", t0)
+		late := newDelivery("acme", "d-a-late", "sid-1", t0) // first by id, last by creation
 		late.CreatedAt = at(time.Second)
 		full := newDelivery("acme", "d-full", "sid-1", at(time.Minute))
 		full.Attempts, full.LastError = 3, "HTTP 503 from https://app.example/bc"
@@ -94,6 +94,15 @@ var backchannelTests = []test{
 		equal(t, "claim while all are held", claim(t, s, at(time.Minute), lease, 10), []string{"acme/later"})
 		equal(t, "claim before the leases end", claim(t, s, at(lease-time.Microsecond), lease, 10), []string{})
 		equal(t, "claim once the leases ended", claim(t, s, at(lease), lease, 10), []string{"globex/due-2m", "acme/due-1m", "acme/due-now"})
+	}},
+	{"ClaimHoldsOnlyTheClaimedOrgsDelivery", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		createOrg(t, s, "globex")
+		ok(t, "EnqueueBackchannel", s.EnqueueBackchannel(ctx, newDelivery("acme", "same-id", "sid-1", at(-time.Minute))))
+		ok(t, "EnqueueBackchannel", s.EnqueueBackchannel(ctx, newDelivery("globex", "same-id", "sid-1", t0)))
+		equal(t, "first claim", claim(t, s, t0, time.Hour, 1), []string{"acme/same-id"})
+		equal(t, "second claim", claim(t, s, t0, time.Hour, 1), []string{"globex/same-id"})
 	}},
 	{"ClaimReturnsTheStoredDelivery", func(t *testing.T, s store.Store) {
 		ctx := t.Context()

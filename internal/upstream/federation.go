@@ -1,0 +1,249 @@
+package upstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/logout"
+	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/session"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Lifetimes of the round trips through the upstream IdP.
+const (
+	loginLifetime  = 10 * time.Minute
+	logoutLifetime = 10 * time.Minute
+	// providerTTL bounds how long discovery is cached; go-oidc refreshes
+	// the JWKS on its own when a token names an unknown kid.
+	providerTTL = 10 * time.Minute
+	// bindingCookie ties an upstream round trip to the browser that began it.
+	bindingCookie = "lk_upstream"
+)
+
+// Federation signs organizations' users in through their upstream IdP.
+type Federation struct {
+	Store     store.Store
+	Directory *directory.Directory
+	Sessions  *session.Sessions
+	Logout    *logout.Service
+	Master    *secret.MasterKey
+	// Client is the guarded outbound client (package outbound).
+	Client    *http.Client
+	Templates *template.Template
+	Log       *slog.Logger
+	RequestID func(context.Context) string
+	Now       func() time.Time
+
+	mu        sync.Mutex
+	providers map[string]*cachedProvider // by org
+}
+
+type cachedProvider struct {
+	configURL string
+	meta      *Metadata
+	provider  *oidc.Provider
+	at        time.Time
+}
+
+func (f *Federation) now() time.Time {
+	if f.Now != nil {
+		return f.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (f *Federation) issuer(orgID string) string { return f.Directory.Issuer(orgID) }
+
+// clientCtx makes go-oidc and x/oauth2 use the guarded client.
+func (f *Federation) clientCtx(ctx context.Context) context.Context {
+	return oidc.ClientContext(ctx, f.Client)
+}
+
+// provider returns the organization's upstream, discovering it when the
+// cache is cold, stale or for another configuration URL.
+func (f *Federation) provider(ctx context.Context, conn *domain.UpstreamConnection) (*cachedProvider, error) {
+	f.mu.Lock()
+	c := f.providers[conn.OrgID]
+	f.mu.Unlock()
+	now := time.Now()
+	if c != nil && c.configURL == conn.ConfigURL && now.Sub(c.at) < providerTTL {
+		return c, nil
+	}
+	meta, err := Discover(ctx, f.Client, conn.ConfigURL)
+	if err != nil {
+		return nil, err
+	}
+	algs := []string{}
+	for _, a := range meta.IDTokenSigningAlgValuesSupported {
+		if slices.Contains(verifiableAlgs, a) {
+			algs = append(algs, a)
+		}
+	}
+	if len(algs) == 0 {
+		algs = []string{oidc.RS256}
+	}
+	// The key set lives past this request: it gets a background context
+	// carrying the guarded client.
+	p := (&oidc.ProviderConfig{
+		IssuerURL: meta.Issuer, AuthURL: meta.AuthorizationEndpoint, TokenURL: meta.TokenEndpoint,
+		UserInfoURL: meta.UserinfoEndpoint, JWKSURL: meta.JWKSURI, Algorithms: algs,
+	}).NewProvider(f.clientCtx(context.Background()))
+	c = &cachedProvider{configURL: conn.ConfigURL, meta: meta, provider: p, at: now}
+	f.mu.Lock()
+	if f.providers == nil {
+		f.providers = map[string]*cachedProvider{}
+	}
+	f.providers[conn.OrgID] = c
+	f.mu.Unlock()
+	return c, nil
+}
+
+func (f *Federation) oauthConfig(conn *domain.UpstreamConnection, c *cachedProvider, secretValue string) *oauth2.Config {
+	style := oauth2.AuthStyleInHeader
+	methods := c.meta.TokenEndpointAuthMethods()
+	if !slices.Contains(methods, "client_secret_basic") && slices.Contains(methods, "client_secret_post") {
+		style = oauth2.AuthStyleInParams
+	}
+	return &oauth2.Config{
+		ClientID: conn.ClientID, ClientSecret: secretValue, RedirectURL: f.Directory.UpstreamRedirectURI(conn.OrgID),
+		Endpoint: oauth2.Endpoint{AuthURL: c.meta.AuthorizationEndpoint, TokenURL: c.meta.TokenEndpoint, AuthStyle: style},
+		Scopes:   conn.Scopes,
+	}
+}
+
+// Available reports whether the organization has an upstream connection,
+// and the label for its login button.
+func (f *Federation) Available(ctx context.Context, org *domain.Organization) (string, bool) {
+	conn, err := f.Store.GetUpstream(ctx, org.ID)
+	if err != nil {
+		return "", false
+	}
+	label := conn.DisplayName
+	if label == "" {
+		label = "your organization's identity provider"
+	}
+	return label, true
+}
+
+func verifierAAD(orgID string, stateHash []byte) string {
+	return fmt.Sprintf("upstream-verifier/%s/%x", orgID, stateHash)
+}
+
+// Begin sends the browser to the upstream IdP to sign in for req (nil for
+// a login without a pending request).
+func (f *Federation) Begin(w http.ResponseWriter, r *http.Request, org *domain.Organization, req *domain.AuthRequest) {
+	ctx := r.Context()
+	conn, err := f.Store.GetUpstream(ctx, org.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		f.fail(w, r, org, http.StatusNotFound, "Sign-in unavailable", "This organization has no identity provider configured.", nil)
+		return
+	}
+	if err != nil {
+		f.fail(w, r, org, http.StatusInternalServerError, "Sign-in unavailable", "Latchkey could not load the identity provider settings.", err)
+		return
+	}
+	c, err := f.provider(ctx, conn)
+	if err != nil {
+		f.fail(w, r, org, http.StatusBadGateway, "Identity provider unreachable",
+			"Latchkey could not reach your organization's identity provider. Try again in a moment.", err)
+		return
+	}
+	now := f.now()
+	state, nonce, binding := secret.MustToken(), secret.MustToken(), secret.MustToken()
+	login := &domain.UpstreamLogin{
+		OrgID: org.ID, Hash: secret.Hash(state), BrowserHash: secret.Hash(binding), Nonce: nonce,
+		CreatedAt: now, ExpiresAt: now.Add(loginLifetime),
+	}
+	opts := []oauth2.AuthCodeOption{oidc.Nonce(nonce)}
+	if c.meta.SupportsPKCE() {
+		verifier := oauth2.GenerateVerifier()
+		if login.VerifierSealed, err = f.Master.Seal([]byte(verifier), verifierAAD(org.ID, login.Hash)); err != nil {
+			f.fail(w, r, org, http.StatusInternalServerError, "Sign-in unavailable", "Latchkey could not start the sign-in.", err)
+			return
+		}
+		opts = append(opts, oauth2.S256ChallengeOption(verifier))
+	}
+	if req != nil {
+		login.AuthRequestID = req.ID
+		if req.LoginHint != "" {
+			opts = append(opts, oauth2.SetAuthURLParam("login_hint", req.LoginHint))
+		}
+		if req.Prompt == "login" {
+			opts = append(opts, oauth2.SetAuthURLParam("prompt", "login"))
+		}
+	}
+	if err := f.Store.CreateUpstreamLogin(ctx, login); err != nil {
+		f.fail(w, r, org, http.StatusInternalServerError, "Sign-in unavailable", "Latchkey could not start the sign-in.", err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: bindingCookie, Value: binding, Path: session.CookiePath(org.ID), MaxAge: int(loginLifetime.Seconds()),
+		HttpOnly: true, Secure: f.Sessions.Secure, SameSite: http.SameSiteLaxMode,
+	})
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, f.oauthConfig(conn, c, "").AuthCodeURL(state, opts...), http.StatusFound)
+}
+
+// errorPageData matches the "error" template's fields.
+type errorPageData struct {
+	Title, OrgName, Message, Link, LinkText, Reference string
+}
+
+// fail ends a federated login on a clear page with a reference id; the
+// detail goes to the log only.
+func (f *Federation) fail(w http.ResponseWriter, r *http.Request, org *domain.Organization, status int, title, message string, detail error) {
+	ref := f.RequestID(r.Context())
+	if detail != nil {
+		f.Log.Warn("upstream login failed", "request_id", ref, "org", org.ID, "reason", title, "err", detail)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+	w.WriteHeader(status)
+	d := errorPageData{Title: title, OrgName: org.Name, Message: message, Reference: ref,
+		Link: f.issuer(org.ID) + "/login", LinkText: "Try signing in again"}
+	if err := f.Templates.ExecuteTemplate(w, "error", d); err != nil {
+		f.Log.Error("render page", "err", err)
+	}
+}
+
+func (f *Federation) audit(r *http.Request, orgID, actor, action, result string, detail map[string]string) {
+	host := r.RemoteAddr
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if err := f.Store.AppendAudit(r.Context(), &domain.AuditEvent{
+		OrgID: orgID, At: f.now(), Actor: actor, Action: action, Target: actor, Result: result, ClientIP: host, Detail: detail,
+	}); err != nil {
+		f.Log.Error("append audit event", "action", action, "err", err)
+	}
+}
+
+// resume sends the browser on after a federated login.
+func (f *Federation) resume(w http.ResponseWriter, r *http.Request, orgID, authRequestID string) {
+	target := f.issuer(orgID) + "/account"
+	if authRequestID != "" {
+		target = f.issuer(orgID) + "/authorize/continue?req=" + url.QueryEscape(authRequestID)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
