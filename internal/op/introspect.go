@@ -30,21 +30,8 @@ type introspection struct {
 // clients may ask, and only about their own tokens: anything else is
 // simply inactive.
 func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
-	org, ok := p.org(w, r)
+	org, app, params, ok := p.clientRequest(w, r, true)
 	if !ok {
-		return
-	}
-	params, perr := oauth.ParseForm(w, r)
-	if perr != nil {
-		oauth.WriteError(w, perr, false)
-		return
-	}
-	app, creds, perr := p.authenticateClient(r, org, params)
-	if perr == nil && app.Public {
-		perr = oauth.InvalidClient("public clients may not introspect tokens")
-	}
-	if perr != nil {
-		oauth.WriteError(w, perr, creds.Method == "client_secret_basic")
 		return
 	}
 	raw := params.Get("token")

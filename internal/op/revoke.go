@@ -15,18 +15,8 @@ import (
 // token. Unknown tokens, and tokens of other clients, get the same 200 so
 // the endpoint reveals nothing.
 func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) {
-	org, ok := p.org(w, r)
+	org, app, params, ok := p.clientRequest(w, r, false)
 	if !ok {
-		return
-	}
-	params, perr := oauth.ParseForm(w, r)
-	if perr != nil {
-		oauth.WriteError(w, perr, false)
-		return
-	}
-	app, creds, perr := p.authenticateClient(r, org, params)
-	if perr != nil {
-		oauth.WriteError(w, perr, creds.Method == "client_secret_basic")
 		return
 	}
 	raw := params.Get("token")

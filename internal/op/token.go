@@ -22,22 +22,13 @@ type tokenRequest struct {
 
 // token is the token endpoint (RFC 6749 §3.2): one function per grant type.
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
-	org, ok := p.org(w, r)
+	org, app, params, ok := p.clientRequest(w, r, false)
 	if !ok {
-		return
-	}
-	params, perr := oauth.ParseForm(w, r)
-	if perr != nil {
-		oauth.WriteError(w, perr, false)
-		return
-	}
-	app, creds, perr := p.authenticateClient(r, org, params)
-	if perr != nil {
-		oauth.WriteError(w, perr, creds.Method == "client_secret_basic")
 		return
 	}
 	treq := &tokenRequest{org: org, app: app, params: params}
 	var resp *tokenResponse
+	var perr *oauth.Error
 	switch gt := params.Get("grant_type"); gt {
 	case domain.GrantAuthorizationCode:
 		resp, perr = p.grantAuthorizationCode(r.Context(), treq)
@@ -59,6 +50,31 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	oauth.WriteJSON(w, http.StatusOK, resp)
+}
+
+// clientRequest reads a back-channel request (token, revocation,
+// introspection): the organization, the form, and the authenticated
+// client. confidentialOnly refuses public clients. When it returns false
+// it has answered the request.
+func (p *Provider) clientRequest(w http.ResponseWriter, r *http.Request, confidentialOnly bool) (*domain.Organization, *domain.Application, oauth.Params, bool) {
+	org, ok := p.org(w, r)
+	if !ok {
+		return nil, nil, nil, false
+	}
+	params, perr := oauth.ParseForm(w, r)
+	if perr != nil {
+		oauth.WriteError(w, perr, false)
+		return nil, nil, nil, false
+	}
+	app, creds, perr := p.authenticateClient(r, org, params)
+	if perr == nil && confidentialOnly && app.Public {
+		perr = oauth.InvalidClient("public clients may not use this endpoint")
+	}
+	if perr != nil {
+		oauth.WriteError(w, perr, creds.Method == "client_secret_basic")
+		return nil, nil, nil, false
+	}
+	return org, app, params, true
 }
 
 // authenticateClient identifies and authenticates the client of a
