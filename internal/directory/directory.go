@@ -131,6 +131,14 @@ func (d *Directory) UpdateOrg(ctx context.Context, a Actor, o *domain.Organizati
 	if err := o.Validate(); err != nil {
 		return err
 	}
+	// Upstream login without a connection would lock every user out.
+	if o.Settings.LoginMethod == domain.LoginUpstream {
+		if _, err := d.Store.GetUpstream(ctx, o.ID); errors.Is(err, store.ErrNotFound) {
+			return domain.Invalid("login_method", "configure the upstream connection first (latchkey upstream set)")
+		} else if err != nil {
+			return fmt.Errorf("organization %q: %w", o.ID, err)
+		}
+	}
 	o.UpdatedAt = d.now()
 	if err := d.Store.UpdateOrg(ctx, o); err != nil {
 		return fmt.Errorf("update organization %q: %w", o.ID, err)

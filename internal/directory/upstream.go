@@ -158,6 +158,9 @@ func (c UpstreamChanges) fieldNames() []string {
 
 // DeleteUpstream removes the organization's upstream connection.
 func (d *Directory) DeleteUpstream(ctx context.Context, a Actor, orgID string) error {
+	if o, err := d.Store.GetOrg(ctx, orgID); err == nil && o.Settings.LoginMethod == domain.LoginUpstream {
+		return domain.Invalid("login_method", "the organization signs users in upstream; change its login method first")
+	}
 	if err := d.Store.DeleteUpstream(ctx, orgID); err != nil {
 		return fmt.Errorf("delete upstream connection of %q: %w", orgID, err)
 	}

@@ -55,7 +55,7 @@ func (s *Server) routes() error {
 		Store: env.Store, Directory: env.Directory, Limiter: provider.Limiter, Log: s.log,
 		PublicURL: env.Config.PublicURL, RequestID: RequestID, Now: clock,
 	}).Register(s.mux)
-	(&api.API{Directory: env.Directory, Log: s.log, RequestID: RequestID}).Register(s.mux)
+	(&api.API{Directory: env.Directory, Log: s.log, RequestID: RequestID, Outbound: s.outbound}).Register(s.mux)
 
 	for pattern, h := range s.extra {
 		s.mux.Handle(pattern, h)

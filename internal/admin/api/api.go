@@ -20,6 +20,9 @@ import (
 type API struct {
 	Directory *directory.Directory
 	Log       *slog.Logger
+	// Outbound is the guarded client for the upstream check (the server's,
+	// which allows loopback only when configured to).
+	Outbound *http.Client
 	// RequestID returns the request's reference id for 500 answers and logs.
 	RequestID func(context.Context) string
 }
@@ -51,6 +54,11 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.handle(mux, "GET "+org+"/users/{user_name}", "user.read", inOrg, a.getUser)
 	a.handle(mux, "PATCH "+org+"/users/{user_name}", "user.update", inOrg, a.updateUser)
 	a.handle(mux, "DELETE "+org+"/users/{user_name}", "user.delete", inOrg, a.deleteUser)
+
+	a.handle(mux, "GET "+org+"/upstream", "upstream.read", inOrg, a.getUpstream)
+	a.handle(mux, "PUT "+org+"/upstream", "upstream.set", inOrg, a.putUpstream)
+	a.handle(mux, "DELETE "+org+"/upstream", "upstream.delete", inOrg, a.deleteUpstream)
+	a.handle(mux, "POST "+org+"/upstream/check", "upstream.check", inOrg, a.checkUpstream)
 
 	a.handle(mux, "GET "+org+"/audit", "audit.read", inOrg, a.listAudit, "limit")
 
@@ -217,7 +225,7 @@ func (a *API) unknownEndpoint(mux *http.ServeMux, w http.ResponseWriter, r *http
 		return
 	}
 	var allow []string
-	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
 		if _, pattern := mux.Handler(probe); pattern != "" && pattern != prefix+"/" {

@@ -136,6 +136,9 @@ func (a *API) updateOrg(c *call) (int, any, error) {
 	if err := applyOrgChanges(body, &o); err != nil {
 		return 0, nil, err
 	}
+	if err := a.checkLoginMethod(c, body, &o); err != nil {
+		return 0, nil, err
+	}
 	if err := a.Directory.UpdateOrg(c.r.Context(), c.actor, &o); err != nil {
 		return 0, nil, err
 	}
