@@ -1,0 +1,88 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+func load(t *testing.T, args []string, env map[string]string) (Config, error) {
+	t.Helper()
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return Load(fs, func(k string) string { return env[k] })
+}
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "latchkey.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoad_FlagsBeatEnvironmentBeatFileBeatDefaults(t *testing.T) {
+	file := writeFile(t, "addr: 127.0.0.1:7000\nlog_level: warn\ndata_dir: /from/file\n")
+	cfg, err := load(t, []string{"--config", file, "--addr", "127.0.0.1:9000"},
+		map[string]string{"LATCHKEY_ADDR": "127.0.0.1:8000", "LATCHKEY_LOG_LEVEL": "debug"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != "127.0.0.1:9000" {
+		t.Errorf("addr = %s, want the flag's", cfg.Addr)
+	}
+	if cfg.LogLevel.String() != "DEBUG" {
+		t.Errorf("log level = %s, want the environment's", cfg.LogLevel)
+	}
+	if cfg.DataDir != "/from/file" || cfg.MasterKeyFile != "/from/file/master.key" {
+		t.Errorf("data dir = %s, master key = %s, want the file's", cfg.DataDir, cfg.MasterKeyFile)
+	}
+	if cfg.PublicURL != "http://127.0.0.1:9000" || cfg.Database != "sqlite:./latchkey-data/latchkey.db" || cfg.MasterKeyExplicit {
+		t.Errorf("defaults: %+v", cfg)
+	}
+}
+
+func TestLoad_ErrorsNameTheSetting(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		file string
+		want string
+	}{
+		{args: []string{"--addr", "nonsense"}, want: "addr:"},
+		{args: []string{"--public-url", "ftp://x"}, want: "public-url:"},
+		{args: []string{"--database", "mysql://x"}, want: "database:"},
+		{args: []string{"--database", "sqlite:"}, want: "database:"},
+		{env: map[string]string{"LATCHKEY_LOG_LEVEL": "loud"}, want: "log-level:"},
+		{args: []string{"--log-format", "xml"}, want: "log-format:"},
+		{env: map[string]string{"LATCHKEY_OUTBOUND_ALLOW_LOOPBACK": "perhaps"}, want: "outbound-allow-loopback:"},
+		{file: "adr: 127.0.0.1:1\n", want: `unknown setting "adr"`},
+		{file: "addr: [1, 2]\n", want: `setting "addr" must be a string`},
+	} {
+		args := tc.args
+		if tc.file != "" {
+			args = append(args, "--config", writeFile(t, tc.file))
+		}
+		_, err := load(t, args, tc.env)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v %v %q: err = %v, want it to contain %q", tc.args, tc.env, tc.file, err, tc.want)
+		}
+	}
+}
+
+func TestLoad_PostgresAndExplicitMasterKey(t *testing.T) {
+	cfg, err := load(t, []string{"--database", "postgres://u:pw@db/latchkey", "--master-key-file", "/etc/latchkey/master.key"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DatabaseKind() != "postgres" || !cfg.MasterKeyExplicit || strings.Contains(cfg.Redacted(), "pw") {
+		t.Fatalf("%+v redacted=%s", cfg, cfg.Redacted())
+	}
+}
