@@ -109,7 +109,7 @@ func TestAccessToken_JWTFormatIsAnRFC9068Token(t *testing.T) {
 					c := s.newApp(t, "acme", false, directory.AppChanges{AccessTokenFormat: &format, IDTokenAlg: &a})
 					tok := s.signIn(t, servertest.NewBrowser(t), c)
 
-					jws, err := jose.ParseSigned(tok.Access, opAlgs)
+					jws, err := jose.ParseSignedCompact(tok.Access, opAlgs)
 					if err != nil {
 						t.Fatalf("access token is not a JWS: %v", err)
 					}
