@@ -38,7 +38,7 @@ func TestValidate_LengthAndEncoding(t *testing.T) {
 }
 
 // BenchmarkHashAndVerify measures one argon2id hash and one verification
-// with the production parameters (64 MiB, t=3, p=2).
+// with the production parameters (password.Default).
 func BenchmarkHashAndVerify(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
