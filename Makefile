@@ -25,9 +25,10 @@ deps:
 		cd test/upstream-op && npm ci --no-audit --no-fund --loglevel=error; \
 	fi
 
-## bench: Go benchmarks of the hot paths.
+## bench: Go benchmarks of the hot paths, then the load generator for whole
+## flows on SQLite and PostgreSQL (flags via LOAD_FLAGS, e.g. LOAD_FLAGS='-duration 30s').
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem ./... && $(GO) run ./test/load $(LOAD_FLAGS)
 
 ## lint: gofmt, go vet and staticcheck must all be clean.
 lint:

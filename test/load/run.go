@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// latency is a latency summary in milliseconds.
+type latency struct {
+	P50  float64 `json:"p50"`
+	P95  float64 `json:"p95"`
+	P99  float64 `json:"p99"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+// result is one flow on one backend.
+type result struct {
+	Backend     string `json:"backend"`
+	Flow        string `json:"flow"`
+	Concurrency int    `json:"concurrency"`
+	// Completed counts successful flows, Errors failed ones.
+	Completed    int      `json:"completed"`
+	Errors       int      `json:"errors"`
+	ErrorSamples []string `json:"error_samples,omitempty"`
+	SetupError   string   `json:"setup_error,omitempty"`
+	// ElapsedSeconds is the measured phase's wall time, until the last
+	// in-flight flow finished.
+	ElapsedSeconds float64 `json:"elapsed_seconds"`
+	FlowsPerSecond float64 `json:"flows_per_second"`
+	// LatencyMs summarizes successful flows.
+	LatencyMs latency `json:"latency_ms"`
+	// CPUSeconds is the process's user+sys CPU over the phase (server and
+	// load generator together); CPUSecondsPerFlow divides it by Completed.
+	CPUSeconds        float64 `json:"cpu_seconds"`
+	CPUSecondsPerFlow float64 `json:"cpu_seconds_per_flow"`
+	// PeakRSSMiB is the highest resident set sampled during the phase;
+	// MaxRSSMiB the process's high-water mark so far (getrusage).
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	MaxRSSMiB  float64 `json:"max_rss_mib"`
+}
+
+// errorLog counts errors and keeps a few distinct messages.
+type errorLog struct {
+	mu      sync.Mutex
+	n       int
+	samples []string
+}
+
+func (e *errorLog) add(err error) {
+	msg := err.Error()
+	if len(msg) > 300 {
+		msg = msg[:300] + "…"
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.n++
+	if len(e.samples) < 5 && !slices.Contains(e.samples, msg) {
+		e.samples = append(e.samples, msg)
+	}
+}
+
+// runFlow provisions o.Concurrency virtual users, warms each up with one
+// unmeasured run, then runs f on all of them until o.Duration has passed
+// (or o.MaxFlows flows were started), and summarizes.
+func runFlow(ctx context.Context, inst *instance, f flowDef, o options) *result {
+	r := &result{Backend: inst.backend, Flow: f.name, Concurrency: o.Concurrency}
+	vus := make([]*vu, o.Concurrency)
+	for i := range vus {
+		vus[i] = newVU(inst, i+1)
+	}
+	defer func() {
+		for _, v := range vus {
+			v.close()
+		}
+	}()
+
+	// Setup and warm-up, unmeasured.
+	var setupErr errorLog
+	var wg sync.WaitGroup
+	for _, v := range vus {
+		wg.Go(func() {
+			if err := f.setup(ctx, v); err != nil {
+				setupErr.add(fmt.Errorf("setup: %w", err))
+				return
+			}
+			if err := f.run(ctx, v); err != nil {
+				setupErr.add(fmt.Errorf("warm-up: %w", err))
+			}
+		})
+	}
+	wg.Wait()
+	if setupErr.n > 0 {
+		r.SetupError = setupErr.samples[0]
+		r.ErrorSamples = setupErr.samples
+		return r
+	}
+
+	// Measured phase.
+	runtime.GC()
+	debug.FreeOSMemory()
+	sampler := startRSSSampler()
+	var errs errorLog
+	var started atomic.Int64
+	lats := make([][]time.Duration, len(vus))
+	cpu0 := cpuTime()
+	t0 := time.Now()
+	deadline := t0.Add(o.Duration)
+	for i, v := range vus {
+		wg.Go(func() {
+			own := make([]time.Duration, 0, 1024)
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				if o.MaxFlows > 0 && started.Add(1) > int64(o.MaxFlows) {
+					break
+				}
+				s := time.Now()
+				err := f.run(ctx, v)
+				d := time.Since(s)
+				if err != nil && ctx.Err() != nil {
+					break // interrupted: not the server's error
+				}
+				if err != nil {
+					errs.add(err)
+					if f.repair != nil {
+						if err := f.repair(ctx, v); err != nil {
+							errs.add(fmt.Errorf("repair: %w", err))
+							time.Sleep(100 * time.Millisecond)
+						}
+					}
+					continue
+				}
+				own = append(own, d)
+			}
+			lats[i] = own
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(t0)
+	cpu := cpuTime() - cpu0
+	peak := sampler.stop()
+
+	var all []time.Duration
+	for _, l := range lats {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	r.Completed, r.Errors, r.ErrorSamples = len(all), errs.n, errs.samples
+	r.ElapsedSeconds = elapsed.Seconds()
+	r.FlowsPerSecond = float64(len(all)) / elapsed.Seconds()
+	r.LatencyMs = summarize(all)
+	r.CPUSeconds = cpu.Seconds()
+	if len(all) > 0 {
+		r.CPUSecondsPerFlow = cpu.Seconds() / float64(len(all))
+	}
+	r.MaxRSSMiB = mib(maxRSS())
+	r.PeakRSSMiB = mib(peak)
+	if peak == 0 { // no sampling on this system
+		r.PeakRSSMiB = r.MaxRSSMiB
+	}
+	return r
+}
+
+// summarize takes sorted latencies (nearest-rank percentiles).
+func summarize(d []time.Duration) latency {
+	if len(d) == 0 {
+		return latency{}
+	}
+	ms := func(x time.Duration) float64 { return float64(x) / float64(time.Millisecond) }
+	pct := func(p float64) float64 {
+		i := int(p*float64(len(d))+0.999999) - 1
+		return ms(d[max(0, min(i, len(d)-1))])
+	}
+	var sum time.Duration
+	for _, x := range d {
+		sum += x
+	}
+	return latency{P50: pct(0.50), P95: pct(0.95), P99: pct(0.99), Max: ms(d[len(d)-1]), Mean: ms(sum / time.Duration(len(d)))}
+}
+
+func mib(b uint64) float64 { return float64(b) / (1 << 20) }
+
+// rssSampler records the highest resident set seen while it runs.
+type rssSampler struct {
+	done chan struct{}
+	peak chan uint64
+}
+
+func startRSSSampler() *rssSampler {
+	s := &rssSampler{done: make(chan struct{}), peak: make(chan uint64, 1)}
+	go func() {
+		var peak uint64
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if v, ok := currentRSS(); ok && v > peak {
+				peak = v
+			}
+			select {
+			case <-s.done:
+				s.peak <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return s
+}
+
+func (s *rssSampler) stop() uint64 {
+	close(s.done)
+	return <-s.peak
+}
