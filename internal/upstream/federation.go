@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -185,6 +186,10 @@ func (f *Federation) Begin(w http.ResponseWriter, r *http.Request, org *domain.O
 		}
 		if req.Prompt == "login" {
 			opts = append(opts, oauth2.SetAuthURLParam("prompt", "login"))
+		}
+		// The application's max_age must be met where credentials are entered.
+		if req.MaxAge >= 0 {
+			opts = append(opts, oauth2.SetAuthURLParam("max_age", strconv.FormatInt(req.MaxAge, 10)))
 		}
 	}
 	if err := f.Store.CreateUpstreamLogin(ctx, login); err != nil {

@@ -167,7 +167,7 @@ func (f *Federation) backchannel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
-	case lc.Events == nil || lc.Events[logout.Event] == nil:
+	case lc.Events == nil || !isJSONObject(lc.Events[logout.Event]):
 		bad("the logout token lacks the back-channel logout event", nil)
 		return
 	case lc.Nonce != nil:
@@ -214,6 +214,13 @@ func (f *Federation) backchannel(w http.ResponseWriter, r *http.Request) {
 	}
 	f.audit(r, org.ID, lc.Subject, "logout.upstream_backchannel", "ok", map[string]string{"sessions": itoa(ended)})
 	w.WriteHeader(http.StatusOK)
+}
+
+// isJSONObject reports whether raw is a JSON object (the event's value
+// must be one, §2.4).
+func isJSONObject(raw json.RawMessage) bool {
+	var m map[string]any
+	return len(raw) > 0 && json.Unmarshal(raw, &m) == nil && m != nil
 }
 
 func itoa(n int) string {
