@@ -36,6 +36,31 @@ var codeTests = []test{
 		_, err = s.ConsumeCode(ctx, "acme", other.Hash, at(3*time.Second))
 		ok(t, "ConsumeCode of another code", err)
 	}},
+	{"MarkCodeReplayedIsSeenOnlyForThatCodeAndOrganization", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		createOrg(t, s, "globex")
+		c := createCode(t, s, "acme", "code-1", "sub-1", "sid-1")
+		other := createCode(t, s, "acme", "code-2", "sub-1", "sid-1")
+		same := createCode(t, s, "globex", "code-1", "sub-1", "sid-1")
+		replayed, err := s.CodeReplayed(ctx, "acme", c.Hash)
+		ok(t, "CodeReplayed", err)
+		equal(t, "replayed before any replay", replayed, false)
+		ok(t, "MarkCodeReplayed", s.MarkCodeReplayed(ctx, "acme", c.Hash, at(time.Second)))
+		replayed, err = s.CodeReplayed(ctx, "acme", c.Hash)
+		ok(t, "CodeReplayed", err)
+		equal(t, "replayed after the mark", replayed, true)
+		for _, x := range []struct {
+			org  string
+			hash []byte
+		}{{"acme", other.Hash}, {"globex", same.Hash}} {
+			replayed, err = s.CodeReplayed(ctx, x.org, x.hash)
+			ok(t, "CodeReplayed", err)
+			equal(t, "another code's or organization's mark", replayed, false)
+		}
+		_, err = s.CodeReplayed(ctx, "acme", h("code-404"))
+		wantErr(t, "CodeReplayed of an unknown code", err, store.ErrNotFound)
+	}},
 	{"ConsumeCodeOfAnUnknownCodeIsNotFound", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		createOrg(t, s, "acme")
