@@ -52,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 		{"Backchannel", backchannelTests, false},
 		{"AdminTokens", adminTokenTests, false},
 		{"Upstreams", upstreamTests, false},
+		{"UpstreamFlows", upstreamFlowTests, false},
 		{"OrgIsolation", isolationTests(), true},
 	}
 	for _, g := range groups {
