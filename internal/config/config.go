@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -34,6 +35,8 @@ type Config struct {
 	LogLevel              slog.Level
 	LogFormat             string // text or json; "" = text on a terminal, else json
 	OutboundAllowLoopback bool
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
 	// MasterKeyExplicit is true when master-key-file was set by the operator.
 	MasterKeyExplicit bool
 }
@@ -65,6 +68,7 @@ var settings = []setting{
 	{name: "master-key-file", usage: "file holding the 32-byte master key (default DATA_DIR/master.key, generated on first start with SQLite)"},
 	{name: "log-level", def: "info", usage: "debug, info, warn or error"},
 	{name: "log-format", usage: "text or json (default text on a terminal, json otherwise)"},
+	{name: "trusted-proxies", usage: "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client address (for rate limits and audit)"},
 	{name: "outbound-allow-loopback", def: "false", usage: "allow outbound calls (back-channel logout, upstream IdP) to loopback addresses; for development", isBool: true},
 }
 
@@ -187,6 +191,20 @@ func build(raw map[string]string, explicit map[string]bool) (Config, error) {
 	}
 	if c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, fmt.Errorf("log-format: must be text or json (got %q)", c.LogFormat)
+	}
+	for _, v := range strings.Split(raw["trusted-proxies"], ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		pfx, err := netip.ParsePrefix(v)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				return c, fmt.Errorf("trusted-proxies: %q is not a CIDR or IP address", v)
+			}
+			pfx = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		c.TrustedProxies = append(c.TrustedProxies, pfx.Masked())
 	}
 	if c.OutboundAllowLoopback, err = strconv.ParseBool(raw["outbound-allow-loopback"]); err != nil {
 		return c, fmt.Errorf("outbound-allow-loopback: must be true or false (got %q)", raw["outbound-allow-loopback"])

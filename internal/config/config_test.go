@@ -86,3 +86,16 @@ func TestLoad_PostgresAndExplicitMasterKey(t *testing.T) {
 		t.Fatalf("%+v redacted=%s", cfg, cfg.Redacted())
 	}
 }
+
+func TestLoad_TrustedProxies(t *testing.T) {
+	cfg, err := load(t, []string{"--trusted-proxies", "10.0.0.0/8, 192.0.2.1"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.TrustedProxies) != 2 || cfg.TrustedProxies[1].String() != "192.0.2.1/32" {
+		t.Fatalf("trusted proxies = %v", cfg.TrustedProxies)
+	}
+	if _, err := load(t, []string{"--trusted-proxies", "10.0.0.0/33"}, nil); err == nil || !strings.Contains(err.Error(), "trusted-proxies:") {
+		t.Fatalf("bad CIDR: %v", err)
+	}
+}

@@ -10,8 +10,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -106,6 +109,45 @@ func (s *Server) metrics() http.Handler {
 	return promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
 }
 
+// clientAddr returns the client's address as host:port when the request
+// came through a trusted reverse proxy: the right-most X-Forwarded-For hop
+// that is not itself a trusted proxy. It returns "" to keep RemoteAddr.
+func (s *Server) clientAddr(r *http.Request) string {
+	proxies := s.env.Config.TrustedProxies
+	if len(proxies) == 0 {
+		return ""
+	}
+	trusted := func(v string) bool {
+		a, err := netip.ParseAddr(strings.TrimSpace(v))
+		if err != nil {
+			return false
+		}
+		for _, p := range proxies {
+			if p.Contains(a.Unmap()) {
+				return true
+			}
+		}
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil || !trusted(host) {
+		return ""
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if hop == "" || trusted(hop) {
+			continue
+		}
+		a, err := netip.ParseAddr(hop)
+		if err != nil {
+			return ""
+		}
+		return netip.AddrPortFrom(a.Unmap(), 0).String()
+	}
+	return ""
+}
+
 type ctxKey int
 
 const requestIDKey ctxKey = 0
@@ -147,6 +189,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		id := hex.EncodeToString(b[:])
 		w.Header().Set("X-Request-Id", id)
 		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		if addr := s.clientAddr(r); addr != "" {
+			r.RemoteAddr = addr
+		}
 		sw := &statusWriter{ResponseWriter: w}
 		start := time.Now()
 		defer func() {
