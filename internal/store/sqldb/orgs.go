@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/domain"
@@ -174,9 +175,9 @@ func scanUser(row interface{ Scan(...any) error }) (*domain.User, error) {
 }
 
 func (s *DB) CreateUser(ctx context.Context, u *domain.User) error {
-	_, err := s.exec(ctx, s.db, `INSERT INTO users (`+userCols+`, user_name_fold) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, s.db, `INSERT INTO users (`+userCols+`, user_name_fold, search_fold) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.OrgID, u.Sub, u.UserName, u.Name, u.Email, u.EmailVerified, u.Picture, u.Role, u.PasswordHash, u.Disabled,
-		u.UpstreamIssuer, u.UpstreamSubject, ts(u.CreatedAt), ts(u.UpdatedAt), domain.FoldUserName(u.UserName))
+		u.UpstreamIssuer, u.UpstreamSubject, ts(u.CreatedAt), ts(u.UpdatedAt), domain.FoldUserName(u.UserName), searchFold(u))
 	return s.classify(err)
 }
 
@@ -199,9 +200,11 @@ func (s *DB) ListUsers(ctx context.Context, orgID string, f store.UserFilter) ([
 	query := `SELECT ` + userCols + ` FROM users WHERE org_id = ?`
 	args := []any{orgID}
 	if f.Query != "" {
-		query += ` AND (user_name_fold LIKE ? ESCAPE '\' OR LOWER(name) LIKE ? ESCAPE '\' OR LOWER(email) LIKE ? ESCAPE '\')`
-		pat := "%" + likeEscape(domain.FoldUserName(f.Query)) + "%"
-		args = append(args, pat, pat, pat)
+		if strings.Contains(f.Query, "\n") { // the field separator: no field holds it
+			return nil, nil
+		}
+		query += ` AND search_fold LIKE ? ESCAPE '\'`
+		args = append(args, "%"+likeEscape(strings.ToLower(f.Query))+"%")
 	}
 	query += ` ORDER BY user_name_fold LIMIT ?`
 	args = append(args, limit)
@@ -210,6 +213,13 @@ func (s *DB) ListUsers(ctx context.Context, orgID string, f store.UserFilter) ([
 		return nil, err
 	}
 	return collect(rows, scanUser)
+}
+
+// searchFold is what user search matches: userName, name and email,
+// lower-cased by Go so every script folds alike on every backend. The
+// separators keep a query from matching across two fields.
+func searchFold(u *domain.User) string {
+	return strings.ToLower(u.UserName + "\n" + u.Name + "\n" + u.Email)
 }
 
 func likeEscape(v string) string {
@@ -224,9 +234,9 @@ func likeEscape(v string) string {
 }
 
 func (s *DB) UpdateUser(ctx context.Context, u *domain.User) error {
-	return s.execOne(ctx, s.db, `UPDATE users SET user_name = ?, user_name_fold = ?, name = ?, email = ?, email_verified = ?, picture = ?, role = ?,
+	return s.execOne(ctx, s.db, `UPDATE users SET user_name = ?, user_name_fold = ?, search_fold = ?, name = ?, email = ?, email_verified = ?, picture = ?, role = ?,
 		password_hash = ?, disabled = ?, upstream_issuer = ?, upstream_subject = ?, updated_at = ? WHERE org_id = ? AND sub = ?`,
-		u.UserName, domain.FoldUserName(u.UserName), u.Name, u.Email, u.EmailVerified, u.Picture, u.Role,
+		u.UserName, domain.FoldUserName(u.UserName), searchFold(u), u.Name, u.Email, u.EmailVerified, u.Picture, u.Role,
 		u.PasswordHash, u.Disabled, u.UpstreamIssuer, u.UpstreamSubject, ts(u.UpdatedAt), u.OrgID, u.Sub)
 }
 

@@ -192,9 +192,10 @@ var userTests = []test{
 		bob := mk("s3", "bob", "Bob 100% Sure", "bob@mail.example")
 		carol := mk("s4", "carol_x", "Carol", "carol@mail.example")
 		eve := mk("s5", "eve", `Eve \ Backslash`, "")
+		emile := mk("s6", "emile", "Émile Zola", "emile@paris.example")
 		createUser(t, s, "other", "s9", "alice-elsewhere")
 
-		all := []*domain.User{alice, bob, carol, eve, frank}
+		all := []*domain.User{alice, bob, carol, emile, eve, frank}
 		cases := []struct {
 			query string
 			want  []*domain.User
@@ -205,6 +206,9 @@ var userTests = []test{
 			{"WONDERLAND.EX", []*domain.User{alice}},
 			{"mail.example", []*domain.User{bob, carol}},
 			{"e", all},
+			{"émile z", []*domain.User{emile}}, // non-ASCII folds alike on every backend
+			{"ÉMILE", []*domain.User{emile}},
+			{"zolaemile", nil}, // no match across two fields
 			{"%", []*domain.User{bob}},
 			{"100%", []*domain.User{bob}},
 			{"_", []*domain.User{carol}},
@@ -213,6 +217,7 @@ var userTests = []test{
 			{"r%l", nil},
 			{`\`, []*domain.User{eve}},
 			{"nobody", nil},
+			{"Castle\nfrank", nil},
 			{"elsewhere", nil},
 		}
 		for _, c := range cases {
