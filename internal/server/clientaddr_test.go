@@ -16,7 +16,7 @@ func TestClientAddr_BelievesForwardedForOnlyFromTrustedProxies(t *testing.T) {
 	}{
 		{"10.1.2.3:5555", "203.0.113.7", "203.0.113.7:0"},
 		{"10.1.2.3:5555", "198.51.100.1, 203.0.113.7, 10.9.9.9", "203.0.113.7:0"}, // right-most untrusted hop
-		{"192.0.2.50:5555", "203.0.113.7", ""},                                     // untrusted peer: spoofable header ignored
+		{"192.0.2.50:5555", "203.0.113.7", ""},                                    // untrusted peer: spoofable header ignored
 		{"10.1.2.3:5555", "", ""},
 		{"10.1.2.3:5555", "not-an-ip", ""},
 		{"10.1.2.3:5555", "10.2.2.2", ""}, // only proxies in the chain
