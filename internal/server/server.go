@@ -78,6 +78,34 @@ func New(env *bootstrap.Env, opts ...Option) (*Server, error) {
 // ctx ends. Every node runs them; the database hands each job to one.
 func (s *Server) Start(ctx context.Context) {
 	s.logout.Start(ctx)
+	go s.purge(ctx)
+}
+
+// Expired rows are kept for purgeGrace (for investigation) and then
+// deleted, checked every purgeInterval. Several nodes purging at once only
+// repeat the same idempotent deletes.
+const (
+	purgeInterval = 10 * time.Minute
+	purgeGrace    = 24 * time.Hour
+)
+
+func (s *Server) purge(ctx context.Context) {
+	t := time.NewTicker(purgeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := s.env.Store.PurgeExpired(ctx, s.env.Now().Add(-purgeGrace))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Error("purge expired rows", "err", err)
+		case n > 0:
+			s.log.Info("purged expired rows", "rows", n)
+		}
+	}
 }
 
 // Handler is the whole product as one http.Handler.

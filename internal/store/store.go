@@ -215,6 +215,15 @@ type UpstreamFlows interface {
 	ListSessionsByUpstreamSID(ctx context.Context, orgID, upstreamSID string) ([]*domain.Session, error)
 }
 
+// Maintenance removes what no longer matters.
+type Maintenance interface {
+	// PurgeExpired deletes rows of every organization that expired or
+	// ended before the given time (sessions, pending requests, codes,
+	// tokens, tickets, upstream round trips, rate-limit windows) and
+	// finished back-channel deliveries older than it. The audit log is kept.
+	PurgeExpired(ctx context.Context, before time.Time) (int64, error)
+}
+
 // Store is everything a backend provides. Components depend on the small
 // interfaces above, not on Store.
 type Store interface {
@@ -234,6 +243,7 @@ type Store interface {
 	AdminTokens
 	Upstreams
 	UpstreamFlows
+	Maintenance
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
 	// Migrate applies pending schema migrations under a database lock.

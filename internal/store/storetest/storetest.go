@@ -53,6 +53,7 @@ func Run(t *testing.T, open Opener) {
 		{"AdminTokens", adminTokenTests, false},
 		{"Upstreams", upstreamTests, false},
 		{"UpstreamFlows", upstreamFlowTests, false},
+		{"Purge", purgeTests, false},
 		{"OrgIsolation", isolationTests(), true},
 	}
 	for _, g := range groups {
