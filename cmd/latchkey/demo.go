@@ -9,6 +9,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/demo"
+	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/server"
 )
 
@@ -34,6 +35,10 @@ open. --addr and --public-url apply; --database and --data-dir are ignored.`,
 			cfg.DataDir, cfg.Database = dir, "sqlite:"+filepath.Join(dir, "latchkey.db")
 			cfg.MasterKeyFile, cfg.MasterKeyExplicit = filepath.Join(dir, "master.key"), false
 			cfg.OutboundAllowLoopback = true
+			// A throwaway key for a throwaway database: nothing to back up.
+			if _, err := secret.CreateMasterKeyFile(cfg.MasterKeyFile); err != nil {
+				return err
+			}
 			log := bootstrap.NewLogger(cfg, os.Stderr)
 			env, err := bootstrap.Open(cmd.Context(), cfg, log, true)
 			if err != nil {
