@@ -7,6 +7,7 @@ package web
 import (
 	"embed"
 	"html/template"
+	"net/http"
 )
 
 //go:embed templates/*.html
@@ -15,4 +16,17 @@ var files embed.FS
 // Templates parses every page template with the shared layout.
 func Templates() *template.Template {
 	return template.Must(template.New("").ParseFS(files, "templates/*.html"))
+}
+
+// SetPageHeaders marks a response as one of these pages: HTML, never
+// cached, no referrer, no framing, and a policy that loads nothing from
+// elsewhere.
+func SetPageHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; frame-ancestors 'none'; base-uri 'none'")
 }

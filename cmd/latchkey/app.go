@@ -80,14 +80,11 @@ func (c *cli) appCreateCmd() *cobra.Command {
 			if ch.Name == nil || strings.TrimSpace(*ch.Name) == "" {
 				return domain.Invalid("name", "is required")
 			}
-			env, err := c.open(cmd)
+			env, err := c.openOrg(cmd, org)
 			if err != nil {
 				return err
 			}
 			defer env.Close()
-			if _, err := requireOrg(cmd.Context(), env, org); err != nil {
-				return err
-			}
 			app, secret, err := env.Directory.CreateApp(cmd.Context(), cliActor, org, public, ch)
 			if err != nil {
 				return err
@@ -152,14 +149,11 @@ func (c *cli) appListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env, err := c.open(cmd)
+			env, err := c.openOrg(cmd, org)
 			if err != nil {
 				return err
 			}
 			defer env.Close()
-			if _, err := requireOrg(cmd.Context(), env, org); err != nil {
-				return err
-			}
 			apps, err := env.Store.ListApps(cmd.Context(), org)
 			if err != nil {
 				return err
@@ -195,14 +189,11 @@ func (c *cli) appShowCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env, err := c.open(cmd)
+			env, err := c.openOrg(cmd, org)
 			if err != nil {
 				return err
 			}
 			defer env.Close()
-			if _, err := requireOrg(cmd.Context(), env, org); err != nil {
-				return err
-			}
 			app, err := env.Store.GetApp(cmd.Context(), org, a[0])
 			if err != nil {
 				return notFound(err, "application %q in organization %q", a[0], org)
@@ -231,14 +222,11 @@ func (c *cli) appUpdateCmd() *cobra.Command {
 			if ch == (directory.AppChanges{}) {
 				return usagef("nothing to change: give at least one flag (see latchkey app update --help)")
 			}
-			env, err := c.open(cmd)
+			env, err := c.openOrg(cmd, org)
 			if err != nil {
 				return err
 			}
 			defer env.Close()
-			if _, err := requireOrg(cmd.Context(), env, org); err != nil {
-				return err
-			}
 			if _, err := env.Store.GetApp(cmd.Context(), org, a[0]); err != nil {
 				return notFound(err, "application %q in organization %q", a[0], org)
 			}
@@ -266,14 +254,11 @@ func (c *cli) appDeleteCmd() *cobra.Command {
 			if err := confirmed(cmd, fmt.Sprintf("deleting application %q", a[0])); err != nil {
 				return err
 			}
-			env, err := c.open(cmd)
+			env, err := c.openOrg(cmd, org)
 			if err != nil {
 				return err
 			}
 			defer env.Close()
-			if _, err := requireOrg(cmd.Context(), env, org); err != nil {
-				return err
-			}
 			if err := env.Directory.DeleteApp(cmd.Context(), cliActor, org, a[0]); err != nil {
 				if isNotFound(err) {
 					return notFound(err, "application %q in organization %q", a[0], org)
@@ -300,14 +285,11 @@ func (c *cli) appRotateSecretCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env, err := c.open(cmd)
+			env, err := c.openOrg(cmd, org)
 			if err != nil {
 				return err
 			}
 			defer env.Close()
-			if _, err := requireOrg(cmd.Context(), env, org); err != nil {
-				return err
-			}
 			if _, err := env.Store.GetApp(cmd.Context(), org, a[0]); err != nil {
 				return notFound(err, "application %q in organization %q", a[0], org)
 			}

@@ -65,6 +65,20 @@ func requireOrg(ctx context.Context, env *bootstrap.Env, id string) (*domain.Org
 	return o, nil
 }
 
+// openOrg opens the environment for a command about organization id,
+// which must exist. The caller closes the environment.
+func (c *cli) openOrg(cmd *cobra.Command, id string) (*bootstrap.Env, error) {
+	env, err := c.open(cmd)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := requireOrg(cmd.Context(), env, id); err != nil {
+		env.Close()
+		return nil, err
+	}
+	return env, nil
+}
+
 // addYesFlag gives a destructive command its confirmation switch.
 func addYesFlag(cmd *cobra.Command) {
 	cmd.Flags().Bool("yes", false, "confirm: this cannot be undone")

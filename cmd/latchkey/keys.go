@@ -63,14 +63,11 @@ func (c *cli) keysListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env, err := c.open(cmd)
+			env, err := c.openOrg(cmd, org)
 			if err != nil {
 				return err
 			}
 			defer env.Close()
-			if _, err := requireOrg(cmd.Context(), env, org); err != nil {
-				return err
-			}
 			keys, err := env.Store.ListSigningKeys(cmd.Context(), org)
 			if err != nil {
 				return err
@@ -98,14 +95,11 @@ func (c *cli) keysRotateCmd() *cobra.Command {
 					return domain.Invalid("alg", "must be RS256, ES256 or EdDSA (got %q)", alg)
 				}
 			}
-			env, err := c.open(cmd)
+			env, err := c.openOrg(cmd, org)
 			if err != nil {
 				return err
 			}
 			defer env.Close()
-			if _, err := requireOrg(cmd.Context(), env, org); err != nil {
-				return err
-			}
 			keys, err := env.Keys.Rotate(cmd.Context(), org, algs)
 			if err != nil {
 				return err

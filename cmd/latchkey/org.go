@@ -249,14 +249,11 @@ func (c *cli) orgDeleteCmd() *cobra.Command {
 			if err := confirmed(cmd, fmt.Sprintf("deleting organization %q with all its users, applications and keys", a[0])); err != nil {
 				return err
 			}
-			env, err := c.open(cmd)
+			env, err := c.openOrg(cmd, a[0])
 			if err != nil {
 				return err
 			}
 			defer env.Close()
-			if _, err := requireOrg(cmd.Context(), env, a[0]); err != nil {
-				return err
-			}
 			if err := env.Directory.DeleteOrg(cmd.Context(), a[0]); err != nil {
 				return err
 			}
@@ -278,14 +275,11 @@ func (c *cli) orgAPIKeyShowCmd() *cobra.Command {
 			if err := orgArg(a[0]); err != nil {
 				return err
 			}
-			env, err := c.open(cmd)
+			env, err := c.openOrg(cmd, a[0])
 			if err != nil {
 				return err
 			}
 			defer env.Close()
-			if _, err := requireOrg(cmd.Context(), env, a[0]); err != nil {
-				return err
-			}
 			key, err := env.Directory.RevealAPIKey(cmd.Context(), cliActor, a[0])
 			if err != nil {
 				return err
@@ -308,14 +302,11 @@ func (c *cli) orgAPIKeyRotateCmd() *cobra.Command {
 			if overlap < 0 || overlap > 30*24*time.Hour {
 				return domain.Invalid("overlap", "must be between 0 and 720h (got %s)", overlap)
 			}
-			env, err := c.open(cmd)
+			env, err := c.openOrg(cmd, a[0])
 			if err != nil {
 				return err
 			}
 			defer env.Close()
-			if _, err := requireOrg(cmd.Context(), env, a[0]); err != nil {
-				return err
-			}
 			started := env.Now()
 			key, err := env.Directory.RotateAPIKey(cmd.Context(), cliActor, a[0], overlap)
 			if err != nil {

@@ -213,14 +213,11 @@ is never printed.`,
 			if err := ch.Check(); err != nil {
 				return upstreamFieldError(err)
 			}
-			env, err := c.open(cmd)
+			env, err := c.openOrg(cmd, org)
 			if err != nil {
 				return err
 			}
 			defer env.Close()
-			if _, err := requireOrg(cmd.Context(), env, org); err != nil {
-				return err
-			}
 			u, created, err := env.Directory.SetUpstream(cmd.Context(), cliActor, org, ch)
 			if err != nil {
 				return upstreamFieldError(err)
@@ -248,12 +245,8 @@ is never printed.`,
 // loadUpstream opens the environment and the organization's connection,
 // failing clearly when either is missing. The caller closes env.
 func (c *cli) loadUpstream(cmd *cobra.Command, org string) (*bootstrap.Env, *domain.UpstreamConnection, error) {
-	env, err := c.open(cmd)
+	env, err := c.openOrg(cmd, org)
 	if err != nil {
-		return nil, nil, err
-	}
-	if _, err := requireOrg(cmd.Context(), env, org); err != nil {
-		env.Close()
 		return nil, nil, err
 	}
 	u, err := env.Store.GetUpstream(cmd.Context(), org)

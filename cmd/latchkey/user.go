@@ -99,14 +99,11 @@ func (c *cli) userCreateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env, err := c.open(cmd)
+			env, err := c.openOrg(cmd, org)
 			if err != nil {
 				return err
 			}
 			defer env.Close()
-			if _, err := requireOrg(cmd.Context(), env, org); err != nil {
-				return err
-			}
 			u, err := env.Directory.CreateUser(cmd.Context(), cliActor, org, a[0], ch)
 			if err != nil {
 				return err
@@ -133,14 +130,11 @@ func (c *cli) userListCmd() *cobra.Command {
 			if limit < 1 || limit > 1000 {
 				return usagef("--limit must be between 1 and 1000 (got %d)", limit)
 			}
-			env, err := c.open(cmd)
+			env, err := c.openOrg(cmd, org)
 			if err != nil {
 				return err
 			}
 			defer env.Close()
-			if _, err := requireOrg(cmd.Context(), env, org); err != nil {
-				return err
-			}
 			users, err := env.Store.ListUsers(cmd.Context(), org, store.UserFilter{Query: query, Limit: limit})
 			if err != nil {
 				return err
@@ -174,14 +168,11 @@ func (c *cli) userShowCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env, err := c.open(cmd)
+			env, err := c.openOrg(cmd, org)
 			if err != nil {
 				return err
 			}
 			defer env.Close()
-			if _, err := requireOrg(cmd.Context(), env, org); err != nil {
-				return err
-			}
 			u, err := env.Store.GetUserByName(cmd.Context(), org, a[0])
 			if err != nil {
 				return notFound(err, "user %q in organization %q", a[0], org)
@@ -196,14 +187,11 @@ func (c *cli) userShowCmd() *cobra.Command {
 // updateUser applies ch to the user, with clear messages for a missing
 // organization or user.
 func (c *cli) updateUser(cmd *cobra.Command, org, userName string, ch directory.UserChanges) error {
-	env, err := c.open(cmd)
+	env, err := c.openOrg(cmd, org)
 	if err != nil {
 		return err
 	}
 	defer env.Close()
-	if _, err := requireOrg(cmd.Context(), env, org); err != nil {
-		return err
-	}
 	if _, err := env.Store.GetUserByName(cmd.Context(), org, userName); err != nil {
 		return notFound(err, "user %q in organization %q", userName, org)
 	}
@@ -272,14 +260,11 @@ func (c *cli) userDeleteCmd() *cobra.Command {
 			if err := confirmed(cmd, fmt.Sprintf("deleting user %q", a[0])); err != nil {
 				return err
 			}
-			env, err := c.open(cmd)
+			env, err := c.openOrg(cmd, org)
 			if err != nil {
 				return err
 			}
 			defer env.Close()
-			if _, err := requireOrg(cmd.Context(), env, org); err != nil {
-				return err
-			}
 			if err := env.Directory.DeleteUser(cmd.Context(), cliActor, org, a[0]); err != nil {
 				if isNotFound(err) {
 					return notFound(err, "user %q in organization %q", a[0], org)

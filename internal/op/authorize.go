@@ -13,6 +13,7 @@ import (
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/web"
 )
 
 // authorize is the authorization endpoint (OIDC Core §3.1.2). Until the
@@ -281,7 +282,7 @@ func (p *Provider) respond(w http.ResponseWriter, r *http.Request, org *domain.O
 				fields = append(fields, formField{k, val})
 			}
 		}
-		pageSecurityHeaders(w)
+		web.SetPageHeaders(w)
 		w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
 		w.WriteHeader(http.StatusOK)
 		if err := p.Templates.ExecuteTemplate(w, "form_post", struct {

@@ -25,6 +25,7 @@ import (
 	"github.com/latchkey/latchkey/internal/signer"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/throttle"
+	"github.com/latchkey/latchkey/web"
 )
 
 // Provider serves every organization's OpenID Provider endpoints.
@@ -131,24 +132,13 @@ func (p *Provider) internalError(w http.ResponseWriter, r *http.Request, what st
 	_, _ = w.Write([]byte(`{"error":"server_error","error_description":"internal error (reference ` + ref + `)"}` + "\n"))
 }
 
-// pageSecurityHeaders are set on every HTML page.
-func pageSecurityHeaders(w http.ResponseWriter) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; frame-ancestors 'none'; base-uri 'none'")
-}
-
 type pageData struct {
 	Title   string
 	OrgName string
 }
 
 func (p *Provider) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
-	pageSecurityHeaders(w)
+	web.SetPageHeaders(w)
 	w.WriteHeader(status)
 	if err := p.Templates.ExecuteTemplate(w, name, data); err != nil {
 		p.Log.Error("render page", "page", name, "request_id", p.RequestID(r.Context()), "err", err)

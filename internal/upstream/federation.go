@@ -23,6 +23,7 @@ import (
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/web"
 )
 
 // Lifetimes of the round trips through the upstream IdP.
@@ -216,13 +217,7 @@ func (f *Federation) fail(w http.ResponseWriter, r *http.Request, org *domain.Or
 	if detail != nil {
 		f.Log.Warn("upstream login failed", "request_id", ref, "org", org.ID, "reason", title, "err", detail)
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+	web.SetPageHeaders(w)
 	w.WriteHeader(status)
 	d := errorPageData{Title: title, OrgName: org.Name, Message: message, Reference: ref,
 		Link: f.issuer(org.ID) + "/login", LinkText: "Try signing in again"}

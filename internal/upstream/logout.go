@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -212,7 +213,7 @@ func (f *Federation) backchannel(w http.ResponseWriter, r *http.Request) {
 		}
 		ended++
 	}
-	f.audit(r, org.ID, lc.Subject, "logout.upstream_backchannel", "ok", map[string]string{"sessions": itoa(ended)})
+	f.audit(r, org.ID, lc.Subject, "logout.upstream_backchannel", "ok", map[string]string{"sessions": strconv.Itoa(ended)})
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -221,9 +222,4 @@ func (f *Federation) backchannel(w http.ResponseWriter, r *http.Request) {
 func isJSONObject(raw json.RawMessage) bool {
 	var m map[string]any
 	return len(raw) > 0 && json.Unmarshal(raw, &m) == nil && m != nil
-}
-
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
 }
