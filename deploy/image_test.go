@@ -79,19 +79,9 @@ func imageUnderTest(t *testing.T) (string, engine) {
 // each path and the uncompressed and gzip-compressed layer sizes.
 func saveImage(t *testing.T, ref string, e engine) (cfg imageConfig, root string, owners map[string]int, size, compressed int64) {
 	t.Helper()
-	archive := filepath.Join(t.TempDir(), "image.tar")
-	var cmd *exec.Cmd
-	switch e.name {
-	case "buildah":
-		cmd = e.command("push", ref, "docker-archive:"+archive)
-	default:
-		cmd = e.command("save", "--format", "docker-archive", "-o", archive, ref)
-		if e.name == "docker" {
-			cmd = e.command("save", "-o", archive, ref)
-		}
-	}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+	archive, err := exportImage(ref, e)
+	if err != nil {
+		t.Fatal(err)
 	}
 	files := readTar(t, archive)
 	var manifest []struct {
@@ -117,6 +107,50 @@ func saveImage(t *testing.T, ref string, e engine) (cfg imageConfig, root string
 		unpack(t, body, root, owners)
 	}
 	return cfg, root, owners, size, compressed
+}
+
+// exported holds each image's docker archive, exported once for all the
+// image tests (in a directory TestMain removes).
+var (
+	exported   = map[string]string{}
+	exportsDir string
+)
+
+// exportImage writes ref as a docker archive, which keeps HEALTHCHECK.
+func exportImage(ref string, e engine) (string, error) {
+	if archive, ok := exported[ref]; ok {
+		return archive, nil
+	}
+	if exportsDir == "" {
+		dir, err := os.MkdirTemp("", "latchkey-image-")
+		if err != nil {
+			return "", err
+		}
+		exportsDir = dir
+	}
+	archive := filepath.Join(exportsDir, fmt.Sprintf("image-%d.tar", len(exported)))
+	var cmd *exec.Cmd
+	switch e.name {
+	case "buildah":
+		cmd = e.command("push", ref, "docker-archive:"+archive)
+	case "docker":
+		cmd = e.command("save", "-o", archive, ref)
+	default:
+		cmd = e.command("save", "--format", "docker-archive", "-o", archive, ref)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+	}
+	exported[ref] = archive
+	return archive, nil
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if exportsDir != "" {
+		_ = os.RemoveAll(exportsDir)
+	}
+	os.Exit(code)
 }
 
 func readTar(t *testing.T, path string) map[string][]byte {
