@@ -110,7 +110,7 @@ func TestServe_NotifiesSystemdWhenReadyAndPassesItsOwnHealthcheck(t *testing.T) 
 	defer stop()
 	done := make(chan result, 1)
 	go func() {
-		done <- runCommand(ctx, "serve", "--addr", "127.0.0.1:0", "--database", "sqlite:"+filepath.Join(dir, "latchkey.db"), "--data-dir", dir)
+		done <- runCommand(ctx, "serve", "--addr", "127.0.0.1:0", "--database", "sqlite:"+filepath.Join(dir, "latchkey.db"), "--data-dir", dir, "--log-level", "error")
 	}()
 	receive := func() string {
 		t.Helper()
