@@ -259,6 +259,9 @@ func TestImage_IsSmallNonRootAndConfiguredByEnvironment(t *testing.T) {
 		t.Errorf("Env = %v, want listen on 0.0.0.0:8080 with SQLite in /data", c.Env)
 	}
 	loadConfig(t, "image environment", env)
+	if !slices.Contains(filepath.SplitList(env["PATH"]), "/usr/bin") {
+		t.Errorf("PATH = %q: `exec CONTAINER latchkey …` needs /usr/bin", env["PATH"])
+	}
 	for _, label := range []string{"version", "revision", "source", "created"} {
 		if v := c.Labels["org.opencontainers.image."+label]; v == "" || v == "unknown" {
 			t.Errorf("label org.opencontainers.image.%s = %q", label, v)
