@@ -229,8 +229,8 @@ func TestImage_IsSmallNonRootAndConfiguredByEnvironment(t *testing.T) {
 	ref, e := imageUnderTest(t)
 	cfg, root, owners, size, compressed := saveImage(t, ref, e)
 	t.Logf("image %s: %.1f MB uncompressed, %.1f MB compressed", ref, float64(size)/1e6, float64(compressed)/1e6)
-	if size > 25<<20 {
-		t.Errorf("image is %.1f MB uncompressed, want under 25 MB", float64(size)/(1<<20))
+	if size > 25e6 {
+		t.Errorf("image is %.1f MB uncompressed, want under 25 MB", float64(size)/1e6)
 	}
 
 	c := cfg.Config
