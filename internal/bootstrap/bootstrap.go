@@ -21,6 +21,7 @@ import (
 	"github.com/latchkey/latchkey/internal/signer"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/postgres"
+	"github.com/latchkey/latchkey/internal/store/sqldb"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
 )
 
@@ -42,10 +43,18 @@ func (e *Env) Close() error { return e.Store.Close() }
 
 // OpenStore opens the configured database without migrating it.
 func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	var st *sqldb.DB
+	var err error
 	if cfg.DatabaseKind() == "postgres" {
-		return postgres.Open(ctx, cfg.Database)
+		st, err = postgres.Open(ctx, cfg.Database)
+	} else {
+		st, err = sqlite.Open(ctx, cfg.SQLitePath())
 	}
-	return sqlite.Open(ctx, cfg.SQLitePath())
+	if err != nil {
+		return nil, err
+	}
+	st.SetTimeout(cfg.DatabaseTimeout)
+	return st, nil
 }
 
 // LoadMasterKey reads the master key file. With SQLite and no explicit key

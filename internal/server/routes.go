@@ -35,6 +35,7 @@ func (s *Server) routes() error {
 	s.logout = &logout.Service{
 		Store: env.Store, Keys: env.Keys, Sessions: sessions, Client: s.outbound, Log: s.log,
 		PublicURL: env.Config.PublicURL, Now: clock,
+		Lease: env.Config.BackchannelLease, Senders: env.Config.BackchannelSenders, PerOrg: env.Config.BackchannelPerOrg,
 	}
 	sessions.EndHook = s.logout.EndSession
 	templates := web.Templates()

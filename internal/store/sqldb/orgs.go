@@ -89,7 +89,7 @@ func (s *DB) DeleteOrg(ctx context.Context, id string) error {
 }
 
 // collect scans every row with scan and closes rows.
-func collect[T any](rows *sql.Rows, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+func collect[T any](rows *rows, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
 	defer rows.Close()
 	var out []T
 	for rows.Next() {
@@ -136,7 +136,7 @@ func (s *DB) CurrentAPIKey(ctx context.Context, orgID string) (*domain.APIKey, e
 func (s *DB) RotateAPIKey(ctx context.Context, orgID string, key *domain.APIKey, oldExpiresAt time.Time) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		var n int
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM orgs WHERE id = ?`), orgID).Scan(&n); err != nil {
+		if err := s.db.queryRow(ctx, tx, s.q(`SELECT COUNT(*) FROM orgs WHERE id = ?`), orgID).Scan(&n); err != nil {
 			return err
 		}
 		if n == 0 {

@@ -39,7 +39,7 @@ func (s *DB) GetUpstream(ctx context.Context, orgID string) (*domain.UpstreamCon
 func (s *DB) PutUpstream(ctx context.Context, c *domain.UpstreamConnection) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		var n int
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM orgs WHERE id = ?`), c.OrgID).Scan(&n); err != nil {
+		if err := s.db.queryRow(ctx, tx, s.q(`SELECT COUNT(*) FROM orgs WHERE id = ?`), c.OrgID).Scan(&n); err != nil {
 			return err
 		}
 		if n == 0 {
