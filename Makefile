@@ -10,7 +10,7 @@ LDFLAGS     := -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TEST_TIMEOUT ?= 30m
 
-.PHONY: test deps bench lint build clean
+.PHONY: test deps bench soak lint build clean
 
 ## test: every test — unit, store (SQLite and PostgreSQL), interop, browser.
 test: deps
@@ -29,6 +29,12 @@ deps:
 ## flows on SQLite and PostgreSQL (flags via LOAD_FLAGS, e.g. LOAD_FLAGS='-duration 30s').
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./... && $(GO) run ./test/load $(LOAD_FLAGS)
+
+## soak: the cluster tests (three `latchkey serve` nodes on PostgreSQL) with
+## release-check counts: 2,000 tickets and 1,000 codes and refresh tokens,
+## each raced by 6 requests across the nodes.
+soak:
+	$(GO) test ./test/cluster -count=1 -v -timeout $(TEST_TIMEOUT) -args -soak
 
 ## lint: gofmt, go vet and staticcheck must all be clean.
 lint:

@@ -221,23 +221,32 @@ func (s *Service) Run(ctx context.Context) {
 func (s *Service) Start(ctx context.Context) {
 	s.init()
 	s.kick = make(chan struct{}, 1)
+	if s.Log != nil {
+		s.Log.Info("back-channel logout worker started", "owner", s.owner, "senders", s.senders(), "per_org", s.perOrg(),
+			"lease", s.lease().String(), "send_timeout", s.sendBudget().String())
+	}
 	go s.Run(ctx)
 }
 
 // Drain waits for the sends in flight after the worker's context ended.
 // When ctx ends first, it cancels them: each records its attempt as
 // interrupted and releases its delivery for another node at once.
-func (s *Service) Drain(ctx context.Context) {
+// It returns how many sends it cut short.
+func (s *Service) Drain(ctx context.Context) int {
 	s.init()
 	done := make(chan struct{})
 	go func() { s.sends.Wait(); close(done) }()
 	select {
 	case <-done:
-		return
+		return 0
 	case <-ctx.Done():
 	}
+	s.mu.Lock()
+	n := s.inflight
+	s.mu.Unlock()
 	s.abortSends()
 	<-done
+	return n
 }
 
 // DeliverDue claims what is due now, sends it, waits for the sends and

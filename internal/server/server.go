@@ -82,6 +82,15 @@ func (s *Server) Start(ctx context.Context) {
 	go s.purge(ctx)
 }
 
+// Drain finishes the background work after Start's context ended: the
+// back-channel sends in flight get until ctx ends, then are cut short and
+// their deliveries handed back to the other nodes at once.
+func (s *Server) Drain(ctx context.Context) {
+	if n := s.logout.Drain(ctx); n > 0 {
+		s.log.Info("released back-channel logout deliveries still being sent", "deliveries", n)
+	}
+}
+
 // Expired rows are kept for purgeGrace (for investigation) and then
 // deleted, checked every purgeInterval. Several nodes purging at once only
 // repeat the same idempotent deletes.
