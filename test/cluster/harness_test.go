@@ -70,6 +70,7 @@ type cluster struct {
 	keyFile string
 	dbURL   string // what the nodes connect to
 	dataDir string
+	lease   time.Duration
 	nodes   []*node
 	next    atomic.Uint64
 	mu      sync.Mutex
@@ -80,13 +81,18 @@ type clusterOptions struct {
 	nodes int
 	// dbProxy puts a TCP proxy between the nodes and PostgreSQL.
 	dbProxy *tcpProxy
+	// lease is the nodes' back-channel lease (default: lease).
+	lease time.Duration
 }
 
 func startCluster(t *testing.T, o clusterOptions) *cluster {
 	t.Helper()
 	dbURL := testdb.PostgresURL(t)
 	dir := t.TempDir()
-	c := &cluster{t: t, keyFile: filepath.Join(dir, "master.key"), dbURL: dbURL, dataDir: dir}
+	c := &cluster{t: t, keyFile: filepath.Join(dir, "master.key"), dbURL: dbURL, dataDir: dir, lease: lease}
+	if o.lease > 0 {
+		c.lease = o.lease
+	}
 	if _, err := secret.CreateMasterKeyFile(c.keyFile); err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +204,7 @@ func (c *cluster) startNode(i int) *node {
 	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--public-url", c.URL, "--database", c.dbURL,
 		"--master-key-file", c.keyFile, "--data-dir", filepath.Join(c.dataDir, fmt.Sprint("node", i)),
 		"--outbound-allow-loopback", "--log-format", "json", "--log-level", "info",
-		"--database-timeout", databaseTimeout, "--backchannel-lease", lease.String())
+		"--database-timeout", databaseTimeout, "--backchannel-lease", c.lease.String())
 	cmd.Env = cleanEnv()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
