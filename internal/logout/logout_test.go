@@ -22,7 +22,6 @@ import (
 	"github.com/latchkey/latchkey/internal/logout"
 	"github.com/latchkey/latchkey/internal/outbound"
 	"github.com/latchkey/latchkey/internal/secret"
-	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/testdb"
 )
@@ -167,7 +166,7 @@ func (b *logBuffer) String() string {
 
 func worker(env *bootstrap.Env, log io.Writer, lease time.Duration, senders, perOrg int) *logout.Service {
 	return &logout.Service{
-		Store: env.Store, Keys: env.Keys, Sessions: &session.Sessions{Store: env.Store, Tokens: env.Store},
+		Store: env.Store, Keys: env.Keys,
 		Client: outbound.NewClient(true, 15*time.Second), Log: slog.New(slog.NewTextHandler(log, nil)),
 		PublicURL: env.Config.PublicURL, Lease: lease, Senders: senders, PerOrg: perOrg,
 	}

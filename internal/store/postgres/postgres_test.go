@@ -75,7 +75,7 @@ func TestTimeout_AStatementWithoutAnswerFailsAsUnavailable(t *testing.T) {
 	if !store.Unavailable(req) {
 		t.Error("the request's context was not marked")
 	}
-	if err := s.UpdateOrg(ctx, &domain.Organization{ID: "acme", Name: "Acme"}); !errors.Is(err, store.ErrUnavailable) {
+	if _, err := s.UpdateOrg(ctx, "acme", func(*domain.Organization) error { return nil }); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("UpdateOrg behind a lock: %v, want ErrUnavailable", err)
 	}
 	_ = tx.Rollback()

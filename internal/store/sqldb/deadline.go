@@ -143,3 +143,19 @@ func (t txExec) ExecContext(ctx context.Context, query string, args ...any) (sql
 	res, err := t.tx.ExecContext(bctx, query, args...)
 	return res, t.p.wrap(ctx, err)
 }
+
+// rowsQuerier is what *sql.DB, *sql.Tx and *sql.Conn share for rows.
+type rowsQuerier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// queryIn runs a query on x (a transaction) under its own deadline.
+func (p *pool) queryIn(ctx context.Context, x rowsQuerier, query string, args ...any) (*rows, error) {
+	bctx, cancel := p.bound(ctx)
+	rs, err := x.QueryContext(bctx, query, args...)
+	if err != nil {
+		cancel()
+		return nil, p.wrap(ctx, err)
+	}
+	return &rows{Rows: rs, caller: ctx, cancel: cancel, p: p}, nil
+}
