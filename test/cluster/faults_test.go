@@ -272,6 +272,10 @@ func TestCluster_DatabaseUnavailableAnswers503ThenRecovers(t *testing.T) {
 	fx := c.fixture("acme", redirectURI)
 	iss := c.URL + "/o/" + fx.Org
 	tickets := mintTickets(t, c, fx, 2*len(c.nodes))
+	_, adminToken, err := c.env.Directory.CreateAdminToken(context.Background(), directory.Actor{Name: "cluster-test"}, "", "outage probe", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// Requests that each need the database, one per kind of endpoint.
 	probes := map[string]func(client *http.Client) (*http.Response, error){
@@ -286,6 +290,11 @@ func TestCluster_DatabaseUnavailableAnswers503ThenRecovers(t *testing.T) {
 			req, _ := http.NewRequest(http.MethodPost, c.URL+"/api/organization/acme/user/alice/generate-token", nil)
 			req.Header.Set("x-org-id", "acme")
 			req.Header.Set("x-api-key", fx.APIKey)
+			return cl.Do(req)
+		},
+		"admin API": func(cl *http.Client) (*http.Response, error) {
+			req, _ := http.NewRequest(http.MethodGet, c.URL+"/api/admin/orgs/acme", nil)
+			req.Header.Set("Authorization", "Bearer "+adminToken)
 			return cl.Do(req)
 		},
 		"readyz": func(cl *http.Client) (*http.Response, error) { return cl.Get(c.URL + "/readyz") },
