@@ -44,6 +44,8 @@ type Provider struct {
 	// RequestID returns the request's reference id for error pages and logs.
 	RequestID func(context.Context) string
 	Now       func() time.Time
+	// Wait pauses a slowed-down sign-in; nil waits on a timer.
+	Wait func(ctx context.Context, d time.Duration) error
 }
 
 // UpstreamLogin is what the provider needs of federated login (package
