@@ -94,6 +94,7 @@ func (p *Provider) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+iss+"/account", p.account)
 	mux.HandleFunc("GET "+iss+"/{$}", p.issuerHome)
 	mux.HandleFunc("GET "+iss, p.issuerHome)
+	mux.HandleFunc("POST "+iss+"/{$}", p.issuerHomeSubmit)
 	mux.HandleFunc("GET "+iss+"/end_session", p.endSession)
 	mux.HandleFunc("POST "+iss+"/end_session", p.endSession)
 	mux.HandleFunc("GET "+iss+"/logout", p.logoutPage)

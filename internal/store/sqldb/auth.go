@@ -139,6 +139,11 @@ func (s *DB) CreateCode(ctx context.Context, c *domain.AuthCode) error {
 	return s.classify(err)
 }
 
+func (s *DB) GetCode(ctx context.Context, orgID string, hash []byte) (*domain.AuthCode, error) {
+	c, err := scanCode(s.db.QueryRowContext(ctx, s.q(`SELECT `+codeCols+` FROM auth_codes WHERE org_id = ? AND hash = ?`), orgID, hash))
+	return c, s.classify(err)
+}
+
 func (s *DB) ConsumeCode(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.AuthCode, error) {
 	return consume(ctx, s, "auth_codes", codeCols, scanCode, orgID, hash, at)
 }
@@ -277,6 +282,11 @@ func (s *DB) CreateTicket(ctx context.Context, t *domain.LoginTicket) error {
 	_, err := s.exec(ctx, s.db, `INSERT INTO login_tickets (`+ticketCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
 		t.OrgID, t.Hash, t.UserSub, ts(t.CreatedAt), ts(t.ExpiresAt), ts(t.UsedAt))
 	return s.classify(err)
+}
+
+func (s *DB) GetTicket(ctx context.Context, orgID string, hash []byte) (*domain.LoginTicket, error) {
+	t, err := scanTicket(s.db.QueryRowContext(ctx, s.q(`SELECT `+ticketCols+` FROM login_tickets WHERE org_id = ? AND hash = ?`), orgID, hash))
+	return t, s.classify(err)
 }
 
 func (s *DB) ConsumeTicket(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.LoginTicket, error) {
