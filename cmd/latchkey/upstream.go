@@ -288,7 +288,7 @@ func (c *cli) upstreamCheckCmd() *cobra.Command {
 		Short: "Fetch the upstream's discovery document and show what it offers, or why it cannot be used",
 		Long: `Fetch the upstream's discovery document through Latchkey's outbound client
 (the same address rules as real logins) and show what it offers, or why it
-failed: dns, connect, timeout, tls, forbidden_address, http, http_status,
+failed: unreachable (DNS, connection, timeout or a refused address), tls, http, http_status,
 not_json, issuer_mismatch, incomplete or invalid_document. Exits 1 on failure.`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -301,7 +301,9 @@ not_json, issuer_mismatch, incomplete or invalid_document. Exits 1 on failure.`,
 				return err
 			}
 			defer env.Close()
-			client := outbound.NewClient(env.Config.OutboundAllowLoopback, upstreamCheckTimeout)
+			client := outbound.NewGuardedClient(outbound.Policy{
+				AllowLoopback: env.Config.OutboundAllowLoopback, DenyPrivate: env.Config.OutboundDenyPrivate, Allow: env.Config.OutboundAllow,
+			}, upstreamCheckTimeout, outbound.Options{})
 			m, derr := upstream.Discover(cmd.Context(), client, u.ConfigURL)
 			out := upstreamCheckJSON{OrgID: org, ConfigURL: u.ConfigURL, OK: derr == nil, Warnings: []string{}}
 			if derr != nil {
@@ -310,7 +312,11 @@ not_json, issuer_mismatch, incomplete or invalid_document. Exits 1 on failure.`,
 					return derr
 				}
 				out.Error = &upstreamErrorJSON{Kind: string(ce.Kind), Detail: ce.Detail, URL: ce.URL, Status: ce.Status}
-				failure := fmt.Errorf("upstream check of %s failed [%s]: %s", org, ce.Kind, ce.Detail)
+				detail := ce.Detail
+				if ce.Reason != "" { // the operator, on the server, may see what the log says
+					detail += " Reason: " + ce.Reason
+				}
+				failure := fmt.Errorf("upstream check of %s failed [%s]: %s", org, ce.Kind, detail)
 				if wantJSON(cmd) {
 					if err := c.print(cmd, out, nil); err != nil {
 						return err

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/outbound"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/signer"
@@ -177,7 +178,10 @@ func (s *Service) attempt(ctx context.Context, d *domain.BackchannelDelivery) {
 	if err == nil {
 		d.DeliveredAt, d.LastError = now, ""
 	} else {
-		a.Error, d.LastError = err.Error(), err.Error()
+		// An org admin reads these records: one word for "could not reach it"
+		// (whatever the reason), the exact reason only in the log below.
+		a.Error = outbound.Public(err)
+		d.LastError = a.Error
 		if d.Attempts >= maxAttempts {
 			d.GaveUpAt = now
 			s.Log.Warn("back-channel logout given up", "org", d.OrgID, "client_id", d.ClientID, "attempts", d.Attempts, "err", err)

@@ -54,7 +54,9 @@ func WithHandler(pattern string, h http.Handler) Option {
 func New(env *bootstrap.Env, opts ...Option) (*Server, error) {
 	s := &Server{
 		env: env, log: env.Logger, mux: http.NewServeMux(), registry: prometheus.NewRegistry(), extra: map[string]http.Handler{},
-		outbound: outbound.NewClient(env.Config.OutboundAllowLoopback, 15*time.Second),
+		outbound: outbound.NewGuardedClient(outbound.Policy{
+			AllowLoopback: env.Config.OutboundAllowLoopback, DenyPrivate: env.Config.OutboundDenyPrivate, Allow: env.Config.OutboundAllow,
+		}, 15*time.Second, outbound.Options{}),
 	}
 	for _, o := range opts {
 		o(s)

@@ -255,7 +255,7 @@ func (a *API) checkUpstream(c *call) (int, any, error) {
 		if !ok {
 			return 0, nil, derr
 		}
-		a.log().Info("admin api: upstream check failed", "org", c.org.ID, "kind", ce.Kind, "url", ce.URL, "err", ce.Err,
+		a.log().Info("admin api: upstream check failed", "org", c.org.ID, "kind", ce.Kind, "url", ce.URL, "reason", ce.Reason, "err", ce.Err,
 			"request_id", a.requestID(c.r))
 		out.Error = &upstreamErrorJSON{Kind: string(ce.Kind), Detail: ce.Detail, URL: ce.URL, Status: ce.Status}
 		// The request succeeded; the audit log says how the check went.
