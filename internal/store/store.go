@@ -216,6 +216,11 @@ type UpstreamFlows interface {
 	ConsumeUpstreamLogin(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.UpstreamLogin, error)
 	CreateUpstreamLogout(ctx context.Context, l *domain.UpstreamLogout) error
 	ConsumeUpstreamLogout(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.UpstreamLogout, error)
+	// RememberLogoutToken records an upstream back-channel logout token
+	// (by the hash of its issuer and jti) until expiresAt. ErrAlreadyUsed
+	// if the same token was remembered before and has not expired at now:
+	// a replay, on whichever node it arrives.
+	RememberLogoutToken(ctx context.Context, orgID string, hash []byte, expiresAt, now time.Time) error
 	// ListSessionsByUpstreamSID returns the sessions of an upstream session.
 	ListSessionsByUpstreamSID(ctx context.Context, orgID, upstreamSID string) ([]*domain.Session, error)
 }

@@ -16,8 +16,12 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-// maxLogoutTokenAge bounds how old an upstream logout token's iat may be.
-const maxLogoutTokenAge = 5 * time.Minute
+// maxLogoutTokenAge bounds how old an upstream logout token's iat may be,
+// and maxLogoutTokenSkew how far in the future (clocks differ a little).
+const (
+	maxLogoutTokenAge  = 5 * time.Minute
+	maxLogoutTokenSkew = time.Minute
+)
 
 // AfterLogout continues a Latchkey logout of a federated session that has
 // already ended here: through the upstream IdP's end_session_endpoint when
@@ -179,6 +183,28 @@ func (f *Federation) backchannel(w http.ResponseWriter, r *http.Request) {
 		return
 	case lc.IssuedAt == 0 || f.now().Sub(time.Unix(lc.IssuedAt, 0)) > maxLogoutTokenAge:
 		bad("the logout token is too old", nil)
+		return
+	case time.Unix(lc.IssuedAt, 0).Sub(f.now()) > maxLogoutTokenSkew:
+		bad("the logout token was issued in the future", nil)
+		return
+	case lc.JTI == "":
+		bad("the logout token has no jti", nil)
+		return
+	}
+	// A logout token is single use (§2.6): remember its jti, in the
+	// database so a replay to another node is refused too, for as long as
+	// the token would be accepted.
+	until := time.Unix(lc.IssuedAt, 0).Add(maxLogoutTokenAge)
+	if tok.Expiry.After(until) {
+		until = tok.Expiry
+	}
+	switch err := f.Store.RememberLogoutToken(ctx, org.ID, secret.Hash(tok.Issuer+"\x00"+lc.JTI), until, f.now()); {
+	case errors.Is(err, store.ErrAlreadyUsed):
+		bad("the logout token was already used", nil)
+		return
+	case err != nil:
+		f.Log.Error("remember upstream logout token", "org", org.ID, "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
 	var sessions []*domain.Session

@@ -262,7 +262,8 @@ func (s *DB) DeleteUser(ctx context.Context, orgID, sub string) error {
 // --- applications ---
 
 const appCols = `org_id, client_id, name, secret_hash, public, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri,
-	grant_types, access_token_lifetime, id_token_lifetime, refresh_token_lifetime, id_token_alg, access_token_format, created_at, updated_at`
+	grant_types, access_token_lifetime, id_token_lifetime, refresh_token_lifetime, id_token_alg, access_token_format, created_at, updated_at,
+	refresh_token_reuse_interval`
 
 func scanApp(row interface{ Scan(...any) error }) (*domain.Application, error) {
 	var a domain.Application
@@ -270,7 +271,7 @@ func scanApp(row interface{ Scan(...any) error }) (*domain.Application, error) {
 	var created, updated int64
 	if err := row.Scan(&a.OrgID, &a.ClientID, &a.Name, &a.SecretHash, &a.Public, &redirects, &postLogout, &a.BackchannelLogoutURI,
 		&grants, &a.AccessTokenLifetime, &a.IDTokenLifetime, &a.RefreshTokenLifetime, &a.IDTokenAlg, &a.AccessTokenFormat,
-		&created, &updated); err != nil {
+		&created, &updated, &a.RefreshTokenReuseInterval); err != nil {
 		return nil, err
 	}
 	var err error
@@ -295,10 +296,10 @@ func nonNil(v []string) []string {
 }
 
 func (s *DB) CreateApp(ctx context.Context, a *domain.Application) error {
-	_, err := s.exec(ctx, s.db, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, s.db, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.OrgID, a.ClientID, a.Name, a.SecretHash, a.Public, jsonText(nonNil(a.RedirectURIs)), jsonText(nonNil(a.PostLogoutRedirectURIs)),
 		a.BackchannelLogoutURI, jsonText(nonNil(a.GrantTypes)), a.AccessTokenLifetime, a.IDTokenLifetime, a.RefreshTokenLifetime,
-		a.IDTokenAlg, a.AccessTokenFormat, ts(a.CreatedAt), ts(a.UpdatedAt))
+		a.IDTokenAlg, a.AccessTokenFormat, ts(a.CreatedAt), ts(a.UpdatedAt), a.RefreshTokenReuseInterval)
 	return s.classify(err)
 }
 
@@ -318,10 +319,10 @@ func (s *DB) ListApps(ctx context.Context, orgID string) ([]*domain.Application,
 func (s *DB) UpdateApp(ctx context.Context, a *domain.Application) error {
 	return s.execOne(ctx, s.db, `UPDATE apps SET name = ?, secret_hash = ?, public = ?, redirect_uris = ?, post_logout_redirect_uris = ?,
 		backchannel_logout_uri = ?, grant_types = ?, access_token_lifetime = ?, id_token_lifetime = ?, refresh_token_lifetime = ?,
-		id_token_alg = ?, access_token_format = ?, updated_at = ? WHERE org_id = ? AND client_id = ?`,
+		id_token_alg = ?, access_token_format = ?, updated_at = ?, refresh_token_reuse_interval = ? WHERE org_id = ? AND client_id = ?`,
 		a.Name, a.SecretHash, a.Public, jsonText(nonNil(a.RedirectURIs)), jsonText(nonNil(a.PostLogoutRedirectURIs)),
 		a.BackchannelLogoutURI, jsonText(nonNil(a.GrantTypes)), a.AccessTokenLifetime, a.IDTokenLifetime, a.RefreshTokenLifetime,
-		a.IDTokenAlg, a.AccessTokenFormat, ts(a.UpdatedAt), a.OrgID, a.ClientID)
+		a.IDTokenAlg, a.AccessTokenFormat, ts(a.UpdatedAt), a.RefreshTokenReuseInterval, a.OrgID, a.ClientID)
 }
 
 // DeleteApp removes the application and the codes and tokens issued to it.
