@@ -317,16 +317,25 @@ func (s *DB) ResetRateLimit(ctx context.Context, bucket string) error {
 
 // --- audit log ---
 
+// auditTimeout bounds writing one audit event. The write does not follow
+// the caller's cancellation: an event about a request must be recorded
+// even when its client went away before the answer.
+const auditTimeout = 10 * time.Second
+
 func (s *DB) AppendAudit(ctx context.Context, e *domain.AuditEvent) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+	defer cancel()
 	if e.ID == "" {
 		e.ID = newEventID(e.At)
 	}
+	id := e.ID
+	e = e.Sanitized() // request input (a path segment, a bad name) made safe to store
 	detail := e.Detail
 	if detail == nil {
 		detail = map[string]string{}
 	}
 	_, err := s.exec(ctx, s.db, `INSERT INTO audit_events (org_id, id, occurred_at, actor, action, target, result, client_ip, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.OrgID, e.ID, ts(e.At), e.Actor, e.Action, e.Target, e.Result, e.ClientIP, jsonText(detail))
+		e.OrgID, id, ts(e.At), e.Actor, e.Action, e.Target, e.Result, e.ClientIP, jsonText(detail))
 	return s.classify(err)
 }
 
