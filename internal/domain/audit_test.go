@@ -24,3 +24,24 @@ func TestAuditText_MakesRequestInputSafeToStore(t *testing.T) {
 		t.Errorf("long value: %d bytes, valid %v", len(long), utf8.ValidString(long))
 	}
 }
+
+func TestJSONHasLoneSurrogate(t *testing.T) {
+	for in, want := range map[string]bool{
+		`{"name":"\ud800"}`:       true,
+		`{"name":"\uDC00x"}`:      true,
+		`{"name":"a\ud83d"}`:      true,
+		`{"name":"\ud83d\ude00"}`: false, // a pair: 😀
+		`{"name":"\ud83d\u0041"}`: true,
+		`{"name":"\\ud800"}`:      false, // an escaped backslash, then text
+		`{"name":"\"\ud800"}`:     true,
+		`{"\ud800":"x"}`:          true,
+		`{"name":"plain é"}`:      false,
+		`{"name":"\u00e9\n"}`:     false,
+		`["\ud800`:                true,
+		`{"a":"\u12"}`:            false,
+	} {
+		if got := JSONHasLoneSurrogate([]byte(in)); got != want {
+			t.Errorf("%s: %v, want %v", in, got, want)
+		}
+	}
+}
