@@ -10,7 +10,7 @@ LDFLAGS     := -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TEST_TIMEOUT ?= 30m
 
-.PHONY: test deps bench lint build clean
+.PHONY: test deps bench lint build clean fuzz
 
 ## test: every test — unit, store (SQLite and PostgreSQL), interop, browser.
 test: deps
@@ -29,6 +29,28 @@ deps:
 ## flows on SQLite and PostgreSQL (flags via LOAD_FLAGS, e.g. LOAD_FLAGS='-duration 30s').
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./... && $(GO) run ./test/load $(LOAD_FLAGS)
+
+## fuzz: run every fuzz target for FUZZTIME each (default 10s). Seed
+## corpora live in each package's testdata/fuzz; a crasher is written there
+## and then runs as a regression test in `make test`.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := \
+	./internal/oauth:FuzzParseRequest \
+	./internal/op:FuzzAuthorizeRequest \
+	./internal/op:FuzzIDTokenHint \
+	./internal/op:FuzzSessionCookies \
+	./internal/upstream:FuzzLogoutToken \
+	./internal/platform:FuzzReadUserFields \
+	./internal/admin/api:FuzzAdminBody \
+	./internal/domain:FuzzParseSeconds \
+	./internal/domain:FuzzAuditText \
+	./internal/platform/ticket:FuzzOrg
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -parallel 1; \
+	done
 
 ## lint: gofmt, go vet and staticcheck must all be clean.
 lint:
