@@ -40,6 +40,9 @@ func (s *DB) CreateSession(ctx context.Context, x *domain.Session) error {
 }
 
 func (s *DB) GetSession(ctx context.Context, orgID, sid string) (*domain.Session, error) {
+	if !storableKey(sid, orgID) {
+		return nil, store.ErrNotFound
+	}
 	x, err := scanSession(s.db.QueryRowContext(ctx, s.q(`SELECT `+sessionCols+` FROM sessions WHERE org_id = ? AND sid = ?`), orgID, sid))
 	return x, s.classify(err)
 }
@@ -93,6 +96,9 @@ func (s *DB) CreateAuthRequest(ctx context.Context, r *domain.AuthRequest) error
 }
 
 func (s *DB) GetAuthRequest(ctx context.Context, orgID, id string, now time.Time) (*domain.AuthRequest, error) {
+	if !storableKey(id, orgID) {
+		return nil, store.ErrNotFound
+	}
 	var params string
 	var created, expires int64
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT params, created_at, expires_at FROM auth_requests WHERE org_id = ? AND id = ? AND expires_at > ?`),

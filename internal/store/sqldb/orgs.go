@@ -60,6 +60,9 @@ func scanOrg(row interface{ Scan(...any) error }) (*domain.Organization, error) 
 }
 
 func (s *DB) GetOrg(ctx context.Context, id string) (*domain.Organization, error) {
+	if !storableKey(id) {
+		return nil, store.ErrNotFound
+	}
 	o, err := scanOrg(s.db.QueryRowContext(ctx, s.q(`SELECT `+orgCols+` FROM orgs WHERE id = ?`), id))
 	return o, s.classify(err)
 }
@@ -182,11 +185,17 @@ func (s *DB) CreateUser(ctx context.Context, u *domain.User) error {
 }
 
 func (s *DB) GetUser(ctx context.Context, orgID, sub string) (*domain.User, error) {
+	if !storableKey(sub, orgID) {
+		return nil, store.ErrNotFound
+	}
 	u, err := scanUser(s.db.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE org_id = ? AND sub = ?`), orgID, sub))
 	return u, s.classify(err)
 }
 
 func (s *DB) GetUserByName(ctx context.Context, orgID, userName string) (*domain.User, error) {
+	if !storableKey(userName, orgID) {
+		return nil, store.ErrNotFound
+	}
 	u, err := scanUser(s.db.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE org_id = ? AND user_name_fold = ?`),
 		orgID, domain.FoldUserName(userName)))
 	return u, s.classify(err)
@@ -304,6 +313,9 @@ func (s *DB) CreateApp(ctx context.Context, a *domain.Application) error {
 }
 
 func (s *DB) GetApp(ctx context.Context, orgID, clientID string) (*domain.Application, error) {
+	if !storableKey(clientID, orgID) {
+		return nil, store.ErrNotFound
+	}
 	a, err := scanApp(s.db.QueryRowContext(ctx, s.q(`SELECT `+appCols+` FROM apps WHERE org_id = ? AND client_id = ?`), orgID, clientID))
 	return a, s.classify(err)
 }
