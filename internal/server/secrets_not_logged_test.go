@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/server/servertest"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // TestSecrets_NeverInTheLogTheAuditLogOrTheDatabase runs every flow with
@@ -91,7 +92,7 @@ func TestSecrets_NeverInTheLogTheAuditLogOrTheDatabase(t *testing.T) {
 			s.exchange(t, c, authBasic, code, verifier)
 
 			var audit strings.Builder
-			events, err := inst.Env.Store.ListAudit(ctx, "acme", 1000)
+			events, err := inst.Env.Store.ListAudit(ctx, "acme", store.AuditFilter{Limit: 1000})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -23,7 +23,6 @@ import (
 
 	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/logout"
-	"github.com/latchkey/latchkey/internal/outbound"
 )
 
 // Server is Latchkey's HTTP side.
@@ -54,9 +53,7 @@ func WithHandler(pattern string, h http.Handler) Option {
 func New(env *bootstrap.Env, opts ...Option) (*Server, error) {
 	s := &Server{
 		env: env, log: env.Logger, mux: http.NewServeMux(), registry: prometheus.NewRegistry(), extra: map[string]http.Handler{},
-		outbound: outbound.NewGuardedClient(outbound.Policy{
-			AllowLoopback: env.Config.OutboundAllowLoopback, DenyPrivate: env.Config.OutboundDenyPrivate, Allow: env.Config.OutboundAllow,
-		}, 15*time.Second, outbound.Options{}),
+		outbound: env.Outbound,
 	}
 	for _, o := range opts {
 		o(s)
