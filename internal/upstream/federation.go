@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -20,6 +19,7 @@ import (
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/logout"
+	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
@@ -227,14 +227,8 @@ func (f *Federation) fail(w http.ResponseWriter, r *http.Request, org *domain.Or
 	}
 }
 
-// clientAddr is the direct peer's address.
-func clientAddr(r *http.Request) string {
-	host := r.RemoteAddr
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	return host
-}
+// clientAddr is the client's address (see package request).
+func clientAddr(r *http.Request) string { return request.ClientIP(r) }
 
 func (f *Federation) audit(r *http.Request, orgID, actor, action, result string, detail map[string]string) {
 	host := clientAddr(r)
