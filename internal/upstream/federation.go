@@ -207,10 +207,6 @@ func (f *Federation) Begin(w http.ResponseWriter, r *http.Request, org *domain.O
 }
 
 // errorPageData matches the "error" template's fields.
-type errorPageData struct {
-	Title, OrgName, Message, Link, LinkText, Reference string
-}
-
 // fail ends a federated login on a clear page with a reference id; the
 // detail goes to the log only.
 func (f *Federation) fail(w http.ResponseWriter, r *http.Request, org *domain.Organization, status int, title, message string, detail error) {
@@ -218,11 +214,9 @@ func (f *Federation) fail(w http.ResponseWriter, r *http.Request, org *domain.Or
 	if detail != nil {
 		f.Log.Warn("upstream login failed", "request_id", ref, "org", org.ID, "reason", title, "err", detail)
 	}
-	web.SetPageHeaders(w)
-	w.WriteHeader(status)
-	d := errorPageData{Title: title, OrgName: org.Name, Message: message, Reference: ref,
+	d := web.ErrorPage{Title: title, OrgName: org.Name, Message: message, Reference: ref,
 		Link: f.issuer(org.ID) + "/login", LinkText: "Try signing in again"}
-	if err := f.Templates.ExecuteTemplate(w, "error", d); err != nil {
+	if err := web.RenderError(w, f.Templates, status, d); err != nil {
 		f.Log.Error("render page", "err", err)
 	}
 }
