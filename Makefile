@@ -17,7 +17,7 @@ CA_BUNDLE   ?= /etc/ssl/certs/ca-certificates.crt
 # overlay mounts do not, e.g. inside a container).
 PACKAGE_STORE ?= $(CURDIR)/build/containers
 
-.PHONY: test deps bench lint build clean image image-context package-check
+.PHONY: test deps bench soak lint build clean image image-context package-check
 
 ## test: every test — unit, store (SQLite and PostgreSQL), interop, browser.
 test: deps
@@ -36,6 +36,12 @@ deps:
 ## flows on SQLite and PostgreSQL (flags via LOAD_FLAGS, e.g. LOAD_FLAGS='-duration 30s').
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./... && $(GO) run ./test/load $(LOAD_FLAGS)
+
+## soak: the cluster tests (three `latchkey serve` nodes on PostgreSQL) with
+## release-check counts: 2,000 tickets and 1,000 codes and refresh tokens,
+## each raced by 6 requests across the nodes.
+soak:
+	$(GO) test ./test/cluster -count=1 -v -timeout $(TEST_TIMEOUT) -args -soak
 
 ## lint: gofmt, go vet and staticcheck must all be clean.
 lint:

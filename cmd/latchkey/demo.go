@@ -84,7 +84,7 @@ prints it); --database and --data-dir are ignored.`,
 			fmt.Fprintf(w, "  Data (removed on exit): %s\n\n", dir)
 			fmt.Fprintf(w, "Sign in to one application, open the other: no password is asked. Press Ctrl+C to stop.\n\n")
 			srv.Start(cmd.Context())
-			return serve(cmd.Context(), env, ln, srv.Handler(), "")
+			return serve(cmd.Context(), env, ln, srv, "")
 		},
 	}
 }
