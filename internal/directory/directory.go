@@ -96,7 +96,7 @@ func (d *Directory) passwordParams() password.Params {
 }
 
 // Issuer is the organization's issuer URL.
-func (d *Directory) Issuer(orgID string) string { return d.PublicURL + "/o/" + orgID }
+func (d *Directory) Issuer(orgID string) string { return domain.IssuerURL(d.PublicURL, orgID) }
 
 // Actor names who makes a change, for the audit log ("cli",
 // "admin-token:…", "portal:alice" …) and where from.

@@ -26,13 +26,15 @@ func (s *Server) routes() error {
 		w.WriteHeader(http.StatusNoContent)
 	})
 
+	// Single logout is built with the environment, so sessions get it at
+	// construction: a login replacing another user's session ends that one
+	// the way a logout does.
+	s.logout = env.Logout
 	sessions := &session.Sessions{
-		Store: env.Store, Tokens: env.Store, Now: clock,
+		Store: env.Store, Tokens: env.Store, Now: clock, Logout: s.logout,
 		Secure:  strings.HasPrefix(env.Config.PublicURL, "https://"),
 		CSRFKey: env.Master.Derive("csrf"),
 	}
-	s.logout = env.Logout
-	sessions.EndHook = s.logout.EndSession
 	templates := web.Templates()
 	federation := &upstream.Federation{
 		Store: env.Store, Directory: env.Directory, Sessions: sessions, Logout: s.logout, Master: env.Master,
