@@ -103,6 +103,9 @@ func (d *Directory) CreateApp(ctx context.Context, a Actor, orgID string, public
 
 // UpdateApp changes the given fields of an application.
 func (d *Directory) UpdateApp(ctx context.Context, a Actor, orgID, clientID string, c AppChanges) (*domain.Application, error) {
+	if IsPortalApp(clientID) {
+		return nil, errPortalApp()
+	}
 	app, err := d.Store.GetApp(ctx, orgID, clientID)
 	if err != nil {
 		return nil, fmt.Errorf("application %q: %w", clientID, err)
@@ -122,6 +125,9 @@ func (d *Directory) UpdateApp(ctx context.Context, a Actor, orgID, clientID stri
 // RotateAppSecret gives a confidential application a new secret; the old
 // one stops working at once.
 func (d *Directory) RotateAppSecret(ctx context.Context, a Actor, orgID, clientID string) (string, error) {
+	if IsPortalApp(clientID) {
+		return "", errPortalApp()
+	}
 	app, err := d.Store.GetApp(ctx, orgID, clientID)
 	if err != nil {
 		return "", fmt.Errorf("application %q: %w", clientID, err)
@@ -143,6 +149,9 @@ func (d *Directory) RotateAppSecret(ctx context.Context, a Actor, orgID, clientI
 
 // DeleteApp removes an application and the codes and tokens issued to it.
 func (d *Directory) DeleteApp(ctx context.Context, a Actor, orgID, clientID string) error {
+	if IsPortalApp(clientID) {
+		return errPortalApp()
+	}
 	if err := d.Store.DeleteApp(ctx, orgID, clientID); err != nil {
 		return fmt.Errorf("delete application %q: %w", clientID, err)
 	}

@@ -123,6 +123,9 @@ func (d *Directory) CreateOrg(ctx context.Context, a Actor, id, name string) (*d
 		return nil, "", fmt.Errorf("create organization %q: %w", id, err)
 	}
 	d.audit(ctx, id, a, "org.create", id, "ok", nil)
+	if err := d.EnsurePortalApp(ctx, id); err != nil {
+		return nil, "", err
+	}
 	return o, plain, nil
 }
 

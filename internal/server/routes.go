@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/admin/api"
+	"github.com/latchkey/latchkey/internal/admin/portal"
 	"github.com/latchkey/latchkey/internal/logout"
 	"github.com/latchkey/latchkey/internal/op"
 	"github.com/latchkey/latchkey/internal/platform"
@@ -56,6 +57,12 @@ func (s *Server) routes() error {
 		PublicURL: env.Config.PublicURL, RequestID: RequestID, Now: clock,
 	}).Register(s.mux)
 	(&api.API{Directory: env.Directory, Log: s.log, RequestID: RequestID, Outbound: s.outbound}).Register(s.mux)
+
+	s.mux.Handle("/admin/", (&portal.Portal{
+		Directory: env.Directory, Logout: s.logout, Outbound: s.outbound, Log: s.log,
+		Loopback:  portal.InProcess(func() http.Handler { return s.handler }),
+		PublicURL: env.Config.PublicURL, RequestID: RequestID, Now: clock,
+	}).Handler())
 
 	for pattern, h := range s.extra {
 		s.mux.Handle(pattern, h)
