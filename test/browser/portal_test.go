@@ -203,7 +203,7 @@ func TestPortal_UpstreamConnection(t *testing.T) {
 	srv.provisionOrg("acme", "ada", "bob", portalPassword)
 	app := newTestApp(t)
 	created := srv.cli("", "app", "create", "--org", "acme", "--name", "Test app", "--redirect-uri", app.URL()+"/cb")
-	app.issuer, app.ID, app.Secret = iss, fmt.Sprint(created["client_id"]), fmt.Sprint(created["client_secret"])
+	app.issuer, app.ID, app.Secret = iss, fmt.Sprint(created["clientId"]), fmt.Sprint(created["clientSecret"])
 	srv.start(createArtifact(t, art, "server.log"))
 
 	b := newTab(t, root, art)
@@ -247,7 +247,7 @@ func TestPortal_RevokeSessionSendsBackChannelLogout(t *testing.T) {
 	app := newTestApp(t)
 	created := srv.cli("", "app", "create", "--org", "acme", "--name", "Test app", "--redirect-uri", app.URL()+"/cb",
 		"--backchannel-logout-uri", app.URL()+"/bc")
-	app.issuer, app.ID, app.Secret = srv.URL+"/o/acme", fmt.Sprint(created["client_id"]), fmt.Sprint(created["client_secret"])
+	app.issuer, app.ID, app.Secret = srv.URL+"/o/acme", fmt.Sprint(created["clientId"]), fmt.Sprint(created["clientSecret"])
 	srv.start(createArtifact(t, art, "server.log"))
 
 	user := newTab(t, root, art)

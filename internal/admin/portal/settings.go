@@ -246,8 +246,8 @@ func (p *Portal) authenticationSave(q *orgRequest) {
 		return
 	}
 	f := q.r.PostForm
+	secret := f.Get("client_secret")
 	v.Form = f
-	v.Form.Del("client_secret")
 	str := func(name string) *string { s := strings.TrimSpace(f.Get(name)); return &s }
 	scopes := strings.Fields(f.Get("scopes"))
 	end := f.Get("end_upstream_session") == "on"
@@ -256,11 +256,11 @@ func (p *Portal) authenticationSave(q *orgRequest) {
 		ConfigURL: str("config_url"), ClientID: str("client_id"), Scopes: &scopes, UsernameClaim: str("username_claim"),
 		DisplayName: str("display_name"), LogoutURL: str("logout_url"), EndUpstreamSession: &end,
 	}
-	if s := f.Get("client_secret"); s != "" {
-		ch.ClientSecret = &s
+	if secret != "" {
+		ch.ClientSecret = &secret
 	}
-	// The field-error names of SetUpstream are the inputs' names; the
-	// write-only secret needs its entry to show its message.
+	// The secret is write-only: never shown back, but its (empty) entry
+	// lets its error show next to it.
 	f["client_secret"] = []string{""}
 	_, _, err := p.Directory.SetUpstream(q.r.Context(), q.admin.actor(q.r), q.org.ID, ch)
 	if err != nil {
