@@ -123,7 +123,7 @@ func (d *Directory) CreateOrg(ctx context.Context, a Actor, id, name string) (*d
 		return nil, "", fmt.Errorf("create organization %q: %w", id, err)
 	}
 	d.audit(ctx, id, a, "org.create", id, "ok", nil)
-	if err := d.EnsurePortalApp(ctx, id); err != nil {
+	if err := d.EnsurePortalApp(ctx, a, id); err != nil {
 		return nil, "", err
 	}
 	return o, plain, nil
@@ -186,6 +186,9 @@ func (d *Directory) RotateAPIKey(ctx context.Context, a Actor, orgID string, ove
 
 // DeleteOrg removes the organization and everything it owns.
 func (d *Directory) DeleteOrg(ctx context.Context, id string) error {
+	if id == OperatorOrgID {
+		return domain.Invalid("id", "%q is the built-in operator organization; it cannot be deleted", id)
+	}
 	if err := d.Store.DeleteOrg(ctx, id); err != nil {
 		return fmt.Errorf("delete organization %q: %w", id, err)
 	}

@@ -54,14 +54,14 @@ func (d *Directory) portalApp(orgID string, now time.Time) *domain.Application {
 
 // EnsurePortalApp creates the organization's built-in portal application,
 // or brings its URLs in line with the current public URL.
-func (d *Directory) EnsurePortalApp(ctx context.Context, orgID string) error {
+func (d *Directory) EnsurePortalApp(ctx context.Context, a Actor, orgID string) error {
 	want := d.portalApp(orgID, d.now())
 	cur, err := d.Store.GetApp(ctx, orgID, PortalClientID)
 	if errors.Is(err, store.ErrNotFound) {
 		if err := d.Store.CreateApp(ctx, want); err != nil && !errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("create the admin portal application of %q: %w", orgID, err)
 		}
-		d.audit(ctx, orgID, Actor{Name: "latchkey"}, "app.create", PortalClientID, "ok", map[string]string{"name": PortalAppName})
+		d.audit(ctx, orgID, a, "app.create", PortalClientID, "ok", map[string]string{"name": PortalAppName})
 		return nil
 	}
 	if err != nil {
@@ -76,7 +76,7 @@ func (d *Directory) EnsurePortalApp(ctx context.Context, orgID string) error {
 	if err := d.Store.UpdateApp(ctx, want); err != nil {
 		return fmt.Errorf("update the admin portal application of %q: %w", orgID, err)
 	}
-	d.audit(ctx, orgID, Actor{Name: "latchkey"}, "app.update", PortalClientID, "ok", nil)
+	d.audit(ctx, orgID, a, "app.update", PortalClientID, "ok", nil)
 	return nil
 }
 
@@ -99,7 +99,7 @@ func (d *Directory) EnsureBuiltins(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("list organizations: %w", err)
 	}
 	for _, o := range orgs {
-		if err := d.EnsurePortalApp(ctx, o.ID); err != nil {
+		if err := d.EnsurePortalApp(ctx, Actor{Name: "latchkey"}, o.ID); err != nil {
 			return "", err
 		}
 	}
