@@ -42,3 +42,18 @@ func TestSignIn_AdminOfAnotherOrgGets404(t *testing.T) {
 	expectStatus(t, b.Get(e.inst.URL+"/admin/o/missing/"), http.StatusNotFound)
 	_ = context.Background()
 }
+
+// With SSO off every sign-in asks for credentials, the portal's included;
+// it still works and its session still rides on the new SSO session.
+func TestSignIn_WorksWithSSOOff(t *testing.T) {
+	e := start(t, "sqlite")
+	o := e.org("acme")
+	o.Settings.SSOEnabled = false
+	if err := e.d.UpdateOrg(context.Background(), e.inst.Actor, o); err != nil {
+		t.Fatal(err)
+	}
+	b, p := e.signIn("acme", "ada")
+	expectStatus(t, p, http.StatusOK)
+	expectContains(t, p, "Other endpoints")
+	expectStatus(t, b.Get(e.portal("acme")+"/users/"), http.StatusOK)
+}
