@@ -58,10 +58,10 @@ func (d *Directory) EnsurePortalApp(ctx context.Context, a Actor, orgID string) 
 	want := d.portalApp(orgID, d.now())
 	cur, err := d.Store.GetApp(ctx, orgID, PortalClientID)
 	if errors.Is(err, store.ErrNotFound) {
-		if err := d.Store.CreateApp(ctx, want); err != nil && !errors.Is(err, store.ErrConflict) {
+		err := d.Store.CreateApp(ctx, want, d.event(orgID, a, "app.create", PortalClientID, map[string]string{"name": PortalAppName}))
+		if err != nil && !errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("create the admin portal application of %q: %w", orgID, err)
 		}
-		d.audit(ctx, orgID, a, "app.create", PortalClientID, "ok", map[string]string{"name": PortalAppName})
 		return nil
 	}
 	if err != nil {
@@ -72,11 +72,15 @@ func (d *Directory) EnsurePortalApp(ctx context.Context, a Actor, orgID string) 
 		slices.Equal(cur.GrantTypes, want.GrantTypes) {
 		return nil
 	}
-	want.CreatedAt = cur.CreatedAt
-	if err := d.Store.UpdateApp(ctx, want); err != nil {
+	_, err = d.Store.UpdateApp(ctx, orgID, PortalClientID, func(app *domain.Application) error {
+		app.Name, app.Public, app.SecretHash = want.Name, true, nil
+		app.RedirectURIs, app.PostLogoutRedirectURIs = want.RedirectURIs, want.PostLogoutRedirectURIs
+		app.BackchannelLogoutURI, app.GrantTypes, app.UpdatedAt = want.BackchannelLogoutURI, want.GrantTypes, want.UpdatedAt
+		return app.Validate()
+	}, d.event(orgID, a, "app.update", PortalClientID, map[string]string{"changed": "redirect_uris post_logout_redirect_uris backchannel_logout_uri"}))
+	if err != nil {
 		return fmt.Errorf("update the admin portal application of %q: %w", orgID, err)
 	}
-	d.audit(ctx, orgID, a, "app.update", PortalClientID, "ok", nil)
 	return nil
 }
 
@@ -86,10 +90,8 @@ func (d *Directory) EnsurePortalApp(ctx context.Context, a Actor, orgID string) 
 // (valid SetupTokenLifetime) for the first operator; else "".
 func (d *Directory) EnsureBuiltins(ctx context.Context) (string, error) {
 	if _, err := d.Store.GetOrg(ctx, OperatorOrgID); errors.Is(err, store.ErrNotFound) {
-		if _, _, err := d.CreateOrg(ctx, Actor{Name: "latchkey"}, OperatorOrgID, "Operators"); err != nil {
-			if fe, ok := domain.AsFieldError(err); !ok || fe.Field != "id" {
-				return "", err
-			}
+		if _, _, err := d.CreateOrg(ctx, Actor{Name: "latchkey"}, OperatorOrgID, "Operators"); err != nil && !IsConflict(err) {
+			return "", err
 		}
 	} else if err != nil {
 		return "", fmt.Errorf("operator organization: %w", err)
@@ -163,6 +165,8 @@ func (d *Directory) CompleteOperatorSetup(ctx context.Context, a Actor, token, u
 	if err != nil {
 		return nil, err
 	}
-	d.audit(ctx, OperatorOrgID, a, "operator.setup", u.UserName, "ok", nil)
+	if err := d.Record(ctx, OperatorOrgID, a, "operator.setup", u.UserName, "ok", nil); err != nil {
+		return nil, err
+	}
 	return u, nil
 }

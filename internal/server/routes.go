@@ -7,7 +7,6 @@ import (
 
 	"github.com/latchkey/latchkey/internal/admin/api"
 	"github.com/latchkey/latchkey/internal/admin/portal"
-	"github.com/latchkey/latchkey/internal/logout"
 	"github.com/latchkey/latchkey/internal/op"
 	"github.com/latchkey/latchkey/internal/platform"
 	"github.com/latchkey/latchkey/internal/session"
@@ -33,10 +32,7 @@ func (s *Server) routes() error {
 		Secure:  strings.HasPrefix(env.Config.PublicURL, "https://"),
 		CSRFKey: env.Master.Derive("csrf"),
 	}
-	s.logout = &logout.Service{
-		Store: env.Store, Keys: env.Keys, Sessions: sessions, Client: s.outbound, Log: s.log,
-		PublicURL: env.Config.PublicURL, Now: clock,
-	}
+	s.logout = env.Logout
 	sessions.EndHook = s.logout.EndSession
 	templates := web.Templates()
 	federation := &upstream.Federation{
@@ -56,10 +52,10 @@ func (s *Server) routes() error {
 		Store: env.Store, Directory: env.Directory, Limiter: provider.Limiter, Log: s.log,
 		PublicURL: env.Config.PublicURL, RequestID: RequestID, Now: clock,
 	}).Register(s.mux)
-	(&api.API{Directory: env.Directory, Log: s.log, RequestID: RequestID, Outbound: s.outbound}).Register(s.mux)
+	(&api.API{Directory: env.Directory, Log: s.log, RequestID: RequestID}).Register(s.mux)
 
 	s.mux.Handle("/admin/", (&portal.Portal{
-		Directory: env.Directory, Logout: s.logout, Outbound: s.outbound, Log: s.log,
+		Directory: env.Directory, Store: env.Store, Log: s.log,
 		Loopback:  portal.InProcess(func() http.Handler { return s.handler }),
 		PublicURL: env.Config.PublicURL, RequestID: RequestID, Now: clock,
 	}).Handler())

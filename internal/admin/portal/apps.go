@@ -32,7 +32,7 @@ type appData struct {
 }
 
 func (p *Portal) appList(q *orgRequest) {
-	apps, err := p.store().ListApps(q.r.Context(), q.org.ID)
+	apps, err := p.Directory.ListApps(q.r.Context(), q.org.ID)
 	if err != nil {
 		p.internalError(q.w, q.r, "list applications", err)
 		return
@@ -99,7 +99,7 @@ func (p *Portal) appCreate(q *orgRequest) {
 }
 
 func (p *Portal) loadApp(q *orgRequest) (*domain.Application, bool) {
-	app, err := p.store().GetApp(q.r.Context(), q.org.ID, q.r.PathValue("client"))
+	app, err := p.Directory.GetApp(q.r.Context(), q.org.ID, q.r.PathValue("client"))
 	if isNotFound(err) {
 		p.notFound(q.w, q.r)
 		return nil, false

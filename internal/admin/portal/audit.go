@@ -7,26 +7,27 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
 )
 
 const auditPageSize = 50
-
-// auditScan bounds how many recent events a filtered view looks through.
-const auditScan = 5000
 
 type auditData struct {
 	Events   []*domain.AuditEvent
 	Action   string
 	Actor    string
 	From, To string
-	Page     int
-	Prev     string
-	Next     string
+	// Newest links to the first page when this is a later one; Next to
+	// the older events after this page.
+	Newest string
+	Next   string
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
+// auditLog lists the organization's audit events newest first, filtered
+// by action, actor and dates, one page at a time (directory.ListAudit).
 func (p *Portal) auditLog(q *orgRequest) {
 	qs := q.r.URL.Query()
 	d := &auditData{Action: strings.TrimSpace(qs.Get("action")), Actor: strings.TrimSpace(qs.Get("actor")),
@@ -34,7 +35,7 @@ func (p *Portal) auditLog(q *orgRequest) {
 	v := p.newView(q.r, q.admin, q.org, "Audit log", "audit")
 	v.Form = qs
 	v.Data = d
-	parse := func(name, s string, end bool) time.Time {
+	date := func(name, s string, end bool) time.Time {
 		if s == "" {
 			return time.Time{}
 		}
@@ -48,54 +49,36 @@ func (p *Portal) auditLog(q *orgRequest) {
 		}
 		return t
 	}
-	from, to := parse("from", d.From, false), parse("to", d.To, true)
-	page, _ := strconv.Atoi(qs.Get("page"))
-	if page < 1 {
-		page = 1
-	}
-	d.Page = page
+	f := directory.AuditFilter{Action: d.Action, Actor: d.Actor, Since: date("from", d.From, false), Until: date("to", d.To, true),
+		Cursor: qs.Get("cursor"), Limit: auditPageSize}
 	if len(v.Errors) > 0 {
 		p.render(q.w, q.r, http.StatusBadRequest, "audit", v)
 		return
 	}
-	events, err := p.store().ListAudit(q.r.Context(), q.org.ID, auditScan)
+	page, err := p.Directory.ListAudit(q.r.Context(), q.org.ID, f)
 	if err != nil {
+		if v.fail(err, map[string]string{"since": "from", "until": "to", "cursor": "action"}) {
+			p.render(q.w, q.r, http.StatusBadRequest, "audit", v)
+			return
+		}
 		p.internalError(q.w, q.r, "audit log", err)
 		return
 	}
-	var match []*domain.AuditEvent
-	for _, e := range events {
-		if d.Action != "" && !strings.HasPrefix(e.Action, d.Action) {
-			continue
-		}
-		if d.Actor != "" && !strings.Contains(strings.ToLower(e.Actor), strings.ToLower(d.Actor)) {
-			continue
-		}
-		if !from.IsZero() && e.At.Before(from) || !to.IsZero() && !e.At.Before(to) {
-			continue
-		}
-		match = append(match, e)
-	}
-	start := (page - 1) * auditPageSize
-	if start < len(match) {
-		end := min(start+auditPageSize, len(match))
-		d.Events = match[start:end]
-	}
-	link := func(n int) string {
+	d.Events = page.Events
+	link := func(cursor string) string {
 		u := url.Values{}
-		for k, vs := range map[string]string{"action": d.Action, "actor": d.Actor, "from": d.From, "to": d.To} {
-			if vs != "" {
-				u.Set(k, vs)
+		for k, val := range map[string]string{"action": d.Action, "actor": d.Actor, "from": d.From, "to": d.To, "cursor": cursor} {
+			if val != "" {
+				u.Set(k, val)
 			}
 		}
-		u.Set("page", strconv.Itoa(n))
 		return "?" + u.Encode()
 	}
-	if page > 1 {
-		d.Prev = link(page - 1)
+	if f.Cursor != "" {
+		d.Newest = link("")
 	}
-	if start+auditPageSize < len(match) {
-		d.Next = link(page + 1)
+	if page.NextCursor != "" {
+		d.Next = link(page.NextCursor)
 	}
 	p.render(q.w, q.r, http.StatusOK, "audit", v)
 }

@@ -132,7 +132,7 @@ type portalClaims struct {
 func (p *Portal) callback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	orgID := r.PathValue("org")
-	org, err := p.store().GetOrg(ctx, orgID)
+	org, err := p.Directory.GetOrg(ctx, orgID)
 	if errors.Is(err, store.ErrNotFound) {
 		p.notFound(w, r)
 		return
@@ -309,7 +309,7 @@ func (p *Portal) signOut(w http.ResponseWriter, r *http.Request) {
 
 func (p *Portal) signedOut(w http.ResponseWriter, r *http.Request) {
 	orgID := r.PathValue("org")
-	if _, err := p.store().GetOrg(r.Context(), orgID); err != nil {
+	if _, err := p.Directory.GetOrg(r.Context(), orgID); err != nil {
 		p.notFound(w, r)
 		return
 	}

@@ -45,7 +45,7 @@ func TestForms_EveryFormRefusesWithoutAValidAdminSession(t *testing.T) {
 		"/users/bob/unlink":                        {},
 	}
 	auditCount := func() int {
-		events, err := e.d.Store.ListAudit(ctx, "acme", 1000)
+		events, err := e.audit(ctx, 1000)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -121,3 +121,12 @@ func fieldError(p *servertest.Page, name string) string {
 	rest := p.Body[i+len(marker):]
 	return rest[:strings.Index(rest, "<")]
 }
+
+// audit is the newest n events of acme.
+func (e *env) audit(ctx context.Context, n int) ([]*domain.AuditEvent, error) {
+	page, err := e.d.ListAudit(ctx, "acme", directory.AuditFilter{Limit: n})
+	if err != nil {
+		return nil, err
+	}
+	return page.Events, nil
+}

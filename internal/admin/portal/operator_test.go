@@ -134,11 +134,17 @@ func TestAuditLog_FiltersAndPages(t *testing.T) {
 	if n := strings.Count(p.Body, "<code>org.api_key.reveal</code>"); n != 50 {
 		t.Fatalf("%d events on page 1, want 50", n)
 	}
-	expectContains(t, p, "Older")
-	p = b.Get(page + "?action=org.api_key.reveal&page=2")
+	i := strings.Index(p.Body, `rel="next"`)
+	if i < 0 {
+		t.Fatalf("no link to older events:\n%s", p.Body)
+	}
+	href := p.Body[strings.LastIndex(p.Body[:i], `href="`)+6:]
+	href = strings.ReplaceAll(href[:strings.Index(href, `"`)], "&amp;", "&")
+	p = b.Get(page + href)
 	if n := strings.Count(p.Body, "<code>org.api_key.reveal</code>"); n != 10 {
 		t.Fatalf("%d events on page 2, want 10", n)
 	}
+	expectContains(t, p, "Newest")
 	p = b.Get(page + "?actor=nobody")
 	expectContains(t, p, "No events.")
 	p = b.Get(page + "?from=yesterday")

@@ -25,7 +25,7 @@ type orgsData struct {
 func (p *Portal) orgsView(w http.ResponseWriter, r *http.Request, a *admin, form url.Values) (*view, bool) {
 	v := p.newView(r, a, nil, "Organizations", "orgs")
 	v.Form = form
-	orgs, err := p.store().ListOrgs(r.Context())
+	orgs, err := p.Directory.ListOrgs(r.Context())
 	if err != nil {
 		p.internalError(w, r, "list organizations", err)
 		return nil, false
@@ -65,7 +65,7 @@ func (p *Portal) orgCreate(w http.ResponseWriter, r *http.Request, a *admin) {
 }
 
 func (p *Portal) orgDeleteForm(w http.ResponseWriter, r *http.Request, a *admin) {
-	o, err := p.store().GetOrg(r.Context(), r.PathValue("org"))
+	o, err := p.Directory.GetOrg(r.Context(), r.PathValue("org"))
 	if err != nil {
 		p.notFound(w, r)
 		return
@@ -76,7 +76,7 @@ func (p *Portal) orgDeleteForm(w http.ResponseWriter, r *http.Request, a *admin)
 }
 
 func (p *Portal) orgDelete(w http.ResponseWriter, r *http.Request, a *admin) {
-	o, err := p.store().GetOrg(r.Context(), r.PathValue("org"))
+	o, err := p.Directory.GetOrg(r.Context(), r.PathValue("org"))
 	if err != nil {
 		p.notFound(w, r)
 		return

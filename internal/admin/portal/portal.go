@@ -15,7 +15,6 @@ import (
 
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
-	"github.com/latchkey/latchkey/internal/logout"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/web"
@@ -36,9 +35,9 @@ const (
 // Portal serves the admin portal.
 type Portal struct {
 	Directory *directory.Directory
-	Logout    *logout.Service
-	// Outbound is the guarded client for the upstream "Check".
-	Outbound *http.Client
+	// Store holds the portal's own sessions and the SSO sessions they ride
+	// on; every management read and change goes through Directory.
+	Store store.Store
 	// Loopback carries the portal's own back-channel requests (token
 	// endpoint, keys) to this server's handler in-process, so the portal
 	// reaches its issuer wherever PUBLIC_URL points.
@@ -68,7 +67,7 @@ func (p *Portal) idle() time.Duration {
 	return DefaultIdleTimeout
 }
 
-func (p *Portal) store() store.Store { return p.Directory.Store }
+func (p *Portal) store() store.Store { return p.Store }
 
 func (p *Portal) secure() bool { return strings.HasPrefix(p.PublicURL, "https://") }
 
@@ -200,8 +199,8 @@ func (p *Portal) orgPage(h func(*orgRequest)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		orgID := r.PathValue("org")
-		org, err := p.store().GetOrg(ctx, orgID)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && domain.ValidateOrgID(orgID) != nil) {
+		org, err := p.Directory.GetOrg(ctx, orgID)
+		if errors.Is(err, store.ErrNotFound) {
 			p.notFound(w, r)
 			return
 		}

@@ -76,7 +76,7 @@ func (p *Portal) newView(r *http.Request, a *admin, org *domain.Organization, ti
 	if a != nil {
 		v.Operator, v.UserName, v.CSRF = a.Operator, a.UserName, a.sess.CSRF
 		if a.Operator {
-			if orgs, err := p.store().ListOrgs(r.Context()); err == nil {
+			if orgs, err := p.Directory.ListOrgs(r.Context()); err == nil {
 				sort.Slice(orgs, func(i, j int) bool { return orgs[i].ID < orgs[j].ID })
 				v.Orgs = orgs
 			}

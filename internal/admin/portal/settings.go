@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
-	"github.com/latchkey/latchkey/internal/upstream"
 )
 
 func settingsTabs(base, current string) []tab {
@@ -50,10 +48,8 @@ func (p *Portal) ssoSettings(q *orgRequest) {
 // saveOrg applies change to a copy of the organization and saves it
 // through the directory; on a field error the page is shown again with
 // the input kept.
-func (p *Portal) saveOrg(q *orgRequest, page string, v *view, change func(o *domain.Organization)) bool {
-	o := *q.org
-	change(&o)
-	if err := p.Directory.UpdateOrg(q.r.Context(), q.admin.actor(q.r), &o); err != nil {
+func (p *Portal) saveOrg(q *orgRequest, page string, v *view, c directory.OrgChanges) bool {
+	if _, err := p.Directory.UpdateOrg(q.r.Context(), q.admin.actor(q.r), q.org.ID, c); err != nil {
 		if v.fail(err, nil) {
 			p.render(q.w, q.r, http.StatusBadRequest, page, v)
 			return false
@@ -75,9 +71,7 @@ func (p *Portal) ssoSettingsSave(q *orgRequest) {
 		return
 	}
 	enabled := q.r.PostFormValue("sso_enabled") == "on"
-	if !p.saveOrg(q, "sso", v, func(o *domain.Organization) {
-		o.Settings.SSOEnabled, o.Settings.SessionLifetimeSeconds = enabled, secs
-	}) {
+	if !p.saveOrg(q, "sso", v, directory.OrgChanges{SSOEnabled: &enabled, SessionLifetimeSeconds: &secs}) {
 		return
 	}
 	p.redirectFlash(q.w, q.r, "/admin/o/"+q.org.ID+"/settings/sso", "SSO settings saved. Session lifetime: "+domain.DescribeSeconds(secs)+".")
@@ -108,9 +102,7 @@ func (p *Portal) uxSettingsSave(q *orgRequest) {
 	method := q.r.PostFormValue("login_method")
 	v.Data = loginMethods(method)
 	redirect := strings.TrimSpace(q.r.PostFormValue("auth_redirect_url"))
-	if !p.saveOrg(q, "ux", v, func(o *domain.Organization) {
-		o.Settings.AuthRedirectURL, o.Settings.LoginMethod = redirect, method
-	}) {
+	if !p.saveOrg(q, "ux", v, directory.OrgChanges{AuthRedirectURL: &redirect, LoginMethod: &method}) {
 		return
 	}
 	p.redirectFlash(q.w, q.r, "/admin/o/"+q.org.ID+"/settings/ux", "UX settings saved.")
@@ -297,29 +289,34 @@ func (p *Portal) authenticationCheck(q *orgRequest) {
 		p.render(q.w, q.r, http.StatusBadRequest, "authentication", v)
 		return
 	}
-	d.Check = p.checkUpstream(q.r.Context(), q, configURL, d.EndUpstream)
+	res, err := p.Directory.CheckUpstream(q.r.Context(), q.admin.actor(q.r), q.org.ID,
+		directory.UpstreamProbe{ConfigURL: &configURL, EndUpstreamSession: &d.EndUpstream})
+	if err != nil {
+		if v.fail(err, nil) {
+			p.render(q.w, q.r, http.StatusBadRequest, "authentication", v)
+			return
+		}
+		p.internalError(q.w, q.r, "check upstream", err)
+		return
+	}
+	d.Check = checkView(res)
 	p.render(q.w, q.r, http.StatusOK, "authentication", v)
 }
 
-func (p *Portal) checkUpstream(ctx context.Context, q *orgRequest, configURL string, endSession bool) *checkResult {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	client := p.Outbound
-	if client == nil {
-		client = http.DefaultClient
-	}
-	m, err := upstream.Discover(ctx, client, configURL)
-	if err != nil {
-		res := &checkResult{Problem: err.Error()}
-		if ce, ok := upstream.AsCheckError(err); ok {
-			res.Problem = ce.Detail
-			if ce.URL != "" {
-				res.Problem += " (" + ce.URL + ")"
+// checkView turns the directory's check into what the page shows.
+func checkView(c *directory.UpstreamCheck) *checkResult {
+	if !c.OK {
+		res := &checkResult{Problem: "the check did not complete"}
+		if c.Error != nil {
+			res.Problem = c.Error.Detail
+			if c.Error.URL != "" {
+				res.Problem += " (" + c.Error.URL + ")"
 			}
 		}
 		return res
 	}
-	res := &checkResult{OK: true, Issuer: m.Issuer, PKCE: m.SupportsPKCE(), Warnings: m.Warnings(endSession)}
+	m := c.Found
+	res := &checkResult{OK: true, Issuer: m.Issuer, PKCE: m.SupportsPKCE(), Warnings: c.Warnings}
 	for _, e := range []endpoint{
 		{"Authorization endpoint", m.AuthorizationEndpoint}, {"Token endpoint", m.TokenEndpoint},
 		{"UserInfo endpoint", m.UserinfoEndpoint}, {"JWKS URI", m.JWKSURI}, {"End session endpoint", m.EndSessionEndpoint},

@@ -110,7 +110,7 @@ func TestIntegrations_RevealIsAuditedAndRotateShowsNewKey(t *testing.T) {
 	if cc := p.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Fatalf("Cache-Control %q on a page with a secret", cc)
 	}
-	events, _ := e.d.Store.ListAudit(context.Background(), "acme", 10)
+	events, _ := e.audit(context.Background(), 10)
 	if events[0].Action != "org.api_key.reveal" || events[0].Actor != "ada" {
 		t.Fatalf("latest audit event %+v", events[0])
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/server/servertest"
 )
 
@@ -47,9 +48,8 @@ func TestSignIn_AdminOfAnotherOrgGets404(t *testing.T) {
 // it still works and its session still rides on the new SSO session.
 func TestSignIn_WorksWithSSOOff(t *testing.T) {
 	e := start(t, "sqlite")
-	o := e.org("acme")
-	o.Settings.SSOEnabled = false
-	if err := e.d.UpdateOrg(context.Background(), e.inst.Actor, o); err != nil {
+	off := false
+	if _, err := e.d.UpdateOrg(context.Background(), e.inst.Actor, "acme", directory.OrgChanges{SSOEnabled: &off}); err != nil {
 		t.Fatal(err)
 	}
 	b, p := e.signIn("acme", "ada")

@@ -7,7 +7,6 @@ import (
 
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
-	"github.com/latchkey/latchkey/internal/store"
 )
 
 type usersData struct {
@@ -20,7 +19,10 @@ const userPageSize = 100
 
 func (p *Portal) userList(q *orgRequest) {
 	query := strings.TrimSpace(q.r.URL.Query().Get("q"))
-	users, err := p.store().ListUsers(q.r.Context(), q.org.ID, store.UserFilter{Query: query, Limit: userPageSize + 1})
+	users, err := p.Directory.ListUsers(q.r.Context(), q.org.ID, directory.UserFilter{Query: query, Limit: userPageSize + 1})
+	if _, ok := domain.AsFieldError(err); ok {
+		users, err = nil, nil
+	}
 	if err != nil {
 		p.internalError(q.w, q.r, "list users", err)
 		return
@@ -86,7 +88,7 @@ type userData struct {
 func (p *Portal) userView(q *orgRequest, form string) (*view, *userData, bool) {
 	ctx := q.r.Context()
 	name := q.r.PathValue("user")
-	u, err := p.store().GetUserByName(ctx, q.org.ID, name)
+	u, err := p.Directory.GetUser(ctx, q.org.ID, name)
 	if isNotFound(err) {
 		p.notFound(q.w, q.r)
 		return nil, nil, false
@@ -163,7 +165,7 @@ func (p *Portal) userEnable(q *orgRequest) {
 
 func (p *Portal) userRevokeSession(q *orgRequest) {
 	name := q.r.PathValue("user")
-	err := p.Directory.EndUserSession(q.r.Context(), q.admin.actor(q.r), p.Logout, q.org.ID, name, q.r.PostFormValue("sid"))
+	err := p.Directory.EndUserSession(q.r.Context(), q.admin.actor(q.r), q.org.ID, name, q.r.PostFormValue("sid"))
 	if isNotFound(err) {
 		p.redirectFlash(q.w, q.r, p.userURL(q, name), "That session had already ended.")
 		return
@@ -177,7 +179,7 @@ func (p *Portal) userRevokeSession(q *orgRequest) {
 
 func (p *Portal) userRevokeAll(q *orgRequest) {
 	name := q.r.PathValue("user")
-	n, err := p.Directory.EndUserSessions(q.r.Context(), q.admin.actor(q.r), p.Logout, q.org.ID, name)
+	n, err := p.Directory.EndUserSessions(q.r.Context(), q.admin.actor(q.r), q.org.ID, name)
 	if isNotFound(err) {
 		p.notFound(q.w, q.r)
 		return

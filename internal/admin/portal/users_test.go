@@ -99,7 +99,7 @@ func TestUsers_RevokeSessionSendsBackChannelLogout(t *testing.T) {
 	if len(sessions) != 1 {
 		t.Fatalf("%d sessions", len(sessions))
 	}
-	if err := e.d.Store.AddSessionClient(ctx, "acme", sessions[0].SID, app.ClientID, time.Now()); err != nil {
+	if err := e.inst.Env.Store.AddSessionClient(ctx, "acme", sessions[0].SID, app.ClientID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := e.signIn("acme", "ada")
@@ -107,7 +107,7 @@ func TestUsers_RevokeSessionSendsBackChannelLogout(t *testing.T) {
 	expectContains(t, p, "Revoke all sessions")
 	p = b.Submit(form(t, p, "/sessions/revoke"), nil)
 	expectStatus(t, p, http.StatusSeeOther)
-	if s, _ := e.d.Store.GetSession(ctx, "acme", sessions[0].SID); s.EndedAt.IsZero() {
+	if s, _ := e.inst.Env.Store.GetSession(ctx, "acme", sessions[0].SID); s.EndedAt.IsZero() {
 		t.Fatal("session still active")
 	}
 	deadline := time.Now().Add(30 * time.Second)
@@ -126,10 +126,10 @@ func TestUsers_RevokeSessionSendsBackChannelLogout(t *testing.T) {
 	if !strings.HasPrefix(got[0], "logout_token=") {
 		t.Fatalf("back-channel body %q", got[0])
 	}
-	events, _ := e.d.Store.ListAudit(ctx, "acme", 20)
+	events, _ := e.audit(ctx, 20)
 	found := false
 	for _, ev := range events {
-		if ev.Action == "user.session.end" && ev.Actor == "ada" && ev.Target == "bob" {
+		if ev.Action == "logout" && ev.Actor == "ada" && ev.Target == sessions[0].SID {
 			found = true
 		}
 	}

@@ -8,7 +8,10 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-var _ store.PortalSessions = (*DB)(nil)
+var (
+	_ store.PortalSessions = (*DB)(nil)
+	_ store.SetupTokens    = (*DB)(nil)
+)
 
 const portalSessionCols = `org_id, hash, user_sub, user_name, sid, id_token_sealed, csrf, created_at, last_seen_at, expires_at, ended_at`
 
