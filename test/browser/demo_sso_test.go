@@ -42,12 +42,12 @@ const chromiumPath = "/usr/bin/chromium"
 
 const (
 	// stepTimeout bounds every single browser step.
-	stepTimeout = 15 * time.Second
+	stepTimeout = 90 * time.Second
 	// logoutTimeout bounds the wait for the back-channel logout, which the
 	// server's worker delivers asynchronously.
-	logoutTimeout = 10 * time.Second
+	logoutTimeout = 90 * time.Second
 	// browserLifetime bounds one test's whole browser.
-	browserLifetime = 5 * time.Minute
+	browserLifetime = 10 * time.Minute
 )
 
 // TestDemoSingleSignOnAndSingleLogout is the acceptance test of the demo:

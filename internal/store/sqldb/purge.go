@@ -14,6 +14,7 @@ var purges = []string{
 	`DELETE FROM login_tickets WHERE expires_at < ?`,
 	`DELETE FROM upstream_logins WHERE expires_at < ?`,
 	`DELETE FROM upstream_logouts WHERE expires_at < ?`,
+	`DELETE FROM seen_logout_tokens WHERE expires_at < ?`,
 	`DELETE FROM portal_sessions WHERE expires_at < ? OR (ended_at <> 0 AND ended_at < ?) OR last_seen_at < ?`,
 	`DELETE FROM setup_tokens WHERE expires_at < ?`,
 	`DELETE FROM rate_limits WHERE window_start < ?`,
@@ -24,7 +25,15 @@ var purges = []string{
 	`DELETE FROM sessions WHERE expires_at < ? OR (ended_at <> 0 AND ended_at < ?)`,
 }
 
+// purgeTimeout bounds each purge statement instead of the request timeout:
+// a day's expired rows of a busy deployment take longer than a request may.
+const purgeTimeout = 10 * time.Minute
+
 func (s *DB) PurgeExpired(ctx context.Context, before time.Time) (int64, error) {
+	p := *s.db
+	if p.timeout > 0 {
+		p.timeout = purgeTimeout
+	}
 	var total int64
 	cutoff := ts(before)
 	for _, q := range purges {
@@ -34,7 +43,7 @@ func (s *DB) PurgeExpired(ctx context.Context, before time.Time) (int64, error) 
 				args = append(args, cutoff)
 			}
 		}
-		res, err := s.exec(ctx, s.db, q, args...)
+		res, err := s.exec(ctx, &p, q, args...)
 		if err != nil {
 			return total, err
 		}
