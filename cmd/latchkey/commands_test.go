@@ -123,8 +123,9 @@ func TestMigrate_CreatesAnUpToDateDatabase(t *testing.T) {
 		t.Errorf("migrate printed %q", out)
 	}
 	c.ok("migrate")
-	if n := c.count("org", "list"); n != 0 {
-		t.Errorf("%d organizations in a fresh database", n)
+	// Only the built-in operator organization, created on first start.
+	if n := c.count("org", "list"); n != 1 {
+		t.Errorf("%d organizations in a fresh database, want 1 (admin)", n)
 	}
 }
 

@@ -61,6 +61,10 @@ prints it); --database and --data-dir are ignored.`,
 			if err != nil {
 				return err
 			}
+			setupLink, err := bootstrap.EnsureBuiltins(cmd.Context(), env)
+			if err != nil {
+				return err
+			}
 			platform, err := demo.NewPlatform(cmd.Context(), env.Directory, setup, cfg.PublicURL, log)
 			if err != nil {
 				return err
@@ -81,6 +85,10 @@ prints it); --database and --data-dir are ignored.`,
 			fmt.Fprintf(w, "  User:                %s / %s\n", demo.User, demo.UserPassword)
 			fmt.Fprintf(w, "  Admin:               %s / %s\n", demo.AdminUser, demo.AdminPassword)
 			fmt.Fprintf(w, "  Organization API key: %s\n", setup.APIKey)
+			fmt.Fprintf(w, "  Admin portal:        %s/ (sign in as %s / %s)\n", env.Directory.PortalURL(demo.OrgID), demo.AdminUser, demo.AdminPassword)
+			if setupLink != "" {
+				fmt.Fprintf(w, "  Operators:           %s/admin/ (first set up an operator: %s)\n", cfg.PublicURL, setupLink)
+			}
 			fmt.Fprintf(w, "  Data (removed on exit): %s\n\n", dir)
 			fmt.Fprintf(w, "Sign in to one application, open the other: no password is asked. Press Ctrl+C to stop.\n\n")
 			srv.Start(cmd.Context())

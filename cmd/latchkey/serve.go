@@ -33,6 +33,9 @@ func (c *cli) serveCmd() *cobra.Command {
 				return err
 			}
 			defer env.Close()
+			if _, err := bootstrap.EnsureBuiltins(cmd.Context(), env); err != nil {
+				return err
+			}
 			srv, err := server.New(env)
 			if err != nil {
 				return err

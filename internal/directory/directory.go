@@ -39,6 +39,7 @@ type Store interface {
 	store.Upstreams
 	store.AdminTokens
 	store.Audit
+	store.SetupTokens
 	// ListUserSessions is the one read of sessions the directory needs;
 	// ending them goes through Logout.
 	ListUserSessions(ctx context.Context, orgID, sub string) ([]*domain.Session, error)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/admin/api"
+	"github.com/latchkey/latchkey/internal/admin/portal"
 	"github.com/latchkey/latchkey/internal/op"
 	"github.com/latchkey/latchkey/internal/platform"
 	"github.com/latchkey/latchkey/internal/session"
@@ -54,6 +55,12 @@ func (s *Server) routes() error {
 		PublicURL: env.Config.PublicURL, RequestID: RequestID, Now: clock,
 	}).Register(s.mux)
 	(&api.API{Directory: env.Directory, Log: s.log, RequestID: RequestID}).Register(s.mux)
+
+	s.mux.Handle("/admin/", (&portal.Portal{
+		Directory: env.Directory, Store: env.Store, Log: s.log,
+		Loopback:  portal.InProcess(func() http.Handler { return s.handler }),
+		PublicURL: env.Config.PublicURL, RequestID: RequestID, Now: clock,
+	}).Handler())
 
 	for pattern, h := range s.extra {
 		s.mux.Handle(pattern, h)
