@@ -24,6 +24,8 @@ type AppChanges struct {
 	RefreshTokenLifetime   *int64
 	IDTokenAlg             *string
 	AccessTokenFormat      *string
+	// GroupsClaim sends the user's groups to the application (scope groups).
+	GroupsClaim *bool
 }
 
 func (c AppChanges) apply(a *domain.Application) {
@@ -52,6 +54,9 @@ func (c AppChanges) apply(a *domain.Application) {
 	setInt(&a.RefreshTokenLifetime, c.RefreshTokenLifetime)
 	set(&a.IDTokenAlg, c.IDTokenAlg)
 	set(&a.AccessTokenFormat, c.AccessTokenFormat)
+	if c.GroupsClaim != nil {
+		a.GroupsClaim = *c.GroupsClaim
+	}
 }
 
 // newClientID draws a random client ID. One starting with '-' would read as

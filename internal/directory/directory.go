@@ -36,6 +36,9 @@ type Directory struct {
 	Rand io.Reader
 	// Password sets argon2id cost; zero means password.Default.
 	Password password.Params
+	// Signout ends a user's sessions with the normal single logout when
+	// the user is disabled or deleted; nil where no sessions exist (CLI).
+	Signout UserSignout
 }
 
 func (d *Directory) now() time.Time {

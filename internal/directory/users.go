@@ -15,6 +15,8 @@ import (
 // UserChanges are the fields a create or update sets; nil leaves a field as
 // it is (on create: empty, role USER).
 type UserChanges struct {
+	// UserName renames the user (update only; create takes the name apart).
+	UserName      *string
 	Name          *string
 	Email         *string
 	EmailVerified *bool
@@ -26,9 +28,22 @@ type UserChanges struct {
 	// ClearPassword removes the password (the user can then only sign in
 	// through the platform or an upstream IdP).
 	ClearPassword bool
+	// ExternalID is the provisioning directory's id for the user.
+	ExternalID *string
+	// Enterprise replaces the enterprise extension attributes.
+	Enterprise *domain.EnterpriseAttrs
 }
 
 func (c UserChanges) apply(u *domain.User, params password.Params) error {
+	if c.UserName != nil {
+		u.UserName = *c.UserName
+	}
+	if c.ExternalID != nil {
+		u.ExternalID = *c.ExternalID
+	}
+	if c.Enterprise != nil {
+		u.Enterprise = *c.Enterprise
+	}
 	if c.Name != nil {
 		u.Name = *c.Name
 	}
@@ -78,7 +93,7 @@ func (d *Directory) CreateUser(ctx context.Context, a Actor, orgID, userName str
 	}
 	if err := d.Store.CreateUser(ctx, u); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return nil, domain.Invalid("userName", "a user named %q already exists in %q (userNames are case-insensitive)", userName, orgID)
+			return nil, userNameTaken(orgID, userName)
 		}
 		return nil, fmt.Errorf("create user: %w", err)
 	}
@@ -97,9 +112,17 @@ func (d *Directory) UpdateUser(ctx context.Context, a Actor, orgID, userName str
 	}
 	u.UpdatedAt = d.now()
 	if err := d.Store.UpdateUser(ctx, u); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil, userNameTaken(orgID, u.UserName)
+		}
 		return nil, fmt.Errorf("update user %q: %w", userName, err)
 	}
 	d.audit(ctx, orgID, a, "user.update", u.UserName, "ok", nil)
+	if u.Disabled && c.Disabled != nil {
+		if err := d.signout(ctx, orgID, u.Sub); err != nil {
+			return nil, err
+		}
+	}
 	return u, nil
 }
 
@@ -108,6 +131,9 @@ func (d *Directory) DeleteUser(ctx context.Context, a Actor, orgID, userName str
 	u, err := d.Store.GetUserByName(ctx, orgID, userName)
 	if err != nil {
 		return fmt.Errorf("user %q: %w", userName, err)
+	}
+	if err := d.signout(ctx, orgID, u.Sub); err != nil {
+		return err
 	}
 	if err := d.Store.DeleteUser(ctx, orgID, u.Sub); err != nil {
 		return fmt.Errorf("delete user %q: %w", userName, err)

@@ -56,8 +56,11 @@ type Application struct {
 	RefreshTokenLifetime   int64
 	IDTokenAlg             string
 	AccessTokenFormat      string
-	CreatedAt              time.Time
-	UpdatedAt              time.Time
+	// GroupsClaim puts the user's groups in the id_token and userinfo
+	// when the application asks for the groups scope.
+	GroupsClaim bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // ApplyDefaults fills unset lifetimes, algorithm, format and grant types.

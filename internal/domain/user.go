@@ -31,8 +31,13 @@ type User struct {
 	// first signed this user in (federated login), empty until then.
 	UpstreamIssuer  string
 	UpstreamSubject string
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// ExternalID is the provisioning directory's own id for the user (SCIM
+	// externalId), kept as given.
+	ExternalID string
+	// Enterprise holds the SCIM enterprise extension attributes kept.
+	Enterprise EnterpriseAttrs
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // MaxUserNameLen bounds a userName.
@@ -79,6 +84,12 @@ func (u *User) Validate() error {
 		return err
 	}
 	if err := CheckHTTPURL("picture", u.Picture, false); err != nil {
+		return err
+	}
+	if err := checkText("externalId", u.ExternalID, MaxExternalIDLen, false); err != nil {
+		return err
+	}
+	if err := u.Enterprise.Validate(); err != nil {
 		return err
 	}
 	return ValidateRole(u.Role)

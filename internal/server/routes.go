@@ -9,6 +9,7 @@ import (
 	"github.com/latchkey/latchkey/internal/logout"
 	"github.com/latchkey/latchkey/internal/op"
 	"github.com/latchkey/latchkey/internal/platform"
+	"github.com/latchkey/latchkey/internal/scim"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/throttle"
 	"github.com/latchkey/latchkey/internal/upstream"
@@ -37,6 +38,7 @@ func (s *Server) routes() error {
 		PublicURL: env.Config.PublicURL, Now: clock,
 	}
 	sessions.EndHook = s.logout.EndSession
+	env.Directory.Signout = s.logout
 	templates := web.Templates()
 	federation := &upstream.Federation{
 		Store: env.Store, Directory: env.Directory, Sessions: sessions, Logout: s.logout, Master: env.Master,
@@ -56,6 +58,7 @@ func (s *Server) routes() error {
 		PublicURL: env.Config.PublicURL, RequestID: RequestID, Now: clock,
 	}).Register(s.mux)
 	(&api.API{Directory: env.Directory, Log: s.log, RequestID: RequestID, Outbound: s.outbound}).Register(s.mux)
+	(&scim.Service{Directory: env.Directory, PublicURL: env.Config.PublicURL, Log: s.log, RequestID: RequestID}).Register(s.mux)
 
 	for pattern, h := range s.extra {
 		s.mux.Handle(pattern, h)

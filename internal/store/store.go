@@ -244,6 +244,9 @@ type Store interface {
 	Upstreams
 	UpstreamFlows
 	Maintenance
+	UserSearch
+	SCIMTokens
+	Groups
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
 	// Migrate applies pending schema migrations under a database lock.

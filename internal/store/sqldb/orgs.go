@@ -19,7 +19,7 @@ var orgTables = []string{
 	"session_clients", "sessions", "auth_requests", "auth_codes", "tokens",
 	"login_tickets", "audit_events", "signing_keys", "apps", "users", "api_keys",
 	"backchannel_attempts", "backchannel_deliveries", "admin_tokens", "upstream_logins", "upstream_logouts",
-	"upstream_connections",
+	"upstream_connections", "scim_tokens", "group_members", "user_groups",
 }
 
 func (s *DB) CreateOrg(ctx context.Context, o *domain.Organization, key *domain.APIKey, keys []*domain.SigningKey) error {
@@ -161,23 +161,29 @@ func (s *DB) RotateAPIKey(ctx context.Context, orgID string, key *domain.APIKey,
 
 // --- users ---
 
-const userCols = `org_id, sub, user_name, name, email, email_verified, picture, role, password_hash, disabled, upstream_issuer, upstream_subject, created_at, updated_at`
+const userCols = `org_id, sub, user_name, name, email, email_verified, picture, role, password_hash, disabled, upstream_issuer, upstream_subject, created_at, updated_at, external_id, enterprise`
 
 func scanUser(row interface{ Scan(...any) error }) (*domain.User, error) {
 	var u domain.User
 	var created, updated int64
+	var enterprise string
 	if err := row.Scan(&u.OrgID, &u.Sub, &u.UserName, &u.Name, &u.Email, &u.EmailVerified, &u.Picture, &u.Role,
-		&u.PasswordHash, &u.Disabled, &u.UpstreamIssuer, &u.UpstreamSubject, &created, &updated); err != nil {
+		&u.PasswordHash, &u.Disabled, &u.UpstreamIssuer, &u.UpstreamSubject, &created, &updated, &u.ExternalID, &enterprise); err != nil {
 		return nil, err
+	}
+	if err := json.Unmarshal([]byte(enterprise), &u.Enterprise); err != nil {
+		return nil, fmt.Errorf("decode enterprise attributes of user %q: %w", u.Sub, err)
 	}
 	u.CreatedAt, u.UpdatedAt = tm(created), tm(updated)
 	return &u, nil
 }
 
 func (s *DB) CreateUser(ctx context.Context, u *domain.User) error {
-	_, err := s.exec(ctx, s.db, `INSERT INTO users (`+userCols+`, user_name_fold, search_fold) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, s.db, `INSERT INTO users (`+userCols+`, user_name_fold, search_fold, name_fold, email_fold)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.OrgID, u.Sub, u.UserName, u.Name, u.Email, u.EmailVerified, u.Picture, u.Role, u.PasswordHash, u.Disabled,
-		u.UpstreamIssuer, u.UpstreamSubject, ts(u.CreatedAt), ts(u.UpdatedAt), domain.FoldUserName(u.UserName), searchFold(u))
+		u.UpstreamIssuer, u.UpstreamSubject, ts(u.CreatedAt), ts(u.UpdatedAt), u.ExternalID, jsonText(u.Enterprise),
+		domain.FoldUserName(u.UserName), searchFold(u), strings.ToLower(u.Name), strings.ToLower(u.Email))
 	return s.classify(err)
 }
 
@@ -235,9 +241,11 @@ func likeEscape(v string) string {
 
 func (s *DB) UpdateUser(ctx context.Context, u *domain.User) error {
 	return s.execOne(ctx, s.db, `UPDATE users SET user_name = ?, user_name_fold = ?, search_fold = ?, name = ?, email = ?, email_verified = ?, picture = ?, role = ?,
-		password_hash = ?, disabled = ?, upstream_issuer = ?, upstream_subject = ?, updated_at = ? WHERE org_id = ? AND sub = ?`,
+		password_hash = ?, disabled = ?, upstream_issuer = ?, upstream_subject = ?, updated_at = ?,
+		external_id = ?, enterprise = ?, name_fold = ?, email_fold = ? WHERE org_id = ? AND sub = ?`,
 		u.UserName, domain.FoldUserName(u.UserName), searchFold(u), u.Name, u.Email, u.EmailVerified, u.Picture, u.Role,
-		u.PasswordHash, u.Disabled, u.UpstreamIssuer, u.UpstreamSubject, ts(u.UpdatedAt), u.OrgID, u.Sub)
+		u.PasswordHash, u.Disabled, u.UpstreamIssuer, u.UpstreamSubject, ts(u.UpdatedAt),
+		u.ExternalID, jsonText(u.Enterprise), strings.ToLower(u.Name), strings.ToLower(u.Email), u.OrgID, u.Sub)
 }
 
 // DeleteUser removes the user with their sessions, codes, tokens and tickets.
@@ -250,7 +258,7 @@ func (s *DB) DeleteUser(ctx context.Context, orgID, sub string) error {
 				return err
 			}
 		}
-		for _, t := range []string{"sessions", "auth_codes", "tokens", "login_tickets"} {
+		for _, t := range []string{"sessions", "auth_codes", "tokens", "login_tickets", "group_members"} {
 			if _, err := s.exec(ctx, tx, `DELETE FROM `+t+` WHERE org_id = ? AND user_sub = ?`, orgID, sub); err != nil {
 				return err
 			}
@@ -262,7 +270,7 @@ func (s *DB) DeleteUser(ctx context.Context, orgID, sub string) error {
 // --- applications ---
 
 const appCols = `org_id, client_id, name, secret_hash, public, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri,
-	grant_types, access_token_lifetime, id_token_lifetime, refresh_token_lifetime, id_token_alg, access_token_format, created_at, updated_at`
+	grant_types, access_token_lifetime, id_token_lifetime, refresh_token_lifetime, id_token_alg, access_token_format, created_at, updated_at, groups_claim`
 
 func scanApp(row interface{ Scan(...any) error }) (*domain.Application, error) {
 	var a domain.Application
@@ -270,7 +278,7 @@ func scanApp(row interface{ Scan(...any) error }) (*domain.Application, error) {
 	var created, updated int64
 	if err := row.Scan(&a.OrgID, &a.ClientID, &a.Name, &a.SecretHash, &a.Public, &redirects, &postLogout, &a.BackchannelLogoutURI,
 		&grants, &a.AccessTokenLifetime, &a.IDTokenLifetime, &a.RefreshTokenLifetime, &a.IDTokenAlg, &a.AccessTokenFormat,
-		&created, &updated); err != nil {
+		&created, &updated, &a.GroupsClaim); err != nil {
 		return nil, err
 	}
 	var err error
@@ -295,10 +303,10 @@ func nonNil(v []string) []string {
 }
 
 func (s *DB) CreateApp(ctx context.Context, a *domain.Application) error {
-	_, err := s.exec(ctx, s.db, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, s.db, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.OrgID, a.ClientID, a.Name, a.SecretHash, a.Public, jsonText(nonNil(a.RedirectURIs)), jsonText(nonNil(a.PostLogoutRedirectURIs)),
 		a.BackchannelLogoutURI, jsonText(nonNil(a.GrantTypes)), a.AccessTokenLifetime, a.IDTokenLifetime, a.RefreshTokenLifetime,
-		a.IDTokenAlg, a.AccessTokenFormat, ts(a.CreatedAt), ts(a.UpdatedAt))
+		a.IDTokenAlg, a.AccessTokenFormat, ts(a.CreatedAt), ts(a.UpdatedAt), a.GroupsClaim)
 	return s.classify(err)
 }
 
@@ -318,10 +326,10 @@ func (s *DB) ListApps(ctx context.Context, orgID string) ([]*domain.Application,
 func (s *DB) UpdateApp(ctx context.Context, a *domain.Application) error {
 	return s.execOne(ctx, s.db, `UPDATE apps SET name = ?, secret_hash = ?, public = ?, redirect_uris = ?, post_logout_redirect_uris = ?,
 		backchannel_logout_uri = ?, grant_types = ?, access_token_lifetime = ?, id_token_lifetime = ?, refresh_token_lifetime = ?,
-		id_token_alg = ?, access_token_format = ?, updated_at = ? WHERE org_id = ? AND client_id = ?`,
+		id_token_alg = ?, access_token_format = ?, updated_at = ?, groups_claim = ? WHERE org_id = ? AND client_id = ?`,
 		a.Name, a.SecretHash, a.Public, jsonText(nonNil(a.RedirectURIs)), jsonText(nonNil(a.PostLogoutRedirectURIs)),
 		a.BackchannelLogoutURI, jsonText(nonNil(a.GrantTypes)), a.AccessTokenLifetime, a.IDTokenLifetime, a.RefreshTokenLifetime,
-		a.IDTokenAlg, a.AccessTokenFormat, ts(a.UpdatedAt), a.OrgID, a.ClientID)
+		a.IDTokenAlg, a.AccessTokenFormat, ts(a.UpdatedAt), a.GroupsClaim, a.OrgID, a.ClientID)
 }
 
 // DeleteApp removes the application and the codes and tokens issued to it.
