@@ -68,6 +68,7 @@ type appJSON struct {
 	RefreshTokenLifetime   int64    `json:"refreshTokenLifetime"`
 	IDTokenAlg             string   `json:"idTokenAlg"`
 	AccessTokenFormat      string   `json:"accessTokenFormat"`
+	GroupsClaim            bool     `json:"groupsClaim"`
 	CreatedAt              string   `json:"createdAt"`
 	UpdatedAt              string   `json:"updatedAt"`
 }
@@ -125,7 +126,7 @@ func toAppJSON(a *domain.Application) appJSON {
 		RedirectURIs: nonNil(a.RedirectURIs), PostLogoutRedirectURIs: nonNil(a.PostLogoutRedirectURIs),
 		BackchannelLogoutURI: a.BackchannelLogoutURI, GrantTypes: nonNil(a.GrantTypes),
 		AccessTokenLifetime: a.AccessTokenLifetime, IDTokenLifetime: a.IDTokenLifetime, RefreshTokenLifetime: a.RefreshTokenLifetime,
-		IDTokenAlg: a.IDTokenAlg, AccessTokenFormat: a.AccessTokenFormat,
+		IDTokenAlg: a.IDTokenAlg, AccessTokenFormat: a.AccessTokenFormat, GroupsClaim: a.GroupsClaim,
 		CreatedAt: stamp(a.CreatedAt), UpdatedAt: stamp(a.UpdatedAt),
 	}
 }

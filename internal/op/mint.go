@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
+	"fmt"
 	"hash"
 	"time"
 
@@ -61,6 +62,9 @@ type idTokenClaims struct {
 	Email             string   `json:"email,omitempty"`
 	EmailVerified     *bool    `json:"email_verified,omitempty"`
 	Role              string   `json:"role,omitempty"`
+	// Groups is set (possibly empty) when the application opted in to
+	// the groups claim and the scope includes groups.
+	Groups *[]string `json:"groups,omitempty"`
 }
 
 // accessTokenClaims are a JWT access token's claims (RFC 9068 §2.2).
@@ -164,6 +168,9 @@ func (p *Provider) mint(ctx context.Context, g *grant) (*tokenResponse, []*domai
 			AuthTime: unix(g.authTime), Nonce: g.nonce, SID: g.sid, AMR: g.amr, AccessTokenHash: atHash(g.app.IDTokenAlg, access),
 		}
 		userClaims(g.user, g.scope, &claims)
+		if err := p.groupsClaim(ctx, g.app, g.user, g.scope, &claims); err != nil {
+			return nil, nil, err
+		}
 		idt, err := p.Keys.Sign(ctx, g.org.ID, g.app.IDTokenAlg, "JWT", claims)
 		if err != nil {
 			return nil, nil, err
@@ -171,4 +178,22 @@ func (p *Provider) mint(ctx context.Context, g *grant) (*tokenResponse, []*domai
 		resp.IDToken = idt
 	}
 	return resp, tokens, nil
+}
+
+// groupsClaim fills the groups claim for an application that opted in to
+// it, when the scope asks for it: the names of the user's groups.
+func (p *Provider) groupsClaim(ctx context.Context, app *domain.Application, u *domain.User, scope string, c *idTokenClaims) error {
+	if !app.GroupsClaim || !oauth.HasScope(scope, oauth.ScopeGroups) {
+		return nil
+	}
+	groups, err := p.Store.ListUserGroups(ctx, u.OrgID, u.Sub)
+	if err != nil {
+		return fmt.Errorf("groups of %s: %w", u.Sub, err)
+	}
+	names := make([]string, 0, len(groups))
+	for _, g := range groups {
+		names = append(names, g.DisplayName)
+	}
+	c.Groups = &names
+	return nil
 }

@@ -79,5 +79,21 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	if c.EmailVerified != nil {
 		body["email_verified"] = *c.EmailVerified
 	}
+	if oauth.HasScope(tok.Scope, oauth.ScopeGroups) {
+		app, err := p.Store.GetApp(ctx, org.ID, tok.ClientID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			p.internalError(w, r, "load application", err)
+			return
+		}
+		if app != nil {
+			if err := p.groupsClaim(ctx, app, user, tok.Scope, &c); err != nil {
+				p.internalError(w, r, "load groups", err)
+				return
+			}
+			if c.Groups != nil {
+				body["groups"] = *c.Groups
+			}
+		}
+	}
 	oauth.WriteJSON(w, http.StatusOK, body)
 }
