@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -66,6 +68,9 @@ func (d *Directory) checkMembers(ctx context.Context, orgID string, members, kno
 	for _, sub := range members {
 		if had[sub] {
 			continue
+		}
+		if sub == "" || len(sub) > 256 || !utf8.ValidString(sub) || strings.ContainsRune(sub, 0) {
+			return domain.Invalid("members", "%q is not a user id", sub)
 		}
 		if _, err := d.Store.GetUser(ctx, orgID, sub); errors.Is(err, store.ErrNotFound) {
 			return domain.Invalid("members", "no user with id %q in this organization", sub)

@@ -203,13 +203,20 @@ func (t *filterTranslation) compare(p filter.AttributePath, op filter.CompareOpe
 		if !ok || o != "eq" {
 			return nil, invalidFilter("%s supports eq with a user id and pr", p.String())
 		}
-		return store.Compare{Attr: attr, Op: o, Value: unquote(s)}, nil
+		if v := unquote(s); !strings.ContainsRune(v, 0) {
+			return store.Compare{Attr: attr, Op: o, Value: v}, nil
+		}
+		return nil, invalidFilter("filter values must not contain NUL characters")
 	}
 	s, ok := value.(string)
 	if !ok {
 		return nil, invalidFilter("%s compares with a string", p.String())
 	}
-	return store.Compare{Attr: attr, Op: o, Value: unquote(s)}, nil
+	s = unquote(s)
+	if strings.ContainsRune(s, 0) {
+		return nil, invalidFilter("filter values must not contain NUL characters")
+	}
+	return store.Compare{Attr: attr, Op: o, Value: s}, nil
 }
 
 // unquote resolves the JSON escapes a filter string may hold (the parser

@@ -50,7 +50,7 @@ func groupFields(m map[string]any) (directory.GroupChanges, error) {
 		for i, e := range list {
 			em, _ := e.(map[string]any)
 			v, ok := getString(em, "value")
-			if !ok || v == "" {
+			if !ok || !plausibleID(v) {
 				return ch, invalidValue("members[%d].value must be a user id", i)
 			}
 			if t, _ := getString(em, "type"); t != "" && !strings.EqualFold(t, "User") {
@@ -100,6 +100,9 @@ func (s *Service) createGroup(c *call) (int, any, error) {
 
 func (s *Service) pathGroup(c *call) (*domain.Group, error) {
 	id := c.r.PathValue("id")
+	if !plausibleID(id) {
+		return nil, notFound("group", "")
+	}
 	c.target = id
 	g, err := s.Directory.GetGroup(c.r.Context(), c.org, id)
 	if errors.Is(err, store.ErrNotFound) {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
@@ -206,6 +208,9 @@ func (s *Service) createUser(c *call) (int, any, error) {
 // absent as a missing one.
 func (s *Service) pathUser(c *call) (*domain.User, error) {
 	id := c.r.PathValue("id")
+	if !plausibleID(id) {
+		return nil, notFound("user", "")
+	}
 	c.target = id
 	u, err := s.Directory.GetUserBySub(c.r.Context(), c.org, id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -365,4 +370,18 @@ func (s *Service) listUsers(c *call) (int, any, error) {
 	}
 	out.ItemsPerPage = len(out.Resources)
 	return http.StatusOK, out, nil
+}
+
+// plausibleID reports whether id could name a resource: ids are printable
+// UTF-8 of bounded length; anything else is simply not found.
+func plausibleID(id string) bool {
+	if id == "" || len(id) > 256 || !utf8.ValidString(id) {
+		return false
+	}
+	for _, r := range id {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
