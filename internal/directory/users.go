@@ -32,6 +32,9 @@ type UserChanges struct {
 	ExternalID *string
 	// Enterprise replaces the enterprise extension attributes.
 	Enterprise *domain.EnterpriseAttrs
+	// GivenName and FamilyName are the parts of the name, when known.
+	GivenName  *string
+	FamilyName *string
 }
 
 func (c UserChanges) apply(u *domain.User, params password.Params) error {
@@ -43,6 +46,12 @@ func (c UserChanges) apply(u *domain.User, params password.Params) error {
 	}
 	if c.Enterprise != nil {
 		u.Enterprise = *c.Enterprise
+	}
+	if c.GivenName != nil {
+		u.GivenName = *c.GivenName
+	}
+	if c.FamilyName != nil {
+		u.FamilyName = *c.FamilyName
 	}
 	if c.Name != nil {
 		u.Name = *c.Name

@@ -34,6 +34,10 @@ type User struct {
 	// ExternalID is the provisioning directory's own id for the user (SCIM
 	// externalId), kept as given.
 	ExternalID string
+	// GivenName and FamilyName are the parts of Name a directory sent
+	// (SCIM name.givenName, name.familyName; OIDC given_name, family_name).
+	GivenName  string
+	FamilyName string
 	// Enterprise holds the SCIM enterprise extension attributes kept.
 	Enterprise EnterpriseAttrs
 	CreatedAt  time.Time
@@ -84,6 +88,12 @@ func (u *User) Validate() error {
 		return err
 	}
 	if err := CheckHTTPURL("picture", u.Picture, false); err != nil {
+		return err
+	}
+	if err := checkText("givenName", u.GivenName, MaxNameLen, false); err != nil {
+		return err
+	}
+	if err := checkText("familyName", u.FamilyName, MaxNameLen, false); err != nil {
 		return err
 	}
 	if err := checkText("externalId", u.ExternalID, MaxExternalIDLen, false); err != nil {

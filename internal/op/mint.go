@@ -58,6 +58,8 @@ type idTokenClaims struct {
 	AuthorizedParty   string   `json:"azp"`
 	PreferredUsername string   `json:"preferred_username,omitempty"`
 	Name              string   `json:"name,omitempty"`
+	GivenName         string   `json:"given_name,omitempty"`
+	FamilyName        string   `json:"family_name,omitempty"`
 	Picture           string   `json:"picture,omitempty"`
 	Email             string   `json:"email,omitempty"`
 	EmailVerified     *bool    `json:"email_verified,omitempty"`
@@ -86,6 +88,7 @@ type accessTokenClaims struct {
 func userClaims(u *domain.User, scope string, c *idTokenClaims) {
 	if oauth.HasScope(scope, oauth.ScopeProfile) {
 		c.PreferredUsername, c.Name, c.Picture, c.Role = u.UserName, u.Name, u.Picture, u.Role
+		c.GivenName, c.FamilyName = u.GivenName, u.FamilyName
 	}
 	if oauth.HasScope(scope, oauth.ScopeEmail) && u.Email != "" {
 		v := u.EmailVerified

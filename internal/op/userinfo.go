@@ -71,7 +71,7 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	var c idTokenClaims
 	userClaims(user, tok.Scope, &c)
 	body := map[string]any{"sub": user.Sub}
-	for k, v := range map[string]string{"preferred_username": c.PreferredUsername, "name": c.Name, "picture": c.Picture, "email": c.Email, "role": c.Role} {
+	for k, v := range map[string]string{"preferred_username": c.PreferredUsername, "name": c.Name, "given_name": c.GivenName, "family_name": c.FamilyName, "picture": c.Picture, "email": c.Email, "role": c.Role} {
 		if v != "" {
 			body[k] = v
 		}

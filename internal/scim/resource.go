@@ -2,6 +2,7 @@ package scim
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 )
 
@@ -11,11 +12,15 @@ type schemaSet struct {
 	coreURN string
 	attrs   []*attr
 	ext     map[string][]*attr
+	// tolerated are schema URNs clients list that carry nothing Latchkey
+	// keeps (Entra ID names its own group schema on every group).
+	tolerated []string
 }
 
 var userSchema = schemaSet{coreURN: URNUser, attrs: userAttrs, ext: map[string][]*attr{URNEnterpriseUser: enterpriseAttrs}}
 
-var groupSchema = schemaSet{coreURN: URNGroup, attrs: groupAttrs}
+var groupSchema = schemaSet{coreURN: URNGroup, attrs: groupAttrs,
+	tolerated: []string{"http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"}}
 
 // extension returns the canonical URN and attributes of an extension
 // named by urn (compared case-insensitively).
@@ -45,7 +50,7 @@ func (s schemaSet) normalize(obj map[string]any) (map[string]any, error) {
 				if !ok {
 					return nil, invalidValue("schemas must be a list of schema URNs")
 				}
-				if _, _, isExt := s.extension(us); !isExt && !strings.EqualFold(us, s.coreURN) {
+				if _, _, isExt := s.extension(us); !isExt && !strings.EqualFold(us, s.coreURN) && !slices.Contains(s.tolerated, us) {
 					return nil, invalidValue("schema %q is not supported here (supported: %s)", us, strings.Join(s.urns(), ", "))
 				}
 			}

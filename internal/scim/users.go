@@ -15,7 +15,9 @@ import (
 )
 
 type nameJSON struct {
-	Formatted string `json:"formatted,omitempty"`
+	Formatted  string `json:"formatted,omitempty"`
+	FamilyName string `json:"familyName,omitempty"`
+	GivenName  string `json:"givenName,omitempty"`
 }
 
 type multiJSON struct {
@@ -76,8 +78,8 @@ func (s *Service) renderUser(c *call, u *domain.User) (*userJSON, error) {
 		Schemas: []string{URNUser}, ID: u.Sub, ExternalID: u.ExternalID, UserName: u.UserName, DisplayName: u.Name, Active: !u.Disabled,
 		Meta: metaJSON{ResourceType: "User", Created: stamp(u.CreatedAt), LastModified: stamp(u.UpdatedAt), Location: loc, Version: version(u.UpdatedAt)},
 	}
-	if u.Name != "" {
-		out.Name = &nameJSON{Formatted: u.Name}
+	if u.Name != "" || u.GivenName != "" || u.FamilyName != "" {
+		out.Name = &nameJSON{Formatted: u.Name, GivenName: u.GivenName, FamilyName: u.FamilyName}
 	}
 	if u.Email != "" {
 		out.Emails = []multiJSON{{Value: u.Email, Type: "work", Primary: true}}
@@ -114,16 +116,18 @@ func userFields(m map[string]any, current *domain.User) (string, directory.UserC
 	ch.ExternalID = &ext
 
 	name, _ := getString(m, "displayName")
-	if n, ok := m["name"].(map[string]any); ok && name == "" {
-		if f, _ := getString(n, "formatted"); f != "" {
+	var given, family string
+	if n, ok := m["name"].(map[string]any); ok {
+		given, _ = getString(n, "givenName")
+		family, _ = getString(n, "familyName")
+		if f, _ := getString(n, "formatted"); name == "" && f != "" {
 			name = f
-		} else {
-			given, _ := getString(n, "givenName")
-			family, _ := getString(n, "familyName")
-			name = strings.TrimSpace(given + " " + family)
 		}
 	}
-	ch.Name = &name
+	if name == "" {
+		name = strings.TrimSpace(given + " " + family)
+	}
+	ch.Name, ch.GivenName, ch.FamilyName = &name, &given, &family
 
 	email := ""
 	if list, ok := m["emails"].([]any); ok {

@@ -161,19 +161,21 @@ func (s *DB) RotateAPIKey(ctx context.Context, orgID string, key *domain.APIKey,
 
 // --- users ---
 
-const userCols = `org_id, sub, user_name, name, email, email_verified, picture, role, password_hash, disabled, upstream_issuer, upstream_subject, created_at, updated_at, external_id, enterprise`
+const userCols = `org_id, sub, user_name, name, email, email_verified, picture, role, password_hash, disabled, upstream_issuer, upstream_subject, created_at, updated_at, external_id, profile`
 
 func scanUser(row interface{ Scan(...any) error }) (*domain.User, error) {
 	var u domain.User
 	var created, updated int64
-	var enterprise string
+	var profile string
 	if err := row.Scan(&u.OrgID, &u.Sub, &u.UserName, &u.Name, &u.Email, &u.EmailVerified, &u.Picture, &u.Role,
-		&u.PasswordHash, &u.Disabled, &u.UpstreamIssuer, &u.UpstreamSubject, &created, &updated, &u.ExternalID, &enterprise); err != nil {
+		&u.PasswordHash, &u.Disabled, &u.UpstreamIssuer, &u.UpstreamSubject, &created, &updated, &u.ExternalID, &profile); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(enterprise), &u.Enterprise); err != nil {
-		return nil, fmt.Errorf("decode enterprise attributes of user %q: %w", u.Sub, err)
+	var p userProfile
+	if err := json.Unmarshal([]byte(profile), &p); err != nil {
+		return nil, fmt.Errorf("decode profile of user %q: %w", u.Sub, err)
 	}
+	u.GivenName, u.FamilyName, u.Enterprise = p.GivenName, p.FamilyName, p.EnterpriseAttrs
 	u.CreatedAt, u.UpdatedAt = tm(created), tm(updated)
 	return &u, nil
 }
@@ -182,7 +184,7 @@ func (s *DB) CreateUser(ctx context.Context, u *domain.User) error {
 	_, err := s.exec(ctx, s.db, `INSERT INTO users (`+userCols+`, user_name_fold, search_fold, name_fold, email_fold)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.OrgID, u.Sub, u.UserName, u.Name, u.Email, u.EmailVerified, u.Picture, u.Role, u.PasswordHash, u.Disabled,
-		u.UpstreamIssuer, u.UpstreamSubject, ts(u.CreatedAt), ts(u.UpdatedAt), u.ExternalID, jsonText(u.Enterprise),
+		u.UpstreamIssuer, u.UpstreamSubject, ts(u.CreatedAt), ts(u.UpdatedAt), u.ExternalID, jsonText(profileOf(u)),
 		domain.FoldUserName(u.UserName), searchFold(u), strings.ToLower(u.Name), strings.ToLower(u.Email))
 	return s.classify(err)
 }
@@ -221,6 +223,18 @@ func (s *DB) ListUsers(ctx context.Context, orgID string, f store.UserFilter) ([
 	return collect(rows, scanUser)
 }
 
+// userProfile is the profile column: what a directory sends beyond the
+// columns every surface uses.
+type userProfile struct {
+	GivenName  string `json:"givenName,omitempty"`
+	FamilyName string `json:"familyName,omitempty"`
+	domain.EnterpriseAttrs
+}
+
+func profileOf(u *domain.User) userProfile {
+	return userProfile{GivenName: u.GivenName, FamilyName: u.FamilyName, EnterpriseAttrs: u.Enterprise}
+}
+
 // searchFold is what user search matches: userName, name and email,
 // lower-cased by Go so every script folds alike on every backend. The
 // separators keep a query from matching across two fields.
@@ -242,10 +256,10 @@ func likeEscape(v string) string {
 func (s *DB) UpdateUser(ctx context.Context, u *domain.User) error {
 	return s.execOne(ctx, s.db, `UPDATE users SET user_name = ?, user_name_fold = ?, search_fold = ?, name = ?, email = ?, email_verified = ?, picture = ?, role = ?,
 		password_hash = ?, disabled = ?, upstream_issuer = ?, upstream_subject = ?, updated_at = ?,
-		external_id = ?, enterprise = ?, name_fold = ?, email_fold = ? WHERE org_id = ? AND sub = ?`,
+		external_id = ?, profile = ?, name_fold = ?, email_fold = ? WHERE org_id = ? AND sub = ?`,
 		u.UserName, domain.FoldUserName(u.UserName), searchFold(u), u.Name, u.Email, u.EmailVerified, u.Picture, u.Role,
 		u.PasswordHash, u.Disabled, u.UpstreamIssuer, u.UpstreamSubject, ts(u.UpdatedAt),
-		u.ExternalID, jsonText(u.Enterprise), strings.ToLower(u.Name), strings.ToLower(u.Email), u.OrgID, u.Sub)
+		u.ExternalID, jsonText(profileOf(u)), strings.ToLower(u.Name), strings.ToLower(u.Email), u.OrgID, u.Sub)
 }
 
 // DeleteUser removes the user with their sessions, codes, tokens and tickets.

@@ -1,11 +1,11 @@
 -- SCIM 2.0 provisioning: the provisioning directory's own id for a user
--- (externalId), enterprise attributes as JSON, case-folded copies of name
+-- (externalId), name parts and enterprise attributes as JSON (profile), case-folded copies of name
 -- and email for filters (folded by Latchkey; existing rows start from the
 -- database's folding and are refolded on their next save), org-scoped SCIM
 -- bearer tokens (SHA-256 only), groups with members, and the per-application
 -- switch for the groups claim.
 ALTER TABLE users ADD COLUMN external_id TEXT NOT NULL DEFAULT '';
-ALTER TABLE users ADD COLUMN enterprise TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE users ADD COLUMN profile TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE users ADD COLUMN name_fold TEXT NOT NULL DEFAULT '';
 ALTER TABLE users ADD COLUMN email_fold TEXT NOT NULL DEFAULT '';
 UPDATE users SET name_fold = LOWER(name), email_fold = LOWER(email);
