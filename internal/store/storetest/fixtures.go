@@ -84,6 +84,10 @@ func newUser(orgID, sub, userName string) *domain.User {
 		Disabled:        true,
 		UpstreamIssuer:  "https://idp.example",
 		UpstreamSubject: "upstream-" + sub,
+		ExternalID:      "ext-" + sub,
+		GivenName:       "Given " + userName,
+		FamilyName:      "Family " + userName,
+		Enterprise:      domain.EnterpriseAttrs{EmployeeNumber: "no-" + sub, Department: "Dept " + sub, Manager: "mgr-" + sub},
 		CreatedAt:       t0,
 		UpdatedAt:       at(time.Hour),
 	}
@@ -112,6 +116,7 @@ func newApp(orgID, clientID string) *domain.Application {
 		RefreshTokenLifetime:   86400,
 		IDTokenAlg:             domain.AlgES256,
 		AccessTokenFormat:      domain.AccessTokenJWT,
+		GroupsClaim:            true,
 		CreatedAt:              t0,
 		UpdatedAt:              at(2 * time.Hour),
 	}

@@ -54,6 +54,9 @@ func Run(t *testing.T, open Opener) {
 		{"Upstreams", upstreamTests, false},
 		{"UpstreamFlows", upstreamFlowTests, false},
 		{"Purge", purgeTests, false},
+		{"SCIMTokens", scimTokenTests, false},
+		{"Groups", groupTests, false},
+		{"UserSearch", userSearchTests, false},
 		{"OrgIsolation", isolationTests(), true},
 	}
 	for _, g := range groups {
