@@ -12,7 +12,7 @@ import (
 
 var appKeys = []string{
 	"clientId", "name", "public", "redirectUris", "postLogoutRedirectUris", "backchannelLogoutUri", "grantTypes",
-	"accessTokenLifetime", "idTokenLifetime", "refreshTokenLifetime", "idTokenAlg", "accessTokenFormat", "createdAt", "updatedAt",
+	"accessTokenLifetime", "idTokenLifetime", "refreshTokenLifetime", "idTokenAlg", "accessTokenFormat", "groupsClaim", "createdAt", "updatedAt",
 }
 
 // checkCreateOutput allows only the keys of the create contract.

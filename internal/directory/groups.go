@@ -82,8 +82,7 @@ func (d *Directory) checkMembers(ctx context.Context, orgID string, members, kno
 }
 
 func groupNameTaken(name string) error {
-	fe, _ := domain.AsFieldError(domain.Invalid("displayName", "a group named %q already exists (group names are case-insensitive)", name))
-	return &ConflictError{fe}
+	return conflictf("displayName", "a group named %q already exists (group names are case-insensitive)", name)
 }
 
 // CreateGroup creates a group with a new random id.
@@ -97,13 +96,16 @@ func (d *Directory) CreateGroup(ctx context.Context, a Actor, orgID string, c Gr
 	if err := d.checkMembers(ctx, orgID, g.Members, nil); err != nil {
 		return nil, err
 	}
-	if err := d.Store.CreateGroup(ctx, g); err != nil {
+	if _, err := d.GetOrg(ctx, orgID); err != nil {
+		return nil, err
+	}
+	ev := d.event(orgID, a, "group.create", g.ID, map[string]string{"displayName": g.DisplayName, "members": fmt.Sprint(len(g.Members))})
+	if err := d.Store.CreateGroup(ctx, g, ev); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, groupNameTaken(g.DisplayName)
 		}
 		return nil, fmt.Errorf("create group: %w", err)
 	}
-	d.audit(ctx, orgID, a, "group.create", g.ID, "ok", map[string]string{"displayName": g.DisplayName, "members": fmt.Sprint(len(g.Members))})
 	return g, nil
 }
 
@@ -112,7 +114,7 @@ func (d *Directory) CreateGroup(ctx context.Context, a Actor, orgID string, c Gr
 func (d *Directory) GetGroup(ctx context.Context, orgID, id string) (*domain.Group, error) {
 	g, err := d.Store.GetGroup(ctx, orgID, id)
 	if err != nil {
-		return nil, fmt.Errorf("group %q: %w", id, err)
+		return nil, notFound(err, "group %q in organization %q", id, orgID)
 	}
 	return g, nil
 }
@@ -127,37 +129,46 @@ func (d *Directory) SearchGroups(ctx context.Context, orgID string, p store.Page
 	return gs, total, nil
 }
 
-// UpdateGroup changes the given fields of a group.
+// UpdateGroup changes the given fields of a group, atomically. New
+// members must be users of the organization.
 func (d *Directory) UpdateGroup(ctx context.Context, a Actor, orgID, id string, c GroupChanges) (*domain.Group, error) {
-	g, err := d.Store.GetGroup(ctx, orgID, id)
+	cur, err := d.GetGroup(ctx, orgID, id)
 	if err != nil {
-		return nil, fmt.Errorf("group %q: %w", id, err)
-	}
-	before := append([]string{}, g.Members...)
-	c.apply(g)
-	if err := g.Validate(); err != nil {
 		return nil, err
 	}
-	if err := d.checkMembers(ctx, orgID, g.Members, before); err != nil {
+	next := *cur
+	next.Members = append([]string(nil), cur.Members...)
+	c.apply(&next)
+	if err := next.Validate(); err != nil {
 		return nil, err
 	}
-	g.UpdatedAt = d.now()
-	if err := d.Store.UpdateGroup(ctx, g); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return nil, groupNameTaken(g.DisplayName)
+	if err := d.checkMembers(ctx, orgID, next.Members, cur.Members); err != nil {
+		return nil, err
+	}
+	ev := d.event(orgID, a, "group.update", id, map[string]string{})
+	g, err := d.Store.UpdateGroup(ctx, orgID, id, func(g *domain.Group) error {
+		c.apply(g)
+		if err := g.Validate(); err != nil {
+			return err
 		}
-		return nil, fmt.Errorf("update group %q: %w", id, err)
+		g.UpdatedAt = d.now()
+		ev.Detail["displayName"], ev.Detail["members"] = g.DisplayName, fmt.Sprint(len(g.Members))
+		return nil
+	}, ev)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return nil, groupNameTaken(next.DisplayName)
+	case err != nil:
+		return nil, notFound(err, "group %q in organization %q", id, orgID)
 	}
-	d.audit(ctx, orgID, a, "group.update", id, "ok", map[string]string{"displayName": g.DisplayName, "members": fmt.Sprint(len(g.Members))})
 	return g, nil
 }
 
 // DeleteGroup removes a group; its members stay.
 func (d *Directory) DeleteGroup(ctx context.Context, a Actor, orgID, id string) error {
-	if err := d.Store.DeleteGroup(ctx, orgID, id); err != nil {
-		return fmt.Errorf("delete group %q: %w", id, err)
+	if err := d.Store.DeleteGroup(ctx, orgID, id, d.event(orgID, a, "group.delete", id, nil)); err != nil {
+		return notFound(err, "group %q in organization %q", id, orgID)
 	}
-	d.audit(ctx, orgID, a, "group.delete", id, "ok", nil)
 	return nil
 }
 

@@ -9,44 +9,6 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-// UserSignout ends every session of a user with the normal single logout:
-// tokens revoked, back-channel logout notifications queued.
-type UserSignout interface {
-	EndUserSessions(ctx context.Context, orgID, sub string) error
-}
-
-func (d *Directory) signout(ctx context.Context, orgID, sub string) error {
-	if d.Signout == nil {
-		return nil
-	}
-	if err := d.Signout.EndUserSessions(ctx, orgID, sub); err != nil {
-		return fmt.Errorf("end sessions of %q: %w", sub, err)
-	}
-	return nil
-}
-
-// ConflictError is a FieldError about a value that must be unique and is
-// taken; errors.Is(err, store.ErrConflict) holds for it, so surfaces that
-// answer conflicts differently (SCIM's 409 uniqueness) can tell.
-type ConflictError struct{ *domain.FieldError }
-
-func (e *ConflictError) Unwrap() []error { return []error{e.FieldError, store.ErrConflict} }
-
-func userNameTaken(orgID, userName string) error {
-	fe, _ := domain.AsFieldError(domain.Invalid("userName", "a user named %q already exists in %q (userNames are case-insensitive)", userName, orgID))
-	return &ConflictError{fe}
-}
-
-// GetUserBySub returns the user with this sub; store.ErrNotFound if the
-// organization has none.
-func (d *Directory) GetUserBySub(ctx context.Context, orgID, sub string) (*domain.User, error) {
-	u, err := d.Store.GetUser(ctx, orgID, sub)
-	if err != nil {
-		return nil, fmt.Errorf("user %q: %w", sub, err)
-	}
-	return u, nil
-}
-
 // SearchUsers returns a page of the organization's users matching the
 // page's filter, and how many match in all.
 func (d *Directory) SearchUsers(ctx context.Context, orgID string, p store.Page) ([]*domain.User, int, error) {
@@ -58,53 +20,55 @@ func (d *Directory) SearchUsers(ctx context.Context, orgID string, p store.Page)
 }
 
 // UpdateUserBySub changes the given fields of the user with this sub,
-// renaming it when c.UserName is set. Disabling the user ends their
-// sessions with the normal single logout.
+// atomically, renaming it when c.UserName is set. Disabling the user ends
+// every session they have, the way a logout does (applications are
+// notified).
 func (d *Directory) UpdateUserBySub(ctx context.Context, a Actor, orgID, sub string, c UserChanges) (*domain.User, error) {
-	u, err := d.Store.GetUser(ctx, orgID, sub)
+	hash, err := c.hashPassword(d.passwordParams())
 	if err != nil {
-		return nil, fmt.Errorf("user %q: %w", sub, err)
-	}
-	before := *u
-	if err := c.apply(u, d.passwordParams()); err != nil {
 		return nil, err
 	}
-	u.UpdatedAt = d.now()
-	if err := d.Store.UpdateUser(ctx, u); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return nil, userNameTaken(orgID, u.UserName)
+	ev := d.event(orgID, a, "user.update", sub, map[string]string{"changed": c.fieldNames(), "sub": sub})
+	u, err := d.Store.UpdateUser(ctx, orgID, sub, func(u *domain.User) error {
+		if c.UserName != nil && *c.UserName != u.UserName {
+			ev.Detail["renamed_from"] = u.UserName
 		}
-		return nil, fmt.Errorf("update user %q: %w", sub, err)
+		if c.Disabled != nil && *c.Disabled != u.Disabled {
+			ev.Detail["enabled"] = fmt.Sprint(!*c.Disabled)
+		}
+		if err := c.apply(u, hash); err != nil {
+			return err
+		}
+		u.UpdatedAt = d.now()
+		ev.Target = u.UserName
+		return nil
+	}, ev)
+	switch {
+	case errors.Is(err, store.ErrConflict) && c.UserName != nil:
+		return nil, userTaken(*c.UserName, orgID)
+	case err != nil:
+		return nil, notFound(err, "user with sub %q in organization %q", sub, orgID)
 	}
-	detail := map[string]string{"sub": sub}
-	if before.UserName != u.UserName {
-		detail["renamed_from"] = before.UserName
-	}
-	if before.Disabled != u.Disabled {
-		detail["enabled"] = fmt.Sprint(!u.Disabled)
-	}
-	d.audit(ctx, orgID, a, "user.update", u.UserName, "ok", detail)
-	if u.Disabled && c.Disabled != nil {
-		if err := d.signout(ctx, orgID, u.Sub); err != nil {
-			return nil, err
+	if c.Disabled != nil && *c.Disabled {
+		if _, err := d.endSessions(ctx, a, u); err != nil {
+			return u, fmt.Errorf("user %q was disabled, but ending their sessions failed: %w", u.UserName, err)
 		}
 	}
 	return u, nil
 }
 
-// DeleteUserBySub ends the user's sessions with the normal single logout,
-// then removes the user.
+// DeleteUserBySub ends the user's sessions the way a logout does
+// (applications are notified), then removes the user.
 func (d *Directory) DeleteUserBySub(ctx context.Context, a Actor, orgID, sub string) error {
-	u, err := d.Store.GetUser(ctx, orgID, sub)
+	u, err := d.GetUserBySub(ctx, orgID, sub)
 	if err != nil {
-		return fmt.Errorf("user %q: %w", sub, err)
-	}
-	if err := d.signout(ctx, orgID, sub); err != nil {
 		return err
 	}
-	if err := d.Store.DeleteUser(ctx, orgID, sub); err != nil {
-		return fmt.Errorf("delete user %q: %w", u.UserName, err)
+	if _, err := d.endSessions(ctx, a, u); err != nil {
+		return fmt.Errorf("delete user %q: end sessions: %w", u.UserName, err)
 	}
-	d.audit(ctx, orgID, a, "user.delete", u.UserName, "ok", map[string]string{"sub": sub})
+	if err := d.Store.DeleteUser(ctx, orgID, sub, d.event(orgID, a, "user.delete", u.UserName, map[string]string{"sub": sub})); err != nil {
+		return notFound(err, "user with sub %q in organization %q", sub, orgID)
+	}
 	return nil
 }

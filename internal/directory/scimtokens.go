@@ -42,8 +42,8 @@ func (d *Directory) CreateSCIMToken(ctx context.Context, a Actor, orgID, descrip
 	if ttl < 0 || ttl > MaxSCIMTokenTTL {
 		return nil, "", domain.Invalid("expires", "must be between 0 (never) and %d days", int(MaxSCIMTokenTTL.Hours()/24))
 	}
-	if _, err := d.Store.GetOrg(ctx, orgID); err != nil {
-		return nil, "", fmt.Errorf("organization %q: %w", orgID, err)
+	if _, err := d.GetOrg(ctx, orgID); err != nil {
+		return nil, "", err
 	}
 	random, err := d.token(32)
 	if err != nil {
@@ -59,21 +59,20 @@ func (d *Directory) CreateSCIMToken(ctx context.Context, a Actor, orgID, descrip
 	if ttl > 0 {
 		t.ExpiresAt = now.Add(ttl)
 	}
-	if err := d.Store.CreateSCIMToken(ctx, t); err != nil {
-		return nil, "", fmt.Errorf("create SCIM token: %w", err)
-	}
 	detail := map[string]string{"description": description}
 	if ttl > 0 {
 		detail["expires"] = t.ExpiresAt.Format(time.RFC3339)
 	}
-	d.audit(ctx, orgID, a, "scim_token.create", id, "ok", detail)
+	if err := d.Store.CreateSCIMToken(ctx, t, d.event(orgID, a, "scim_token.create", id, detail)); err != nil {
+		return nil, "", fmt.Errorf("create SCIM token: %w", err)
+	}
 	return t, plain, nil
 }
 
 // ListSCIMTokens lists orgID's SCIM tokens, revoked and expired ones included.
 func (d *Directory) ListSCIMTokens(ctx context.Context, orgID string) ([]*domain.SCIMToken, error) {
-	if _, err := d.Store.GetOrg(ctx, orgID); err != nil {
-		return nil, fmt.Errorf("organization %q: %w", orgID, err)
+	if _, err := d.GetOrg(ctx, orgID); err != nil {
+		return nil, err
 	}
 	ts, err := d.Store.ListSCIMTokens(ctx, orgID)
 	if err != nil {
@@ -85,10 +84,9 @@ func (d *Directory) ListSCIMTokens(ctx context.Context, orgID string) ([]*domain
 // RevokeSCIMToken revokes orgID's SCIM token id at once. store.ErrNotFound
 // if there is no such unrevoked token.
 func (d *Directory) RevokeSCIMToken(ctx context.Context, a Actor, orgID, id string) error {
-	if err := d.Store.RevokeSCIMToken(ctx, orgID, id, d.now()); err != nil {
-		return fmt.Errorf("revoke SCIM token %q: %w", id, err)
+	if err := d.Store.RevokeSCIMToken(ctx, orgID, id, d.now(), d.event(orgID, a, "scim_token.revoke", id, nil)); err != nil {
+		return notFound(err, "active SCIM token %q in organization %q", id, orgID)
 	}
-	d.audit(ctx, orgID, a, "scim_token.revoke", id, "ok", nil)
 	return nil
 }
 
@@ -132,10 +130,4 @@ func SCIMTokenState(t *domain.SCIMToken, now time.Time) string {
 		return "expired"
 	}
 	return "active"
-}
-
-// AuditSCIM records one use of a SCIM token that package directory did
-// not record as a change itself (reads, refusals).
-func (d *Directory) AuditSCIM(ctx context.Context, a Actor, orgID, action, target, result string, detail map[string]string) {
-	d.audit(ctx, orgID, a, action, target, result, detail)
 }

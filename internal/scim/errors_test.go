@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/server/servertest"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 func patchBody(ops ...map[string]any) map[string]any {
@@ -111,7 +112,7 @@ func TestSCIM_ErrorTypes(t *testing.T) {
 				t.Fatal(err)
 			}
 			short.do("GET", "/Users", nil).wantError(t, http.StatusUnauthorized, "")
-			events, _ := inst.Env.Store.ListAudit(ctx, "acme", 10)
+			events, _ := inst.Env.Store.ListAudit(ctx, "acme", store.AuditFilter{Limit: 10})
 			found := false
 			for _, e := range events {
 				if e.Actor == "scim-token:"+tok.ID && e.Result == "token_revoked" {

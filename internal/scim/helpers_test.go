@@ -201,7 +201,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 // whose name starts with actorPrefix.
 func wantAudit(t testing.TB, inst *servertest.Instance, org, action, actorPrefix string) {
 	t.Helper()
-	events, err := inst.Env.Store.ListAudit(context.Background(), org, 500)
+	events, err := inst.Env.Store.ListAudit(context.Background(), org, store.AuditFilter{Limit: 500})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -100,7 +100,7 @@ func (s *Service) handle(mux *http.ServeMux, pattern, action string, h endpoint)
 			return
 		}
 		if !c.changed {
-			s.Directory.AuditSCIM(r.Context(), c.actor, c.org, action, c.target, "ok", map[string]string{"via": "scim", "method": r.Method})
+			s.record(r.Context(), c.actor, c.org, action, c.target, "ok", map[string]string{"via": "scim", "method": r.Method})
 		}
 		if status == http.StatusNoContent {
 			w.WriteHeader(status)
@@ -147,7 +147,7 @@ func (s *Service) authenticate(c *call, action string) bool {
 	if tok != nil {
 		// A real token of this organization stopped working: its admins
 		// should see who still uses it.
-		s.Directory.AuditSCIM(c.r.Context(), directory.Actor{Name: "scim-token:" + tok.ID, ClientIP: s.clientIP(c.r)}, c.org, action, "", result,
+		s.record(c.r.Context(), directory.Actor{Name: "scim-token:" + tok.ID, ClientIP: s.clientIP(c.r)}, c.org, action, "", result,
 			map[string]string{"via": "scim", "method": c.r.Method})
 	}
 	c.w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey-scim", error="invalid_token"`)
@@ -250,7 +250,7 @@ func (s *Service) fail(c *call, action string, err error) {
 	case errors.Is(err, store.ErrInvalidFilter):
 		e = invalidFilter("%s", err.Error())
 	default:
-		s.Directory.AuditSCIM(c.r.Context(), c.actor, c.org, action, c.target, "error", map[string]string{"via": "scim", "method": c.r.Method})
+		s.record(c.r.Context(), c.actor, c.org, action, c.target, "error", map[string]string{"via": "scim", "method": c.r.Method})
 		s.internalError(c, err)
 		return
 	}
@@ -258,7 +258,7 @@ func (s *Service) fail(c *call, action string, err error) {
 	if e.ScimType != "" {
 		result += " " + e.ScimType
 	}
-	s.Directory.AuditSCIM(c.r.Context(), c.actor, c.org, action, c.target, result, map[string]string{"via": "scim", "method": c.r.Method})
+	s.record(c.r.Context(), c.actor, c.org, action, c.target, result, map[string]string{"via": "scim", "method": c.r.Method})
 	writeError(c.w, e)
 }
 
@@ -321,6 +321,14 @@ func readBody(c *call) (map[string]any, error) {
 		return nil, invalidSyntax("the body must be a JSON object")
 	}
 	return obj, nil
+}
+
+// record audits a use of a SCIM token that made no change (changes are
+// audited by package directory, in their transaction).
+func (s *Service) record(ctx context.Context, a directory.Actor, org, action, target, result string, detail map[string]string) {
+	if err := s.Directory.Record(ctx, org, a, action, target, result, detail); err != nil {
+		s.log().Error("scim: write audit event", "org", org, "action", action, "result", result, "err", err)
+	}
 }
 
 // clientIP is the client's address (the server has resolved trusted

@@ -74,11 +74,11 @@ type UserSearch interface {
 
 // SCIMTokens stores organizations' SCIM bearer tokens.
 type SCIMTokens interface {
-	CreateSCIMToken(ctx context.Context, t *domain.SCIMToken) error
+	CreateSCIMToken(ctx context.Context, t *domain.SCIMToken, audit ...*domain.AuditEvent) error
 	FindSCIMToken(ctx context.Context, orgID string, hash []byte) (*domain.SCIMToken, error)
 	ListSCIMTokens(ctx context.Context, orgID string) ([]*domain.SCIMToken, error)
 	// RevokeSCIMToken revokes an unrevoked token; ErrNotFound otherwise.
-	RevokeSCIMToken(ctx context.Context, orgID, id string, at time.Time) error
+	RevokeSCIMToken(ctx context.Context, orgID, id string, at time.Time, audit ...*domain.AuditEvent) error
 	TouchSCIMToken(ctx context.Context, orgID, id string, at time.Time) error
 }
 
@@ -86,15 +86,15 @@ type SCIMTokens interface {
 // organization, compared case-insensitively (ErrConflict).
 type Groups interface {
 	// CreateGroup stores the group with its members.
-	CreateGroup(ctx context.Context, g *domain.Group) error
+	CreateGroup(ctx context.Context, g *domain.Group, audit ...*domain.AuditEvent) error
 	GetGroup(ctx context.Context, orgID, id string) (*domain.Group, error)
 	// SearchGroups returns the page's groups (with members), ordered by
 	// folded displayName, and how many match in all.
 	SearchGroups(ctx context.Context, orgID string, p Page) ([]*domain.Group, int, error)
-	// UpdateGroup saves name, externalId and the member list, in one
-	// transaction.
-	UpdateGroup(ctx context.Context, g *domain.Group) error
-	DeleteGroup(ctx context.Context, orgID, id string) error
+	// UpdateGroup changes the group (members included) through update, in
+	// one transaction with the row locked (id and organization stay).
+	UpdateGroup(ctx context.Context, orgID, id string, update func(g *domain.Group) error, audit ...*domain.AuditEvent) (*domain.Group, error)
+	DeleteGroup(ctx context.Context, orgID, id string, audit ...*domain.AuditEvent) error
 	// ListUserGroups returns the user's groups (without their members),
 	// ordered by folded displayName.
 	ListUserGroups(ctx context.Context, orgID, sub string) ([]*domain.Group, error)

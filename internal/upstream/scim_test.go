@@ -150,7 +150,9 @@ func TestSCIM_ProvisionedUserSignsInUpstreamAndDeprovisioningSignsOut(t *testing
 				t.Fatal("the refresh token still works after deactivation")
 			}
 			acme.app.wantNoSession(t, b)
-			wantAudit(t, inst, "acme", "logout", "ok", sub)
+			if e := wantAudit(t, inst, "acme", "logout", "ok", "-"); !strings.HasPrefix(e.Actor, "scim-token:") || e.Detail["user"] != sub {
+				t.Fatalf("logout audit event %+v: want the SCIM token as actor and carol as user", e)
+			}
 
 			// Reactivated, carol signs in again; DELETE signs her out the same way.
 			status, body = scimCall(t, acme.iss, token, "PATCH", "/Users/"+sub, map[string]any{

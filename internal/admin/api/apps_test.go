@@ -12,7 +12,7 @@ import (
 
 var appKeys = []string{
 	"client_id", "name", "public", "redirect_uris", "post_logout_redirect_uris", "backchannel_logout_uri", "grant_types",
-	"access_token_lifetime", "id_token_lifetime", "refresh_token_lifetime", "id_token_signed_response_alg", "access_token_format",
+	"access_token_lifetime", "id_token_lifetime", "refresh_token_lifetime", "id_token_signed_response_alg", "access_token_format", "groupsClaim",
 	"created_at", "updated_at",
 }
 

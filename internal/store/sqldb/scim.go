@@ -25,10 +25,14 @@ func scanSCIMToken(row interface{ Scan(...any) error }) (*domain.SCIMToken, erro
 	return &t, nil
 }
 
-func (s *DB) CreateSCIMToken(ctx context.Context, t *domain.SCIMToken) error {
-	_, err := s.exec(ctx, s.db, `INSERT INTO scim_tokens (`+scimTokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.OrgID, t.ID, t.Hash, t.Description, ts(t.CreatedAt), ts(t.ExpiresAt), ts(t.RevokedAt), ts(t.LastUsedAt))
-	return s.classify(err)
+func (s *DB) CreateSCIMToken(ctx context.Context, t *domain.SCIMToken, audit ...*domain.AuditEvent) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := s.exec(ctx, tx, `INSERT INTO scim_tokens (`+scimTokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.OrgID, t.ID, t.Hash, t.Description, ts(t.CreatedAt), ts(t.ExpiresAt), ts(t.RevokedAt), ts(t.LastUsedAt)); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, audit)
+	})
 }
 
 func (s *DB) FindSCIMToken(ctx context.Context, orgID string, hash []byte) (*domain.SCIMToken, error) {
@@ -44,8 +48,13 @@ func (s *DB) ListSCIMTokens(ctx context.Context, orgID string) ([]*domain.SCIMTo
 	return collect(rows, scanSCIMToken)
 }
 
-func (s *DB) RevokeSCIMToken(ctx context.Context, orgID, id string, at time.Time) error {
-	return s.execOne(ctx, s.db, `UPDATE scim_tokens SET revoked_at = ? WHERE org_id = ? AND id = ? AND revoked_at = 0`, ts(at), orgID, id)
+func (s *DB) RevokeSCIMToken(ctx context.Context, orgID, id string, at time.Time, audit ...*domain.AuditEvent) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.execOne(ctx, tx, `UPDATE scim_tokens SET revoked_at = ? WHERE org_id = ? AND id = ? AND revoked_at = 0`, ts(at), orgID, id); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, audit)
+	})
 }
 
 func (s *DB) TouchSCIMToken(ctx context.Context, orgID, id string, at time.Time) error {
@@ -276,13 +285,16 @@ func (s *DB) groupMembers(ctx context.Context, x querier, orgID, id string) ([]s
 	})
 }
 
-func (s *DB) CreateGroup(ctx context.Context, g *domain.Group) error {
+func (s *DB) CreateGroup(ctx context.Context, g *domain.Group, audit ...*domain.AuditEvent) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := s.exec(ctx, tx, `INSERT INTO user_groups (`+groupCols+`, display_name_fold) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 			g.OrgID, g.ID, g.DisplayName, g.ExternalID, ts(g.CreatedAt), ts(g.UpdatedAt), strings.ToLower(g.DisplayName)); err != nil {
 			return err
 		}
-		return s.addMembers(ctx, tx, g.OrgID, g.ID, g.Members)
+		if err := s.addMembers(ctx, tx, g.OrgID, g.ID, g.Members); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, audit)
 	})
 }
 
@@ -319,45 +331,67 @@ func (s *DB) SearchGroups(ctx context.Context, orgID string, p store.Page) ([]*d
 	return gs, total, nil
 }
 
-func (s *DB) UpdateGroup(ctx context.Context, g *domain.Group) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if err := s.execOne(ctx, tx, `UPDATE user_groups SET display_name = ?, display_name_fold = ?, external_id = ?, updated_at = ? WHERE org_id = ? AND id = ?`,
-			g.DisplayName, strings.ToLower(g.DisplayName), g.ExternalID, ts(g.UpdatedAt), g.OrgID, g.ID); err != nil {
-			return err
-		}
-		old, err := s.groupMembers(ctx, tx, g.OrgID, g.ID)
+func (s *DB) UpdateGroup(ctx context.Context, orgID, id string, fn func(g *domain.Group) error, audit ...*domain.AuditEvent) (*domain.Group, error) {
+	var old []string
+	return update(ctx, s, func(tx *sql.Tx) (*domain.Group, error) {
+		g, err := scanGroup(tx.QueryRowContext(ctx, s.q(`SELECT `+groupCols+` FROM user_groups WHERE org_id = ? AND id = ?`+s.dialect.LockRow()), orgID, id))
 		if err != nil {
+			return nil, err
+		}
+		if g.Members, err = s.groupMembers(ctx, tx, orgID, id); err != nil {
+			return nil, err
+		}
+		old = append([]string(nil), g.Members...)
+		return g, nil
+	}, func(g *domain.Group) error {
+		if err := fn(g); err != nil {
 			return err
 		}
-		had := make(map[string]bool, len(old))
-		for _, sub := range old {
-			had[sub] = true
+		g.OrgID, g.ID = orgID, id
+		return nil
+	}, func(tx *sql.Tx, g *domain.Group) error {
+		if err := s.execOne(ctx, tx, `UPDATE user_groups SET display_name = ?, display_name_fold = ?, external_id = ?, updated_at = ? WHERE org_id = ? AND id = ?`,
+			g.DisplayName, strings.ToLower(g.DisplayName), g.ExternalID, ts(g.UpdatedAt), orgID, id); err != nil {
+			return err
 		}
-		keep := make(map[string]bool, len(g.Members))
-		var add []string
-		for _, sub := range g.Members {
-			if !had[sub] && !keep[sub] {
-				add = append(add, sub)
-			}
-			keep[sub] = true
-		}
-		for _, sub := range old {
-			if !keep[sub] {
-				if _, err := s.exec(ctx, tx, `DELETE FROM group_members WHERE org_id = ? AND group_id = ? AND user_sub = ?`, g.OrgID, g.ID, sub); err != nil {
-					return err
-				}
-			}
-		}
-		return s.addMembers(ctx, tx, g.OrgID, g.ID, add)
-	})
+		return s.replaceMembers(ctx, tx, orgID, id, old, g.Members)
+	}, audit)
 }
 
-func (s *DB) DeleteGroup(ctx context.Context, orgID, id string) error {
+// replaceMembers changes the stored members from old to members, row by
+// row for the difference only (a group may be large; changes are small).
+func (s *DB) replaceMembers(ctx context.Context, tx *sql.Tx, orgID, id string, old, members []string) error {
+	had := make(map[string]bool, len(old))
+	for _, sub := range old {
+		had[sub] = true
+	}
+	keep := make(map[string]bool, len(members))
+	var add []string
+	for _, sub := range members {
+		if !had[sub] && !keep[sub] {
+			add = append(add, sub)
+		}
+		keep[sub] = true
+	}
+	for _, sub := range old {
+		if !keep[sub] {
+			if _, err := s.exec(ctx, tx, `DELETE FROM group_members WHERE org_id = ? AND group_id = ? AND user_sub = ?`, orgID, id, sub); err != nil {
+				return err
+			}
+		}
+	}
+	return s.addMembers(ctx, tx, orgID, id, add)
+}
+
+func (s *DB) DeleteGroup(ctx context.Context, orgID, id string, audit ...*domain.AuditEvent) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := s.exec(ctx, tx, `DELETE FROM group_members WHERE org_id = ? AND group_id = ?`, orgID, id); err != nil {
 			return err
 		}
-		return s.execOne(ctx, tx, `DELETE FROM user_groups WHERE org_id = ? AND id = ?`, orgID, id)
+		if err := s.execOne(ctx, tx, `DELETE FROM user_groups WHERE org_id = ? AND id = ?`, orgID, id); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, audit)
 	})
 }
 

@@ -52,7 +52,14 @@ var groupTests = []test{
 		equal(t, "group", got, g)
 
 		g.DisplayName, g.Members, g.UpdatedAt = "Eng", []string{"sub-b", "sub-c"}, at(time.Minute)
-		ok(t, "UpdateGroup", s.UpdateGroup(ctx, g))
+		updated, err := s.UpdateGroup(ctx, "acme", "g1", func(cur *domain.Group) error {
+			cur.DisplayName, cur.Members, cur.UpdatedAt = g.DisplayName, g.Members, g.UpdatedAt
+			return nil
+		}, &domain.AuditEvent{OrgID: "acme", At: at(time.Minute), Actor: "test", Action: "group.update", Target: "g1", Result: "ok"})
+		ok(t, "UpdateGroup", err)
+		equal(t, "UpdateGroup's answer", updated, g)
+		_, err = s.UpdateGroup(ctx, "globex", "nope", func(*domain.Group) error { return nil })
+		wantErr(t, "update a missing group", err, store.ErrNotFound)
 		got, _ = s.GetGroup(ctx, "acme", "g1")
 		equal(t, "updated group", got, g)
 		names, err := s.ListUserGroups(ctx, "acme", "sub-c")
