@@ -45,6 +45,9 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		if perr.Code == "server_error" {
 			p.Log.Error("token endpoint", "request_id", p.RequestID(r.Context()), "err", perr.Description)
 			perr = oauth.ServerError("internal error (reference %s)", p.RequestID(r.Context()))
+			if store.Unavailable(r.Context()) {
+				perr = oauth.TemporarilyUnavailable("the database is unavailable; try again (reference %s)", p.RequestID(r.Context()))
+			}
 		}
 		oauth.WriteError(w, perr, false)
 		return

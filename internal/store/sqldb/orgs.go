@@ -74,7 +74,7 @@ func (s *DB) ListOrgs(ctx context.Context) ([]*domain.Organization, error) {
 
 func (s *DB) UpdateOrg(ctx context.Context, id string, fn func(o *domain.Organization) error, audit ...*domain.AuditEvent) (*domain.Organization, error) {
 	return update(ctx, s, func(tx *sql.Tx) (*domain.Organization, error) {
-		return scanOrg(tx.QueryRowContext(ctx, s.q(`SELECT `+orgCols+` FROM orgs WHERE id = ?`+s.dialect.LockRow()), id))
+		return scanOrg(s.db.queryRow(ctx, tx, s.q(`SELECT `+orgCols+` FROM orgs WHERE id = ?`+s.dialect.LockRow()), id))
 	}, func(o *domain.Organization) error {
 		if err := fn(o); err != nil {
 			return err
@@ -91,7 +91,7 @@ func (s *DB) UpdateOrg(ctx context.Context, id string, fn func(o *domain.Organiz
 // is none.
 func (s *DB) lockOrg(ctx context.Context, tx *sql.Tx, id string) error {
 	var got string
-	return tx.QueryRowContext(ctx, s.q(`SELECT id FROM orgs WHERE id = ?`+s.dialect.LockRow()), id).Scan(&got)
+	return s.db.queryRow(ctx, tx, s.q(`SELECT id FROM orgs WHERE id = ?`+s.dialect.LockRow()), id).Scan(&got)
 }
 
 func (s *DB) DeleteOrg(ctx context.Context, id string) error {
@@ -106,7 +106,7 @@ func (s *DB) DeleteOrg(ctx context.Context, id string) error {
 }
 
 // collect scans every row with scan and closes rows.
-func collect[T any](rows *sql.Rows, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+func collect[T any](rows *rows, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
 	defer rows.Close()
 	var out []T
 	for rows.Next() {
@@ -284,7 +284,7 @@ func likeEscape(v string) string {
 
 func (s *DB) UpdateUser(ctx context.Context, orgID, sub string, fn func(u *domain.User) error, audit ...*domain.AuditEvent) (*domain.User, error) {
 	return update(ctx, s, func(tx *sql.Tx) (*domain.User, error) {
-		return scanUser(tx.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE org_id = ? AND sub = ?`+s.dialect.LockRow()), orgID, sub))
+		return scanUser(s.db.queryRow(ctx, tx, s.q(`SELECT `+userCols+` FROM users WHERE org_id = ? AND sub = ?`+s.dialect.LockRow()), orgID, sub))
 	}, func(u *domain.User) error {
 		if err := fn(u); err != nil {
 			return err
@@ -397,7 +397,7 @@ func (s *DB) ListApps(ctx context.Context, orgID string) ([]*domain.Application,
 
 func (s *DB) UpdateApp(ctx context.Context, orgID, clientID string, fn func(a *domain.Application) error, audit ...*domain.AuditEvent) (*domain.Application, error) {
 	return update(ctx, s, func(tx *sql.Tx) (*domain.Application, error) {
-		return scanApp(tx.QueryRowContext(ctx, s.q(`SELECT `+appCols+` FROM apps WHERE org_id = ? AND client_id = ?`+s.dialect.LockRow()), orgID, clientID))
+		return scanApp(s.db.queryRow(ctx, tx, s.q(`SELECT `+appCols+` FROM apps WHERE org_id = ? AND client_id = ?`+s.dialect.LockRow()), orgID, clientID))
 	}, func(a *domain.Application) error {
 		if err := fn(a); err != nil {
 			return err

@@ -22,7 +22,15 @@ var purges = []string{
 	`DELETE FROM sessions WHERE expires_at < ? OR (ended_at <> 0 AND ended_at < ?)`,
 }
 
+// purgeTimeout bounds each purge statement instead of the request timeout:
+// a day's expired rows of a busy deployment take longer than a request may.
+const purgeTimeout = 10 * time.Minute
+
 func (s *DB) PurgeExpired(ctx context.Context, before time.Time) (int64, error) {
+	p := *s.db
+	if p.timeout > 0 {
+		p.timeout = purgeTimeout
+	}
 	var total int64
 	cutoff := ts(before)
 	for _, q := range purges {
@@ -32,7 +40,7 @@ func (s *DB) PurgeExpired(ctx context.Context, before time.Time) (int64, error) 
 				args = append(args, cutoff)
 			}
 		}
-		res, err := s.exec(ctx, s.db, q, args...)
+		res, err := s.exec(ctx, &p, q, args...)
 		if err != nil {
 			return total, err
 		}

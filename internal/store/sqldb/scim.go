@@ -274,8 +274,10 @@ func scanGroup(row interface{ Scan(...any) error }) (*domain.Group, error) {
 	return &g, nil
 }
 
-func (s *DB) groupMembers(ctx context.Context, x querier, orgID, id string) ([]string, error) {
-	rows, err := x.QueryContext(ctx, s.q(`SELECT user_sub FROM group_members WHERE org_id = ? AND group_id = ? ORDER BY user_sub`), orgID, id)
+// groupMembers reads a group's members through x: the pool's database or
+// a transaction.
+func (s *DB) groupMembers(ctx context.Context, x rowsQuerier, orgID, id string) ([]string, error) {
+	rows, err := s.db.queryIn(ctx, x, s.q(`SELECT user_sub FROM group_members WHERE org_id = ? AND group_id = ? ORDER BY user_sub`), orgID, id)
 	if err != nil {
 		return nil, err
 	}
@@ -312,7 +314,7 @@ func (s *DB) GetGroup(ctx context.Context, orgID, id string) (*domain.Group, err
 	if err != nil {
 		return nil, s.classify(err)
 	}
-	if g.Members, err = s.groupMembers(ctx, s.db, orgID, id); err != nil {
+	if g.Members, err = s.groupMembers(ctx, s.db.raw, orgID, id); err != nil {
 		return nil, err
 	}
 	return g, nil
@@ -324,7 +326,7 @@ func (s *DB) SearchGroups(ctx context.Context, orgID string, p store.Page) ([]*d
 		return nil, 0, err
 	}
 	for _, g := range gs {
-		if g.Members, err = s.groupMembers(ctx, s.db, orgID, g.ID); err != nil {
+		if g.Members, err = s.groupMembers(ctx, s.db.raw, orgID, g.ID); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -334,7 +336,7 @@ func (s *DB) SearchGroups(ctx context.Context, orgID string, p store.Page) ([]*d
 func (s *DB) UpdateGroup(ctx context.Context, orgID, id string, fn func(g *domain.Group) error, audit ...*domain.AuditEvent) (*domain.Group, error) {
 	var old []string
 	return update(ctx, s, func(tx *sql.Tx) (*domain.Group, error) {
-		g, err := scanGroup(tx.QueryRowContext(ctx, s.q(`SELECT `+groupCols+` FROM user_groups WHERE org_id = ? AND id = ?`+s.dialect.LockRow()), orgID, id))
+		g, err := scanGroup(s.db.queryRow(ctx, tx, s.q(`SELECT `+groupCols+` FROM user_groups WHERE org_id = ? AND id = ?`+s.dialect.LockRow()), orgID, id))
 		if err != nil {
 			return nil, err
 		}
