@@ -34,6 +34,7 @@ func addAppFlags(cmd *cobra.Command) {
 	f.String("refresh-token-lifetime", "", "refresh token lifetime in seconds (default 2,592,000: 30 days)")
 	f.String("id-token-lifetime", "", "id_token lifetime in seconds (default 3600)")
 	f.Bool("groups-claim", false, "send the user's groups as the groups claim when the application asks for the groups scope (--groups-claim=false turns it off)")
+	f.String("refresh-token-reuse-interval", "", "seconds after a rotation during which the same client may present the rotated refresh token again and get tokens of the same family (concurrent refreshes); 0 turns it off, at most 300 (default 30)")
 }
 
 // appChanges reads the flags that were given.
@@ -59,6 +60,9 @@ func appChanges(cmd *cobra.Command) (directory.AppChanges, error) {
 		return ch, err
 	}
 	if ch.IDTokenLifetime, err = secondsFlag(cmd, "id-token-lifetime", "id_token_lifetime"); err != nil {
+		return ch, err
+	}
+	if ch.RefreshTokenReuseInterval, err = secondsFlag(cmd, "refresh-token-reuse-interval", "refresh_token_reuse_interval"); err != nil {
 		return ch, err
 	}
 	return ch, nil
@@ -140,6 +144,7 @@ func (c *cli) printApp(cmd *cobra.Command, a *domain.Application) error {
 			"ID token", fmt.Sprintf("%s, %s", a.IDTokenAlg, seconds(a.IDTokenLifetime)),
 			"Refresh token", seconds(a.RefreshTokenLifetime),
 			"Groups claim", onOff(a.GroupsClaim),
+			"Refresh token reuse interval", reuseInterval(a.RefreshTokenReuseInterval),
 			"Created", out.CreatedAt,
 			"Updated", out.UpdatedAt)
 	})
@@ -309,4 +314,11 @@ func (c *cli) appRotateSecretCmd() *cobra.Command {
 	}
 	addOrgFlag(cmd)
 	return cmd
+}
+
+func reuseInterval(n int64) string {
+	if n == 0 {
+		return "off"
+	}
+	return seconds(n)
 }

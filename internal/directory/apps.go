@@ -26,6 +26,8 @@ type AppChanges struct {
 	AccessTokenFormat      *string
 	// GroupsClaim sends the user's groups to the application (scope groups).
 	GroupsClaim *bool
+	// RefreshTokenReuseInterval is in seconds; 0 turns reuse off.
+	RefreshTokenReuseInterval *int64
 }
 
 func (c AppChanges) apply(a *domain.Application) {
@@ -52,6 +54,7 @@ func (c AppChanges) apply(a *domain.Application) {
 	setInt(&a.AccessTokenLifetime, c.AccessTokenLifetime)
 	setInt(&a.IDTokenLifetime, c.IDTokenLifetime)
 	setInt(&a.RefreshTokenLifetime, c.RefreshTokenLifetime)
+	setInt(&a.RefreshTokenReuseInterval, c.RefreshTokenReuseInterval)
 	set(&a.IDTokenAlg, c.IDTokenAlg)
 	set(&a.AccessTokenFormat, c.AccessTokenFormat)
 	if c.GroupsClaim != nil {
@@ -80,7 +83,8 @@ func (d *Directory) CreateApp(ctx context.Context, a Actor, orgID string, public
 		return nil, "", err
 	}
 	now := d.now()
-	app := &domain.Application{OrgID: orgID, ClientID: id, Public: public, CreatedAt: now, UpdatedAt: now}
+	app := &domain.Application{OrgID: orgID, ClientID: id, Public: public, CreatedAt: now, UpdatedAt: now,
+		RefreshTokenReuseInterval: domain.DefaultRefreshTokenReuseInterval}
 	c.apply(app)
 	app.ApplyDefaults()
 	var plain string

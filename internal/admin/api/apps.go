@@ -21,9 +21,11 @@ type appJSON struct {
 	RefreshTokenLifetime   int64    `json:"refresh_token_lifetime"`
 	IDTokenAlg             string   `json:"id_token_signed_response_alg"`
 	AccessTokenFormat      string   `json:"access_token_format"`
-	GroupsClaim            bool     `json:"groupsClaim"`
-	CreatedAt              string   `json:"created_at"`
-	UpdatedAt              string   `json:"updated_at"`
+	// RefreshTokenReuseInterval is in seconds (0 = off).
+	RefreshTokenReuseInterval int64  `json:"refreshTokenReuseInterval"`
+	GroupsClaim               bool   `json:"groupsClaim"`
+	CreatedAt                 string `json:"created_at"`
+	UpdatedAt                 string `json:"updated_at"`
 }
 
 // appCreatedJSON is answered on create: the client secret, shown this once
@@ -51,7 +53,7 @@ func toAppJSON(a *domain.Application) appJSON {
 		RedirectURIs: nonNil(a.RedirectURIs), PostLogoutRedirectURIs: nonNil(a.PostLogoutRedirectURIs),
 		BackchannelLogoutURI: a.BackchannelLogoutURI, GrantTypes: nonNil(a.GrantTypes),
 		AccessTokenLifetime: a.AccessTokenLifetime, IDTokenLifetime: a.IDTokenLifetime, RefreshTokenLifetime: a.RefreshTokenLifetime,
-		IDTokenAlg: a.IDTokenAlg, AccessTokenFormat: a.AccessTokenFormat, GroupsClaim: a.GroupsClaim,
+		IDTokenAlg: a.IDTokenAlg, AccessTokenFormat: a.AccessTokenFormat, RefreshTokenReuseInterval: a.RefreshTokenReuseInterval, GroupsClaim: a.GroupsClaim,
 		CreatedAt: stamp(a.CreatedAt), UpdatedAt: stamp(a.UpdatedAt),
 	}
 }
@@ -61,6 +63,7 @@ var appSettings = []string{
 	"name", "redirect_uris", "post_logout_redirect_uris", "backchannel_logout_uri", "grant_types",
 	"access_token_lifetime", "id_token_lifetime", "refresh_token_lifetime", "id_token_signed_response_alg", "access_token_format",
 	"groupsClaim",
+	"refreshTokenReuseInterval",
 }
 
 var appReadOnly = []string{"client_id", "client_secret", "created_at", "updated_at"}
@@ -100,6 +103,9 @@ func appChanges(body *object) (directory.AppChanges, error) {
 		return ch, err
 	}
 	if ch.GroupsClaim, err = body.boolean("groupsClaim"); err != nil {
+		return ch, err
+	}
+	if ch.RefreshTokenReuseInterval, err = body.seconds("refreshTokenReuseInterval"); err != nil {
 		return ch, err
 	}
 	return ch, nil

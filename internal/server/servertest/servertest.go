@@ -66,6 +66,8 @@ type Options struct {
 	// with the public URL Start chose (e.g. to provision the demo
 	// organization); the options it returns are appended to ServerOptions.
 	Setup func(env *bootstrap.Env, publicURL string) []server.Option
+	// Config, if set, adjusts the configuration before the store opens.
+	Config func(cfg *config.Config)
 }
 
 // Start runs Latchkey on backend ("sqlite" or "postgres") until the test
@@ -92,6 +94,9 @@ func Start(t testing.TB, backend string, opts ...Options) *Instance {
 		if _, err := secret.CreateMasterKeyFile(cfg.MasterKeyFile); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if o.Config != nil {
+		o.Config(&cfg)
 	}
 	logOut := o.Log
 	if logOut == nil {
