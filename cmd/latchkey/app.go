@@ -34,6 +34,7 @@ func addAppFlags(cmd *cobra.Command) {
 	f.String("access-token-lifetime", "", "access token lifetime in seconds (default 3600)")
 	f.String("refresh-token-lifetime", "", "refresh token lifetime in seconds (default 2,592,000: 30 days)")
 	f.String("id-token-lifetime", "", "id_token lifetime in seconds (default 3600)")
+	f.Bool("groups-claim", false, "send the user's groups as the groups claim when the application asks for the groups scope (--groups-claim=false turns it off)")
 	f.String("refresh-token-reuse-interval", "", "seconds after a rotation during which the same client may present the rotated refresh token again and get tokens of the same family (concurrent refreshes); 0 turns it off, at most 300 (default 30)")
 }
 
@@ -47,6 +48,10 @@ func appChanges(cmd *cobra.Command) (directory.AppChanges, error) {
 		GrantTypes:             listFlag(cmd, "grant-type"),
 		IDTokenAlg:             stringFlag(cmd, "id-token-alg"),
 		AccessTokenFormat:      stringFlag(cmd, "access-token-format"),
+	}
+	if cmd.Flags().Changed("groups-claim") {
+		v, _ := cmd.Flags().GetBool("groups-claim")
+		ch.GroupsClaim = &v
 	}
 	var err error
 	if ch.AccessTokenLifetime, err = secondsFlag(cmd, "access-token-lifetime", "access_token_lifetime"); err != nil {
@@ -136,6 +141,7 @@ func (c *cli) printApp(cmd *cobra.Command, a *domain.Application) error {
 			"Access token", fmt.Sprintf("%s, %s", a.AccessTokenFormat, seconds(a.AccessTokenLifetime)),
 			"ID token", fmt.Sprintf("%s, %s", a.IDTokenAlg, seconds(a.IDTokenLifetime)),
 			"Refresh token", seconds(a.RefreshTokenLifetime),
+			"Groups claim", onOff(a.GroupsClaim),
 			"Refresh token reuse interval", reuseInterval(a.RefreshTokenReuseInterval),
 			"Created", out.CreatedAt,
 			"Updated", out.UpdatedAt)

@@ -13,7 +13,7 @@ import (
 var appKeys = []string{
 	"clientId", "name", "public", "redirectUris", "postLogoutRedirectUris", "backchannelLogoutUri", "grantTypes",
 	"accessTokenLifetime", "idTokenLifetime", "refreshTokenLifetime", "idTokenAlg", "accessTokenFormat", "createdAt", "updatedAt",
-	"refreshTokenReuseInterval",
+	"refreshTokenReuseInterval", "groupsClaim",
 }
 
 // checkCreateOutput allows only the keys of the create contract.

@@ -24,6 +24,8 @@ type AppChanges struct {
 	RefreshTokenLifetime   *int64
 	IDTokenAlg             *string
 	AccessTokenFormat      *string
+	// GroupsClaim sends the user's groups to the application (scope groups).
+	GroupsClaim *bool
 	// RefreshTokenReuseInterval is in seconds; 0 turns reuse off.
 	RefreshTokenReuseInterval *int64
 }
@@ -55,6 +57,9 @@ func (c AppChanges) apply(a *domain.Application) {
 	setInt(&a.RefreshTokenReuseInterval, c.RefreshTokenReuseInterval)
 	set(&a.IDTokenAlg, c.IDTokenAlg)
 	set(&a.AccessTokenFormat, c.AccessTokenFormat)
+	if c.GroupsClaim != nil {
+		a.GroupsClaim = *c.GroupsClaim
+	}
 }
 
 // newClientID draws a random client ID. One starting with '-' would read as

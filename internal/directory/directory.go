@@ -40,6 +40,9 @@ type Store interface {
 	store.AdminTokens
 	store.Audit
 	store.SetupTokens
+	store.UserSearch
+	store.SCIMTokens
+	store.Groups
 	// ListUserSessions is the one read of sessions the directory needs;
 	// ending them goes through Logout.
 	ListUserSessions(ctx context.Context, orgID, sub string) ([]*domain.Session, error)

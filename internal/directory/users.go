@@ -29,6 +29,13 @@ type UserChanges struct {
 	// ClearPassword removes the password (the user can then only sign in
 	// through the platform or an upstream IdP).
 	ClearPassword bool
+	// ExternalID is the provisioning directory's id for the user.
+	ExternalID *string
+	// GivenName and FamilyName are the parts of the name, when known.
+	GivenName  *string
+	FamilyName *string
+	// Enterprise replaces the enterprise extension attributes.
+	Enterprise *domain.EnterpriseAttrs
 }
 
 // fieldNames lists the fields set, for the audit log (never a value: the
@@ -36,7 +43,9 @@ type UserChanges struct {
 func (c UserChanges) fieldNames() string {
 	return setFields("userName", c.UserName != nil, "name", c.Name != nil, "email", c.Email != nil,
 		"email_verified", c.EmailVerified != nil, "picture", c.Picture != nil, "role", c.Role != nil,
-		"disabled", c.Disabled != nil, "password", c.Password != nil || c.ClearPassword)
+		"disabled", c.Disabled != nil, "password", c.Password != nil || c.ClearPassword,
+		"externalId", c.ExternalID != nil, "givenName", c.GivenName != nil, "familyName", c.FamilyName != nil,
+		"enterprise", c.Enterprise != nil)
 }
 
 // hashPassword validates and hashes a new password before any transaction
@@ -62,6 +71,12 @@ func (c UserChanges) apply(u *domain.User, hash string) error {
 	set(&u.Email, c.Email)
 	set(&u.Picture, c.Picture)
 	set(&u.Role, c.Role)
+	set(&u.ExternalID, c.ExternalID)
+	set(&u.GivenName, c.GivenName)
+	set(&u.FamilyName, c.FamilyName)
+	if c.Enterprise != nil {
+		u.Enterprise = *c.Enterprise
+	}
 	if c.EmailVerified != nil {
 		u.EmailVerified = *c.EmailVerified
 	}

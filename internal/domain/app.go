@@ -65,8 +65,11 @@ type Application struct {
 	// rotation, the rotated refresh token presented again by the same
 	// client gets a new token of the same family instead of revoking it.
 	RefreshTokenReuseInterval int64
-	CreatedAt                 time.Time
-	UpdatedAt                 time.Time
+	// GroupsClaim puts the user's groups in the id_token and userinfo
+	// when the application asks for the groups scope.
+	GroupsClaim bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // ApplyDefaults fills unset lifetimes, algorithm, format and grant types.

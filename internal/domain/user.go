@@ -31,8 +31,17 @@ type User struct {
 	// first signed this user in (federated login), empty until then.
 	UpstreamIssuer  string
 	UpstreamSubject string
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// ExternalID is the provisioning directory's own id for the user (SCIM
+	// externalId), kept as given.
+	ExternalID string
+	// GivenName and FamilyName are the parts of Name a directory sent
+	// (SCIM name.givenName, name.familyName; OIDC given_name, family_name).
+	GivenName  string
+	FamilyName string
+	// Enterprise holds the SCIM enterprise extension attributes kept.
+	Enterprise EnterpriseAttrs
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // MaxUserNameLen bounds a userName.
@@ -79,6 +88,18 @@ func (u *User) Validate() error {
 		return err
 	}
 	if err := CheckHTTPURL("picture", u.Picture, false); err != nil {
+		return err
+	}
+	if err := checkText("givenName", u.GivenName, MaxNameLen, false); err != nil {
+		return err
+	}
+	if err := checkText("familyName", u.FamilyName, MaxNameLen, false); err != nil {
+		return err
+	}
+	if err := checkText("externalId", u.ExternalID, MaxExternalIDLen, false); err != nil {
+		return err
+	}
+	if err := u.Enterprise.Validate(); err != nil {
 		return err
 	}
 	return ValidateRole(u.Role)

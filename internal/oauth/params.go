@@ -159,10 +159,13 @@ const (
 	ScopeProfile       = "profile"
 	ScopeEmail         = "email"
 	ScopeOfflineAccess = "offline_access"
+	// ScopeGroups asks for the groups claim; granted only to applications
+	// that opted in to it.
+	ScopeGroups = "groups"
 )
 
 // SupportedScopes are advertised in discovery.
-var SupportedScopes = []string{ScopeOpenID, ScopeProfile, ScopeEmail, ScopeOfflineAccess}
+var SupportedScopes = []string{ScopeOpenID, ScopeProfile, ScopeEmail, ScopeOfflineAccess, ScopeGroups}
 
 // ParseScope splits a scope string, keeps known scopes in a stable order and
 // drops the rest (RFC 6749 §3.3 lets the server grant less than asked).

@@ -94,6 +94,11 @@ func (p *Provider) parseAuthRequest(r *http.Request, org *domain.Organization, p
 	if !slices.Contains(scopes, oauth.ScopeOpenID) {
 		return app, req, oauth.InvalidScope("scope must include openid"), true
 	}
+	if !app.GroupsClaim {
+		// The groups claim is opt-in per application; others are granted
+		// less than they asked (RFC 6749 §3.3).
+		scopes = slices.DeleteFunc(scopes, func(s string) bool { return s == oauth.ScopeGroups })
+	}
 	req.Scope = strings.Join(scopes, " ")
 	challenge, method := params.Get("code_challenge"), params.Get("code_challenge_method")
 	switch {

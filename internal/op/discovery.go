@@ -64,7 +64,7 @@ func (p *Provider) metadata(org *domain.Organization) Metadata {
 		IntrospectionEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
 		CodeChallengeMethodsSupported:             []string{"S256"},
 		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "amr", "azp", "at_hash",
-			"preferred_username", "name", "picture", "email", "email_verified", "role"},
+			"preferred_username", "name", "given_name", "family_name", "picture", "email", "email_verified", "role", "groups"},
 		PromptValuesSupported:                      []string{"none", "login", "consent"},
 		AuthorizationResponseISSParameterSupported: true,
 		EndSessionEndpoint:                         iss + "/end_session",

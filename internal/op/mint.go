@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
+	"fmt"
 	"hash"
 	"time"
 
@@ -57,10 +58,15 @@ type idTokenClaims struct {
 	AuthorizedParty   string   `json:"azp"`
 	PreferredUsername string   `json:"preferred_username,omitempty"`
 	Name              string   `json:"name,omitempty"`
+	GivenName         string   `json:"given_name,omitempty"`
+	FamilyName        string   `json:"family_name,omitempty"`
 	Picture           string   `json:"picture,omitempty"`
 	Email             string   `json:"email,omitempty"`
 	EmailVerified     *bool    `json:"email_verified,omitempty"`
 	Role              string   `json:"role,omitempty"`
+	// Groups is set (possibly empty) when the application opted in to
+	// the groups claim and the scope includes groups.
+	Groups *[]string `json:"groups,omitempty"`
 }
 
 // accessTokenClaims are a JWT access token's claims (RFC 9068 §2.2).
@@ -82,6 +88,7 @@ type accessTokenClaims struct {
 func userClaims(u *domain.User, scope string, c *idTokenClaims) {
 	if oauth.HasScope(scope, oauth.ScopeProfile) {
 		c.PreferredUsername, c.Name, c.Picture, c.Role = u.UserName, u.Name, u.Picture, u.Role
+		c.GivenName, c.FamilyName = u.GivenName, u.FamilyName
 	}
 	if oauth.HasScope(scope, oauth.ScopeEmail) && u.Email != "" {
 		v := u.EmailVerified
@@ -164,6 +171,9 @@ func (p *Provider) mint(ctx context.Context, g *grant) (*tokenResponse, []*domai
 			AuthTime: unix(g.authTime), Nonce: g.nonce, SID: g.sid, AMR: g.amr, AccessTokenHash: atHash(g.app.IDTokenAlg, access),
 		}
 		userClaims(g.user, g.scope, &claims)
+		if err := p.groupsClaim(ctx, g.app, g.user, g.scope, &claims); err != nil {
+			return nil, nil, err
+		}
 		idt, err := p.Keys.Sign(ctx, g.org.ID, g.app.IDTokenAlg, "JWT", claims)
 		if err != nil {
 			return nil, nil, err
@@ -171,4 +181,22 @@ func (p *Provider) mint(ctx context.Context, g *grant) (*tokenResponse, []*domai
 		resp.IDToken = idt
 	}
 	return resp, tokens, nil
+}
+
+// groupsClaim fills the groups claim for an application that opted in to
+// it, when the scope asks for it: the names of the user's groups.
+func (p *Provider) groupsClaim(ctx context.Context, app *domain.Application, u *domain.User, scope string, c *idTokenClaims) error {
+	if !app.GroupsClaim || !oauth.HasScope(scope, oauth.ScopeGroups) {
+		return nil
+	}
+	groups, err := p.Store.ListUserGroups(ctx, u.OrgID, u.Sub)
+	if err != nil {
+		return fmt.Errorf("groups of %s: %w", u.Sub, err)
+	}
+	names := make([]string, 0, len(groups))
+	for _, g := range groups {
+		names = append(names, g.DisplayName)
+	}
+	c.Groups = &names
+	return nil
 }

@@ -211,7 +211,7 @@ func TestDiscovery_DescribesTheOrganizationsIssuer(t *testing.T) {
 			"subject_types_supported":               {"public"},
 			"token_endpoint_auth_methods_supported": {"client_secret_basic", "client_secret_post", "none"},
 			"grant_types_supported":                 {"authorization_code", "refresh_token", "client_credentials"},
-			"scopes_supported":                      {"openid", "profile", "email", "offline_access"},
+			"scopes_supported":                      {"openid", "profile", "email", "offline_access", "groups"},
 			"response_modes_supported":              {"query", "form_post"},
 		} {
 			got := list(k)

@@ -9,6 +9,7 @@ import (
 	"github.com/latchkey/latchkey/internal/admin/portal"
 	"github.com/latchkey/latchkey/internal/op"
 	"github.com/latchkey/latchkey/internal/platform"
+	"github.com/latchkey/latchkey/internal/scim"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/throttle"
 	"github.com/latchkey/latchkey/internal/upstream"
@@ -55,6 +56,7 @@ func (s *Server) routes() error {
 		PublicURL: env.Config.PublicURL, RequestID: RequestID, Now: clock,
 	}).Register(s.mux)
 	(&api.API{Directory: env.Directory, Log: s.log, RequestID: RequestID}).Register(s.mux)
+	(&scim.Service{Directory: env.Directory, PublicURL: env.Config.PublicURL, Log: s.log, RequestID: RequestID}).Register(s.mux)
 
 	s.mux.Handle("/admin/", (&portal.Portal{
 		Directory: env.Directory, Store: env.Store, Log: s.log,

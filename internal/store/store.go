@@ -361,6 +361,9 @@ type Store interface {
 	PortalSessions
 	SetupTokens
 	Maintenance
+	UserSearch
+	SCIMTokens
+	Groups
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
 	// Migrate applies pending schema migrations under a database lock.

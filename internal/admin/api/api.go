@@ -62,6 +62,10 @@ func (a *API) Register(mux *http.ServeMux) {
 
 	a.handle(mux, "GET "+org+"/audit", "audit.read", inOrg, a.listAudit, "limit", "action", "actor", "since", "until", "cursor")
 
+	a.handle(mux, "GET "+org+"/scim/tokens", "scim_token.list", inOrg, a.listSCIMTokens)
+	a.handle(mux, "POST "+org+"/scim/tokens", "scim_token.create", inOrg, a.createSCIMToken)
+	a.handle(mux, "DELETE "+org+"/scim/tokens/{id}", "scim_token.revoke", inOrg, a.revokeSCIMToken)
+
 	mux.HandleFunc(prefix+"/", func(w http.ResponseWriter, r *http.Request) { a.unknownEndpoint(mux, w, r) })
 }
 

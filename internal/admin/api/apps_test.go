@@ -13,7 +13,7 @@ import (
 var appKeys = []string{
 	"clientId", "name", "public", "redirectUris", "postLogoutRedirectUris", "backchannelLogoutUri", "grantTypes",
 	"accessTokenLifetime", "idTokenLifetime", "refreshTokenLifetime", "idTokenAlg", "accessTokenFormat",
-	"createdAt", "updatedAt", "refreshTokenReuseInterval",
+	"createdAt", "updatedAt", "refreshTokenReuseInterval", "groupsClaim",
 }
 
 func wantKeys(t *testing.T, what string, m map[string]any, keys ...string) {

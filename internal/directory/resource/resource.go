@@ -110,6 +110,7 @@ type App struct {
 	RefreshTokenReuseInterval int64  `json:"refreshTokenReuseInterval"`
 	IDTokenAlg                string `json:"idTokenAlg"`
 	AccessTokenFormat         string `json:"accessTokenFormat"`
+	GroupsClaim               bool   `json:"groupsClaim"`
 	CreatedAt                 string `json:"createdAt"`
 	UpdatedAt                 string `json:"updatedAt"`
 }
@@ -122,7 +123,7 @@ func NewApp(a *domain.Application) App {
 		BackchannelLogoutURI: a.BackchannelLogoutURI, GrantTypes: NonNil(a.GrantTypes),
 		AccessTokenLifetime: a.AccessTokenLifetime, IDTokenLifetime: a.IDTokenLifetime, RefreshTokenLifetime: a.RefreshTokenLifetime,
 		RefreshTokenReuseInterval: a.RefreshTokenReuseInterval,
-		IDTokenAlg:                a.IDTokenAlg, AccessTokenFormat: a.AccessTokenFormat,
+		IDTokenAlg:                a.IDTokenAlg, AccessTokenFormat: a.AccessTokenFormat, GroupsClaim: a.GroupsClaim,
 		CreatedAt: Stamp(a.CreatedAt), UpdatedAt: Stamp(a.UpdatedAt),
 	}
 }

@@ -19,7 +19,7 @@ var orgTables = []string{
 	"session_clients", "sessions", "auth_requests", "auth_codes", "tokens",
 	"login_tickets", "audit_events", "signing_keys", "apps", "users", "api_keys",
 	"backchannel_attempts", "backchannel_deliveries", "admin_tokens", "upstream_logins", "upstream_logouts",
-	"upstream_connections",
+	"upstream_connections", "scim_tokens", "group_members", "user_groups",
 }
 
 func (s *DB) CreateOrg(ctx context.Context, o *domain.Organization, key *domain.APIKey, keys []*domain.SigningKey, audit ...*domain.AuditEvent) error {
@@ -181,15 +181,21 @@ func (s *DB) RotateAPIKey(ctx context.Context, orgID string, key *domain.APIKey,
 
 // --- users ---
 
-const userCols = `org_id, sub, user_name, name, email, email_verified, picture, role, password_hash, disabled, upstream_issuer, upstream_subject, created_at, updated_at`
+const userCols = `org_id, sub, user_name, name, email, email_verified, picture, role, password_hash, disabled, upstream_issuer, upstream_subject, created_at, updated_at, external_id, profile`
 
 func scanUser(row interface{ Scan(...any) error }) (*domain.User, error) {
 	var u domain.User
 	var created, updated int64
+	var profile string
 	if err := row.Scan(&u.OrgID, &u.Sub, &u.UserName, &u.Name, &u.Email, &u.EmailVerified, &u.Picture, &u.Role,
-		&u.PasswordHash, &u.Disabled, &u.UpstreamIssuer, &u.UpstreamSubject, &created, &updated); err != nil {
+		&u.PasswordHash, &u.Disabled, &u.UpstreamIssuer, &u.UpstreamSubject, &created, &updated, &u.ExternalID, &profile); err != nil {
 		return nil, err
 	}
+	var p userProfile
+	if err := json.Unmarshal([]byte(profile), &p); err != nil {
+		return nil, fmt.Errorf("decode profile of user %q: %w", u.Sub, err)
+	}
+	u.GivenName, u.FamilyName, u.Enterprise = p.GivenName, p.FamilyName, p.EnterpriseAttrs
 	u.CreatedAt, u.UpdatedAt = tm(created), tm(updated)
 	return &u, nil
 }
@@ -207,9 +213,11 @@ func (s *DB) CreateUser(ctx context.Context, u *domain.User, audit ...*domain.Au
 }
 
 func (s *DB) insertUser(ctx context.Context, x querier, u *domain.User) error {
-	_, err := s.exec(ctx, x, `INSERT INTO users (`+userCols+`, user_name_fold, search_fold) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, x, `INSERT INTO users (`+userCols+`, user_name_fold, search_fold, name_fold, email_fold)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.OrgID, u.Sub, u.UserName, u.Name, u.Email, u.EmailVerified, u.Picture, u.Role, u.PasswordHash, u.Disabled,
-		u.UpstreamIssuer, u.UpstreamSubject, ts(u.CreatedAt), ts(u.UpdatedAt), domain.FoldUserName(u.UserName), searchFold(u))
+		u.UpstreamIssuer, u.UpstreamSubject, ts(u.CreatedAt), ts(u.UpdatedAt), u.ExternalID, jsonText(profileOf(u)),
+		domain.FoldUserName(u.UserName), searchFold(u), strings.ToLower(u.Name), strings.ToLower(u.Email))
 	return s.classify(err)
 }
 
@@ -253,6 +261,18 @@ func (s *DB) ListUsers(ctx context.Context, orgID string, f store.UserFilter) ([
 	return collect(rows, scanUser)
 }
 
+// userProfile is the profile column: what a directory sends beyond the
+// columns every surface uses.
+type userProfile struct {
+	GivenName  string `json:"givenName,omitempty"`
+	FamilyName string `json:"familyName,omitempty"`
+	domain.EnterpriseAttrs
+}
+
+func profileOf(u *domain.User) userProfile {
+	return userProfile{GivenName: u.GivenName, FamilyName: u.FamilyName, EnterpriseAttrs: u.Enterprise}
+}
+
 // searchFold is what user search matches: userName, name and email,
 // lower-cased by Go so every script folds alike on every backend. The
 // separators keep a query from matching across two fields.
@@ -287,9 +307,11 @@ func (s *DB) UpdateUser(ctx context.Context, orgID, sub string, fn func(u *domai
 
 func (s *DB) saveUser(ctx context.Context, x querier, u *domain.User) error {
 	return s.execOne(ctx, x, `UPDATE users SET user_name = ?, user_name_fold = ?, search_fold = ?, name = ?, email = ?, email_verified = ?, picture = ?, role = ?,
-		password_hash = ?, disabled = ?, upstream_issuer = ?, upstream_subject = ?, updated_at = ? WHERE org_id = ? AND sub = ?`,
+		password_hash = ?, disabled = ?, upstream_issuer = ?, upstream_subject = ?, updated_at = ?,
+		external_id = ?, profile = ?, name_fold = ?, email_fold = ? WHERE org_id = ? AND sub = ?`,
 		u.UserName, domain.FoldUserName(u.UserName), searchFold(u), u.Name, u.Email, u.EmailVerified, u.Picture, u.Role,
-		u.PasswordHash, u.Disabled, u.UpstreamIssuer, u.UpstreamSubject, ts(u.UpdatedAt), u.OrgID, u.Sub)
+		u.PasswordHash, u.Disabled, u.UpstreamIssuer, u.UpstreamSubject, ts(u.UpdatedAt),
+		u.ExternalID, jsonText(profileOf(u)), strings.ToLower(u.Name), strings.ToLower(u.Email), u.OrgID, u.Sub)
 }
 
 // DeleteUser removes the user with their sessions, codes, tokens and tickets.
@@ -302,7 +324,7 @@ func (s *DB) DeleteUser(ctx context.Context, orgID, sub string, audit ...*domain
 				return err
 			}
 		}
-		for _, t := range []string{"sessions", "auth_codes", "tokens", "login_tickets"} {
+		for _, t := range []string{"sessions", "auth_codes", "tokens", "login_tickets", "group_members"} {
 			if _, err := s.exec(ctx, tx, `DELETE FROM `+t+` WHERE org_id = ? AND user_sub = ?`, orgID, sub); err != nil {
 				return err
 			}
@@ -318,7 +340,7 @@ func (s *DB) DeleteUser(ctx context.Context, orgID, sub string, audit ...*domain
 
 const appCols = `org_id, client_id, name, secret_hash, public, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri,
 	grant_types, access_token_lifetime, id_token_lifetime, refresh_token_lifetime, id_token_alg, access_token_format, created_at, updated_at,
-	refresh_token_reuse_interval`
+	refresh_token_reuse_interval, groups_claim`
 
 func scanApp(row interface{ Scan(...any) error }) (*domain.Application, error) {
 	var a domain.Application
@@ -326,7 +348,7 @@ func scanApp(row interface{ Scan(...any) error }) (*domain.Application, error) {
 	var created, updated int64
 	if err := row.Scan(&a.OrgID, &a.ClientID, &a.Name, &a.SecretHash, &a.Public, &redirects, &postLogout, &a.BackchannelLogoutURI,
 		&grants, &a.AccessTokenLifetime, &a.IDTokenLifetime, &a.RefreshTokenLifetime, &a.IDTokenAlg, &a.AccessTokenFormat,
-		&created, &updated, &a.RefreshTokenReuseInterval); err != nil {
+		&created, &updated, &a.RefreshTokenReuseInterval, &a.GroupsClaim); err != nil {
 		return nil, err
 	}
 	var err error
@@ -363,10 +385,10 @@ func (s *DB) CreateApp(ctx context.Context, a *domain.Application, audit ...*dom
 }
 
 func (s *DB) insertApp(ctx context.Context, x querier, a *domain.Application) error {
-	_, err := s.exec(ctx, x, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, x, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.OrgID, a.ClientID, a.Name, a.SecretHash, a.Public, jsonText(nonNil(a.RedirectURIs)), jsonText(nonNil(a.PostLogoutRedirectURIs)),
 		a.BackchannelLogoutURI, jsonText(nonNil(a.GrantTypes)), a.AccessTokenLifetime, a.IDTokenLifetime, a.RefreshTokenLifetime,
-		a.IDTokenAlg, a.AccessTokenFormat, ts(a.CreatedAt), ts(a.UpdatedAt), a.RefreshTokenReuseInterval)
+		a.IDTokenAlg, a.AccessTokenFormat, ts(a.CreatedAt), ts(a.UpdatedAt), a.RefreshTokenReuseInterval, a.GroupsClaim)
 	return s.classify(err)
 }
 
@@ -403,10 +425,10 @@ func (s *DB) UpdateApp(ctx context.Context, orgID, clientID string, fn func(a *d
 func (s *DB) saveApp(ctx context.Context, x querier, a *domain.Application) error {
 	return s.execOne(ctx, x, `UPDATE apps SET name = ?, secret_hash = ?, public = ?, redirect_uris = ?, post_logout_redirect_uris = ?,
 		backchannel_logout_uri = ?, grant_types = ?, access_token_lifetime = ?, id_token_lifetime = ?, refresh_token_lifetime = ?,
-		id_token_alg = ?, access_token_format = ?, updated_at = ?, refresh_token_reuse_interval = ? WHERE org_id = ? AND client_id = ?`,
+		id_token_alg = ?, access_token_format = ?, updated_at = ?, refresh_token_reuse_interval = ?, groups_claim = ? WHERE org_id = ? AND client_id = ?`,
 		a.Name, a.SecretHash, a.Public, jsonText(nonNil(a.RedirectURIs)), jsonText(nonNil(a.PostLogoutRedirectURIs)),
 		a.BackchannelLogoutURI, jsonText(nonNil(a.GrantTypes)), a.AccessTokenLifetime, a.IDTokenLifetime, a.RefreshTokenLifetime,
-		a.IDTokenAlg, a.AccessTokenFormat, ts(a.UpdatedAt), a.RefreshTokenReuseInterval, a.OrgID, a.ClientID)
+		a.IDTokenAlg, a.AccessTokenFormat, ts(a.UpdatedAt), a.RefreshTokenReuseInterval, a.GroupsClaim, a.OrgID, a.ClientID)
 }
 
 // DeleteApp removes the application and the codes and tokens issued to it.

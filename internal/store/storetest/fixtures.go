@@ -84,6 +84,10 @@ func newUser(orgID, sub, userName string) *domain.User {
 		Disabled:        true,
 		UpstreamIssuer:  "https://idp.example",
 		UpstreamSubject: "upstream-" + sub,
+		ExternalID:      "ext-" + sub,
+		GivenName:       "Given " + userName,
+		FamilyName:      "Family " + userName,
+		Enterprise:      domain.EnterpriseAttrs{EmployeeNumber: "no-" + sub, Department: "Dept " + sub, Manager: "mgr-" + sub},
 		CreatedAt:       t0,
 		UpdatedAt:       at(time.Hour),
 	}
@@ -113,6 +117,7 @@ func newApp(orgID, clientID string) *domain.Application {
 		RefreshTokenReuseInterval: 30,
 		IDTokenAlg:                domain.AlgES256,
 		AccessTokenFormat:         domain.AccessTokenJWT,
+		GroupsClaim:               true,
 		CreatedAt:                 t0,
 		UpdatedAt:                 at(2 * time.Hour),
 	}

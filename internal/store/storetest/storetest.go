@@ -57,6 +57,9 @@ func Run(t *testing.T, open Opener) {
 		{"UpstreamFlows", upstreamFlowTests, false},
 		{"Portal", portalTests, false},
 		{"Purge", purgeTests, false},
+		{"SCIMTokens", scimTokenTests, false},
+		{"Groups", groupTests, false},
+		{"UserSearch", userSearchTests, false},
 		{"Updates", updateTests, false},
 		{"OrgIsolation", isolationTests(), true},
 	}

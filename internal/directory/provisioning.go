@@ -1,0 +1,74 @@
+package directory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// SearchUsers returns a page of the organization's users matching the
+// page's filter, and how many match in all.
+func (d *Directory) SearchUsers(ctx context.Context, orgID string, p store.Page) ([]*domain.User, int, error) {
+	us, total, err := d.Store.SearchUsers(ctx, orgID, p)
+	if err != nil {
+		return nil, 0, fmt.Errorf("search users: %w", err)
+	}
+	return us, total, nil
+}
+
+// UpdateUserBySub changes the given fields of the user with this sub,
+// atomically, renaming it when c.UserName is set. Disabling the user ends
+// every session they have, the way a logout does (applications are
+// notified).
+func (d *Directory) UpdateUserBySub(ctx context.Context, a Actor, orgID, sub string, c UserChanges) (*domain.User, error) {
+	hash, err := c.hashPassword(d.passwordParams())
+	if err != nil {
+		return nil, err
+	}
+	ev := d.event(orgID, a, "user.update", sub, map[string]string{"changed": c.fieldNames(), "sub": sub})
+	u, err := d.Store.UpdateUser(ctx, orgID, sub, func(u *domain.User) error {
+		if c.UserName != nil && *c.UserName != u.UserName {
+			ev.Detail["renamed_from"] = u.UserName
+		}
+		if c.Disabled != nil && *c.Disabled != u.Disabled {
+			ev.Detail["enabled"] = fmt.Sprint(!*c.Disabled)
+		}
+		if err := c.apply(u, hash); err != nil {
+			return err
+		}
+		u.UpdatedAt = d.now()
+		ev.Target = u.UserName
+		return nil
+	}, ev)
+	switch {
+	case errors.Is(err, store.ErrConflict) && c.UserName != nil:
+		return nil, userTaken(*c.UserName, orgID)
+	case err != nil:
+		return nil, notFound(err, "user with sub %q in organization %q", sub, orgID)
+	}
+	if c.Disabled != nil && *c.Disabled {
+		if _, err := d.endSessions(ctx, a, u); err != nil {
+			return u, fmt.Errorf("user %q was disabled, but ending their sessions failed: %w", u.UserName, err)
+		}
+	}
+	return u, nil
+}
+
+// DeleteUserBySub ends the user's sessions the way a logout does
+// (applications are notified), then removes the user.
+func (d *Directory) DeleteUserBySub(ctx context.Context, a Actor, orgID, sub string) error {
+	u, err := d.GetUserBySub(ctx, orgID, sub)
+	if err != nil {
+		return err
+	}
+	if _, err := d.endSessions(ctx, a, u); err != nil {
+		return fmt.Errorf("delete user %q: end sessions: %w", u.UserName, err)
+	}
+	if err := d.Store.DeleteUser(ctx, orgID, sub, d.event(orgID, a, "user.delete", u.UserName, map[string]string{"sub": sub})); err != nil {
+		return notFound(err, "user with sub %q in organization %q", sub, orgID)
+	}
+	return nil
+}
