@@ -105,6 +105,7 @@ func (d *Directory) newAPIKey(orgID string) (*domain.APIKey, string, error) {
 func (d *Directory) CreateOrg(ctx context.Context, a Actor, id, name string) (*domain.Organization, string, error) {
 	now := d.now()
 	o := &domain.Organization{ID: id, Name: name, Settings: domain.DefaultOrgSettings(), CreatedAt: now, UpdatedAt: now}
+	o.Settings.MFA = domain.DefaultMFAPolicy(id)
 	if err := o.Validate(); err != nil {
 		return nil, "", err
 	}

@@ -19,7 +19,7 @@ var orgTables = []string{
 	"session_clients", "sessions", "auth_requests", "auth_codes", "tokens",
 	"login_tickets", "audit_events", "signing_keys", "apps", "users", "api_keys",
 	"backchannel_attempts", "backchannel_deliveries", "admin_tokens", "upstream_logins", "upstream_logouts",
-	"upstream_connections",
+	"upstream_connections", "passkeys", "totp_factors", "recovery_codes", "mfa_flows",
 }
 
 func (s *DB) CreateOrg(ctx context.Context, o *domain.Organization, key *domain.APIKey, keys []*domain.SigningKey) error {
@@ -250,7 +250,7 @@ func (s *DB) DeleteUser(ctx context.Context, orgID, sub string) error {
 				return err
 			}
 		}
-		for _, t := range []string{"sessions", "auth_codes", "tokens", "login_tickets"} {
+		for _, t := range []string{"sessions", "auth_codes", "tokens", "login_tickets", "passkeys", "totp_factors", "recovery_codes", "mfa_flows"} {
 			if _, err := s.exec(ctx, tx, `DELETE FROM `+t+` WHERE org_id = ? AND user_sub = ?`, orgID, sub); err != nil {
 				return err
 			}
