@@ -59,8 +59,6 @@ const (
 	AMRSoftwareKey = "swk"
 	// AMROTP: a one-time code (TOTP or a recovery code).
 	AMROTP = "otp"
-	// AMRUser: the authenticator verified the user (PIN or biometric).
-	AMRUser = "user"
 	// AMRMFA: more than one factor was used.
 	AMRMFA = "mfa"
 )

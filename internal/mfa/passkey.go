@@ -241,9 +241,11 @@ func (s *Service) BeginPasswordless(ctx context.Context, org *domain.Organizatio
 type Assertion struct {
 	User    *domain.User
 	Passkey *domain.Passkey
-	// AMR is what the passkey proved: hwk or swk, and user when the
-	// authenticator verified the user.
+	// AMR is what the passkey proved: hwk, or swk for a passkey that may
+	// be synced between devices.
 	AMR []string
+	// UserVerified: the authenticator checked the user's PIN or biometric.
+	UserVerified bool
 }
 
 // FinishSecondFactor verifies u's passkey answer.
@@ -327,9 +329,7 @@ func (s *Service) verifyAssertion(ctx context.Context, org *domain.Organization,
 	if parsed.Response.AuthenticatorData.Flags.HasBackupEligible() {
 		a.AMR[0] = domain.AMRSoftwareKey
 	}
-	if parsed.Response.AuthenticatorData.Flags.HasUserVerified() {
-		a.AMR = append(a.AMR, domain.AMRUser)
-	}
+	a.UserVerified = parsed.Response.AuthenticatorData.Flags.HasUserVerified()
 	return a, nil
 }
 
