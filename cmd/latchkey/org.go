@@ -108,6 +108,7 @@ func (c *cli) printOrg(cmd *cobra.Command, env *bootstrap.Env, o *domain.Organiz
 			"Ticket lifetime", seconds(s.TicketLifetimeSeconds),
 			"Auth redirect URL", orNone(s.AuthRedirectURL),
 			"Login method", s.LoginMethod,
+			"Second factor", s.MFA,
 			"Created", out.CreatedAt,
 			"Updated", out.UpdatedAt)
 	})
@@ -153,7 +154,8 @@ func (c *cli) orgUpdateCmd() *cobra.Command {
 		Short: "Change an organization's name or settings (only the flags given change)",
 		Example: `  latchkey org update acme --sso=off
   latchkey org update acme --session-lifetime 1.296.000   # 15 days
-  latchkey org update acme --auth-redirect-url https://acme.example/login --login-method platform`,
+  latchkey org update acme --auth-redirect-url https://acme.example/login --login-method platform
+  latchkey org update acme --mfa required`,
 		Args: args("ID"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if err := orgArg(a[0]); err != nil {
@@ -187,6 +189,7 @@ func (c *cli) orgUpdateCmd() *cobra.Command {
 	f.String("ticket-lifetime", "", "login ticket lifetime in seconds (10 to 3600)")
 	f.String("auth-redirect-url", "", "where the organization's platform logs users in (for --login-method platform); \"\" clears it")
 	f.String("login-method", "", "how browsers sign in: password, platform or upstream")
+	f.String("mfa", "", "second factor policy: off, optional, admins (role ADMIN must) or required (everyone with a password must)")
 	return cmd
 }
 
@@ -196,6 +199,7 @@ func orgChanges(cmd *cobra.Command) (func(*domain.Organization), error) {
 	name := stringFlag(cmd, "name")
 	authURL := stringFlag(cmd, "auth-redirect-url")
 	login := stringFlag(cmd, "login-method")
+	mfaPolicy := stringFlag(cmd, "mfa")
 	var sso *bool
 	if v := stringFlag(cmd, "sso"); v != nil {
 		b, err := parseSSO(*v)
@@ -212,8 +216,8 @@ func orgChanges(cmd *cobra.Command) (func(*domain.Organization), error) {
 	if err != nil {
 		return nil, err
 	}
-	if name == nil && authURL == nil && login == nil && sso == nil && session == nil && ticket == nil {
-		return nil, usagef("nothing to change: give at least one of --name, --sso, --session-lifetime, --ticket-lifetime, --auth-redirect-url, --login-method")
+	if name == nil && authURL == nil && login == nil && sso == nil && session == nil && ticket == nil && mfaPolicy == nil {
+		return nil, usagef("nothing to change: give at least one of --name, --sso, --session-lifetime, --ticket-lifetime, --auth-redirect-url, --login-method, --mfa")
 	}
 	return func(o *domain.Organization) {
 		if name != nil {
@@ -233,6 +237,9 @@ func orgChanges(cmd *cobra.Command) (func(*domain.Organization), error) {
 		}
 		if login != nil {
 			o.Settings.LoginMethod = *login
+		}
+		if mfaPolicy != nil {
+			o.Settings.MFA = *mfaPolicy
 		}
 	}, nil
 }

@@ -17,7 +17,9 @@ import (
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/logout"
 	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/signer"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/postgres"
@@ -96,6 +98,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, migrate bool
 	clock := func() time.Time { return env.Now() }
 	env.Keys = signer.New(st, master, clock)
 	env.Directory = &directory.Directory{Store: st, Keys: env.Keys, Master: master, PublicURL: cfg.PublicURL, Now: clock}
+	// Sessions ended by management (outside a server) queue their
+	// back-channel logout in the outbox; the serving nodes deliver it.
+	env.Directory.Sessions = &logout.Service{
+		Store: st, Keys: env.Keys, Sessions: &session.Sessions{Store: st, Tokens: st, Now: clock}, Log: log, PublicURL: cfg.PublicURL, Now: clock,
+	}
 	return env, nil
 }
 

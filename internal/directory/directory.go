@@ -36,6 +36,9 @@ type Directory struct {
 	Rand io.Reader
 	// Password sets argon2id cost; zero means password.Default.
 	Password password.Params
+	// Sessions ends sessions with single logout; nil ends them in the
+	// store only (back-channel notifications are then not sent).
+	Sessions SessionEnder
 }
 
 func (d *Directory) now() time.Time {
@@ -140,11 +143,16 @@ func (d *Directory) UpdateOrg(ctx context.Context, a Actor, o *domain.Organizati
 			return fmt.Errorf("organization %q: %w", o.ID, err)
 		}
 	}
+	old, err := d.Store.GetOrg(ctx, o.ID)
+	if err != nil {
+		return fmt.Errorf("organization %q: %w", o.ID, err)
+	}
 	o.UpdatedAt = d.now()
 	if err := d.Store.UpdateOrg(ctx, o); err != nil {
 		return fmt.Errorf("update organization %q: %w", o.ID, err)
 	}
 	d.audit(ctx, o.ID, a, "org.update", o.ID, "ok", nil)
+	d.auditMFAPolicy(ctx, a, o.ID, old.Settings.MFA, o.Settings.MFA)
 	return nil
 }
 

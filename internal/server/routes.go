@@ -38,6 +38,7 @@ func (s *Server) routes() error {
 		PublicURL: env.Config.PublicURL, Now: clock,
 	}
 	sessions.EndHook = s.logout.EndSession
+	env.Directory.Sessions = s.logout
 	templates := web.Templates()
 	federation := &upstream.Federation{
 		Store: env.Store, Directory: env.Directory, Sessions: sessions, Logout: s.logout, Master: env.Master,

@@ -54,6 +54,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.handle(mux, "GET "+org+"/users/{user_name}", "user.read", inOrg, a.getUser)
 	a.handle(mux, "PATCH "+org+"/users/{user_name}", "user.update", inOrg, a.updateUser)
 	a.handle(mux, "DELETE "+org+"/users/{user_name}", "user.delete", inOrg, a.deleteUser)
+	a.handle(mux, "GET "+org+"/users/{user_name}/mfa", "user.mfa.read", inOrg, a.getUserMFA)
+	a.handle(mux, "POST "+org+"/users/{user_name}/mfa/reset", "user.mfa.reset", inOrg, a.resetUserMFA)
 
 	a.handle(mux, "GET "+org+"/upstream", "upstream.read", inOrg, a.getUpstream)
 	a.handle(mux, "PUT "+org+"/upstream", "upstream.set", inOrg, a.putUpstream)

@@ -22,6 +22,7 @@ type orgJSON struct {
 	TicketLifetimeText     string `json:"ticket_lifetime_text"`
 	AuthRedirectURL        string `json:"auth_redirect_url"`
 	LoginMethod            string `json:"login_method"`
+	MFA                    string `json:"mfa"`
 	CreatedAt              string `json:"created_at"`
 	UpdatedAt              string `json:"updated_at"`
 }
@@ -47,7 +48,7 @@ func (a *API) toOrgJSON(o *domain.Organization) orgJSON {
 		SSOEnabled:             s.SSOEnabled,
 		SessionLifetimeSeconds: s.SessionLifetimeSeconds, SessionLifetimeText: domain.DescribeSeconds(s.SessionLifetimeSeconds),
 		TicketLifetimeSeconds: s.TicketLifetimeSeconds, TicketLifetimeText: domain.DescribeSeconds(s.TicketLifetimeSeconds),
-		AuthRedirectURL: s.AuthRedirectURL, LoginMethod: s.LoginMethod,
+		AuthRedirectURL: s.AuthRedirectURL, LoginMethod: s.LoginMethod, MFA: s.MFA,
 		CreatedAt: stamp(o.CreatedAt), UpdatedAt: stamp(o.UpdatedAt),
 	}
 }
@@ -123,7 +124,7 @@ func (a *API) getOrg(c *call) (int, any, error) {
 }
 
 var orgFields = fieldSpec{
-	writable: []string{"name", "sso_enabled", "session_lifetime_seconds", "ticket_lifetime_seconds", "auth_redirect_url", "login_method"},
+	writable: []string{"name", "sso_enabled", "session_lifetime_seconds", "ticket_lifetime_seconds", "auth_redirect_url", "login_method", "mfa"},
 	readOnly: []string{"id", "issuer", "session_lifetime_text", "ticket_lifetime_text", "created_at", "updated_at"},
 }
 
@@ -172,6 +173,13 @@ func applyOrgChanges(body *object, o *domain.Organization) error {
 	login, err := body.str("login_method")
 	if err != nil {
 		return err
+	}
+	mfaPolicy, err := body.str("mfa")
+	if err != nil {
+		return err
+	}
+	if mfaPolicy != nil {
+		o.Settings.MFA = *mfaPolicy
 	}
 	if name != nil {
 		o.Name = *name
