@@ -53,6 +53,7 @@ func Run(t *testing.T, open Opener) {
 		{"AdminTokens", adminTokenTests, false},
 		{"Upstreams", upstreamTests, false},
 		{"UpstreamFlows", upstreamFlowTests, false},
+		{"Factors", factorTests, false},
 		{"Purge", purgeTests, false},
 		{"OrgIsolation", isolationTests(), true},
 	}
