@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"time"
 
@@ -77,6 +78,14 @@ func (s *Service) rp() (id, origin string, err error) {
 		return "", "", fmt.Errorf("public URL %q has no host", s.PublicURL)
 	}
 	return u.Hostname(), u.Scheme + "://" + u.Host, nil
+}
+
+// PasskeysAvailable reports whether the public URL can be a WebAuthn
+// Relying Party: its host must be a domain name (localhost included), as
+// WebAuthn refuses IP addresses.
+func (s *Service) PasskeysAvailable() bool {
+	id, _, err := s.rp()
+	return err == nil && net.ParseIP(id) == nil
 }
 
 // Factors summarises what second factors a user has.

@@ -48,8 +48,13 @@ func (p *Provider) mfaOn(org *domain.Organization) bool {
 	return p.MFA != nil && org.Settings.MFA != domain.MFAOff && org.Settings.LoginMethod == domain.LoginPassword
 }
 
+// passkeys reports whether org offers passkeys (sign-in and second factor).
+func (p *Provider) passkeys(org *domain.Organization) bool {
+	return p.mfaOn(org) && p.MFA.PasskeysAvailable()
+}
+
 // passwordless reports whether org offers "Sign in with a passkey".
-func (p *Provider) passwordless(org *domain.Organization) bool { return p.mfaOn(org) }
+func (p *Provider) passwordless(org *domain.Organization) bool { return p.passkeys(org) }
 
 func (p *Provider) mfaScript(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
@@ -212,7 +217,7 @@ func (p *Provider) factorData(w http.ResponseWriter, r *http.Request, org *domai
 		return d, err
 	}
 	d.TOTP, d.Recovery = f.TOTP, f.RecoveryLeft > 0
-	if len(f.Passkeys) > 0 {
+	if len(f.Passkeys) > 0 && p.passkeys(org) {
 		c, err := p.MFA.BeginSecondFactor(r.Context(), org, user)
 		if err != nil {
 			return d, err

@@ -66,7 +66,7 @@ func (p *Provider) factorsView(w http.ResponseWriter, r *http.Request, org *doma
 			LastUsed: fmtTime(k.LastUsedAt, k.LastUsedAt.Format("2006-01-02 15:04 MST")), Synced: k.Flags&0x08 != 0,
 		})
 	}
-	if len(f.Passkeys) < domain.MaxPasskeys {
+	if len(f.Passkeys) < domain.MaxPasskeys && p.passkeys(org) {
 		c, err := p.MFA.BeginRegistration(r.Context(), org, user)
 		if err != nil {
 			return nil, err
@@ -170,6 +170,10 @@ func (p *Provider) accountAddPasskey(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if !p.passkeys(org) {
+		p.accountAgain(w, r, http.StatusForbidden, "", "Passkeys are not available here.")
+		return
+	}
 	k, err := p.MFA.FinishRegistration(r.Context(), org, user, form.Get("flow"), form.Get("name"), form.Get("credential"))
 	if err != nil {
 		status, notice, problem := p.registrationFailure(r, org, user, err)
@@ -254,6 +258,8 @@ type totpPageData struct {
 	PasskeyJSON template.JS
 	Script      string
 	Enrol       bool
+	// QR is the QR code image (a data: URL Latchkey made itself).
+	QR template.URL
 }
 
 func (d totpPageData) usesScript() bool { return d.Passkey != nil }
@@ -272,17 +278,18 @@ func (p *Provider) totpPage(w http.ResponseWriter, r *http.Request, org *domain.
 	d := totpPageData{
 		pageData: pageData{Title: "Set up a second factor", OrgName: org.Name},
 		Action:   action, CSRF: p.Sessions.CSRFToken(w, r, org.ID), Setup: setup, Error: problem, Enrol: enrol,
-		Script: p.Issuer(org.ID) + "/mfa.js",
+		Script: p.Issuer(org.ID) + "/mfa.js", QR: template.URL(setup.QR),
 	}
-	if enrol {
+	if !enrol {
+		d.Title = "Set up one-time codes"
+	}
+	if enrol && p.passkeys(org) {
 		c, err := p.MFA.BeginRegistration(r.Context(), org, user)
 		if err != nil {
 			p.internalError(w, r, "begin passkey registration", err)
 			return
 		}
 		d.Passkey, d.PasskeyJSON = c, template.JS(c.Options)
-	} else {
-		d.Title = "Set up one-time codes"
 	}
 	p.render(w, r, status, "mfa_totp", d)
 }
