@@ -86,7 +86,7 @@ var jsonScript = regexp.MustCompile(`(?s)<script type="application/json">(.*?)</
 // embeddedOptions returns the WebAuthn options a page's form carries.
 func embeddedOptions(t *testing.T, p *servertest.Page, id string) []byte {
 	t.Helper()
-	m := regexp.MustCompile(`(?is)<form\b[^>]*id="`+id+`"[^>]*>.*?</form>`).FindString(p.Body)
+	m := regexp.MustCompile(`(?is)<form\b[^>]*id="` + id + `"[^>]*>.*?</form>`).FindString(p.Body)
 	o := jsonScript.FindStringSubmatch(m)
 	if o == nil {
 		t.Fatalf("no WebAuthn options in form #%s:\n%s", id, p.Body)
