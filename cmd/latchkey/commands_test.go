@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 func TestUnknownOrganization_FailsWithExitCode1AndAClearMessage(t *testing.T) {
@@ -132,7 +133,7 @@ func TestAudit_NamesTheCLIAsActor(t *testing.T) {
 	c.createOrg("acme")
 	c.ok("user", "create", "--org", "acme", "alice")
 	c.ok("org", "api-key", "show", "acme")
-	events, err := c.store().ListAudit(context.Background(), "acme", 10)
+	events, err := c.store().ListAudit(context.Background(), "acme", store.AuditFilter{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

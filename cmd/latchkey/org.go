@@ -161,7 +161,7 @@ func (c *cli) orgUpdateCmd() *cobra.Command {
 			if err := orgArg(a[0]); err != nil {
 				return err
 			}
-			apply, err := orgChanges(cmd)
+			ch, err := orgChanges(cmd)
 			if err != nil {
 				return err
 			}
@@ -170,12 +170,8 @@ func (c *cli) orgUpdateCmd() *cobra.Command {
 				return err
 			}
 			defer env.Close()
-			o, err := requireOrg(cmd.Context(), env, a[0])
+			o, err := env.Directory.UpdateOrg(cmd.Context(), cliActor, a[0], ch)
 			if err != nil {
-				return err
-			}
-			apply(o)
-			if err := env.Directory.UpdateOrg(cmd.Context(), cliActor, o); err != nil {
 				return err
 			}
 			return c.printOrg(cmd, env, o)
@@ -193,55 +189,34 @@ func (c *cli) orgUpdateCmd() *cobra.Command {
 	return cmd
 }
 
-// orgChanges reads the update flags into a function that applies them, so
-// every flag is checked before the database is opened.
-func orgChanges(cmd *cobra.Command) (func(*domain.Organization), error) {
+// orgChanges reads the update flags, so every flag is checked before the
+// database is opened.
+func orgChanges(cmd *cobra.Command) (directory.OrgChanges, error) {
 	name := stringFlag(cmd, "name")
 	authURL := stringFlag(cmd, "auth-redirect-url")
 	login := stringFlag(cmd, "login-method")
-	mfaPolicy := stringFlag(cmd, "mfa")
 	var sso *bool
 	if v := stringFlag(cmd, "sso"); v != nil {
 		b, err := parseSSO(*v)
 		if err != nil {
-			return nil, err
+			return directory.OrgChanges{}, err
 		}
 		sso = &b
 	}
 	session, err := secondsFlag(cmd, "session-lifetime", "session_lifetime_seconds")
 	if err != nil {
-		return nil, err
+		return directory.OrgChanges{}, err
 	}
 	ticket, err := secondsFlag(cmd, "ticket-lifetime", "ticket_lifetime_seconds")
 	if err != nil {
-		return nil, err
+		return directory.OrgChanges{}, err
 	}
-	if name == nil && authURL == nil && login == nil && sso == nil && session == nil && ticket == nil && mfaPolicy == nil {
-		return nil, usagef("nothing to change: give at least one of --name, --sso, --session-lifetime, --ticket-lifetime, --auth-redirect-url, --login-method, --mfa")
+	ch := directory.OrgChanges{Name: name, SSOEnabled: sso, SessionLifetimeSeconds: session, TicketLifetimeSeconds: ticket,
+		AuthRedirectURL: authURL, LoginMethod: login, MFA: stringFlag(cmd, "mfa")}
+	if ch.IsZero() {
+		return ch, usagef("nothing to change: give at least one of --name, --sso, --session-lifetime, --ticket-lifetime, --auth-redirect-url, --login-method, --mfa")
 	}
-	return func(o *domain.Organization) {
-		if name != nil {
-			o.Name = *name
-		}
-		if sso != nil {
-			o.Settings.SSOEnabled = *sso
-		}
-		if session != nil {
-			o.Settings.SessionLifetimeSeconds = *session
-		}
-		if ticket != nil {
-			o.Settings.TicketLifetimeSeconds = *ticket
-		}
-		if authURL != nil {
-			o.Settings.AuthRedirectURL = *authURL
-		}
-		if login != nil {
-			o.Settings.LoginMethod = *login
-		}
-		if mfaPolicy != nil {
-			o.Settings.MFA = *mfaPolicy
-		}
-	}, nil
+	return ch, nil
 }
 
 func (c *cli) orgDeleteCmd() *cobra.Command {

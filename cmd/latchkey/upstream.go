@@ -6,19 +6,13 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
-	"github.com/latchkey/latchkey/internal/outbound"
-	"github.com/latchkey/latchkey/internal/upstream"
 )
-
-// upstreamCheckTimeout bounds the whole discovery request of `upstream check`.
-const upstreamCheckTimeout = 10 * time.Second
 
 // upstreamJSON is an organization's upstream connection as `upstream set`
 // and `upstream show` print it: never the client secret.
@@ -296,19 +290,17 @@ not_json, issuer_mismatch, incomplete or invalid_document. Exits 1 on failure.`,
 			if err != nil {
 				return err
 			}
-			env, u, err := c.loadUpstream(cmd, org)
+			env, _, err := c.loadUpstream(cmd, org)
 			if err != nil {
 				return err
 			}
 			defer env.Close()
-			client := outbound.NewClient(env.Config.OutboundAllowLoopback, upstreamCheckTimeout)
-			m, derr := upstream.Discover(cmd.Context(), client, u.ConfigURL)
-			out := upstreamCheckJSON{OrgID: org, ConfigURL: u.ConfigURL, OK: derr == nil, Warnings: []string{}}
-			if derr != nil {
-				ce, ok := upstream.AsCheckError(derr)
-				if !ok {
-					return derr
-				}
+			check, err := env.Directory.CheckUpstream(cmd.Context(), cliActor, org)
+			if err != nil {
+				return err
+			}
+			out := upstreamCheckJSON{OrgID: org, ConfigURL: check.ConfigURL, OK: check.OK, Warnings: check.Warnings}
+			if ce := check.Error; ce != nil {
 				out.Error = &upstreamErrorJSON{Kind: string(ce.Kind), Detail: ce.Detail, URL: ce.URL, Status: ce.Status}
 				failure := fmt.Errorf("upstream check of %s failed [%s]: %s", org, ce.Kind, ce.Detail)
 				if wantJSON(cmd) {
@@ -318,6 +310,7 @@ not_json, issuer_mismatch, incomplete or invalid_document. Exits 1 on failure.`,
 				}
 				return failure
 			}
+			m := check.Found
 			out.Found = &upstreamFoundJSON{
 				Issuer: m.Issuer, AuthorizationEndpoint: m.AuthorizationEndpoint, TokenEndpoint: m.TokenEndpoint,
 				UserinfoEndpoint: m.UserinfoEndpoint, JWKSURI: m.JWKSURI, EndSessionEndpoint: m.EndSessionEndpoint,
@@ -327,7 +320,6 @@ not_json, issuer_mismatch, incomplete or invalid_document. Exits 1 on failure.`,
 				TokenEndpointAuthMethodsSupported: m.TokenEndpointAuthMethods(),
 				BackchannelLogoutSupported:        m.BackchannelLogoutSupported,
 			}
-			out.Warnings = append(out.Warnings, m.Warnings(u.EndUpstreamSession)...)
 			return c.print(cmd, out, func(w io.Writer) {
 				f := out.Found
 				fmt.Fprintf(w, "The upstream of %s is usable.\n", org)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"time"
 
@@ -18,8 +19,8 @@ import (
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/logout"
+	"github.com/latchkey/latchkey/internal/outbound"
 	"github.com/latchkey/latchkey/internal/secret"
-	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/signer"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/postgres"
@@ -33,7 +34,12 @@ type Env struct {
 	Master    *secret.MasterKey
 	Keys      *signer.Keys
 	Directory *directory.Directory
-	Logger    *slog.Logger
+	// Logout ends sessions with single logout and delivers back-channel
+	// notifications (the server runs its worker).
+	Logout *logout.Service
+	// Outbound is the guarded client for every admin-aimed request.
+	Outbound *http.Client
+	Logger   *slog.Logger
 	// Now is the clock every component uses; tests may replace it before
 	// building the server.
 	Now func() time.Time
@@ -97,11 +103,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, migrate bool
 	// Components read the clock through env, so a test can replace env.Now.
 	clock := func() time.Time { return env.Now() }
 	env.Keys = signer.New(st, master, clock)
-	env.Directory = &directory.Directory{Store: st, Keys: env.Keys, Master: master, PublicURL: cfg.PublicURL, Now: clock}
-	// Sessions ended by management (outside a server) queue their
-	// back-channel logout in the outbox; the serving nodes deliver it.
-	env.Directory.Sessions = &logout.Service{
-		Store: st, Keys: env.Keys, Sessions: &session.Sessions{Store: st, Tokens: st, Now: clock}, Log: log, PublicURL: cfg.PublicURL, Now: clock,
+	env.Outbound = outbound.NewClient(cfg.OutboundAllowLoopback, 15*time.Second)
+	env.Logout = &logout.Service{Store: st, Keys: env.Keys, Client: env.Outbound, Log: log, PublicURL: cfg.PublicURL, Now: clock}
+	env.Directory = &directory.Directory{
+		Store: st, Keys: env.Keys, Master: master, PublicURL: cfg.PublicURL, Logout: env.Logout, Outbound: env.Outbound, Now: clock,
 	}
 	return env, nil
 }

@@ -53,12 +53,8 @@ func NewPlatform(ctx context.Context, d *directory.Directory, s *Setup, publicUR
 		PublicURL: publicURL, OrgID: OrgID, APIKey: s.APIKey, Log: log,
 		Client: &http.Client{Timeout: 10 * time.Second},
 	}
-	org, err := d.Store.GetOrg(ctx, OrgID)
-	if err != nil {
-		return nil, fmt.Errorf("demo platform: %w", err)
-	}
-	org.Settings.AuthRedirectURL = p.BaseURL + "/"
-	if err := d.UpdateOrg(ctx, directory.Actor{Name: "demo"}, org); err != nil {
+	authURL := p.BaseURL + "/"
+	if _, err := d.UpdateOrg(ctx, directory.Actor{Name: "demo"}, OrgID, directory.OrgChanges{AuthRedirectURL: &authURL}); err != nil {
 		return nil, fmt.Errorf("demo platform: %w", err)
 	}
 	return p, nil

@@ -62,8 +62,8 @@ func (d *Directory) CreateAdminToken(ctx context.Context, a Actor, orgID, descri
 		return nil, "", domain.Invalid("expires", "must not be negative (use 0 for a token that never expires)")
 	}
 	if orgID != "" {
-		if _, err := d.Store.GetOrg(ctx, orgID); err != nil {
-			return nil, "", fmt.Errorf("organization %q: %w", orgID, err)
+		if _, err := d.GetOrg(ctx, orgID); err != nil {
+			return nil, "", err
 		}
 	}
 	random, err := d.token(32)
@@ -83,11 +83,12 @@ func (d *Directory) CreateAdminToken(ctx context.Context, a Actor, orgID, descri
 	if ttl > 0 {
 		t.ExpiresAt = now.Add(ttl)
 	}
-	if err := d.Store.CreateAdminToken(ctx, t); err != nil {
-		return nil, "", fmt.Errorf("create admin token: %w", err)
-	}
+	var ev *domain.AuditEvent
 	if orgID != "" {
-		d.audit(ctx, orgID, a, "admin_token.create", id, "ok", map[string]string{"description": description})
+		ev = d.event(orgID, a, "admin_token.create", id, map[string]string{"description": description})
+	}
+	if err := d.Store.CreateAdminToken(ctx, t, ev); err != nil {
+		return nil, "", fmt.Errorf("create admin token: %w", err)
 	}
 	return t, plain, nil
 }
@@ -182,11 +183,15 @@ func (d *Directory) ListAdminTokens(ctx context.Context) ([]*domain.AdminToken, 
 // RevokeAdminToken revokes the token id of orgID ("" for operator tokens)
 // at once. store.ErrNotFound if there is no such active token.
 func (d *Directory) RevokeAdminToken(ctx context.Context, a Actor, orgID, id string) error {
-	if err := d.Store.RevokeAdminToken(ctx, orgID, id, d.now()); err != nil {
-		return fmt.Errorf("revoke admin token %q: %w", id, err)
-	}
+	var ev *domain.AuditEvent
 	if orgID != "" {
-		d.audit(ctx, orgID, a, "admin_token.revoke", id, "ok", nil)
+		ev = d.event(orgID, a, "admin_token.revoke", id, nil)
+	}
+	if err := d.Store.RevokeAdminToken(ctx, orgID, id, d.now(), ev); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return notFoundf("admin token %q not found (or already revoked)", id)
+		}
+		return fmt.Errorf("revoke admin token %q: %w", id, err)
 	}
 	return nil
 }

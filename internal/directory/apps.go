@@ -88,64 +88,88 @@ func (d *Directory) CreateApp(ctx context.Context, a Actor, orgID string, public
 	if err := app.Validate(); err != nil {
 		return nil, "", err
 	}
-	if _, err := d.Store.GetOrg(ctx, orgID); err != nil {
-		return nil, "", fmt.Errorf("organization %q: %w", orgID, err)
+	if _, err := d.GetOrg(ctx, orgID); err != nil {
+		return nil, "", err
 	}
-	if err := d.Store.CreateApp(ctx, app); err != nil {
+	if err := d.Store.CreateApp(ctx, app, d.event(orgID, a, "app.create", app.ClientID, map[string]string{"name": app.Name})); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, "", fmt.Errorf("client id collision, try again: %w", err)
 		}
 		return nil, "", fmt.Errorf("create application: %w", err)
 	}
-	d.audit(ctx, orgID, a, "app.create", app.ClientID, "ok", map[string]string{"name": app.Name})
 	return app, plain, nil
 }
 
-// UpdateApp changes the given fields of an application.
-func (d *Directory) UpdateApp(ctx context.Context, a Actor, orgID, clientID string, c AppChanges) (*domain.Application, error) {
+// GetApp returns the application.
+func (d *Directory) GetApp(ctx context.Context, orgID, clientID string) (*domain.Application, error) {
 	app, err := d.Store.GetApp(ctx, orgID, clientID)
 	if err != nil {
-		return nil, fmt.Errorf("application %q: %w", clientID, err)
+		return nil, notFound(err, "application %q in organization %q", clientID, orgID)
 	}
-	c.apply(app)
-	if err := app.Validate(); err != nil {
+	return app, nil
+}
+
+// ListApps lists the organization's applications by name.
+func (d *Directory) ListApps(ctx context.Context, orgID string) ([]*domain.Application, error) {
+	if _, err := d.GetOrg(ctx, orgID); err != nil {
 		return nil, err
 	}
-	app.UpdatedAt = d.now()
-	if err := d.Store.UpdateApp(ctx, app); err != nil {
-		return nil, fmt.Errorf("update application %q: %w", clientID, err)
+	apps, err := d.Store.ListApps(ctx, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("list applications of %q: %w", orgID, err)
 	}
-	d.audit(ctx, orgID, a, "app.update", clientID, "ok", nil)
+	return apps, nil
+}
+
+// UpdateApp changes the given fields of an application, atomically.
+func (d *Directory) UpdateApp(ctx context.Context, a Actor, orgID, clientID string, c AppChanges) (*domain.Application, error) {
+	app, err := d.Store.UpdateApp(ctx, orgID, clientID, func(app *domain.Application) error {
+		c.apply(app)
+		if err := app.Validate(); err != nil {
+			return err
+		}
+		app.UpdatedAt = d.now()
+		return nil
+	}, d.event(orgID, a, "app.update", clientID, map[string]string{"changed": c.fieldNames()}))
+	if err != nil {
+		return nil, notFound(err, "application %q in organization %q", clientID, orgID)
+	}
 	return app, nil
+}
+
+// fieldNames lists the fields set, for the audit log.
+func (c AppChanges) fieldNames() string {
+	return setFields("name", c.Name != nil, "redirect_uris", c.RedirectURIs != nil,
+		"post_logout_redirect_uris", c.PostLogoutRedirectURIs != nil, "backchannel_logout_uri", c.BackchannelLogoutURI != nil,
+		"grant_types", c.GrantTypes != nil, "access_token_lifetime", c.AccessTokenLifetime != nil,
+		"id_token_lifetime", c.IDTokenLifetime != nil, "refresh_token_lifetime", c.RefreshTokenLifetime != nil,
+		"id_token_signed_response_alg", c.IDTokenAlg != nil, "access_token_format", c.AccessTokenFormat != nil)
 }
 
 // RotateAppSecret gives a confidential application a new secret; the old
 // one stops working at once.
 func (d *Directory) RotateAppSecret(ctx context.Context, a Actor, orgID, clientID string) (string, error) {
-	app, err := d.Store.GetApp(ctx, orgID, clientID)
-	if err != nil {
-		return "", fmt.Errorf("application %q: %w", clientID, err)
-	}
-	if app.Public {
-		return "", domain.Invalid("client_secret", "a public application has no secret")
-	}
 	plain, err := d.token(32)
 	if err != nil {
 		return "", err
 	}
-	app.SecretHash, app.UpdatedAt = secret.Hash(plain), d.now()
-	if err := d.Store.UpdateApp(ctx, app); err != nil {
-		return "", fmt.Errorf("rotate secret of %q: %w", clientID, err)
+	_, err = d.Store.UpdateApp(ctx, orgID, clientID, func(app *domain.Application) error {
+		if app.Public {
+			return domain.Invalid("client_secret", "a public application has no secret")
+		}
+		app.SecretHash, app.UpdatedAt = secret.Hash(plain), d.now()
+		return nil
+	}, d.event(orgID, a, "app.rotate_secret", clientID, nil))
+	if err != nil {
+		return "", notFound(err, "application %q in organization %q", clientID, orgID)
 	}
-	d.audit(ctx, orgID, a, "app.rotate_secret", clientID, "ok", nil)
 	return plain, nil
 }
 
 // DeleteApp removes an application and the codes and tokens issued to it.
 func (d *Directory) DeleteApp(ctx context.Context, a Actor, orgID, clientID string) error {
-	if err := d.Store.DeleteApp(ctx, orgID, clientID); err != nil {
-		return fmt.Errorf("delete application %q: %w", clientID, err)
+	if err := d.Store.DeleteApp(ctx, orgID, clientID, d.event(orgID, a, "app.delete", clientID, nil)); err != nil {
+		return notFound(err, "application %q in organization %q", clientID, orgID)
 	}
-	d.audit(ctx, orgID, a, "app.delete", clientID, "ok", nil)
 	return nil
 }

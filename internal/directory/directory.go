@@ -1,8 +1,14 @@
-// Package directory is the management layer over organizations, users and
-// applications: it creates them with their secrets and keys, applies partial
-// updates, validates everything before anything is written, and audits every
-// change. The CLI, the admin API and the trusted-platform API all go through
-// it, so a rule holds the same wherever a change comes from.
+// Package directory is Latchkey's management service: one method per use
+// case for organizations, users, applications, the upstream connection,
+// API keys, admin tokens, user sessions and the audit log. It validates
+// everything before anything is written, applies partial changes through
+// the store's atomic updaters, writes each change's audit event in the
+// change's own transaction, and returns domain values.
+//
+// The CLI, the admin JSON API, the admin portal, SCIM and the
+// trusted-platform API are adapters over it: they translate their own
+// input and output and call one method. A rule, a default or an audit
+// event written in an adapter is in the wrong place.
 //
 // It never stores a secret in clear: client secrets and API keys are hashed
 // (and the API key also sealed for reveal); passwords are argon2id.
@@ -14,9 +20,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/password"
@@ -25,20 +30,48 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
+// Store is what the directory keeps its data in.
+type Store interface {
+	store.Orgs
+	store.APIKeys
+	store.Users
+	store.Apps
+	store.Upstreams
+	store.AdminTokens
+	store.Audit
+	store.Factors
+	// ListUserSessions is the one read of sessions the directory needs;
+	// ending them goes through Logout.
+	ListUserSessions(ctx context.Context, orgID, sub string) ([]*domain.Session, error)
+}
+
+// SessionEnder ends single sign-on sessions the normal way: the session
+// ends, its tokens are revoked and back-channel logout notifications are
+// queued, in one transaction, with an audit event naming actor.
+// *logout.Service is the one implementation.
+type SessionEnder interface {
+	EndSessionBy(ctx context.Context, orgID, sid, actor, clientIP string) error
+}
+
 // Directory manages organizations, users and applications.
 type Directory struct {
-	Store     store.Store
+	Store     Store
 	Keys      *signer.Keys
 	Master    *secret.MasterKey
 	PublicURL string
+	// Logout ends sessions when an admin ends them or disables or deletes
+	// their user. Without it those calls fail rather than leave sessions
+	// running.
+	Logout SessionEnder
+	// Outbound is the guarded client the upstream check fetches discovery
+	// documents through; nil means a guarded client that never calls
+	// loopback.
+	Outbound *http.Client
 	// Now and Rand may be nil (time.Now, crypto/rand).
 	Now  func() time.Time
 	Rand io.Reader
 	// Password sets argon2id cost; zero means password.Default.
 	Password password.Params
-	// Sessions ends sessions with single logout; nil ends them in the
-	// store only (back-channel notifications are then not sent).
-	Sessions SessionEnder
 }
 
 func (d *Directory) now() time.Time {
@@ -66,134 +99,59 @@ func (d *Directory) passwordParams() password.Params {
 // Issuer is the organization's issuer URL.
 func (d *Directory) Issuer(orgID string) string { return d.PublicURL + "/o/" + orgID }
 
-// Actor names who makes a change, for the audit log ("cli", "admin:alice" …).
+// Actor names who makes a change, for the audit log ("cli",
+// "admin-token:…", "portal:alice" …) and where from.
 type Actor struct {
 	Name     string
 	ClientIP string
 }
 
-func (d *Directory) audit(ctx context.Context, orgID string, a Actor, action, target, result string, detail map[string]string) {
-	// Audit failures must not undo a change that was made; they are rare
-	// (the same database just accepted the change) and surface in the log
-	// of the caller through the store's own errors on the next call.
-	_ = d.Store.AppendAudit(ctx, &domain.AuditEvent{
-		OrgID: orgID, At: d.now(), Actor: a.Name, Action: action, Target: target, Result: result, ClientIP: a.ClientIP, Detail: detail,
-	})
+// event is the audit event of a change by a, written by the store in the
+// change's transaction.
+func (d *Directory) event(orgID string, a Actor, action, target string, detail map[string]string) *domain.AuditEvent {
+	return &domain.AuditEvent{
+		OrgID: orgID, At: d.now(), Actor: a.Name, Action: action, Target: target, Result: "ok", ClientIP: a.ClientIP, Detail: detail,
+	}
 }
 
-// --- organizations ---
+// NotFoundError says which organization, user, application … does not
+// exist. It wraps store.ErrNotFound.
+type NotFoundError struct{ msg string }
 
-// APIKeyPrefix marks Latchkey organization API keys, so secret scanners and
-// people recognise a leaked one.
-const APIKeyPrefix = "lk_org_"
+func (e *NotFoundError) Error() string { return e.msg }
+func (e *NotFoundError) Unwrap() error { return store.ErrNotFound }
 
-func apiKeyAAD(orgID, id string) string { return "api-key/" + orgID + "/" + id }
-
-func (d *Directory) newAPIKey(orgID string) (*domain.APIKey, string, error) {
-	tok, err := d.token(32)
-	if err != nil {
-		return nil, "", err
-	}
-	plain := APIKeyPrefix + tok
-	id := uuid.NewString()
-	sealed, err := d.Master.Seal([]byte(plain), apiKeyAAD(orgID, id))
-	if err != nil {
-		return nil, "", err
-	}
-	return &domain.APIKey{OrgID: orgID, ID: id, Hash: secret.Hash(plain), Sealed: sealed, CreatedAt: d.now()}, plain, nil
+func notFoundf(format string, args ...any) error {
+	return &NotFoundError{msg: fmt.Sprintf(format, args...)}
 }
 
-// CreateOrg creates an organization with default settings, its signing keys
-// and its first API key, which is returned in clear.
-func (d *Directory) CreateOrg(ctx context.Context, a Actor, id, name string) (*domain.Organization, string, error) {
-	now := d.now()
-	o := &domain.Organization{ID: id, Name: name, Settings: domain.DefaultOrgSettings(), CreatedAt: now, UpdatedAt: now}
-	o.Settings.MFA = domain.DefaultMFAPolicy(id)
-	if err := o.Validate(); err != nil {
-		return nil, "", err
-	}
-	key, plain, err := d.newAPIKey(id)
-	if err != nil {
-		return nil, "", err
-	}
-	keys, err := d.Keys.InitialKeys(id)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := d.Store.CreateOrg(ctx, o, key, keys); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return nil, "", domain.Invalid("id", "organization %q already exists", id)
+// notFound turns a store.ErrNotFound from looking up what into a
+// NotFoundError; other errors are wrapped with what.
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, store.ErrNotFound) {
+		var nf *NotFoundError
+		if errors.As(err, &nf) {
+			return err
 		}
-		return nil, "", fmt.Errorf("create organization %q: %w", id, err)
+		return notFoundf(format+" not found", args...)
 	}
-	d.audit(ctx, id, a, "org.create", id, "ok", nil)
-	return o, plain, nil
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), err)
 }
 
-// UpdateOrg saves a changed name and settings after validating them.
-func (d *Directory) UpdateOrg(ctx context.Context, a Actor, o *domain.Organization) error {
-	if err := o.Validate(); err != nil {
-		return err
-	}
-	// Upstream login without a connection would lock every user out.
-	if o.Settings.LoginMethod == domain.LoginUpstream {
-		if _, err := d.Store.GetUpstream(ctx, o.ID); errors.Is(err, store.ErrNotFound) {
-			return domain.Invalid("login_method", "configure the upstream connection first (latchkey upstream set)")
-		} else if err != nil {
-			return fmt.Errorf("organization %q: %w", o.ID, err)
-		}
-	}
-	old, err := d.Store.GetOrg(ctx, o.ID)
-	if err != nil {
-		return fmt.Errorf("organization %q: %w", o.ID, err)
-	}
-	o.UpdatedAt = d.now()
-	if err := d.Store.UpdateOrg(ctx, o); err != nil {
-		return fmt.Errorf("update organization %q: %w", o.ID, err)
-	}
-	d.audit(ctx, o.ID, a, "org.update", o.ID, "ok", nil)
-	d.auditMFAPolicy(ctx, a, o.ID, old.Settings.MFA, o.Settings.MFA)
-	return nil
+// ConflictError is a create or rename that would duplicate what exists.
+// It wraps store.ErrConflict and a *domain.FieldError naming the field.
+type ConflictError struct{ Field *domain.FieldError }
+
+func (e *ConflictError) Error() string   { return e.Field.Error() }
+func (e *ConflictError) Unwrap() []error { return []error{store.ErrConflict, e.Field} }
+
+func conflictf(field, format string, args ...any) error {
+	fe, _ := domain.AsFieldError(domain.Invalid(field, format, args...))
+	return &ConflictError{Field: fe}
 }
 
-// RevealAPIKey opens the organization's current API key. Every reveal is audited.
-func (d *Directory) RevealAPIKey(ctx context.Context, a Actor, orgID string) (string, error) {
-	k, err := d.Store.CurrentAPIKey(ctx, orgID)
-	if err != nil {
-		return "", fmt.Errorf("API key of %q: %w", orgID, err)
-	}
-	plain, err := d.Master.Open(k.Sealed, apiKeyAAD(orgID, k.ID))
-	if err != nil {
-		return "", fmt.Errorf("API key of %q: %w", orgID, err)
-	}
-	d.audit(ctx, orgID, a, "org.api_key.reveal", orgID, "ok", nil)
-	return string(plain), nil
-}
-
-// RotateAPIKey makes a new API key; the previous one keeps working for overlap.
-func (d *Directory) RotateAPIKey(ctx context.Context, a Actor, orgID string, overlap time.Duration) (string, error) {
-	if overlap < 0 || overlap > 30*24*time.Hour {
-		return "", domain.Invalid("overlap", "must be between 0 and 720h")
-	}
-	key, plain, err := d.newAPIKey(orgID)
-	if err != nil {
-		return "", err
-	}
-	var oldExpires time.Time
-	if overlap > 0 {
-		oldExpires = key.CreatedAt.Add(overlap)
-	}
-	if err := d.Store.RotateAPIKey(ctx, orgID, key, oldExpires); err != nil {
-		return "", fmt.Errorf("rotate API key of %q: %w", orgID, err)
-	}
-	d.audit(ctx, orgID, a, "org.api_key.rotate", orgID, "ok", map[string]string{"overlap": overlap.String()})
-	return plain, nil
-}
-
-// DeleteOrg removes the organization and everything it owns.
-func (d *Directory) DeleteOrg(ctx context.Context, id string) error {
-	if err := d.Store.DeleteOrg(ctx, id); err != nil {
-		return fmt.Errorf("delete organization %q: %w", id, err)
-	}
-	return nil
+// IsConflict reports whether err is a ConflictError.
+func IsConflict(err error) bool {
+	var ce *ConflictError
+	return errors.As(err, &ce)
 }

@@ -11,12 +11,6 @@ import (
 	"github.com/latchkey/latchkey/internal/domain"
 )
 
-// SessionEnder ends a session everywhere (single logout); the server's
-// logout service implements it.
-type SessionEnder interface {
-	EndSession(ctx context.Context, orgID, sid string) error
-}
-
 // PasskeyInfo describes one passkey to an administrator (never its key).
 type PasskeyInfo struct {
 	Name       string   `json:"name"`
@@ -52,13 +46,13 @@ func stampOf(t time.Time) string {
 
 // UserMFA lists the user's second factors.
 func (d *Directory) UserMFA(ctx context.Context, orgID, userName string) (*UserMFA, error) {
-	o, err := d.Store.GetOrg(ctx, orgID)
+	o, err := d.GetOrg(ctx, orgID)
 	if err != nil {
-		return nil, fmt.Errorf("organization %q: %w", orgID, err)
+		return nil, err
 	}
-	u, err := d.Store.GetUserByName(ctx, orgID, userName)
+	u, err := d.GetUser(ctx, orgID, userName)
 	if err != nil {
-		return nil, fmt.Errorf("user %q: %w", userName, err)
+		return nil, err
 	}
 	out := &UserMFA{UserName: u.UserName, Passkeys: []PasskeyInfo{}, Policy: o.Settings.MFA, Required: domain.MFARequiredFor(o.Settings.MFA, u)}
 	keys, err := d.Store.ListPasskeys(ctx, orgID, u.Sub)
@@ -88,62 +82,27 @@ func (d *Directory) UserMFA(ctx context.Context, orgID, userName string) (*UserM
 }
 
 // ResetUserMFA removes every second factor of the user (passkeys, one-time
-// codes, recovery codes) and ends the user's sessions, so whoever holds
-// them must sign in again, and enrol again where the policy requires it.
+// codes, recovery codes), audited in the same transaction, and ends the
+// user's sessions through single logout, so whoever holds them must sign
+// in again, and enrol again where the policy requires it.
 func (d *Directory) ResetUserMFA(ctx context.Context, a Actor, orgID, userName string) (*UserMFA, error) {
 	before, err := d.UserMFA(ctx, orgID, userName)
 	if err != nil {
 		return nil, err
 	}
-	u, err := d.Store.GetUserByName(ctx, orgID, userName)
+	u, err := d.GetUser(ctx, orgID, userName)
 	if err != nil {
-		return nil, fmt.Errorf("user %q: %w", userName, err)
+		return nil, err
 	}
-	if err := d.Store.DeleteUserFactors(ctx, orgID, u.Sub); err != nil {
+	ev := d.event(orgID, a, "user.mfa.reset", u.UserName, map[string]string{
+		"passkeys": fmt.Sprint(len(before.Passkeys)), "totp": fmt.Sprint(before.TOTP),
+		"recovery_codes": fmt.Sprint(before.RecoveryCodesLeft),
+	})
+	if err := d.Store.DeleteUserFactors(ctx, orgID, u.Sub, ev); err != nil {
 		return nil, fmt.Errorf("reset second factors of %q: %w", userName, err)
 	}
-	ended, err := d.endUserSessions(ctx, orgID, u.Sub)
-	if err != nil {
+	if _, err := d.endSessions(ctx, a, u); err != nil {
 		return nil, fmt.Errorf("end sessions of %q: %w", userName, err)
 	}
-	d.audit(ctx, orgID, a, "user.mfa.reset", u.UserName, "ok", map[string]string{
-		"passkeys": fmt.Sprint(len(before.Passkeys)), "totp": fmt.Sprint(before.TOTP),
-		"recovery_codes": fmt.Sprint(before.RecoveryCodesLeft), "sessions_ended": fmt.Sprint(ended),
-	})
 	return d.UserMFA(ctx, orgID, userName)
-}
-
-// endUserSessions ends the user's active sessions through single logout
-// when a SessionEnder is set, else in the store (tokens revoked as well).
-func (d *Directory) endUserSessions(ctx context.Context, orgID, sub string) (int, error) {
-	sessions, err := d.Store.ListUserSessions(ctx, orgID, sub)
-	if err != nil {
-		return 0, err
-	}
-	now, n := d.now(), 0
-	for _, s := range sessions {
-		if !s.Active(now) {
-			continue
-		}
-		if d.Sessions != nil {
-			err = d.Sessions.EndSession(ctx, orgID, s.SID)
-		} else {
-			if err = d.Store.EndSession(ctx, orgID, s.SID, now); err == nil {
-				err = d.Store.RevokeSessionTokens(ctx, orgID, s.SID, now)
-			}
-		}
-		if err != nil {
-			return n, err
-		}
-		n++
-	}
-	return n, nil
-}
-
-// auditMFAPolicy records a change of an organization's policy.
-func (d *Directory) auditMFAPolicy(ctx context.Context, a Actor, orgID, from, to string) {
-	if from == to {
-		return
-	}
-	d.audit(ctx, orgID, a, "org.mfa_policy", orgID, "ok", map[string]string{"from": from, "to": to})
 }

@@ -82,7 +82,13 @@ func (d *Directory) UpstreamLogoutCallbackURI(orgID string) string {
 // GetUpstream returns the organization's upstream connection (its secret
 // still sealed).
 func (d *Directory) GetUpstream(ctx context.Context, orgID string) (*domain.UpstreamConnection, error) {
+	if _, err := d.GetOrg(ctx, orgID); err != nil {
+		return nil, err
+	}
 	c, err := d.Store.GetUpstream(ctx, orgID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, notFoundf("organization %q has no upstream connection", orgID)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("upstream connection of %q: %w", orgID, err)
 	}
@@ -90,51 +96,53 @@ func (d *Directory) GetUpstream(ctx context.Context, orgID string) (*domain.Upst
 }
 
 // SetUpstream creates the organization's upstream connection or changes
-// the given fields of it. The first save needs a configuration URL, a
-// client ID and a client secret. It reports whether the connection was
-// created.
+// the given fields of it, atomically. The first save needs a configuration
+// URL, a client ID and a client secret. It reports whether the connection
+// was created.
 func (d *Directory) SetUpstream(ctx context.Context, a Actor, orgID string, ch UpstreamChanges) (*domain.UpstreamConnection, bool, error) {
 	if err := ch.Check(); err != nil {
 		return nil, false, err
 	}
-	now := d.now()
-	c, err := d.Store.GetUpstream(ctx, orgID)
-	created := errors.Is(err, store.ErrNotFound)
-	switch {
-	case created:
-		if _, err := d.Store.GetOrg(ctx, orgID); err != nil {
-			return nil, false, fmt.Errorf("organization %q: %w", orgID, err)
-		}
-		c = &domain.UpstreamConnection{OrgID: orgID, CreatedAt: now}
-	case err != nil:
-		return nil, false, fmt.Errorf("upstream connection of %q: %w", orgID, err)
+	if domain.ValidateOrgID(orgID) != nil {
+		return nil, false, notFoundf("organization %q not found", orgID)
 	}
-	ch.apply(c)
+	var sealed []byte
 	if ch.ClientSecret != nil {
-		sealed, err := d.Master.Seal([]byte(*ch.ClientSecret), upstreamSecretAAD(orgID))
-		if err != nil {
+		var err error
+		if sealed, err = d.Master.Seal([]byte(*ch.ClientSecret), upstreamSecretAAD(orgID)); err != nil {
 			return nil, false, err
 		}
-		c.ClientSecretSealed = sealed
 	}
-	if err := c.Validate(); err != nil {
-		return nil, false, err
+	ev := d.event(orgID, a, "upstream.update", orgID, nil)
+	c, created, err := d.Store.UpdateUpstream(ctx, orgID, func(c *domain.UpstreamConnection, created bool) error {
+		now := d.now()
+		if created {
+			c.CreatedAt = now
+		}
+		ch.apply(c)
+		if sealed != nil {
+			c.ClientSecretSealed = sealed
+		}
+		if err := c.Validate(); err != nil {
+			return err
+		}
+		c.UpdatedAt = now
+		secretNote := "kept"
+		if ch.ClientSecret != nil {
+			secretNote = "set"
+		}
+		if created {
+			ev.Action = "upstream.create"
+		}
+		ev.Detail = map[string]string{
+			"config_url": c.ConfigURL, "client_id": c.ClientID, "scopes": strings.Join(c.Scopes, " "),
+			"username_claim": c.UsernameClaim, "client_secret": secretNote, "changed": strings.Join(ch.fieldNames(), " "),
+		}
+		return nil
+	}, ev)
+	if err != nil {
+		return nil, false, notFound(err, "organization %q", orgID)
 	}
-	c.UpdatedAt = now
-	if err := d.Store.PutUpstream(ctx, c); err != nil {
-		return nil, false, fmt.Errorf("save upstream connection of %q: %w", orgID, err)
-	}
-	action, secretNote := "upstream.update", "kept"
-	if created {
-		action = "upstream.create"
-	}
-	if ch.ClientSecret != nil {
-		secretNote = "set"
-	}
-	d.audit(ctx, orgID, a, action, orgID, "ok", map[string]string{
-		"config_url": c.ConfigURL, "client_id": c.ClientID, "scopes": strings.Join(c.Scopes, " "),
-		"username_claim": c.UsernameClaim, "client_secret": secretNote, "changed": strings.Join(ch.fieldNames(), " "),
-	})
 	return c, created, nil
 }
 
@@ -156,15 +164,26 @@ func (c UpstreamChanges) fieldNames() []string {
 	return out
 }
 
-// DeleteUpstream removes the organization's upstream connection.
+// DeleteUpstream removes the organization's upstream connection. While the
+// organization signs users in through it, that would lock them out: it is
+// refused with a *ConflictError on login_method.
 func (d *Directory) DeleteUpstream(ctx context.Context, a Actor, orgID string) error {
-	if o, err := d.Store.GetOrg(ctx, orgID); err == nil && o.Settings.LoginMethod == domain.LoginUpstream {
-		return domain.Invalid("login_method", "the organization signs users in upstream; change its login method first")
+	o, err := d.GetOrg(ctx, orgID)
+	if err != nil {
+		return err
 	}
-	if err := d.Store.DeleteUpstream(ctx, orgID); err != nil {
+	if _, err := d.GetUpstream(ctx, orgID); err != nil {
+		return err
+	}
+	if o.Settings.LoginMethod == domain.LoginUpstream {
+		return conflictf("login_method", "the organization signs users in through its upstream connection; change its login method first")
+	}
+	if err := d.Store.DeleteUpstream(ctx, orgID, d.event(orgID, a, "upstream.delete", orgID, nil)); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return notFoundf("organization %q has no upstream connection", orgID)
+		}
 		return fmt.Errorf("delete upstream connection of %q: %w", orgID, err)
 	}
-	d.audit(ctx, orgID, a, "upstream.delete", orgID, "ok", nil)
 	return nil
 }
 

@@ -199,7 +199,7 @@ func TestUpstream_ChangesAreAuditedWithoutTheSecret(t *testing.T) {
 	if err := d.DeleteUpstream(ctx, actor, "acme"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("second delete = %v, want ErrNotFound", err)
 	}
-	events, err := st.ListAudit(ctx, "acme", 10)
+	events, err := st.ListAudit(ctx, "acme", store.AuditFilter{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

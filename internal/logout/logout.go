@@ -21,7 +21,6 @@ import (
 
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/secret"
-	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/signer"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -52,7 +51,6 @@ func backoff(n int) time.Duration {
 type Service struct {
 	Store     store.Store
 	Keys      *signer.Keys
-	Sessions  *session.Sessions
 	Client    *http.Client
 	Log       *slog.Logger
 	PublicURL string
@@ -70,52 +68,48 @@ func (s *Service) now() time.Time {
 
 // EndSession ends the organization's session sid for every application:
 // the session ends, its tokens are revoked, and each participating
-// application with a back-channel logout URI is queued for notification.
-// Ending a session that already ended does nothing.
+// application with a back-channel logout URI is queued for notification,
+// all in one transaction. Ending a session that already ended does
+// nothing. The audit event names the session's user as the actor.
 func (s *Service) EndSession(ctx context.Context, orgID, sid string) error {
-	sess, err := s.Store.GetSession(ctx, orgID, sid)
+	return s.EndSessionBy(ctx, orgID, sid, "", "")
+}
+
+// EndSessionBy is EndSession on behalf of actor (an admin ending a user's
+// session); "" names the session's user.
+func (s *Service) EndSessionBy(ctx context.Context, orgID, sid, actor, clientIP string) error {
+	now := s.now()
+	queued := 0
+	err := s.Store.EndSessionAndNotify(ctx, orgID, sid, now, func(sess *domain.Session, apps []*domain.Application) ([]*domain.BackchannelDelivery, *domain.AuditEvent) {
+		var queue []*domain.BackchannelDelivery
+		clients := make([]string, 0, len(apps))
+		for _, app := range apps {
+			clients = append(clients, app.ClientID)
+			if app.BackchannelLogoutURI == "" {
+				continue
+			}
+			queue = append(queue, &domain.BackchannelDelivery{
+				OrgID: orgID, ID: secret.MustToken(), ClientID: app.ClientID, UserSub: sess.UserSub, SID: sid,
+				CreatedAt: now, NextAttemptAt: now,
+			})
+		}
+		queued = len(queue)
+		by := actor
+		if by == "" {
+			by = sess.UserSub
+		}
+		return queue, &domain.AuditEvent{OrgID: orgID, At: now, Actor: by, Action: "logout", Target: sid, Result: "ok", ClientIP: clientIP,
+			Detail: map[string]string{"user": sess.UserSub, "applications": strings.Join(clients, " "), "notified": fmt.Sprint(len(queue))}}
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("load session: %w", err)
+		return fmt.Errorf("end session: %w", err)
 	}
-	if !sess.EndedAt.IsZero() {
-		return nil
-	}
-	if err := s.Sessions.End(ctx, orgID, sid); err != nil {
-		return err
-	}
-	clients, err := s.Store.ListSessionClients(ctx, orgID, sid)
-	if err != nil {
-		return fmt.Errorf("list session applications: %w", err)
-	}
-	now := s.now()
-	var queue []*domain.BackchannelDelivery
-	for _, clientID := range clients {
-		app, err := s.Store.GetApp(ctx, orgID, clientID)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("load application %s: %w", clientID, err)
-		}
-		if app.BackchannelLogoutURI == "" {
-			continue
-		}
-		queue = append(queue, &domain.BackchannelDelivery{
-			OrgID: orgID, ID: secret.MustToken(), ClientID: clientID, UserSub: sess.UserSub, SID: sid,
-			CreatedAt: now, NextAttemptAt: now,
-		})
-	}
-	if len(queue) > 0 {
-		if err := s.Store.EnqueueBackchannel(ctx, queue...); err != nil {
-			return fmt.Errorf("queue back-channel logout: %w", err)
-		}
+	if queued > 0 {
 		s.Kick()
 	}
-	_ = s.Store.AppendAudit(ctx, &domain.AuditEvent{OrgID: orgID, At: now, Actor: sess.UserSub, Action: "logout", Target: sid,
-		Result: "ok", Detail: map[string]string{"applications": strings.Join(clients, " "), "notified": fmt.Sprint(len(queue))}})
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/server/servertest"
 	"github.com/latchkey/latchkey/internal/store"
@@ -56,7 +57,10 @@ func (s *platformServer) setOrg(t testing.TB, org string, change func(*domain.Or
 		t.Fatal(err)
 	}
 	change(&o.Settings)
-	if err := s.inst.Env.Directory.UpdateOrg(ctx, s.inst.Actor, o); err != nil {
+	st := o.Settings
+	ch := directory.OrgChanges{SSOEnabled: &st.SSOEnabled, SessionLifetimeSeconds: &st.SessionLifetimeSeconds,
+		TicketLifetimeSeconds: &st.TicketLifetimeSeconds, AuthRedirectURL: &st.AuthRedirectURL, LoginMethod: &st.LoginMethod}
+	if _, err := s.inst.Env.Directory.UpdateOrg(ctx, s.inst.Actor, org, ch); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -170,7 +174,7 @@ func (s *platformServer) sessions(t testing.TB, org, sub string) []*domain.Sessi
 // audit returns org's audit log, newest first.
 func (s *platformServer) audit(t testing.TB, org string) []*domain.AuditEvent {
 	t.Helper()
-	es, err := s.inst.Env.Store.ListAudit(context.Background(), org, 1000)
+	es, err := s.inst.Env.Store.ListAudit(context.Background(), org, store.AuditFilter{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

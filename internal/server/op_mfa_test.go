@@ -20,6 +20,7 @@ import (
 	"github.com/latchkey/latchkey/internal/mfa"
 	"github.com/latchkey/latchkey/internal/mfa/mfatest"
 	"github.com/latchkey/latchkey/internal/server/servertest"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // mfaService is a second handle on the server's factors, for setting them
@@ -57,13 +58,7 @@ func totpCode(t *testing.T, key string, at time.Time) string {
 
 func (s *opServer) setPolicy(t *testing.T, policy string) {
 	t.Helper()
-	ctx := context.Background()
-	o, err := s.inst.Env.Store.GetOrg(ctx, s.fx.Org)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.Settings.MFA = policy
-	if err := s.inst.Env.Directory.UpdateOrg(ctx, s.inst.Actor, o); err != nil {
+	if _, err := s.inst.Env.Directory.UpdateOrg(context.Background(), s.inst.Actor, s.fx.Org, directory.OrgChanges{MFA: &policy}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -159,7 +154,7 @@ func TestMFA_PasswordThenOneTimeCode_ClaimsSayMFA_AndACodeWorksOnce(t *testing.T
 			if again.Status != http.StatusUnauthorized || !strings.Contains(again.Body, "used already") {
 				t.Fatalf("replayed code: status %d\n%s", again.Status, again.Body)
 			}
-			events, _ := s.inst.Env.Store.ListAudit(context.Background(), s.fx.Org, 50)
+			events, _ := s.inst.Env.Store.ListAudit(context.Background(), s.fx.Org, store.AuditFilter{Limit: 50})
 			if !hasAudit(events, "login.second_factor", "replayed") || !hasAudit(events, "login.second_factor", "invalid") {
 				t.Errorf("audit log lacks the refused codes: %v", auditActions(events))
 			}
@@ -303,7 +298,7 @@ func TestMFA_RequiredPolicyTakesUsersThroughEnrolment(t *testing.T) {
 	if err != nil || !m2.TOTP || m2.RecoveryCodesLeft != 9 || !m2.Required {
 		t.Fatalf("UserMFA = %+v, %v; want totp on, 9 codes left, required", m2, err)
 	}
-	events, _ := s.inst.Env.Store.ListAudit(ctx, s.fx.Org, 50)
+	events, _ := s.inst.Env.Store.ListAudit(ctx, s.fx.Org, store.AuditFilter{Limit: 50})
 	found := false
 	for _, e := range events {
 		if e.Action == "mfa.recovery_code.use" && e.Detail["remaining"] == "9" {
@@ -321,7 +316,7 @@ func TestMFA_RequiredPolicyTakesUsersThroughEnrolment(t *testing.T) {
 	if acct := b.Get(s.inst.Issuer(s.fx.Org) + "/account"); !strings.Contains(acct.Body, "Not signed in") {
 		t.Fatalf("account page after reset still signed in:\n%s", acct.Body)
 	}
-	events, _ = s.inst.Env.Store.ListAudit(ctx, s.fx.Org, 50)
+	events, _ = s.inst.Env.Store.ListAudit(ctx, s.fx.Org, store.AuditFilter{Limit: 50})
 	if !hasAudit(events, "user.mfa.reset", "ok") {
 		t.Errorf("reset not audited: %v", auditActions(events))
 	}

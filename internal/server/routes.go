@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/admin/api"
-	"github.com/latchkey/latchkey/internal/logout"
 	"github.com/latchkey/latchkey/internal/mfa"
 	"github.com/latchkey/latchkey/internal/op"
 	"github.com/latchkey/latchkey/internal/platform"
@@ -33,12 +32,8 @@ func (s *Server) routes() error {
 		Secure:  strings.HasPrefix(env.Config.PublicURL, "https://"),
 		CSRFKey: env.Master.Derive("csrf"),
 	}
-	s.logout = &logout.Service{
-		Store: env.Store, Keys: env.Keys, Sessions: sessions, Client: s.outbound, Log: s.log,
-		PublicURL: env.Config.PublicURL, Now: clock,
-	}
+	s.logout = env.Logout
 	sessions.EndHook = s.logout.EndSession
-	env.Directory.Sessions = s.logout
 	templates := web.Templates()
 	federation := &upstream.Federation{
 		Store: env.Store, Directory: env.Directory, Sessions: sessions, Logout: s.logout, Master: env.Master,
@@ -58,7 +53,7 @@ func (s *Server) routes() error {
 		Store: env.Store, Directory: env.Directory, Limiter: provider.Limiter, Log: s.log,
 		PublicURL: env.Config.PublicURL, RequestID: RequestID, Now: clock,
 	}).Register(s.mux)
-	(&api.API{Directory: env.Directory, Log: s.log, RequestID: RequestID, Outbound: s.outbound}).Register(s.mux)
+	(&api.API{Directory: env.Directory, Log: s.log, RequestID: RequestID}).Register(s.mux)
 
 	for pattern, h := range s.extra {
 		s.mux.Handle(pattern, h)

@@ -23,7 +23,6 @@ import (
 
 	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/logout"
-	"github.com/latchkey/latchkey/internal/outbound"
 )
 
 // Server is Latchkey's HTTP side.
@@ -54,7 +53,7 @@ func WithHandler(pattern string, h http.Handler) Option {
 func New(env *bootstrap.Env, opts ...Option) (*Server, error) {
 	s := &Server{
 		env: env, log: env.Logger, mux: http.NewServeMux(), registry: prometheus.NewRegistry(), extra: map[string]http.Handler{},
-		outbound: outbound.NewClient(env.Config.OutboundAllowLoopback, 15*time.Second),
+		outbound: env.Outbound,
 	}
 	for _, o := range opts {
 		o(s)

@@ -354,17 +354,12 @@ func TestSSO_SettingsPromptAndExpiry(t *testing.T) {
 	})
 
 	t.Run("SSO off: a login completes only its own request", func(t *testing.T) {
-		org, err := inst.Env.Store.GetOrg(ctx, "acme")
-		if err != nil {
-			t.Fatal(err)
-		}
-		org.Settings.SSOEnabled = false
-		if err := inst.Env.Directory.UpdateOrg(ctx, inst.Actor, org); err != nil {
+		off, on := false, true
+		if _, err := inst.Env.Directory.UpdateOrg(ctx, inst.Actor, "acme", directory.OrgChanges{SSOEnabled: &off}); err != nil {
 			t.Fatal(err)
 		}
 		defer func() {
-			org.Settings.SSOEnabled = true
-			_ = inst.Env.Directory.UpdateOrg(ctx, inst.Actor, org)
+			_, _ = inst.Env.Directory.UpdateOrg(ctx, inst.Actor, "acme", directory.OrgChanges{SSOEnabled: &on})
 		}()
 		b := servertest.NewBrowser(t)
 		ta.one.login(t, b, ta.fx)

@@ -27,15 +27,31 @@ var (
 	ErrAlreadyUsed = errors.New("already used")
 )
 
+// Changes and their audit events.
+//
+// Every method that changes management data (organizations, users,
+// applications, upstream connections, API keys, admin tokens) takes
+// optional audit events, written in the same transaction as the change:
+// a change is never without its event, and a refused change leaves none.
+//
+// The Update* methods are updaters in the style of Dex's storage: they
+// read the row, locked against every other writer (SELECT … FOR UPDATE on
+// PostgreSQL, BEGIN IMMEDIATE on SQLite), hand it to update, and save what
+// update left, all in one transaction. Two concurrent updates of different
+// fields both survive. An error from update rolls everything back and is
+// returned as it is.
+
 // Orgs stores organizations. CreateOrg writes the organization, its first
 // API key and its signing keys in one transaction.
 type Orgs interface {
-	CreateOrg(ctx context.Context, o *domain.Organization, key *domain.APIKey, keys []*domain.SigningKey) error
+	CreateOrg(ctx context.Context, o *domain.Organization, key *domain.APIKey, keys []*domain.SigningKey, audit ...*domain.AuditEvent) error
 	GetOrg(ctx context.Context, id string) (*domain.Organization, error)
 	ListOrgs(ctx context.Context) ([]*domain.Organization, error)
-	// UpdateOrg saves name and settings.
-	UpdateOrg(ctx context.Context, o *domain.Organization) error
-	// DeleteOrg removes the organization and everything it owns.
+	// UpdateOrg changes name and settings through update; ErrNotFound if
+	// there is no such organization.
+	UpdateOrg(ctx context.Context, id string, update func(o *domain.Organization) error, audit ...*domain.AuditEvent) (*domain.Organization, error)
+	// DeleteOrg removes the organization and everything it owns, its audit
+	// log included.
 	DeleteOrg(ctx context.Context, id string) error
 }
 
@@ -47,7 +63,7 @@ type APIKeys interface {
 	CurrentAPIKey(ctx context.Context, orgID string) (*domain.APIKey, error)
 	// RotateAPIKey makes key the current key; the previous current key keeps
 	// working until oldExpiresAt, older ones stop at once.
-	RotateAPIKey(ctx context.Context, orgID string, key *domain.APIKey, oldExpiresAt time.Time) error
+	RotateAPIKey(ctx context.Context, orgID string, key *domain.APIKey, oldExpiresAt time.Time, audit ...*domain.AuditEvent) error
 }
 
 // UserFilter narrows ListUsers.
@@ -60,7 +76,7 @@ type UserFilter struct {
 // Users stores users. userName is unique per organization, compared
 // case-insensitively (ErrConflict), with the case given kept.
 type Users interface {
-	CreateUser(ctx context.Context, u *domain.User) error
+	CreateUser(ctx context.Context, u *domain.User, audit ...*domain.AuditEvent) error
 	GetUser(ctx context.Context, orgID, sub string) (*domain.User, error)
 	GetUserByName(ctx context.Context, orgID, userName string) (*domain.User, error)
 	// GetUserByUpstream finds the user linked to an upstream identity
@@ -68,17 +84,23 @@ type Users interface {
 	// empty); ErrConflict when more than one is, which a login must refuse.
 	GetUserByUpstream(ctx context.Context, orgID, issuer, subject string) (*domain.User, error)
 	ListUsers(ctx context.Context, orgID string, f UserFilter) ([]*domain.User, error)
-	UpdateUser(ctx context.Context, u *domain.User) error
-	DeleteUser(ctx context.Context, orgID, sub string) error
+	// UpdateUser changes the user through update (sub and organization
+	// stay); ErrConflict if the new userName is taken.
+	UpdateUser(ctx context.Context, orgID, sub string, update func(u *domain.User) error, audit ...*domain.AuditEvent) (*domain.User, error)
+	// DeleteUser removes the user with their sessions, codes, tokens and tickets.
+	DeleteUser(ctx context.Context, orgID, sub string, audit ...*domain.AuditEvent) error
 }
 
 // Apps stores applications (OpenID Connect clients).
 type Apps interface {
-	CreateApp(ctx context.Context, a *domain.Application) error
+	CreateApp(ctx context.Context, a *domain.Application, audit ...*domain.AuditEvent) error
 	GetApp(ctx context.Context, orgID, clientID string) (*domain.Application, error)
 	ListApps(ctx context.Context, orgID string) ([]*domain.Application, error)
-	UpdateApp(ctx context.Context, a *domain.Application) error
-	DeleteApp(ctx context.Context, orgID, clientID string) error
+	// UpdateApp changes the application through update (client id and
+	// organization stay).
+	UpdateApp(ctx context.Context, orgID, clientID string, update func(a *domain.Application) error, audit ...*domain.AuditEvent) (*domain.Application, error)
+	// DeleteApp removes the application and the codes and tokens issued to it.
+	DeleteApp(ctx context.Context, orgID, clientID string, audit ...*domain.AuditEvent) error
 }
 
 // SigningKeys stores organizations' signing keys.
@@ -101,10 +123,22 @@ type Sessions interface {
 	RenewSession(ctx context.Context, s *domain.Session) error
 	// EndSession marks the session ended; ErrNotFound if it is unknown or ended before.
 	EndSession(ctx context.Context, orgID, sid string, at time.Time) error
+	// EndSessionAndNotify is single logout's one transaction: it marks the
+	// session ended at at, revokes its tokens (except offline ones), hands
+	// the session and the applications that took part in it to plan, and
+	// stores the back-channel deliveries and audit event plan returns.
+	// Either all of it happens or none: an ended session always has its
+	// notifications queued. ErrNotFound if the session is unknown or ended
+	// before.
+	EndSessionAndNotify(ctx context.Context, orgID, sid string, at time.Time, plan LogoutPlan) error
 	// AddSessionClient records that clientID received tokens in the session.
 	AddSessionClient(ctx context.Context, orgID, sid, clientID string, at time.Time) error
 	ListSessionClients(ctx context.Context, orgID, sid string) ([]string, error)
 }
+
+// LogoutPlan decides, inside EndSessionAndNotify's transaction, which
+// applications of an ending session are notified and what is audited.
+type LogoutPlan func(s *domain.Session, apps []*domain.Application) ([]*domain.BackchannelDelivery, *domain.AuditEvent)
 
 // AuthRequests stores authorization requests waiting for a login.
 type AuthRequests interface {
@@ -159,11 +193,26 @@ type RateLimits interface {
 	ResetRateLimit(ctx context.Context, bucket string) error
 }
 
+// AuditFilter narrows ListAudit. Zero fields do not filter.
+type AuditFilter struct {
+	// Action and Actor match exactly.
+	Action string
+	Actor  string
+	// Since and Until bound the event time: Since ≤ at < Until.
+	Since time.Time
+	Until time.Time
+	// Before is a cursor: only events older than the event with this id
+	// (the last one of the previous page).
+	Before string
+	// Limit is the page size (at most 10000); 0 means 100.
+	Limit int
+}
+
 // Audit stores the audit log.
 type Audit interface {
 	AppendAudit(ctx context.Context, e *domain.AuditEvent) error
-	// ListAudit returns the newest events first.
-	ListAudit(ctx context.Context, orgID string, limit int) ([]*domain.AuditEvent, error)
+	// ListAudit returns the events f selects, newest first.
+	ListAudit(ctx context.Context, orgID string, f AuditFilter) ([]*domain.AuditEvent, error)
 }
 
 // Backchannel is the durable outbox of back-channel logout notifications.
@@ -183,12 +232,12 @@ type Backchannel interface {
 
 // AdminTokens stores admin API tokens.
 type AdminTokens interface {
-	CreateAdminToken(ctx context.Context, t *domain.AdminToken) error
+	CreateAdminToken(ctx context.Context, t *domain.AdminToken, audit ...*domain.AuditEvent) error
 	// FindAdminToken finds a token by hash among those of orgID ("" for
 	// operator tokens).
 	FindAdminToken(ctx context.Context, orgID string, hash []byte) (*domain.AdminToken, error)
 	ListAdminTokens(ctx context.Context) ([]*domain.AdminToken, error)
-	RevokeAdminToken(ctx context.Context, orgID, id string, at time.Time) error
+	RevokeAdminToken(ctx context.Context, orgID, id string, at time.Time, audit ...*domain.AuditEvent) error
 	TouchAdminToken(ctx context.Context, orgID, id string, at time.Time) error
 }
 
@@ -196,12 +245,18 @@ type AdminTokens interface {
 // most one per organization.
 type Upstreams interface {
 	GetUpstream(ctx context.Context, orgID string) (*domain.UpstreamConnection, error)
-	// PutUpstream creates the organization's connection or replaces every
-	// field of it but CreatedAt, which keeps its first value. ErrNotFound
-	// if the organization does not exist.
+	// UpdateUpstream creates or changes the organization's connection
+	// through update, which gets the stored connection or, when there is
+	// none, an empty one with only OrgID set (created reports which). The
+	// organization's row is locked, so two first saves take turns.
+	// ErrNotFound if the organization does not exist.
+	UpdateUpstream(ctx context.Context, orgID string, update func(c *domain.UpstreamConnection, created bool) error, audit ...*domain.AuditEvent) (c *domain.UpstreamConnection, created bool, err error)
+	// PutUpstream stores c whole (CreatedAt keeps its first value), for
+	// seeding; changes go through UpdateUpstream. ErrNotFound if the
+	// organization does not exist.
 	PutUpstream(ctx context.Context, c *domain.UpstreamConnection) error
 	// DeleteUpstream removes the connection; ErrNotFound if there is none.
-	DeleteUpstream(ctx context.Context, orgID string) error
+	DeleteUpstream(ctx context.Context, orgID string, audit ...*domain.AuditEvent) error
 }
 
 // UpstreamFlows stores the round trips of federated login and logout.
@@ -246,8 +301,9 @@ type Factors interface {
 	UseRecoveryCode(ctx context.Context, orgID, sub string, hash []byte, at time.Time) (int, error)
 	// CountRecoveryCodes returns how many unused codes the user has.
 	CountRecoveryCodes(ctx context.Context, orgID, sub string) (int, error)
-	// DeleteUserFactors removes every factor of the user at once.
-	DeleteUserFactors(ctx context.Context, orgID, sub string) error
+	// DeleteUserFactors removes every factor of the user at once, writing
+	// the audit events in the same transaction.
+	DeleteUserFactors(ctx context.Context, orgID, sub string, audit ...*domain.AuditEvent) error
 }
 
 // MFAFlows stores the single-use steps of multi-factor sign-in.

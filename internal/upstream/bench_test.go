@@ -10,6 +10,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/server/servertest"
 	"github.com/latchkey/latchkey/internal/upstream/upstreamtest"
 )
@@ -33,9 +34,8 @@ func BenchmarkLogin(b *testing.B) {
 	if _, _, err := inst.Env.Directory.SetUpstream(ctx, inst.Actor, "fed", directory.UpstreamChanges{ConfigURL: &cfgURL, ClientID: &clientID, ClientSecret: &sec}); err != nil {
 		b.Fatal(err)
 	}
-	org, _ := inst.Env.Store.GetOrg(ctx, "fed")
-	org.Settings.LoginMethod = "upstream"
-	if err := inst.Env.Directory.UpdateOrg(ctx, inst.Actor, org); err != nil {
+	method := domain.LoginUpstream
+	if _, err := inst.Env.Directory.UpdateOrg(ctx, inst.Actor, "fed", directory.OrgChanges{LoginMethod: &method}); err != nil {
 		b.Fatal(err)
 	}
 	authURL := func(f *servertest.Fixture) string {

@@ -7,6 +7,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/session"
@@ -238,12 +239,17 @@ func (f *Federation) knownUser(w http.ResponseWriter, r *http.Request, org *doma
 		return nil, false
 	}
 	if user.UpstreamIssuer == "" {
-		user.UpstreamIssuer, user.UpstreamSubject, user.UpdatedAt = iss, sub, f.now()
-		if err := f.Store.UpdateUser(ctx, user); err != nil {
+		// The directory re-checks the link inside its transaction, so two
+		// first logins racing cannot link two identities.
+		linked, err := f.Directory.LinkUpstream(ctx, directory.Actor{Name: user.UserName, ClientIP: clientAddr(r)}, org.ID, user.Sub, iss, sub)
+		if _, ok := domain.AsFieldError(err); ok {
+			return refuse("subject_mismatch", "The account "+user.UserName+" is linked to another identity at your identity provider.")
+		}
+		if err != nil {
 			f.fail(w, r, org, http.StatusInternalServerError, "Sign-in failed", "Latchkey could not link your account.", err)
 			return nil, false
 		}
-		f.audit(r, org.ID, user.UserName, "user.upstream_link", "ok", map[string]string{"issuer": iss, "subject": sub})
+		user = linked
 	}
 	return user, true
 }

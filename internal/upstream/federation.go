@@ -23,6 +23,7 @@ import (
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/upstream/discovery"
 	"github.com/latchkey/latchkey/web"
 )
 
@@ -57,7 +58,7 @@ type Federation struct {
 
 type cachedProvider struct {
 	configURL string
-	meta      *Metadata
+	meta      *discovery.Metadata
 	provider  *oidc.Provider
 	at        time.Time
 }
@@ -86,13 +87,13 @@ func (f *Federation) provider(ctx context.Context, conn *domain.UpstreamConnecti
 	if c != nil && c.configURL == conn.ConfigURL && now.Sub(c.at) < providerTTL {
 		return c, nil
 	}
-	meta, err := Discover(ctx, f.Client, conn.ConfigURL)
+	meta, err := discovery.Discover(ctx, f.Client, conn.ConfigURL)
 	if err != nil {
 		return nil, err
 	}
 	algs := []string{}
 	for _, a := range meta.IDTokenSigningAlgValuesSupported {
-		if slices.Contains(verifiableAlgs, a) {
+		if slices.Contains(discovery.VerifiableAlgs, a) {
 			algs = append(algs, a)
 		}
 	}
@@ -226,11 +227,17 @@ func (f *Federation) fail(w http.ResponseWriter, r *http.Request, org *domain.Or
 	}
 }
 
-func (f *Federation) audit(r *http.Request, orgID, actor, action, result string, detail map[string]string) {
+// clientAddr is the direct peer's address.
+func clientAddr(r *http.Request) string {
 	host := r.RemoteAddr
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
+	return host
+}
+
+func (f *Federation) audit(r *http.Request, orgID, actor, action, result string, detail map[string]string) {
+	host := clientAddr(r)
 	if err := f.Store.AppendAudit(r.Context(), &domain.AuditEvent{
 		OrgID: orgID, At: f.now(), Actor: actor, Action: action, Target: actor, Result: result, ClientIP: host, Detail: detail,
 	}); err != nil {

@@ -133,12 +133,7 @@ func setUpstream(t *testing.T, inst *servertest.Instance, org string, ch directo
 func setLoginMethod(t *testing.T, inst *servertest.Instance, org, method string) {
 	t.Helper()
 	ctx := context.Background()
-	o, err := inst.Env.Store.GetOrg(ctx, org)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.Settings.LoginMethod = method
-	if err := inst.Env.Directory.UpdateOrg(ctx, inst.Actor, o); err != nil {
+	if _, err := inst.Env.Directory.UpdateOrg(ctx, inst.Actor, org, directory.OrgChanges{LoginMethod: &method}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -304,7 +299,7 @@ func wantErrorPage(t *testing.T, p *servertest.Page, status int, text string) {
 // audit returns the newest audit event of org with action, or nil.
 func audit(t *testing.T, inst *servertest.Instance, org, action string) *domain.AuditEvent {
 	t.Helper()
-	events, err := inst.Env.Store.ListAudit(context.Background(), org, 200)
+	events, err := inst.Env.Store.ListAudit(context.Background(), org, store.AuditFilter{Limit: 200})
 	if err != nil {
 		t.Fatal(err)
 	}

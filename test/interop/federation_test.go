@@ -9,6 +9,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/testdb"
 	"github.com/latchkey/latchkey/internal/upstream/upstreamtest"
 )
@@ -58,12 +59,8 @@ func TestOpenIDClientFederated(t *testing.T) {
 			}); err != nil {
 				t.Fatal(err)
 			}
-			org, err := lk.env.Store.GetOrg(ctx, orgID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			org.Settings.LoginMethod = domain.LoginUpstream
-			if err := lk.env.Directory.UpdateOrg(ctx, actor, org); err != nil {
+			method := domain.LoginUpstream
+			if _, err := lk.env.Directory.UpdateOrg(ctx, actor, orgID, directory.OrgChanges{LoginMethod: &method}); err != nil {
 				t.Fatal(err)
 			}
 			clientID, clientSecret := lk.createApp(t, false)
@@ -77,7 +74,7 @@ func TestOpenIDClientFederated(t *testing.T) {
 				})
 			}
 			newest := func(action string) *domain.AuditEvent {
-				events, err := lk.env.Store.ListAudit(ctx, orgID, 100)
+				events, err := lk.env.Store.ListAudit(ctx, orgID, store.AuditFilter{Limit: 100})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -76,12 +76,8 @@ func TestOpenIDClient_TrustedPlatformLogin(t *testing.T) {
 	}))
 	defer platform.Close()
 
-	o, err := lk.env.Store.GetOrg(ctx, org)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.Settings.AuthRedirectURL, o.Settings.LoginMethod = platform.URL+"/sso", domain.LoginPlatform
-	if err := d.UpdateOrg(ctx, actor, o); err != nil {
+	authURL, method := platform.URL+"/sso", domain.LoginPlatform
+	if _, err := d.UpdateOrg(ctx, actor, org, directory.OrgChanges{AuthRedirectURL: &authURL, LoginMethod: &method}); err != nil {
 		t.Fatal(err)
 	}
 	name := "interop platform app"

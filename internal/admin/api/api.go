@@ -20,9 +20,6 @@ import (
 type API struct {
 	Directory *directory.Directory
 	Log       *slog.Logger
-	// Outbound is the guarded client for the upstream check (the server's,
-	// which allows loopback only when configured to).
-	Outbound *http.Client
 	// RequestID returns the request's reference id for 500 answers and logs.
 	RequestID func(context.Context) string
 }
@@ -151,18 +148,10 @@ func (a *API) run(c *call, sc scope, h endpoint, queryParams []string) (int, any
 func (a *API) pathOrg(c *call) (*domain.Organization, error) {
 	id := c.r.PathValue("org")
 	c.target = id
-	notFound := &apiError{status: http.StatusNotFound, code: "not_found", message: fmt.Sprintf("organization %q not found", id)}
-	if domain.ValidateOrgID(id) != nil || (c.token.OrgID != "" && c.token.OrgID != id) {
-		return nil, notFound
+	if c.token.OrgID != "" && c.token.OrgID != id {
+		return nil, &apiError{status: http.StatusNotFound, code: "not_found", message: fmt.Sprintf("organization %q not found", id)}
 	}
-	o, err := a.Directory.Store.GetOrg(c.r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, notFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load organization %q: %w", id, err)
-	}
-	return o, nil
+	return a.Directory.GetOrg(c.r.Context(), id)
 }
 
 // authenticate checks the bearer token. On failure it answers 401 and
@@ -270,14 +259,15 @@ var apiFieldNames = map[string]string{
 // fail answers err and audits the refusal.
 func (a *API) fail(c *call, action string, err error) {
 	var ae *apiError
+	var conflict *directory.ConflictError
 	switch {
 	case errors.As(err, &ae):
+	case errors.As(err, &conflict):
+		field := apiFieldName(conflict.Field.Field)
+		ae = &apiError{status: http.StatusConflict, code: "conflict", message: field + ": " + conflict.Field.Message, field: field}
 	case isFieldError(err):
 		fe, _ := domain.AsFieldError(err)
-		field := fe.Field
-		if f, ok := apiFieldNames[field]; ok {
-			field = f
-		}
+		field := apiFieldName(fe.Field)
 		ae = &apiError{status: http.StatusBadRequest, code: "invalid_request", message: field + ": " + fe.Message, field: field}
 	case errors.Is(err, store.ErrNotFound):
 		ae = &apiError{status: http.StatusNotFound, code: "not_found", message: err.Error()}
@@ -292,6 +282,14 @@ func (a *API) fail(c *call, action string, err error) {
 	}
 	a.record(c, action, result)
 	writeError(c.w, ae)
+}
+
+// apiFieldName is the API's name of a field package directory names.
+func apiFieldName(field string) string {
+	if f, ok := apiFieldNames[field]; ok {
+		return f
+	}
+	return field
 }
 
 func isFieldError(err error) bool {
@@ -330,10 +328,8 @@ func (a *API) record(c *call, action, result string) {
 			"client_ip", c.actor.ClientIP, "request_id", a.requestID(c.r))
 		return
 	}
-	err := a.Directory.Store.AppendAudit(c.r.Context(), &domain.AuditEvent{
-		OrgID: c.auditOrg, At: a.now(), Actor: c.actor.Name, Action: action, Target: target, Result: result,
-		ClientIP: c.actor.ClientIP, Detail: map[string]string{"via": "admin-api", "method": c.r.Method, "path": c.r.URL.Path},
-	})
+	err := a.Directory.Record(c.r.Context(), c.auditOrg, c.actor, action, target, result,
+		map[string]string{"via": "admin-api", "method": c.r.Method, "path": c.r.URL.Path})
 	if err != nil {
 		a.log().Error("admin api: write audit event", "org", c.auditOrg, "action", action, "result", result, "err", err)
 	}

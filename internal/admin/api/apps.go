@@ -1,13 +1,10 @@
 package api
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
-	"github.com/latchkey/latchkey/internal/store"
 )
 
 // appJSON is an application as the API shows it; never its secret hash.
@@ -104,7 +101,7 @@ func appChanges(body *object) (directory.AppChanges, error) {
 }
 
 func (a *API) listApps(c *call) (int, any, error) {
-	apps, err := a.Directory.Store.ListApps(c.r.Context(), c.org.ID)
+	apps, err := a.Directory.ListApps(c.r.Context(), c.org.ID)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -140,16 +137,7 @@ func (a *API) createApp(c *call) (int, any, error) {
 func (a *API) pathApp(c *call) (*domain.Application, error) {
 	id := c.r.PathValue("client_id")
 	c.target = id
-	app, err := a.Directory.Store.GetApp(c.r.Context(), c.org.ID, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, appNotFound(c.org.ID, id)
-	}
-	return app, err
-}
-
-func appNotFound(org, clientID string) error {
-	return &apiError{status: http.StatusNotFound, code: "not_found",
-		message: fmt.Sprintf("application %q not found in organization %q", clientID, org)}
+	return a.Directory.GetApp(c.r.Context(), c.org.ID, id)
 }
 
 func (a *API) getApp(c *call) (int, any, error) {
@@ -174,9 +162,6 @@ func (a *API) updateApp(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	app, err := a.Directory.UpdateApp(c.r.Context(), c.actor, c.org.ID, c.target, ch)
-	if errors.Is(err, store.ErrNotFound) {
-		return 0, nil, appNotFound(c.org.ID, c.target)
-	}
 	if err != nil {
 		return 0, nil, err
 	}
@@ -189,9 +174,6 @@ func (a *API) deleteApp(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	if err := a.Directory.DeleteApp(c.r.Context(), c.actor, c.org.ID, c.target); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return 0, nil, appNotFound(c.org.ID, c.target)
-		}
 		return 0, nil, err
 	}
 	c.changeAudited = true
@@ -206,9 +188,6 @@ func (a *API) rotateAppSecret(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	sec, err := a.Directory.RotateAppSecret(c.r.Context(), c.actor, c.org.ID, c.target)
-	if errors.Is(err, store.ErrNotFound) {
-		return 0, nil, appNotFound(c.org.ID, c.target)
-	}
 	if err != nil {
 		return 0, nil, err
 	}

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 func TestAudit_EveryUseOfATokenIsRecorded(t *testing.T) {
@@ -22,7 +24,7 @@ func TestAudit_EveryUseOfATokenIsRecorded(t *testing.T) {
 		s.do(t, tok, "GET", "/api/admin/orgs/acme/users/nobody", nil)
 		s.ok(t, tok, "POST", "/api/admin/orgs/acme/api-key/reveal", nil, http.StatusOK)
 
-		events, err := s.inst.Env.Store.ListAudit(ctx, "acme", 1000)
+		events, err := s.inst.Env.Store.ListAudit(ctx, "acme", store.AuditFilter{Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,10 +1,7 @@
 package api
 
 import (
-	"errors"
 	"net/http"
-
-	"github.com/latchkey/latchkey/internal/store"
 )
 
 // getUserMFA lists a user's second factors.
@@ -14,9 +11,6 @@ func (a *API) getUserMFA(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	m, err := a.Directory.UserMFA(c.r.Context(), c.org.ID, u.UserName)
-	if errors.Is(err, store.ErrNotFound) {
-		return 0, nil, userNotFound(c.org.ID, c.target)
-	}
 	if err != nil {
 		return 0, nil, err
 	}
@@ -33,9 +27,6 @@ func (a *API) resetUserMFA(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	m, err := a.Directory.ResetUserMFA(c.r.Context(), c.actor, c.org.ID, u.UserName)
-	if errors.Is(err, store.ErrNotFound) {
-		return 0, nil, userNotFound(c.org.ID, c.target)
-	}
 	if err != nil {
 		return 0, nil, err
 	}

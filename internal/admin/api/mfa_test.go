@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 func TestMFA_PolicyListAndResetThroughTheAdminAPI(t *testing.T) {
@@ -52,7 +53,7 @@ func TestMFA_PolicyListAndResetThroughTheAdminAPI(t *testing.T) {
 		if k, _ := s.inst.Env.Store.ListPasskeys(ctx, "beta", s.beta.Sub); len(k) != 0 {
 			t.Error("unexpected passkeys at beta")
 		}
-		events, _ := s.inst.Env.Store.ListAudit(ctx, "acme", 50)
+		events, _ := s.inst.Env.Store.ListAudit(ctx, "acme", store.AuditFilter{Limit: 50})
 		found := false
 		for _, e := range events {
 			if e.Action == "user.mfa.reset" && e.Target == "alice" && e.Result == "ok" {

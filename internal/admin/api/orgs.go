@@ -2,10 +2,10 @@ package api
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -62,7 +62,7 @@ func (a *API) listOrgs(c *call) (int, any, error) {
 	ctx := c.r.Context()
 	out := []orgJSON{}
 	if !c.operator() {
-		o, err := a.Directory.Store.GetOrg(ctx, c.token.OrgID)
+		o, err := a.Directory.GetOrg(ctx, c.token.OrgID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return 0, nil, err
 		}
@@ -71,7 +71,7 @@ func (a *API) listOrgs(c *call) (int, any, error) {
 		}
 		return http.StatusOK, out, nil
 	}
-	orgs, err := a.Directory.Store.ListOrgs(ctx)
+	orgs, err := a.Directory.ListOrgs(ctx)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -104,12 +104,6 @@ func (a *API) createOrg(c *call) (int, any, error) {
 		name = new(string) // the domain's rule names the missing field
 	}
 	c.target = *id
-	if domain.ValidateOrgID(*id) == nil {
-		if _, err := a.Directory.Store.GetOrg(c.r.Context(), *id); err == nil {
-			return 0, nil, &apiError{status: http.StatusConflict, code: "conflict", field: "id",
-				message: fmt.Sprintf("id: organization %q already exists", *id)}
-		}
-	}
 	o, key, err := a.Directory.CreateOrg(c.r.Context(), c.actor, *id, *name)
 	if err != nil {
 		return 0, nil, err
@@ -133,73 +127,44 @@ func (a *API) updateOrg(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	o := *c.org
-	if err := applyOrgChanges(body, &o); err != nil {
+	ch, err := orgChanges(body)
+	if err != nil {
 		return 0, nil, err
 	}
-	if err := a.checkLoginMethod(c, body, &o); err != nil {
-		return 0, nil, err
-	}
-	if err := a.Directory.UpdateOrg(c.r.Context(), c.actor, &o); err != nil {
+	o, err := a.Directory.UpdateOrg(c.r.Context(), c.actor, c.org.ID, ch)
+	if err != nil {
 		return 0, nil, err
 	}
 	c.changeAudited = true
-	return http.StatusOK, a.toOrgJSON(&o), nil
+	return http.StatusOK, a.toOrgJSON(o), nil
 }
 
-// applyOrgChanges sets the members the body gave; every one is decoded
-// before the first is applied, and nothing is saved here.
-func applyOrgChanges(body *object, o *domain.Organization) error {
-	name, err := body.str("name")
-	if err != nil {
-		return err
+// orgChanges decodes the members the body gave.
+func orgChanges(body *object) (directory.OrgChanges, error) {
+	var ch directory.OrgChanges
+	var err error
+	if ch.Name, err = body.str("name"); err != nil {
+		return ch, err
 	}
-	sso, err := body.boolean("sso_enabled")
-	if err != nil {
-		return err
+	if ch.SSOEnabled, err = body.boolean("sso_enabled"); err != nil {
+		return ch, err
 	}
-	session, err := body.seconds("session_lifetime_seconds")
-	if err != nil {
-		return err
+	if ch.SessionLifetimeSeconds, err = body.seconds("session_lifetime_seconds"); err != nil {
+		return ch, err
 	}
-	ticket, err := body.seconds("ticket_lifetime_seconds")
-	if err != nil {
-		return err
+	if ch.TicketLifetimeSeconds, err = body.seconds("ticket_lifetime_seconds"); err != nil {
+		return ch, err
 	}
-	authURL, err := body.str("auth_redirect_url")
-	if err != nil {
-		return err
+	if ch.AuthRedirectURL, err = body.str("auth_redirect_url"); err != nil {
+		return ch, err
 	}
-	login, err := body.str("login_method")
-	if err != nil {
-		return err
+	if ch.LoginMethod, err = body.str("login_method"); err != nil {
+		return ch, err
 	}
-	mfaPolicy, err := body.str("mfa")
-	if err != nil {
-		return err
+	if ch.MFA, err = body.str("mfa"); err != nil {
+		return ch, err
 	}
-	if mfaPolicy != nil {
-		o.Settings.MFA = *mfaPolicy
-	}
-	if name != nil {
-		o.Name = *name
-	}
-	if sso != nil {
-		o.Settings.SSOEnabled = *sso
-	}
-	if session != nil {
-		o.Settings.SessionLifetimeSeconds = *session
-	}
-	if ticket != nil {
-		o.Settings.TicketLifetimeSeconds = *ticket
-	}
-	if authURL != nil {
-		o.Settings.AuthRedirectURL = *authURL
-	}
-	if login != nil {
-		o.Settings.LoginMethod = *login
-	}
-	return nil
+	return ch, nil
 }
 
 func (a *API) deleteOrg(c *call) (int, any, error) {
@@ -241,8 +206,7 @@ func (a *API) rotateAPIKey(c *call) (int, any, error) {
 	} else if v != nil {
 		overlap = *v
 	}
-	const maxOverlap = 30 * 24 * 3600
-	if overlap < 0 || overlap > maxOverlap {
+	if maxOverlap := int64(directory.MaxAPIKeyOverlap / time.Second); overlap < 0 || overlap > maxOverlap {
 		return 0, nil, domain.Invalid("overlap_seconds", "must be between 0 and %d seconds (30 days)", maxOverlap)
 	}
 	started := a.now()

@@ -1,22 +1,12 @@
 package api
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
-	"github.com/latchkey/latchkey/internal/outbound"
-	"github.com/latchkey/latchkey/internal/store"
-	"github.com/latchkey/latchkey/internal/upstream"
 )
-
-// upstreamCheckTimeout bounds the whole discovery request of a check.
-const upstreamCheckTimeout = 10 * time.Second
 
 // upstreamJSON is an organization's upstream connection as the API shows
 // it: never the client secret, only that there is one.
@@ -86,25 +76,8 @@ var upstreamSettings = []string{
 
 var upstreamReadOnly = []string{"has_client_secret", "redirect_uri", "logout_callback_uri", "created_at", "updated_at"}
 
-func upstreamNotFound(org string) error {
-	return &apiError{status: http.StatusNotFound, code: "not_found",
-		message: fmt.Sprintf("organization %q has no upstream connection (create one with PUT)", org)}
-}
-
-// loadUpstream returns the path organization's connection, or 404.
-func (a *API) loadUpstream(c *call) (*domain.UpstreamConnection, error) {
-	u, err := a.Directory.Store.GetUpstream(c.r.Context(), c.org.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, upstreamNotFound(c.org.ID)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("upstream connection of %q: %w", c.org.ID, err)
-	}
-	return u, nil
-}
-
 func (a *API) getUpstream(c *call) (int, any, error) {
-	u, err := a.loadUpstream(c)
+	u, err := a.Directory.GetUpstream(c.r.Context(), c.org.ID)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -188,17 +161,7 @@ func (a *API) putUpstream(c *call) (int, any, error) {
 // deleteUpstream removes the connection. While the organization signs in
 // through it, that would lock its users out, so it is refused.
 func (a *API) deleteUpstream(c *call) (int, any, error) {
-	if _, err := a.loadUpstream(c); err != nil {
-		return 0, nil, err
-	}
-	if c.org.Settings.LoginMethod == domain.LoginUpstream {
-		return 0, nil, &apiError{status: http.StatusConflict, code: "conflict", field: "login_method",
-			message: "login_method: the organization signs in through its upstream connection; change login_method first"}
-	}
 	if err := a.Directory.DeleteUpstream(c.r.Context(), c.actor, c.org.ID); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return 0, nil, upstreamNotFound(c.org.ID)
-		}
 		return 0, nil, err
 	}
 	c.changeAudited = true
@@ -215,54 +178,26 @@ func (a *API) checkUpstream(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	configURL, err := body.str("config_url")
+	var probe directory.UpstreamProbe
+	if probe.ConfigURL, err = body.str("config_url"); err != nil {
+		return 0, nil, err
+	}
+	if probe.EndUpstreamSession, err = body.boolean("end_upstream_session"); err != nil {
+		return 0, nil, err
+	}
+	check, err := a.Directory.CheckUpstream(c.r.Context(), c.actor, c.org.ID, probe)
 	if err != nil {
 		return 0, nil, err
 	}
-	endSession, err := body.boolean("end_upstream_session")
-	if err != nil {
-		return 0, nil, err
-	}
-	if configURL != nil {
-		if err := domain.CheckHTTPURL("config_url", *configURL, true); err != nil {
-			return 0, nil, err
-		}
-	}
-	if configURL == nil || endSession == nil {
-		u, err := a.Directory.Store.GetUpstream(c.r.Context(), c.org.ID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			if configURL == nil {
-				return 0, nil, upstreamNotFound(c.org.ID)
-			}
-		case err != nil:
-			return 0, nil, fmt.Errorf("upstream connection of %q: %w", c.org.ID, err)
-		default:
-			if configURL == nil {
-				configURL = &u.ConfigURL
-			}
-			if endSession == nil {
-				endSession = &u.EndUpstreamSession
-			}
-		}
-	}
-	ctx, cancel := context.WithTimeout(c.r.Context(), upstreamCheckTimeout)
-	defer cancel()
-	m, derr := upstream.Discover(ctx, a.outboundClient(), *configURL)
-	out := upstreamCheckJSON{OK: derr == nil, ConfigURL: *configURL, Warnings: []string{}}
-	if derr != nil {
-		ce, ok := upstream.AsCheckError(derr)
-		if !ok {
-			return 0, nil, derr
-		}
+	c.changeAudited = true
+	out := upstreamCheckJSON{OK: check.OK, ConfigURL: check.ConfigURL, Warnings: check.Warnings}
+	if ce := check.Error; ce != nil {
 		a.log().Info("admin api: upstream check failed", "org", c.org.ID, "kind", ce.Kind, "url", ce.URL, "err", ce.Err,
 			"request_id", a.requestID(c.r))
 		out.Error = &upstreamErrorJSON{Kind: string(ce.Kind), Detail: ce.Detail, URL: ce.URL, Status: ce.Status}
-		// The request succeeded; the audit log says how the check went.
-		a.record(c, "upstream.check", "check_failed: "+string(ce.Kind))
-		c.changeAudited = true
 		return http.StatusOK, out, nil
 	}
+	m := check.Found
 	out.upstreamFoundJSON = &upstreamFoundJSON{
 		Issuer: m.Issuer, AuthorizationEndpoint: m.AuthorizationEndpoint, TokenEndpoint: m.TokenEndpoint,
 		UserinfoEndpoint: m.UserinfoEndpoint, JWKSURI: m.JWKSURI, EndSessionEndpoint: m.EndSessionEndpoint,
@@ -272,31 +207,5 @@ func (a *API) checkUpstream(c *call) (int, any, error) {
 		TokenEndpointAuthMethodsSupported: m.TokenEndpointAuthMethods(),
 		BackchannelLogoutSupported:        m.BackchannelLogoutSupported,
 	}
-	out.Warnings = append(out.Warnings, m.Warnings(endSession != nil && *endSession)...)
 	return http.StatusOK, out, nil
-}
-
-// outboundClient is the server's guarded client, or (when the API was
-// built without one) a guarded client that never calls loopback.
-func (a *API) outboundClient() *http.Client {
-	if a.Outbound != nil {
-		return a.Outbound
-	}
-	return outbound.NewClient(false, upstreamCheckTimeout)
-}
-
-// checkLoginMethod refuses switching to upstream login while the
-// organization has no upstream connection to sign in through.
-func (a *API) checkLoginMethod(c *call, body *object, o *domain.Organization) error {
-	if !body.has("login_method") || o.Settings.LoginMethod != domain.LoginUpstream {
-		return nil
-	}
-	_, err := a.Directory.Store.GetUpstream(c.r.Context(), o.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return domain.Invalid("login_method", "configure the upstream connection first (PUT /api/admin/orgs/%s/upstream)", o.ID)
-	}
-	if err != nil {
-		return fmt.Errorf("upstream connection of %q: %w", o.ID, err)
-	}
-	return nil
 }

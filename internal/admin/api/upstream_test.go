@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 const (
@@ -125,7 +127,7 @@ func TestUpstream_CreateUpdateAndKeepTheSecretWithoutEverShowingIt(t *testing.T)
 		noSecret(t, s.ok(t, s.operator, "GET", upstreamPath, nil, http.StatusOK))
 
 		// The directory audited each change, without the secret.
-		events, err := s.inst.Env.Store.ListAudit(context.Background(), "acme", 1000)
+		events, err := s.inst.Env.Store.ListAudit(context.Background(), "acme", store.AuditFilter{Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -419,7 +421,7 @@ func TestUpstreamCheck_ReportsWhatTheUpstreamOffersOrWhyItCannotBeUsed(t *testin
 			t.Errorf("check of an unsaved URL = %s", beta.raw)
 		}
 
-		events, err := s.inst.Env.Store.ListAudit(context.Background(), "acme", 1000)
+		events, err := s.inst.Env.Store.ListAudit(context.Background(), "acme", store.AuditFilter{Limit: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,16 +1,12 @@
 package api
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
-	"github.com/latchkey/latchkey/internal/store"
 )
 
 // userJSON is a user as the API shows it; never the password hash.
@@ -72,18 +68,15 @@ func userChanges(body *object, clearAllowed bool) (directory.UserChanges, error)
 }
 
 func (a *API) listUsers(c *call) (int, any, error) {
-	f := store.UserFilter{Query: c.query["query"], Limit: 1000}
-	if n := utf8.RuneCountInString(f.Query); n > domain.MaxNameLen {
-		return 0, nil, domain.Invalid("query", "must be at most %d characters (got %d)", domain.MaxNameLen, n)
-	}
+	f := directory.UserFilter{Query: c.query["query"]}
 	if v, ok := c.query["limit"]; ok {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return 0, nil, domain.Invalid("limit", "must be a whole number between 1 and 1000 (got %q)", v)
+		if err != nil || n < 1 || n > directory.MaxListUsers {
+			return 0, nil, domain.Invalid("limit", "must be a whole number between 1 and %d (got %q)", directory.MaxListUsers, v)
 		}
 		f.Limit = n
 	}
-	users, err := a.Directory.Store.ListUsers(c.r.Context(), c.org.ID, f)
+	users, err := a.Directory.ListUsers(c.r.Context(), c.org.ID, f)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -111,12 +104,6 @@ func (a *API) createUser(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	c.target = *name
-	if domain.ValidateUserName(*name) == nil {
-		if _, err := a.Directory.Store.GetUserByName(c.r.Context(), c.org.ID, *name); err == nil {
-			return 0, nil, &apiError{status: http.StatusConflict, code: "conflict", field: "user_name",
-				message: fmt.Sprintf("user_name: a user named %q already exists (user names are case-insensitive)", *name)}
-		}
-	}
 	u, err := a.Directory.CreateUser(c.r.Context(), c.actor, c.org.ID, *name, ch)
 	if err != nil {
 		return 0, nil, err
@@ -129,19 +116,7 @@ func (a *API) createUser(c *call) (int, any, error) {
 func (a *API) pathUser(c *call) (*domain.User, error) {
 	name := c.r.PathValue("user_name")
 	c.target = name
-	if domain.ValidateUserName(name) != nil {
-		return nil, userNotFound(c.org.ID, name)
-	}
-	u, err := a.Directory.Store.GetUserByName(c.r.Context(), c.org.ID, name)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, userNotFound(c.org.ID, name)
-	}
-	return u, err
-}
-
-func userNotFound(org, name string) error {
-	return &apiError{status: http.StatusNotFound, code: "not_found",
-		message: fmt.Sprintf("user %q not found in organization %q", name, org)}
+	return a.Directory.GetUser(c.r.Context(), c.org.ID, name)
 }
 
 func (a *API) getUser(c *call) (int, any, error) {
@@ -166,9 +141,6 @@ func (a *API) updateUser(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	u, err := a.Directory.UpdateUser(c.r.Context(), c.actor, c.org.ID, c.target, ch)
-	if errors.Is(err, store.ErrNotFound) {
-		return 0, nil, userNotFound(c.org.ID, c.target)
-	}
 	if err != nil {
 		return 0, nil, err
 	}
@@ -181,9 +153,6 @@ func (a *API) deleteUser(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	if err := a.Directory.DeleteUser(c.r.Context(), c.actor, c.org.ID, c.target); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return 0, nil, userNotFound(c.org.ID, c.target)
-		}
 		return 0, nil, err
 	}
 	c.changeAudited = true
@@ -211,12 +180,12 @@ func (a *API) listAudit(c *call) (int, any, error) {
 		}
 		limit = n
 	}
-	events, err := a.Directory.Store.ListAudit(c.r.Context(), c.org.ID, limit)
+	page, err := a.Directory.ListAudit(c.r.Context(), c.org.ID, directory.AuditFilter{Limit: limit})
 	if err != nil {
 		return 0, nil, err
 	}
-	out := make([]auditJSON, 0, len(events))
-	for _, e := range events {
+	out := make([]auditJSON, 0, len(page.Events))
+	for _, e := range page.Events {
 		d := e.Detail
 		if d == nil {
 			d = map[string]string{}

@@ -27,6 +27,7 @@ type dialect struct{}
 func (dialect) Name() string             { return "postgres" }
 func (dialect) Placeholder(n int) string { return "$" + strconv.Itoa(n) }
 func (dialect) Migrations() fs.FS        { sub, _ := fs.Sub(migrations, "migrations"); return sub }
+func (dialect) LockRow() string          { return " FOR UPDATE" }
 
 func (dialect) IsUniqueViolation(err error) bool {
 	var e *pgconn.PgError

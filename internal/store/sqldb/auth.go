@@ -252,10 +252,14 @@ func (s *DB) RevokeTokensFromCode(ctx context.Context, orgID string, codeHash []
 }
 
 func (s *DB) RevokeSessionTokens(ctx context.Context, orgID, sid string, at time.Time) error {
+	return s.revokeSessionTokens(ctx, s.db, orgID, sid, at)
+}
+
+func (s *DB) revokeSessionTokens(ctx context.Context, x querier, orgID, sid string, at time.Time) error {
 	if sid == "" {
 		return nil
 	}
-	_, err := s.exec(ctx, s.db, `UPDATE tokens SET revoked_at = ? WHERE org_id = ? AND sid = ? AND offline = ? AND revoked_at = 0`, ts(at), orgID, sid, false)
+	_, err := s.exec(ctx, x, `UPDATE tokens SET revoked_at = ? WHERE org_id = ? AND sid = ? AND offline = ? AND revoked_at = 0`, ts(at), orgID, sid, false)
 	return s.classify(err)
 }
 
@@ -308,6 +312,10 @@ func (s *DB) ResetRateLimit(ctx context.Context, bucket string) error {
 // --- audit log ---
 
 func (s *DB) AppendAudit(ctx context.Context, e *domain.AuditEvent) error {
+	return s.insertAudit(ctx, s.db, e)
+}
+
+func (s *DB) insertAudit(ctx context.Context, x querier, e *domain.AuditEvent) error {
 	if e.ID == "" {
 		e.ID = newEventID(e.At)
 	}
@@ -315,7 +323,7 @@ func (s *DB) AppendAudit(ctx context.Context, e *domain.AuditEvent) error {
 	if detail == nil {
 		detail = map[string]string{}
 	}
-	_, err := s.exec(ctx, s.db, `INSERT INTO audit_events (org_id, id, occurred_at, actor, action, target, result, client_ip, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, x, `INSERT INTO audit_events (org_id, id, occurred_at, actor, action, target, result, client_ip, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.OrgID, e.ID, ts(e.At), e.Actor, e.Action, e.Target, e.Result, e.ClientIP, jsonText(detail))
 	return s.classify(err)
 }
@@ -327,12 +335,40 @@ func newEventID(at time.Time) string {
 	return fmt.Sprintf("%016x%x", at.UnixMicro(), b)
 }
 
-func (s *DB) ListAudit(ctx context.Context, orgID string, limit int) ([]*domain.AuditEvent, error) {
-	if limit <= 0 || limit > 1000 {
+func (s *DB) ListAudit(ctx context.Context, orgID string, f store.AuditFilter) ([]*domain.AuditEvent, error) {
+	limit := f.Limit
+	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT org_id, id, occurred_at, actor, action, target, result, client_ip, detail FROM audit_events
-		WHERE org_id = ? ORDER BY occurred_at DESC, id DESC LIMIT ?`), orgID, limit)
+	limit = min(limit, 10000)
+	query := `SELECT org_id, id, occurred_at, actor, action, target, result, client_ip, detail FROM audit_events WHERE org_id = ?`
+	args := []any{orgID}
+	if f.Action != "" {
+		query += ` AND action = ?`
+		args = append(args, f.Action)
+	}
+	if f.Actor != "" {
+		query += ` AND actor = ?`
+		args = append(args, f.Actor)
+	}
+	if !f.Since.IsZero() {
+		query += ` AND occurred_at >= ?`
+		args = append(args, ts(f.Since))
+	}
+	if !f.Until.IsZero() {
+		query += ` AND occurred_at < ?`
+		args = append(args, ts(f.Until))
+	}
+	if f.Before != "" {
+		// The page continues after the cursor event in (occurred_at, id)
+		// order; an unknown cursor selects nothing.
+		query += ` AND EXISTS (SELECT 1 FROM audit_events b WHERE b.org_id = ? AND b.id = ?
+			AND (audit_events.occurred_at < b.occurred_at OR (audit_events.occurred_at = b.occurred_at AND audit_events.id < b.id)))`
+		args = append(args, orgID, f.Before)
+	}
+	query += ` ORDER BY occurred_at DESC, id DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -36,6 +37,11 @@ type Dialect interface {
 	LockMigrations(ctx context.Context, conn *sql.Conn) (release func(), err error)
 	// Migrations holds NNNN_name.sql files, applied in name order.
 	Migrations() fs.FS
+	// LockRow is appended to the SELECT of an updater to lock the row it
+	// reads until the transaction ends: " FOR UPDATE" on PostgreSQL, ""
+	// where the transaction itself excludes other writers (SQLite's
+	// BEGIN IMMEDIATE).
+	LockRow() string
 }
 
 // DB is a store.Store on a *sql.DB.
@@ -144,6 +150,53 @@ func (s *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	return s.classify(tx.Commit())
 }
+
+// appendAudit writes events in tx; nil events are skipped.
+func (s *DB) appendAudit(ctx context.Context, x querier, events []*domain.AuditEvent) error {
+	for _, e := range events {
+		if e == nil {
+			continue
+		}
+		if err := s.insertAudit(ctx, x, e); err != nil {
+			return fmt.Errorf("audit event %s: %w", e.Action, err)
+		}
+	}
+	return nil
+}
+
+// update is the shape of every updater: read the row locked, let fn change
+// it, write it back, audit, commit.
+func update[T any](ctx context.Context, s *DB, read func(tx *sql.Tx) (T, error), fn func(T) error, write func(tx *sql.Tx, v T) error, audit []*domain.AuditEvent) (T, error) {
+	var out T
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		v, err := read(tx)
+		if err != nil {
+			return err
+		}
+		if err := fn(v); err != nil {
+			return &updateError{err}
+		}
+		if err := write(tx, v); err != nil {
+			return err
+		}
+		if err := s.appendAudit(ctx, tx, audit); err != nil {
+			return err
+		}
+		out = v
+		return nil
+	})
+	var ue *updateError
+	if errors.As(err, &ue) {
+		return out, ue.err
+	}
+	return out, err
+}
+
+// updateError carries an updater function's own error past classify.
+type updateError struct{ err error }
+
+func (e *updateError) Error() string { return e.err.Error() }
+func (e *updateError) Unwrap() error { return e.err }
 
 // Times are stored as unix microseconds; 0 means unset.
 func ts(t time.Time) int64 {

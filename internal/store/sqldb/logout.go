@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/domain"
@@ -25,16 +26,62 @@ func scanDelivery(row interface{ Scan(...any) error }) (*domain.BackchannelDeliv
 }
 
 func (s *DB) EnqueueBackchannel(ctx context.Context, ds ...*domain.BackchannelDelivery) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		for _, d := range ds {
-			if _, err := s.exec(ctx, tx, `INSERT INTO backchannel_deliveries (`+deliveryCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				d.OrgID, d.ID, d.ClientID, d.UserSub, d.SID, ts(d.CreatedAt), ts(d.NextAttemptAt), d.Attempts, d.LastError,
-				ts(d.DeliveredAt), ts(d.GaveUpAt)); err != nil {
-				return err
-			}
+	return s.inTx(ctx, func(tx *sql.Tx) error { return s.insertDeliveries(ctx, tx, ds) })
+}
+
+func (s *DB) insertDeliveries(ctx context.Context, x querier, ds []*domain.BackchannelDelivery) error {
+	for _, d := range ds {
+		if _, err := s.exec(ctx, x, `INSERT INTO backchannel_deliveries (`+deliveryCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.OrgID, d.ID, d.ClientID, d.UserSub, d.SID, ts(d.CreatedAt), ts(d.NextAttemptAt), d.Attempts, d.LastError,
+			ts(d.DeliveredAt), ts(d.GaveUpAt)); err != nil {
+			return err
 		}
-		return nil
+	}
+	return nil
+}
+
+// EndSessionAndNotify locks the session row, so that of two nodes ending
+// one session only the first queues notifications.
+func (s *DB) EndSessionAndNotify(ctx context.Context, orgID, sid string, at time.Time, plan store.LogoutPlan) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		sess, err := scanSession(tx.QueryRowContext(ctx, s.q(`SELECT `+sessionCols+` FROM sessions WHERE org_id = ? AND sid = ?`+s.dialect.LockRow()), orgID, sid))
+		if err != nil {
+			return err
+		}
+		if !sess.EndedAt.IsZero() {
+			return store.ErrNotFound
+		}
+		if err := s.execOne(ctx, tx, `UPDATE sessions SET ended_at = ? WHERE org_id = ? AND sid = ? AND ended_at = 0`, ts(at), orgID, sid); err != nil {
+			return err
+		}
+		sess.EndedAt = at
+		if err := s.revokeSessionTokens(ctx, tx, orgID, sid, at); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT `+prefixed("a.", appCols)+` FROM session_clients c JOIN apps a ON a.org_id = c.org_id AND a.client_id = c.client_id
+			WHERE c.org_id = ? AND c.sid = ? ORDER BY c.first_at, c.client_id`), orgID, sid)
+		if err != nil {
+			return err
+		}
+		apps, err := collect(rows, scanApp)
+		if err != nil {
+			return err
+		}
+		deliveries, event := plan(sess, apps)
+		if err := s.insertDeliveries(ctx, tx, deliveries); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, []*domain.AuditEvent{event})
 	})
+}
+
+// prefixed qualifies each column of a column list with p ("a.").
+func prefixed(p, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = p + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (s *DB) ClaimBackchannel(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*domain.BackchannelDelivery, error) {
@@ -119,10 +166,14 @@ func scanAdminToken(row interface{ Scan(...any) error }) (*domain.AdminToken, er
 	return &t, nil
 }
 
-func (s *DB) CreateAdminToken(ctx context.Context, t *domain.AdminToken) error {
-	_, err := s.exec(ctx, s.db, `INSERT INTO admin_tokens (`+adminTokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.OrgID, t.ID, t.Hash, t.Description, ts(t.CreatedAt), ts(t.ExpiresAt), ts(t.RevokedAt), ts(t.LastUsedAt))
-	return s.classify(err)
+func (s *DB) CreateAdminToken(ctx context.Context, t *domain.AdminToken, audit ...*domain.AuditEvent) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := s.exec(ctx, tx, `INSERT INTO admin_tokens (`+adminTokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.OrgID, t.ID, t.Hash, t.Description, ts(t.CreatedAt), ts(t.ExpiresAt), ts(t.RevokedAt), ts(t.LastUsedAt)); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, audit)
+	})
 }
 
 func (s *DB) FindAdminToken(ctx context.Context, orgID string, hash []byte) (*domain.AdminToken, error) {
@@ -138,8 +189,13 @@ func (s *DB) ListAdminTokens(ctx context.Context) ([]*domain.AdminToken, error) 
 	return collect(rows, scanAdminToken)
 }
 
-func (s *DB) RevokeAdminToken(ctx context.Context, orgID, id string, at time.Time) error {
-	return s.execOne(ctx, s.db, `UPDATE admin_tokens SET revoked_at = ? WHERE org_id = ? AND id = ? AND revoked_at = 0`, ts(at), orgID, id)
+func (s *DB) RevokeAdminToken(ctx context.Context, orgID, id string, at time.Time, audit ...*domain.AuditEvent) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.execOne(ctx, tx, `UPDATE admin_tokens SET revoked_at = ? WHERE org_id = ? AND id = ? AND revoked_at = 0`, ts(at), orgID, id); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, audit)
+	})
 }
 
 func (s *DB) TouchAdminToken(ctx context.Context, orgID, id string, at time.Time) error {

@@ -168,14 +168,14 @@ func (s *DB) CountRecoveryCodes(ctx context.Context, orgID, sub string) (int, er
 	return n, err
 }
 
-func (s *DB) DeleteUserFactors(ctx context.Context, orgID, sub string) error {
+func (s *DB) DeleteUserFactors(ctx context.Context, orgID, sub string, audit ...*domain.AuditEvent) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, t := range []string{"passkeys", "totp_factors", "recovery_codes", "mfa_flows"} {
 			if _, err := s.exec(ctx, tx, `DELETE FROM `+t+` WHERE org_id = ? AND user_sub = ?`, orgID, sub); err != nil {
 				return err
 			}
 		}
-		return nil
+		return s.appendAudit(ctx, tx, audit)
 	})
 }
 

@@ -22,7 +22,7 @@ var orgTables = []string{
 	"upstream_connections", "passkeys", "totp_factors", "recovery_codes", "mfa_flows",
 }
 
-func (s *DB) CreateOrg(ctx context.Context, o *domain.Organization, key *domain.APIKey, keys []*domain.SigningKey) error {
+func (s *DB) CreateOrg(ctx context.Context, o *domain.Organization, key *domain.APIKey, keys []*domain.SigningKey, audit ...*domain.AuditEvent) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := s.exec(ctx, tx, `INSERT INTO orgs (id, name, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
 			o.ID, o.Name, jsonText(o.Settings), ts(o.CreatedAt), ts(o.UpdatedAt)); err != nil {
@@ -38,7 +38,7 @@ func (s *DB) CreateOrg(ctx context.Context, o *domain.Organization, key *domain.
 				return err
 			}
 		}
-		return nil
+		return s.appendAudit(ctx, tx, audit)
 	})
 }
 
@@ -72,9 +72,26 @@ func (s *DB) ListOrgs(ctx context.Context) ([]*domain.Organization, error) {
 	return collect(rows, scanOrg)
 }
 
-func (s *DB) UpdateOrg(ctx context.Context, o *domain.Organization) error {
-	return s.execOne(ctx, s.db, `UPDATE orgs SET name = ?, settings = ?, updated_at = ? WHERE id = ?`,
-		o.Name, jsonText(o.Settings), ts(o.UpdatedAt), o.ID)
+func (s *DB) UpdateOrg(ctx context.Context, id string, fn func(o *domain.Organization) error, audit ...*domain.AuditEvent) (*domain.Organization, error) {
+	return update(ctx, s, func(tx *sql.Tx) (*domain.Organization, error) {
+		return scanOrg(tx.QueryRowContext(ctx, s.q(`SELECT `+orgCols+` FROM orgs WHERE id = ?`+s.dialect.LockRow()), id))
+	}, func(o *domain.Organization) error {
+		if err := fn(o); err != nil {
+			return err
+		}
+		o.ID = id
+		return nil
+	}, func(tx *sql.Tx, o *domain.Organization) error {
+		return s.execOne(ctx, tx, `UPDATE orgs SET name = ?, settings = ?, updated_at = ? WHERE id = ?`,
+			o.Name, jsonText(o.Settings), ts(o.UpdatedAt), o.ID)
+	}, audit)
+}
+
+// lockOrg locks the organization's row until tx ends; ErrNotFound if there
+// is none.
+func (s *DB) lockOrg(ctx context.Context, tx *sql.Tx, id string) error {
+	var got string
+	return tx.QueryRowContext(ctx, s.q(`SELECT id FROM orgs WHERE id = ?`+s.dialect.LockRow()), id).Scan(&got)
 }
 
 func (s *DB) DeleteOrg(ctx context.Context, id string) error {
@@ -133,14 +150,11 @@ func (s *DB) CurrentAPIKey(ctx context.Context, orgID string) (*domain.APIKey, e
 	return k, s.classify(err)
 }
 
-func (s *DB) RotateAPIKey(ctx context.Context, orgID string, key *domain.APIKey, oldExpiresAt time.Time) error {
+func (s *DB) RotateAPIKey(ctx context.Context, orgID string, key *domain.APIKey, oldExpiresAt time.Time, audit ...*domain.AuditEvent) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM orgs WHERE id = ?`), orgID).Scan(&n); err != nil {
+		// Two rotations at once would each keep "the current key" alive.
+		if err := s.lockOrg(ctx, tx, orgID); err != nil {
 			return err
-		}
-		if n == 0 {
-			return store.ErrNotFound
 		}
 		// Keys rotated out before stop now; the current one keeps working
 		// for the overlap, or stops now when there is none.
@@ -155,7 +169,10 @@ func (s *DB) RotateAPIKey(ctx context.Context, orgID string, key *domain.APIKey,
 		} else if _, err := s.exec(ctx, tx, `DELETE FROM api_keys WHERE org_id = ?`, orgID); err != nil {
 			return err
 		}
-		return s.insertAPIKey(ctx, tx, key)
+		if err := s.insertAPIKey(ctx, tx, key); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, audit)
 	})
 }
 
@@ -174,8 +191,20 @@ func scanUser(row interface{ Scan(...any) error }) (*domain.User, error) {
 	return &u, nil
 }
 
-func (s *DB) CreateUser(ctx context.Context, u *domain.User) error {
-	_, err := s.exec(ctx, s.db, `INSERT INTO users (`+userCols+`, user_name_fold, search_fold) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+func (s *DB) CreateUser(ctx context.Context, u *domain.User, audit ...*domain.AuditEvent) error {
+	if len(audit) == 0 {
+		return s.insertUser(ctx, s.db, u)
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.insertUser(ctx, tx, u); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, audit)
+	})
+}
+
+func (s *DB) insertUser(ctx context.Context, x querier, u *domain.User) error {
+	_, err := s.exec(ctx, x, `INSERT INTO users (`+userCols+`, user_name_fold, search_fold) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.OrgID, u.Sub, u.UserName, u.Name, u.Email, u.EmailVerified, u.Picture, u.Role, u.PasswordHash, u.Disabled,
 		u.UpstreamIssuer, u.UpstreamSubject, ts(u.CreatedAt), ts(u.UpdatedAt), domain.FoldUserName(u.UserName), searchFold(u))
 	return s.classify(err)
@@ -233,15 +262,29 @@ func likeEscape(v string) string {
 	return string(out)
 }
 
-func (s *DB) UpdateUser(ctx context.Context, u *domain.User) error {
-	return s.execOne(ctx, s.db, `UPDATE users SET user_name = ?, user_name_fold = ?, search_fold = ?, name = ?, email = ?, email_verified = ?, picture = ?, role = ?,
+func (s *DB) UpdateUser(ctx context.Context, orgID, sub string, fn func(u *domain.User) error, audit ...*domain.AuditEvent) (*domain.User, error) {
+	return update(ctx, s, func(tx *sql.Tx) (*domain.User, error) {
+		return scanUser(tx.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE org_id = ? AND sub = ?`+s.dialect.LockRow()), orgID, sub))
+	}, func(u *domain.User) error {
+		if err := fn(u); err != nil {
+			return err
+		}
+		u.OrgID, u.Sub = orgID, sub
+		return nil
+	}, func(tx *sql.Tx, u *domain.User) error {
+		return s.saveUser(ctx, tx, u)
+	}, audit)
+}
+
+func (s *DB) saveUser(ctx context.Context, x querier, u *domain.User) error {
+	return s.execOne(ctx, x, `UPDATE users SET user_name = ?, user_name_fold = ?, search_fold = ?, name = ?, email = ?, email_verified = ?, picture = ?, role = ?,
 		password_hash = ?, disabled = ?, upstream_issuer = ?, upstream_subject = ?, updated_at = ? WHERE org_id = ? AND sub = ?`,
 		u.UserName, domain.FoldUserName(u.UserName), searchFold(u), u.Name, u.Email, u.EmailVerified, u.Picture, u.Role,
 		u.PasswordHash, u.Disabled, u.UpstreamIssuer, u.UpstreamSubject, ts(u.UpdatedAt), u.OrgID, u.Sub)
 }
 
 // DeleteUser removes the user with their sessions, codes, tokens and tickets.
-func (s *DB) DeleteUser(ctx context.Context, orgID, sub string) error {
+func (s *DB) DeleteUser(ctx context.Context, orgID, sub string, audit ...*domain.AuditEvent) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, q := range []string{
 			`DELETE FROM session_clients WHERE org_id = ? AND sid IN (SELECT sid FROM sessions WHERE org_id = ? AND user_sub = ?)`,
@@ -255,7 +298,10 @@ func (s *DB) DeleteUser(ctx context.Context, orgID, sub string) error {
 				return err
 			}
 		}
-		return s.execOne(ctx, tx, `DELETE FROM users WHERE org_id = ? AND sub = ?`, orgID, sub)
+		if err := s.execOne(ctx, tx, `DELETE FROM users WHERE org_id = ? AND sub = ?`, orgID, sub); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, audit)
 	})
 }
 
@@ -294,8 +340,20 @@ func nonNil(v []string) []string {
 	return v
 }
 
-func (s *DB) CreateApp(ctx context.Context, a *domain.Application) error {
-	_, err := s.exec(ctx, s.db, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+func (s *DB) CreateApp(ctx context.Context, a *domain.Application, audit ...*domain.AuditEvent) error {
+	if len(audit) == 0 {
+		return s.insertApp(ctx, s.db, a)
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.insertApp(ctx, tx, a); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, audit)
+	})
+}
+
+func (s *DB) insertApp(ctx context.Context, x querier, a *domain.Application) error {
+	_, err := s.exec(ctx, x, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.OrgID, a.ClientID, a.Name, a.SecretHash, a.Public, jsonText(nonNil(a.RedirectURIs)), jsonText(nonNil(a.PostLogoutRedirectURIs)),
 		a.BackchannelLogoutURI, jsonText(nonNil(a.GrantTypes)), a.AccessTokenLifetime, a.IDTokenLifetime, a.RefreshTokenLifetime,
 		a.IDTokenAlg, a.AccessTokenFormat, ts(a.CreatedAt), ts(a.UpdatedAt))
@@ -315,8 +373,22 @@ func (s *DB) ListApps(ctx context.Context, orgID string) ([]*domain.Application,
 	return collect(rows, scanApp)
 }
 
-func (s *DB) UpdateApp(ctx context.Context, a *domain.Application) error {
-	return s.execOne(ctx, s.db, `UPDATE apps SET name = ?, secret_hash = ?, public = ?, redirect_uris = ?, post_logout_redirect_uris = ?,
+func (s *DB) UpdateApp(ctx context.Context, orgID, clientID string, fn func(a *domain.Application) error, audit ...*domain.AuditEvent) (*domain.Application, error) {
+	return update(ctx, s, func(tx *sql.Tx) (*domain.Application, error) {
+		return scanApp(tx.QueryRowContext(ctx, s.q(`SELECT `+appCols+` FROM apps WHERE org_id = ? AND client_id = ?`+s.dialect.LockRow()), orgID, clientID))
+	}, func(a *domain.Application) error {
+		if err := fn(a); err != nil {
+			return err
+		}
+		a.OrgID, a.ClientID = orgID, clientID
+		return nil
+	}, func(tx *sql.Tx, a *domain.Application) error {
+		return s.saveApp(ctx, tx, a)
+	}, audit)
+}
+
+func (s *DB) saveApp(ctx context.Context, x querier, a *domain.Application) error {
+	return s.execOne(ctx, x, `UPDATE apps SET name = ?, secret_hash = ?, public = ?, redirect_uris = ?, post_logout_redirect_uris = ?,
 		backchannel_logout_uri = ?, grant_types = ?, access_token_lifetime = ?, id_token_lifetime = ?, refresh_token_lifetime = ?,
 		id_token_alg = ?, access_token_format = ?, updated_at = ? WHERE org_id = ? AND client_id = ?`,
 		a.Name, a.SecretHash, a.Public, jsonText(nonNil(a.RedirectURIs)), jsonText(nonNil(a.PostLogoutRedirectURIs)),
@@ -325,14 +397,17 @@ func (s *DB) UpdateApp(ctx context.Context, a *domain.Application) error {
 }
 
 // DeleteApp removes the application and the codes and tokens issued to it.
-func (s *DB) DeleteApp(ctx context.Context, orgID, clientID string) error {
+func (s *DB) DeleteApp(ctx context.Context, orgID, clientID string, audit ...*domain.AuditEvent) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, t := range []string{"auth_codes", "tokens", "session_clients"} {
 			if _, err := s.exec(ctx, tx, `DELETE FROM `+t+` WHERE org_id = ? AND client_id = ?`, orgID, clientID); err != nil {
 				return err
 			}
 		}
-		return s.execOne(ctx, tx, `DELETE FROM apps WHERE org_id = ? AND client_id = ?`, orgID, clientID)
+		if err := s.execOne(ctx, tx, `DELETE FROM apps WHERE org_id = ? AND client_id = ?`, orgID, clientID); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, audit)
 	})
 }
 

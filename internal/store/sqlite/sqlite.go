@@ -27,6 +27,10 @@ type dialect struct{}
 func (dialect) Name() string           { return "sqlite" }
 func (dialect) Placeholder(int) string { return "?" }
 func (dialect) Migrations() fs.FS      { sub, _ := fs.Sub(migrations, "migrations"); return sub }
+
+// LockRow is empty: every transaction is BEGIN IMMEDIATE (_txlock), which
+// takes the write lock before the first read.
+func (dialect) LockRow() string { return "" }
 func (dialect) LockMigrations(context.Context, *sql.Conn) (func(), error) {
 	// The migration transaction is BEGIN IMMEDIATE (_txlock), which already
 	// excludes every other writer of the file.

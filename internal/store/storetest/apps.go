@@ -63,7 +63,7 @@ var appTests = []test{
 			IDTokenAlg: domain.AlgEdDSA, AccessTokenFormat: domain.AccessTokenOpaque,
 			CreatedAt: a.CreatedAt, UpdatedAt: at(99 * time.Hour),
 		}
-		ok(t, "UpdateApp", s.UpdateApp(ctx, changed))
+		ok(t, "UpdateApp", saveApp(ctx, s, changed))
 		got, err := s.GetApp(ctx, "acme", "web")
 		ok(t, "GetApp", err)
 		equal(t, "app after update", got, changed)
@@ -77,7 +77,7 @@ var appTests = []test{
 		createApp(t, s, "acme", "web")
 		_, err := s.GetApp(ctx, "acme", "nope")
 		wantErr(t, "GetApp", err, store.ErrNotFound)
-		wantErr(t, "UpdateApp", s.UpdateApp(ctx, newApp("acme", "nope")), store.ErrNotFound)
+		wantErr(t, "UpdateApp", saveApp(ctx, s, newApp("acme", "nope")), store.ErrNotFound)
 		wantErr(t, "DeleteApp", s.DeleteApp(ctx, "acme", "nope"), store.ErrNotFound)
 		_, err = s.GetApp(ctx, "acme", "nope")
 		wantErr(t, "GetApp after the refused update", err, store.ErrNotFound)

@@ -207,7 +207,7 @@ func checkIntact(t testing.TB, s store.Store, r *orgRows) {
 		ok(t, what("GetToken #%d", i), err)
 		equal(t, what("GetToken #%d", i), got, tk)
 	}
-	events, err := s.ListAudit(ctx, id, 100)
+	events, err := s.ListAudit(ctx, id, store.AuditFilter{Limit: 100})
 	ok(t, what("ListAudit"), err)
 	equal(t, what("ListAudit"), events, reversed(r.audit))
 	for _, d := range r.outbox {
@@ -296,7 +296,7 @@ func checkGone(t testing.TB, s store.Store, r *orgRows) {
 		_, err := s.GetToken(ctx, id, tk.Hash)
 		wantErr(t, what("GetToken"), err, store.ErrNotFound)
 	}
-	events, err := s.ListAudit(ctx, id, 100)
+	events, err := s.ListAudit(ctx, id, store.AuditFilter{Limit: 100})
 	empty("ListAudit", len(events), err)
 	for _, d := range r.outbox {
 		list, err := s.ListBackchannel(ctx, id, d.SID)
@@ -412,13 +412,13 @@ var isolationCases = []isolationCase{
 	{"UpdateUserOfAnotherOrgIsNotFound", func(t *testing.T, s store.Store, a, b *orgRows) {
 		u := clone(b.users[1])
 		u.OrgID, u.Name, u.Disabled = a.org.ID, "Hijacked", false
-		wantErr(t, "UpdateUser(a, sub of b)", s.UpdateUser(t.Context(), u), store.ErrNotFound)
+		wantErr(t, "UpdateUser(a, sub of b)", saveUser(t.Context(), s, u), store.ErrNotFound)
 	}},
 	{"UpdateUserChangesOnlyItsOrgsUser", func(t *testing.T, s store.Store, a, b *orgRows) {
 		ctx := t.Context()
 		u := clone(a.users[0])
 		u.UserName, u.Name = "alice2", "Changed"
-		ok(t, "UpdateUser(a, shared sub)", s.UpdateUser(ctx, u))
+		ok(t, "UpdateUser(a, shared sub)", saveUser(ctx, s, u))
 		got, err := s.GetUser(ctx, a.org.ID, sharedSub)
 		ok(t, "GetUser(a)", err)
 		equal(t, "a's user", got, u)
@@ -460,14 +460,14 @@ var isolationCases = []isolationCase{
 		ctx := t.Context()
 		x := clone(b.apps[1])
 		x.OrgID, x.RedirectURIs = a.org.ID, []string{"https://evil.example/cb"}
-		wantErr(t, "UpdateApp(a, client of b)", s.UpdateApp(ctx, x), store.ErrNotFound)
+		wantErr(t, "UpdateApp(a, client of b)", saveApp(ctx, s, x), store.ErrNotFound)
 		wantErr(t, "DeleteApp(a, client of b)", s.DeleteApp(ctx, a.org.ID, b.apps[1].ClientID), store.ErrNotFound)
 	}},
 	{"UpdateAndDeleteAppChangeOnlyItsOrgsApp", func(t *testing.T, s store.Store, a, b *orgRows) {
 		ctx := t.Context()
 		x := clone(a.apps[0])
 		x.Name = "Renamed"
-		ok(t, "UpdateApp(a, shared client)", s.UpdateApp(ctx, x))
+		ok(t, "UpdateApp(a, shared client)", saveApp(ctx, s, x))
 		got, err := s.GetApp(ctx, a.org.ID, sharedClient)
 		ok(t, "GetApp(a)", err)
 		equal(t, "a's app", got, x)
@@ -626,7 +626,7 @@ var isolationCases = []isolationCase{
 		ctx := t.Context()
 		e := &domain.AuditEvent{OrgID: a.org.ID, At: at(time.Hour), Actor: "admin", Action: "user.delete", Result: "ok", Detail: map[string]string{}}
 		ok(t, "AppendAudit(a)", s.AppendAudit(ctx, e))
-		events, err := s.ListAudit(ctx, a.org.ID, 100)
+		events, err := s.ListAudit(ctx, a.org.ID, store.AuditFilter{Limit: 100})
 		ok(t, "ListAudit(a)", err)
 		equal(t, "ListAudit(a)", events, reversed(append(slices.Clone(a.audit), e)))
 	}},

@@ -93,10 +93,10 @@ var auditTests = []test{
 		}
 		ok(t, "AppendAudit other", s.AppendAudit(ctx, &domain.AuditEvent{OrgID: "other", At: at(time.Hour), Action: "login"}))
 		newestFirst := []*domain.AuditEvent{events[1], events[3], events[2], events[0]}
-		got, err := s.ListAudit(ctx, "acme", 100)
+		got, err := s.ListAudit(ctx, "acme", store.AuditFilter{Limit: 100})
 		ok(t, "ListAudit", err)
 		equal(t, "ListAudit", got, newestFirst)
-		got, err = s.ListAudit(ctx, "acme", 2)
+		got, err = s.ListAudit(ctx, "acme", store.AuditFilter{Limit: 2})
 		ok(t, "ListAudit limit 2", err)
 		equal(t, "ListAudit limit 2", got, newestFirst[:2])
 	}},
@@ -105,7 +105,7 @@ var auditTests = []test{
 		createOrg(t, s, "acme")
 		e := &domain.AuditEvent{OrgID: "acme", ID: "given-id", At: t0, Action: "login", Result: "bad password"}
 		ok(t, "AppendAudit", s.AppendAudit(ctx, e))
-		got, err := s.ListAudit(ctx, "acme", 10)
+		got, err := s.ListAudit(ctx, "acme", store.AuditFilter{Limit: 10})
 		ok(t, "ListAudit", err)
 		if len(got) != 1 {
 			t.Fatalf("ListAudit = %s, want one event", show(got))
@@ -122,7 +122,7 @@ var auditTests = []test{
 		for range 5 {
 			ok(t, "AppendAudit", s.AppendAudit(ctx, &domain.AuditEvent{OrgID: "acme", At: t0, Action: "login"}))
 		}
-		got, err := s.ListAudit(ctx, "acme", 10)
+		got, err := s.ListAudit(ctx, "acme", store.AuditFilter{Limit: 10})
 		ok(t, "ListAudit", err)
 		if len(got) != 5 {
 			t.Fatalf("ListAudit returned %d events, want 5", len(got))

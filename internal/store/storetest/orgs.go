@@ -64,7 +64,7 @@ var orgTests = []test{
 		createOrg(t, s, "acme")
 		_, err := s.GetOrg(ctx, "nope")
 		wantErr(t, "GetOrg", err, store.ErrNotFound)
-		wantErr(t, "UpdateOrg", s.UpdateOrg(ctx, newOrg("nope")), store.ErrNotFound)
+		wantErr(t, "UpdateOrg", saveOrg(ctx, s, newOrg("nope")), store.ErrNotFound)
 		wantErr(t, "DeleteOrg", s.DeleteOrg(ctx, "nope"), store.ErrNotFound)
 		_, err = s.GetOrg(ctx, "acme")
 		ok(t, "GetOrg of the org that exists", err)
@@ -83,7 +83,7 @@ var orgTests = []test{
 			LoginMethod:            domain.LoginUpstream,
 		}
 		changed.UpdatedAt = at(48 * time.Hour)
-		ok(t, "UpdateOrg", s.UpdateOrg(ctx, changed))
+		ok(t, "UpdateOrg", saveOrg(ctx, s, changed))
 		got, err := s.GetOrg(ctx, "acme")
 		ok(t, "GetOrg", err)
 		equal(t, "GetOrg after update", got, changed)

@@ -9,6 +9,7 @@
 package storetest
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -55,6 +57,7 @@ func Run(t *testing.T, open Opener) {
 		{"UpstreamFlows", upstreamFlowTests, false},
 		{"Factors", factorTests, false},
 		{"Purge", purgeTests, false},
+		{"Updates", updateTests, false},
 		{"OrgIsolation", isolationTests(), true},
 	}
 	for _, g := range groups {
@@ -163,3 +166,21 @@ func oneWinner(t testing.TB, errs []error) int {
 
 // racers is how many goroutines the single-use tests send at one row.
 const racers = 50
+
+// saveUser stores u whole through the updater, as a blind save would.
+func saveUser(ctx context.Context, s store.Store, u *domain.User) error {
+	_, err := s.UpdateUser(ctx, u.OrgID, u.Sub, func(x *domain.User) error { *x = *u; return nil })
+	return err
+}
+
+// saveApp stores a whole through the updater.
+func saveApp(ctx context.Context, s store.Store, a *domain.Application) error {
+	_, err := s.UpdateApp(ctx, a.OrgID, a.ClientID, func(x *domain.Application) error { *x = *a; return nil })
+	return err
+}
+
+// saveOrg stores o's name and settings through the updater.
+func saveOrg(ctx context.Context, s store.Store, o *domain.Organization) error {
+	_, err := s.UpdateOrg(ctx, o.ID, func(x *domain.Organization) error { *x = *o; return nil })
+	return err
+}

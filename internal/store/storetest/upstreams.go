@@ -129,7 +129,7 @@ var upstreamTests = []test{
 		// The same upstream identity in another organization is another user.
 		other := createUser(t, s, "globex", "sub-9", "alice")
 		other.UpstreamSubject = alice.UpstreamSubject
-		ok(t, "UpdateUser globex", s.UpdateUser(ctx, other))
+		ok(t, "UpdateUser globex", saveUser(ctx, s, other))
 
 		got, err := s.GetUserByUpstream(ctx, "acme", alice.UpstreamIssuer, alice.UpstreamSubject)
 		ok(t, "GetUserByUpstream", err)
@@ -156,7 +156,7 @@ var upstreamTests = []test{
 		alice := createUser(t, s, "acme", "sub-1", "alice")
 		bob := createUser(t, s, "acme", "sub-2", "bob")
 		bob.UpstreamSubject = alice.UpstreamSubject
-		ok(t, "UpdateUser", s.UpdateUser(ctx, bob))
+		ok(t, "UpdateUser", saveUser(ctx, s, bob))
 		_, err := s.GetUserByUpstream(ctx, "acme", alice.UpstreamIssuer, alice.UpstreamSubject)
 		wantErr(t, "GetUserByUpstream of a twice-linked identity", err, store.ErrConflict)
 	}},

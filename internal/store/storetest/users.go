@@ -75,7 +75,7 @@ var userTests = []test{
 			Disabled: false, UpstreamIssuer: "https://other-idp.example", UpstreamSubject: "u-9",
 			CreatedAt: u.CreatedAt, UpdatedAt: at(72 * time.Hour),
 		}
-		ok(t, "UpdateUser", s.UpdateUser(ctx, changed))
+		ok(t, "UpdateUser", saveUser(ctx, s, changed))
 		got, err := s.GetUser(ctx, "acme", "sub-1")
 		ok(t, "GetUser", err)
 		equal(t, "GetUser after update", got, changed)
@@ -89,7 +89,7 @@ var userTests = []test{
 		u := createUser(t, s, "acme", "sub-1", "alice")
 		renamed := clone(u)
 		renamed.UserName = "Carol"
-		ok(t, "UpdateUser rename", s.UpdateUser(ctx, renamed))
+		ok(t, "UpdateUser rename", saveUser(ctx, s, renamed))
 		_, err := s.GetUserByName(ctx, "acme", "alice")
 		wantErr(t, "GetUserByName(old name)", err, store.ErrNotFound)
 		got, err := s.GetUserByName(ctx, "acme", "CAROL")
@@ -104,7 +104,7 @@ var userTests = []test{
 		u := createUser(t, s, "acme", "sub-1", "alice")
 		renamed := clone(u)
 		renamed.UserName = "ALICE"
-		ok(t, "UpdateUser", s.UpdateUser(ctx, renamed))
+		ok(t, "UpdateUser", saveUser(ctx, s, renamed))
 		got, err := s.GetUserByName(ctx, "acme", "alice")
 		ok(t, "GetUserByName", err)
 		equal(t, "GetUserByName keeps the new case", got.UserName, "ALICE")
@@ -116,7 +116,7 @@ var userTests = []test{
 		bob := createUser(t, s, "acme", "sub-2", "bob")
 		taker := clone(bob)
 		taker.UserName, taker.Name = "aLICE", "Changed"
-		wantErr(t, "UpdateUser onto Alice", s.UpdateUser(ctx, taker), store.ErrConflict)
+		wantErr(t, "UpdateUser onto Alice", saveUser(ctx, s, taker), store.ErrConflict)
 		for _, want := range []*domain.User{alice, bob} {
 			got, err := s.GetUser(ctx, "acme", want.Sub)
 			ok(t, "GetUser", err)
@@ -131,7 +131,7 @@ var userTests = []test{
 		wantErr(t, "GetUser", err, store.ErrNotFound)
 		_, err = s.GetUserByName(ctx, "acme", "nobody")
 		wantErr(t, "GetUserByName", err, store.ErrNotFound)
-		wantErr(t, "UpdateUser", s.UpdateUser(ctx, newUser("acme", "sub-404", "nobody")), store.ErrNotFound)
+		wantErr(t, "UpdateUser", saveUser(ctx, s, newUser("acme", "sub-404", "nobody")), store.ErrNotFound)
 		wantErr(t, "DeleteUser", s.DeleteUser(ctx, "acme", "sub-404"), store.ErrNotFound)
 		_, err = s.GetUserByName(ctx, "acme", "nobody")
 		wantErr(t, "GetUserByName after the refused update", err, store.ErrNotFound)

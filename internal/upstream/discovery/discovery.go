@@ -1,4 +1,14 @@
-package upstream
+// Package discovery fetches an upstream identity provider's OpenID Connect
+// discovery document and says precisely what it found, or why it could not
+// use it, as a *CheckError of a fixed Kind that every management surface
+// can show. Federated login (package upstream) and the management check
+// (package directory) both use it.
+//
+// Every request goes through the caller's *http.Client, which must be the
+// guarded outbound client (internal/outbound): an organization admin aims
+// these requests, so this package never builds a client of its own, and it
+// never stores anything.
+package discovery
 
 import (
 	"context"
@@ -57,9 +67,9 @@ func (m *Metadata) TokenEndpointAuthMethods() []string {
 	return m.TokenEndpointAuthMethodsSupported
 }
 
-// verifiableAlgs are the id_token signature algorithms an RP can verify
+// VerifiableAlgs are the id_token signature algorithms an RP can verify
 // with the upstream's published keys (no shared-secret HMAC, never none).
-var verifiableAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+var VerifiableAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
 // Warnings lists what in the document will make logins weaker or fail in
 // part, though the connection can be used. endUpstreamSession is the
@@ -77,7 +87,7 @@ func (m *Metadata) Warnings(endUpstreamSession bool) []string {
 		out = append(out, fmt.Sprintf("the token endpoint accepts neither client_secret_basic nor client_secret_post (it lists %s)", strings.Join(methods, ", ")))
 	}
 	if len(m.IDTokenSigningAlgValuesSupported) > 0 && !slices.ContainsFunc(m.IDTokenSigningAlgValuesSupported, func(a string) bool {
-		return slices.Contains(verifiableAlgs, a)
+		return slices.Contains(VerifiableAlgs, a)
 	}) {
 		out = append(out, fmt.Sprintf("id_token_signing_alg_values_supported lists no public-key algorithm (%s)", strings.Join(m.IDTokenSigningAlgValuesSupported, ", ")))
 	}

@@ -1,4 +1,4 @@
-package upstream_test
+package discovery_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/outbound"
-	"github.com/latchkey/latchkey/internal/upstream"
+	"github.com/latchkey/latchkey/internal/upstream/discovery"
 )
 
 // document is a complete discovery document for an issuer.
@@ -39,7 +39,7 @@ func idp(t *testing.T, path string, edit func(base string, doc map[string]any)) 
 	t.Helper()
 	var srv *httptest.Server
 	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != path+upstream.WellKnownPath {
+		if r.URL.Path != path+discovery.WellKnownPath {
 			http.NotFound(w, r)
 			return
 		}
@@ -58,9 +58,9 @@ func idp(t *testing.T, path string, edit func(base string, doc map[string]any)) 
 // and `latchkey demo` run it.
 func client() *http.Client { return outbound.NewClient(true, 5*time.Second) }
 
-func wantKind(t *testing.T, err error, kind upstream.Kind, detail ...string) {
+func wantKind(t *testing.T, err error, kind discovery.Kind, detail ...string) {
 	t.Helper()
-	ce, ok := upstream.AsCheckError(err)
+	ce, ok := discovery.AsCheckError(err)
 	if !ok {
 		t.Fatalf("err = %v (%T), want a *CheckError of kind %s", err, err, kind)
 	}
@@ -78,13 +78,13 @@ func wantKind(t *testing.T, err error, kind upstream.Kind, detail ...string) {
 func TestDiscover_ReportsWhatTheUpstreamOffers(t *testing.T) {
 	srv := idp(t, "/realms/acme", nil)
 	iss := srv.URL + "/realms/acme"
-	for _, configURL := range []string{iss + upstream.WellKnownPath, iss, iss + "/"} {
+	for _, configURL := range []string{iss + discovery.WellKnownPath, iss, iss + "/"} {
 		t.Run(configURL, func(t *testing.T) {
-			m, err := upstream.Discover(context.Background(), client(), configURL)
+			m, err := discovery.Discover(context.Background(), client(), configURL)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := &upstream.Metadata{
+			want := &discovery.Metadata{
 				Issuer: iss, AuthorizationEndpoint: iss + "/authorize", TokenEndpoint: iss + "/token",
 				UserinfoEndpoint: iss + "/userinfo", JWKSURI: iss + "/keys", EndSessionEndpoint: iss + "/logout",
 				ResponseTypesSupported:            []string{"code"},
@@ -110,7 +110,7 @@ func TestDiscover_AcceptsAnIssuerWithATrailingSlash(t *testing.T) {
 	// Some IdPs (Auth0) name their issuer with a trailing "/", which §4.1
 	// drops before appending the well-known path.
 	srv := idp(t, "", func(base string, doc map[string]any) { doc["issuer"] = base + "/" })
-	m, err := upstream.Discover(context.Background(), client(), srv.URL+upstream.WellKnownPath)
+	m, err := discovery.Discover(context.Background(), client(), srv.URL+discovery.WellKnownPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,13 +126,13 @@ func TestDiscover_ConnectionRefused(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	_, err = upstream.Discover(context.Background(), client(), "http://"+addr+upstream.WellKnownPath)
-	wantKind(t, err, upstream.KindConnect, addr, "refused")
+	_, err = discovery.Discover(context.Background(), client(), "http://"+addr+discovery.WellKnownPath)
+	wantKind(t, err, discovery.KindConnect, addr, "refused")
 }
 
 func TestDiscover_UnknownHost(t *testing.T) {
-	_, err := upstream.Discover(context.Background(), client(), "https://no-such-host.invalid"+upstream.WellKnownPath)
-	wantKind(t, err, upstream.KindDNS, "no-such-host.invalid")
+	_, err := discovery.Discover(context.Background(), client(), "https://no-such-host.invalid"+discovery.WellKnownPath)
+	wantKind(t, err, discovery.KindDNS, "no-such-host.invalid")
 }
 
 func TestDiscover_UntrustedCertificate(t *testing.T) {
@@ -140,20 +140,20 @@ func TestDiscover_UntrustedCertificate(t *testing.T) {
 		t.Error("the request went through an untrusted TLS connection")
 	}))
 	defer srv.Close()
-	_, err := upstream.Discover(context.Background(), client(), srv.URL+upstream.WellKnownPath)
-	wantKind(t, err, upstream.KindTLS, "certificate")
+	_, err := discovery.Discover(context.Background(), client(), srv.URL+discovery.WellKnownPath)
+	wantKind(t, err, discovery.KindTLS, "certificate")
 }
 
 func TestDiscover_HTTPSToAPlainHTTPServer(t *testing.T) {
 	srv := idp(t, "", nil)
-	_, err := upstream.Discover(context.Background(), client(), strings.Replace(srv.URL, "http://", "https://", 1)+upstream.WellKnownPath)
-	wantKind(t, err, upstream.KindTLS)
+	_, err := discovery.Discover(context.Background(), client(), strings.Replace(srv.URL, "http://", "https://", 1)+discovery.WellKnownPath)
+	wantKind(t, err, discovery.KindTLS)
 }
 
 func TestDiscover_LoopbackRefusedUnlessAllowed(t *testing.T) {
 	srv := idp(t, "", func(string, map[string]any) { t.Error("a forbidden address was reached") })
-	_, err := upstream.Discover(context.Background(), outbound.NewClient(false, 5*time.Second), srv.URL+upstream.WellKnownPath)
-	wantKind(t, err, upstream.KindForbiddenAddress, "loopback", "--outbound-allow-loopback")
+	_, err := discovery.Discover(context.Background(), outbound.NewClient(false, 5*time.Second), srv.URL+discovery.WellKnownPath)
+	wantKind(t, err, discovery.KindForbiddenAddress, "loopback", "--outbound-allow-loopback")
 }
 
 func TestDiscover_Timeout(t *testing.T) {
@@ -166,8 +166,8 @@ func TestDiscover_Timeout(t *testing.T) {
 	}))
 	defer srv.Close()
 	defer close(release)
-	_, err := upstream.Discover(context.Background(), outbound.NewClient(true, 100*time.Millisecond), srv.URL+upstream.WellKnownPath)
-	wantKind(t, err, upstream.KindTimeout)
+	_, err := discovery.Discover(context.Background(), outbound.NewClient(true, 100*time.Millisecond), srv.URL+discovery.WellKnownPath)
+	wantKind(t, err, discovery.KindTimeout)
 }
 
 func TestDiscover_RedirectToAnotherHostIsNotFollowed(t *testing.T) {
@@ -177,69 +177,69 @@ func TestDiscover_RedirectToAnotherHostIsNotFollowed(t *testing.T) {
 		http.Redirect(w, r, strings.Replace(target.URL, "127.0.0.1", "localhost", 1)+r.URL.Path, http.StatusFound)
 	}))
 	defer srv.Close()
-	_, err := upstream.Discover(context.Background(), client(), srv.URL+upstream.WellKnownPath)
-	wantKind(t, err, upstream.KindHTTP, "another host")
+	_, err := discovery.Discover(context.Background(), client(), srv.URL+discovery.WellKnownPath)
+	wantKind(t, err, discovery.KindHTTP, "another host")
 }
 
 func TestDiscover_RefusesBadAnswers(t *testing.T) {
 	tests := []struct {
 		name    string
 		handler func(base string, w http.ResponseWriter)
-		kind    upstream.Kind
+		kind    discovery.Kind
 		detail  []string
 	}{
 		{"server error", func(_ string, w http.ResponseWriter) {
 			http.Error(w, "boom", http.StatusInternalServerError)
-		}, upstream.KindHTTPStatus, []string{"500"}},
+		}, discovery.KindHTTPStatus, []string{"500"}},
 		{"not found", func(_ string, w http.ResponseWriter) {
 			http.Error(w, "no", http.StatusNotFound)
-		}, upstream.KindHTTPStatus, []string{"404"}},
+		}, discovery.KindHTTPStatus, []string{"404"}},
 		{"HTML page", func(_ string, w http.ResponseWriter) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			_, _ = w.Write([]byte("<!doctype html><title>Sign in</title>"))
-		}, upstream.KindNotJSON, []string{"text/html", "web page"}},
+		}, discovery.KindNotJSON, []string{"text/html", "web page"}},
 		{"JSON array", func(_ string, w http.ResponseWriter) {
 			_, _ = w.Write([]byte(`["issuer"]`))
-		}, upstream.KindNotJSON, nil},
+		}, discovery.KindNotJSON, nil},
 		{"JSON null", func(_ string, w http.ResponseWriter) {
 			_, _ = w.Write([]byte(`null`))
-		}, upstream.KindNotJSON, nil},
+		}, discovery.KindNotJSON, nil},
 		{"no issuer", func(base string, w http.ResponseWriter) {
 			doc := document(base)
 			delete(doc, "issuer")
 			_ = json.NewEncoder(w).Encode(doc)
-		}, upstream.KindIssuerMismatch, []string{"no issuer"}},
+		}, discovery.KindIssuerMismatch, []string{"no issuer"}},
 		{"another issuer", func(base string, w http.ResponseWriter) {
 			doc := document("https://evil.example")
 			_ = json.NewEncoder(w).Encode(doc)
-		}, upstream.KindIssuerMismatch, []string{"https://evil.example"}},
+		}, discovery.KindIssuerMismatch, []string{"https://evil.example"}},
 		{"issuer with another path", func(base string, w http.ResponseWriter) {
 			_ = json.NewEncoder(w).Encode(document(base + "/realms/other"))
-		}, upstream.KindIssuerMismatch, []string{"/realms/other"}},
+		}, discovery.KindIssuerMismatch, []string{"/realms/other"}},
 		{"missing endpoints", func(base string, w http.ResponseWriter) {
 			doc := document(base)
 			delete(doc, "token_endpoint")
 			delete(doc, "jwks_uri")
 			_ = json.NewEncoder(w).Encode(doc)
-		}, upstream.KindIncomplete, []string{"token_endpoint", "jwks_uri"}},
+		}, discovery.KindIncomplete, []string{"token_endpoint", "jwks_uri"}},
 		{"missing authorization endpoint", func(base string, w http.ResponseWriter) {
 			doc := document(base)
 			doc["authorization_endpoint"] = ""
 			_ = json.NewEncoder(w).Encode(doc)
-		}, upstream.KindIncomplete, []string{"authorization_endpoint"}},
+		}, discovery.KindIncomplete, []string{"authorization_endpoint"}},
 		{"relative endpoint", func(base string, w http.ResponseWriter) {
 			doc := document(base)
 			doc["token_endpoint"] = "/token"
 			_ = json.NewEncoder(w).Encode(doc)
-		}, upstream.KindInvalidDocument, []string{"token_endpoint"}},
+		}, discovery.KindInvalidDocument, []string{"token_endpoint"}},
 		{"wrongly typed field", func(base string, w http.ResponseWriter) {
 			doc := document(base)
 			doc["backchannel_logout_supported"] = "yes"
 			_ = json.NewEncoder(w).Encode(doc)
-		}, upstream.KindInvalidDocument, []string{"backchannel_logout_supported"}},
+		}, discovery.KindInvalidDocument, []string{"backchannel_logout_supported"}},
 		{"too large", func(base string, w http.ResponseWriter) {
 			_, _ = w.Write([]byte(`{"issuer":"` + strings.Repeat("x", outbound.MaxResponseBytes) + `"}`))
-		}, upstream.KindHTTP, []string{"larger"}},
+		}, discovery.KindHTTP, []string{"larger"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -248,9 +248,9 @@ func TestDiscover_RefusesBadAnswers(t *testing.T) {
 				tc.handler(srv.URL, w)
 			}))
 			defer srv.Close()
-			_, err := upstream.Discover(context.Background(), client(), srv.URL+upstream.WellKnownPath)
+			_, err := discovery.Discover(context.Background(), client(), srv.URL+discovery.WellKnownPath)
 			wantKind(t, err, tc.kind, tc.detail...)
-			if ce, _ := upstream.AsCheckError(err); ce.URL != srv.URL+upstream.WellKnownPath {
+			if ce, _ := discovery.AsCheckError(err); ce.URL != srv.URL+discovery.WellKnownPath {
 				t.Errorf("URL = %q", ce.URL)
 			}
 		})
@@ -259,13 +259,13 @@ func TestDiscover_RefusesBadAnswers(t *testing.T) {
 
 func TestDiscover_RefusesAConfigURLThatIsNotHTTP(t *testing.T) {
 	for _, u := range []string{"", "idp.example", "ftp://idp.example/x", "file:///etc/passwd"} {
-		_, err := upstream.Discover(context.Background(), client(), u)
-		wantKind(t, err, upstream.KindConfigURL)
+		_, err := discovery.Discover(context.Background(), client(), u)
+		wantKind(t, err, discovery.KindConfigURL)
 	}
 }
 
 func TestMetadata_Warnings(t *testing.T) {
-	m := &upstream.Metadata{
+	m := &discovery.Metadata{
 		Issuer: "https://idp.example", AuthorizationEndpoint: "https://idp.example/a", TokenEndpoint: "https://idp.example/t",
 		JWKSURI: "https://idp.example/k", ResponseTypesSupported: []string{"id_token"},
 		IDTokenSigningAlgValuesSupported:  []string{"HS256"},
@@ -280,7 +280,7 @@ func TestMetadata_Warnings(t *testing.T) {
 	if slices.ContainsFunc(m.Warnings(false), func(w string) bool { return strings.Contains(w, "end_session_endpoint") }) {
 		t.Error("warned about end_session_endpoint with end upstream session off")
 	}
-	if methods := (&upstream.Metadata{}).TokenEndpointAuthMethods(); !slices.Equal(methods, []string{"client_secret_basic"}) {
+	if methods := (&discovery.Metadata{}).TokenEndpointAuthMethods(); !slices.Equal(methods, []string{"client_secret_basic"}) {
 		t.Errorf("default auth methods = %v", methods)
 	}
 }
