@@ -74,7 +74,8 @@
   const pw = document.getElementById("passkey-login");
   if (!pw || !window.PublicKeyCredential) return;
   const btn = document.getElementById("passkey-signin");
-  let pending = null;
+  let pending = null; // the autofill request's AbortController
+  let pendingRun = null; // and its promise, settled once it is aborted
   const run = async (conditional, signal) => {
     const body = new URLSearchParams({ csrf_token: pw.elements.csrf_token.value, conditional: conditional ? "1" : "0" });
     const res = await fetch(pw.dataset.options, { method: "POST", body, credentials: "same-origin" });
@@ -89,7 +90,12 @@
   };
   btn.hidden = false;
   btn.addEventListener("click", async () => {
-    if (pending) { pending.abort(); pending = null; }
+    // One WebAuthn request at a time: end the autofill request first.
+    if (pending) {
+      pending.abort();
+      pending = null;
+      await pendingRun;
+    }
     try {
       await run(false);
     } catch (e) {
@@ -100,7 +106,7 @@
     PublicKeyCredential.isConditionalMediationAvailable().then((ok) => {
       if (!ok || pending) return;
       pending = new AbortController();
-      run(true, pending.signal).catch(() => {});
+      pendingRun = run(true, pending.signal).catch(() => {});
     });
   }
 })();
