@@ -426,3 +426,80 @@ func mustMarshal(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+func TestMFA_BadInputGetsClearAnswersAndChangesNothing(t *testing.T) {
+	s := startOPHost(t, "sqlite", "localhost")
+	c := s.client(s.fx)
+	iss := s.inst.Issuer(s.fx.Org)
+	b := servertest.NewBrowser(t)
+	_, params := pkce()
+	login := b.Follow(b.Get(s.authorizeURL(c, params)), opRedirectURI)
+	lf := formWith(t, login, "passkey-login")
+	csrf := lf.Values.Get("csrf_token")
+
+	// Passwordless: unknown challenge, garbage answers, no CSRF token.
+	for _, tc := range []struct {
+		name   string
+		form   url.Values
+		status int
+	}{
+		{"no CSRF token", url.Values{"flow": {"x"}, "credential": {"{}"}}, http.StatusForbidden},
+		{"unknown challenge", url.Values{"csrf_token": {csrf}, "flow": {"nope"}, "credential": {"{}"}}, http.StatusBadRequest},
+	} {
+		if p := b.PostForm(iss+"/login/passkey", tc.form); p.Status != tc.status {
+			t.Errorf("%s: status %d, want %d", tc.name, p.Status, tc.status)
+		}
+	}
+	for _, junk := range []string{"", "not json", `{"id":"AAAA","rawId":"AAAA","type":"public-key","response":{}}`, "\xff\xfe"} {
+		flow := newPasskeyChallenge(t, b, iss, csrf) // a fresh challenge each time: an answer spends it
+		p := b.PostForm(iss+"/login/passkey", url.Values{"csrf_token": {csrf}, "flow": {flow}, "credential": {junk}})
+		if p.Status < 400 || p.Status >= 500 || !strings.Contains(p.Body, "Sign") {
+			t.Errorf("credential %q: status %d, want a sign-in page with a 4xx", junk, p.Status)
+		}
+	}
+	if p := b.PostForm(iss+"/login/passkey/options", url.Values{}); p.Status != http.StatusForbidden {
+		t.Errorf("options without CSRF: status %d, want 403", p.Status)
+	}
+	// The second-factor and enrolment steps without a pending sign-in.
+	for _, path := range []string{"/login/factor", "/login/enrol"} {
+		if p := b.Get(iss + path); p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "Sign-in expired") {
+			t.Errorf("GET %s without a pending sign-in: status %d", path, p.Status)
+		}
+	}
+	// Account actions need a session and valid input.
+	s.passwordStep(t, b, s.authorizeURL(c, params))
+	acct := b.Get(iss + "/account")
+	add := formWith(t, acct, "add-passkey-form")
+	for _, name := range []string{"", strings.Repeat("n", 65), "bad\xffname"} {
+		p := b.Submit(add, map[string]string{"name": name, "credential": "{}"})
+		if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "name") {
+			t.Errorf("passkey name %q: status %d, want 400 naming the name", name, p.Status)
+		}
+	}
+	remove := url.Values{"csrf_token": {add.Values.Get("csrf_token")}, "id": {"!!notbase64"}}
+	if p := b.PostForm(iss+"/account/passkey/remove", remove); p.Status != http.StatusBadRequest {
+		t.Errorf("remove with a bad id: status %d, want 400", p.Status)
+	}
+	if keys, _ := s.inst.Env.Store.ListPasskeys(context.Background(), s.fx.Org, s.fx.Sub); len(keys) != 0 {
+		t.Errorf("bad input stored passkeys: %d", len(keys))
+	}
+	// prompt=none cannot step up: interaction_required at the application.
+	s.enrolTOTP(t)
+	_, p2 := pkce()
+	p2.Set("prompt", "none")
+	p2.Set("acr_values", domain.ACRMFA)
+	p := b.Get(s.authorizeURL(c, p2))
+	if u, _ := url.Parse(p.Location); u == nil || u.Query().Get("error") != "interaction_required" {
+		t.Errorf("prompt=none needing a step-up: redirect %q, want error=interaction_required", p.Location)
+	}
+}
+
+// newPasskeyChallenge starts a passwordless ceremony and returns its challenge's secret.
+func newPasskeyChallenge(t *testing.T, b *servertest.Browser, iss, csrf string) string {
+	t.Helper()
+	var o struct {
+		Flow string `json:"flow"`
+	}
+	mustJSON(t, b.PostForm(iss+"/login/passkey/options", url.Values{"csrf_token": {csrf}}).Body, &o)
+	return o.Flow
+}
