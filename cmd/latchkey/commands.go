@@ -7,4 +7,5 @@ func (c *cli) addCommands() {
 	c.root.AddCommand(c.upstreamCmd())
 	c.root.AddCommand(c.adminCmd())
 	c.root.AddCommand(c.migrateCmd(), c.versionCmd(), c.masterKeyCmd())
+	c.root.AddCommand(c.healthcheckCmd())
 }

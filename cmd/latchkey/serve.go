@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/latchkey/latchkey/internal/bootstrap"
+	"github.com/latchkey/latchkey/internal/sdnotify"
 	"github.com/latchkey/latchkey/internal/server"
 )
 
@@ -35,14 +36,16 @@ func (c *cli) serveCmd() *cobra.Command {
 				return err
 			}
 			srv.Start(cmd.Context())
-			return listenAndServe(cmd.Context(), env, srv.Handler())
+			return listenAndServe(cmd.Context(), env, srv.Handler(), c.getenv("NOTIFY_SOCKET"))
 		},
 	}
 }
 
 // listenAndServe serves h on the configured address until ctx ends, then
-// drains requests for up to 15 seconds.
-func listenAndServe(ctx context.Context, env *bootstrap.Env, h http.Handler) error {
+// drains requests for up to 15 seconds. Under systemd (notifySocket set,
+// Type=notify) it reports readiness once the listener is open, after the
+// database has been migrated, and stopping when it drains.
+func listenAndServe(ctx context.Context, env *bootstrap.Env, h http.Handler, notifySocket string) error {
 	ln, err := net.Listen("tcp", env.Config.Addr)
 	if err != nil {
 		return err
@@ -58,16 +61,26 @@ func listenAndServe(ctx context.Context, env *bootstrap.Env, h http.Handler) err
 	env.Logger.Info("latchkey listening", "addr", ln.Addr().String(), "public_url", env.Config.PublicURL, "database", env.Config.DatabaseKind())
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	notify(env, notifySocket, "READY=1\nSTATUS=listening on "+ln.Addr().String())
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
 	env.Logger.Info("shutting down")
+	notify(env, notifySocket, "STOPPING=1")
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
+}
+
+// notify tells systemd about the server's state; a failure is logged, not
+// fatal, since serving matters more than the report.
+func notify(env *bootstrap.Env, socket, state string) {
+	if _, err := sdnotify.Notify(socket, state); err != nil {
+		env.Logger.Warn("systemd notification failed", "err", err)
+	}
 }

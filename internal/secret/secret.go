@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,13 +118,21 @@ func (k *MasterKey) Open(sealed []byte, aad string) ([]byte, error) {
 func EncodeKey(key []byte) string { return hex.EncodeToString(key) + "\n" }
 
 // LoadMasterKeyFile reads a master key file (64 hex characters, or base64 of
-// 32 bytes). The file must not be readable by group or others.
+// 32 bytes). The file must not be readable by others, nor by its group,
+// except that a file owned by root may be readable (not writable) by its
+// group: that is how a Kubernetes Secret volume with an fsGroup presents it
+// to a non-root process (root-owned, mode 0440), and the same rule
+// PostgreSQL applies to its TLS key.
 func LoadMasterKeyFile(path string) (*MasterKey, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("master key file: %w", err)
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
+	shared := fs.FileMode(0o077)
+	if ownedByRoot(fi) {
+		shared = 0o037
+	}
+	if fi.Mode().Perm()&shared != 0 {
 		return nil, fmt.Errorf("master key file %s is readable by others (mode %v); chmod 600 it", path, fi.Mode().Perm())
 	}
 	raw, err := os.ReadFile(path)

@@ -65,6 +65,34 @@ func TestMasterKeyFile_CreatedPrivateAndRefusedWhenShared(t *testing.T) {
 	}
 }
 
+// TestMasterKeyFile_RootOwnedMayBeGroupReadable covers a Kubernetes Secret
+// volume with an fsGroup: root-owned, mode 0440, read through the group.
+func TestMasterKeyFile_RootOwnedMayBeGroupReadable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "master.key")
+	if _, err := CreateMasterKeyFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o440); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadMasterKeyFile(path)
+	if os.Geteuid() == 0 {
+		if err != nil {
+			t.Fatalf("a root-owned 0440 master key file was refused: %v", err)
+		}
+	} else if err == nil {
+		t.Fatal("a group-readable master key file not owned by root was accepted")
+	}
+	for _, mode := range []os.FileMode{0o460, 0o444, 0o404, 0o640 | 0o001} {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadMasterKeyFile(path); err == nil {
+			t.Errorf("a master key file with mode %v was accepted", mode)
+		}
+	}
+}
+
 func TestToken_HasTheAskedEntropyAndDiffers(t *testing.T) {
 	a, b := MustToken(), MustToken()
 	if a == b || len(a) != 43 {

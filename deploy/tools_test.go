@@ -1,0 +1,42 @@
+package deploy
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// tool finds an external program the packaging checks need. Missing, the
+// test is skipped, except under CI=true, where it fails: CI installs them.
+func tool(t *testing.T, name, install string) string {
+	t.Helper()
+	if path, err := exec.LookPath(name); err == nil {
+		return path
+	}
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		for _, dir := range filepath.SplitList(string(trimNewline(out))) {
+			if path := filepath.Join(dir, "bin", name); isExecutable(path) {
+				return path
+			}
+		}
+	}
+	msg := name + " is not installed (" + install + ")"
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s; under CI=true a missing tool is a failure", msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+func trimNewline(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+}
