@@ -503,3 +503,40 @@ func newPasskeyChallenge(t *testing.T, b *servertest.Browser, iss, csrf string) 
 	mustJSON(t, b.PostForm(iss+"/login/passkey/options", url.Values{"csrf_token": {csrf}}).Body, &o)
 	return o.Flow
 }
+
+func TestMFA_TheLastFactorCannotBeRemovedWhileThePolicyRequiresOne(t *testing.T) {
+	s := startOPHost(t, "sqlite", "localhost")
+	c := s.client(s.fx)
+	iss := s.inst.Issuer(s.fx.Org)
+	b := servertest.NewBrowser(t)
+	_, params := pkce()
+	s.passwordStep(t, b, s.authorizeURL(c, params))
+	acct := b.Get(iss + "/account")
+	auth := mfatest.New(s.inst.URL)
+	resp, err := auth.Create(embeddedOptions(t, acct, "add-passkey-form"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := b.Submit(formWith(t, acct, "add-passkey-form"), map[string]string{"name": "Only key", "credential": resp}); p.Status != http.StatusOK {
+		t.Fatalf("add passkey: %d\n%s", p.Status, p.Body)
+	}
+	s.setPolicy(t, domain.MFARequired)
+	acct = b.Get(iss + "/account")
+	remove := regexp.MustCompile(`(?s)<form method="post" action="[^"]*/account/passkey/remove".*?</form>`).FindString(acct.Body)
+	rf := (&servertest.Page{URL: acct.URL, Body: remove}).Form(t)
+	if p := b.Submit(rf, nil); p.Status != http.StatusConflict || !strings.Contains(p.Body, "requires a second factor") {
+		t.Fatalf("removing the only factor under required: status %d\n%s", p.Status, p.Body)
+	}
+	// With one-time codes as well, the passkey may go.
+	s.enrolTOTP(t)
+	if p := b.Submit(rf, nil); p.Status != http.StatusOK || !strings.Contains(p.Body, "removed") {
+		t.Fatalf("removing one of two factors: status %d\n%s", p.Status, p.Body)
+	}
+	if keys, _ := s.inst.Env.Store.ListPasskeys(context.Background(), s.fx.Org, s.fx.Sub); len(keys) != 0 {
+		t.Fatalf("passkey still stored after removal")
+	}
+	events, _ := s.inst.Env.Store.ListAudit(context.Background(), s.fx.Org, store.AuditFilter{Limit: 50})
+	if !hasAudit(events, "mfa.passkey.add", "ok") || !hasAudit(events, "mfa.passkey.remove", "ok") {
+		t.Errorf("passkey changes not audited: %v", auditActions(events))
+	}
+}
