@@ -72,7 +72,7 @@ open. --addr and --public-url apply; --database and --data-dir are ignored.`,
 			fmt.Fprintf(w, "  Data (removed on exit): %s\n\n", dir)
 			fmt.Fprintf(w, "Sign in to one application, open the other: no password is asked. Press Ctrl+C to stop.\n\n")
 			srv.Start(cmd.Context())
-			return listenAndServe(cmd.Context(), env, srv.Handler(), "")
+			return listenAndServe(cmd.Context(), env, srv, "")
 		},
 	}
 }

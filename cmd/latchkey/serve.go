@@ -36,22 +36,32 @@ func (c *cli) serveCmd() *cobra.Command {
 				return err
 			}
 			srv.Start(cmd.Context())
-			return listenAndServe(cmd.Context(), env, srv.Handler(), c.getenv("NOTIFY_SOCKET"))
+			return listenAndServe(cmd.Context(), env, srv, c.getenv("NOTIFY_SOCKET"))
 		},
 	}
 }
 
-// listenAndServe serves h on the configured address until ctx ends, then
-// drains requests for up to 15 seconds. Under systemd (notifySocket set,
-// Type=notify) it reports readiness once the listener is open, after the
-// database has been migrated, and stopping when it drains.
-func listenAndServe(ctx context.Context, env *bootstrap.Env, h http.Handler, notifySocket string) error {
+// Shutdown bounds: in-flight requests get drainRequests after the listener
+// closes, then back-channel sends in flight get drainSends before they are
+// cut short and handed to the other nodes.
+const (
+	drainRequests = 15 * time.Second
+	drainSends    = 5 * time.Second
+)
+
+// listenAndServe serves srv on the configured address until ctx ends (SIGTERM
+// or SIGINT): then it stops accepting connections, lets the requests in
+// flight finish (bounded), drains the back-channel sends and returns nil so
+// the process exits 0. Under systemd (notifySocket set, Type=notify) it
+// reports readiness once the listener is open, after the database has been
+// migrated, and stopping when it drains.
+func listenAndServe(ctx context.Context, env *bootstrap.Env, srv *server.Server, notifySocket string) error {
 	ln, err := net.Listen("tcp", env.Config.Addr)
 	if err != nil {
 		return err
 	}
 	hs := &http.Server{
-		Handler:           h,
+		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -67,13 +77,18 @@ func listenAndServe(ctx context.Context, env *bootstrap.Env, h http.Handler, not
 		return err
 	case <-ctx.Done():
 	}
-	env.Logger.Info("shutting down")
+	env.Logger.Info("shutting down: draining requests", "grace", drainRequests)
 	notify(env, notifySocket, "STOPPING=1")
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), drainRequests)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+		env.Logger.Warn("requests still running after the grace period were cut off", "err", err)
+		_ = hs.Close()
 	}
+	dctx, dcancel := context.WithTimeout(context.Background(), drainSends)
+	defer dcancel()
+	srv.Drain(dctx)
+	env.Logger.Info("stopped")
 	return nil
 }
 

@@ -24,6 +24,7 @@ import (
 	"github.com/latchkey/latchkey/internal/signer"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/postgres"
+	"github.com/latchkey/latchkey/internal/store/sqldb"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
 )
 
@@ -50,10 +51,18 @@ func (e *Env) Close() error { return e.Store.Close() }
 
 // OpenStore opens the configured database without migrating it.
 func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	var st *sqldb.DB
+	var err error
 	if cfg.DatabaseKind() == "postgres" {
-		return postgres.Open(ctx, cfg.Database)
+		st, err = postgres.Open(ctx, cfg.Database)
+	} else {
+		st, err = sqlite.Open(ctx, cfg.SQLitePath())
 	}
-	return sqlite.Open(ctx, cfg.SQLitePath())
+	if err != nil {
+		return nil, err
+	}
+	st.SetTimeout(cfg.DatabaseTimeout)
+	return st, nil
 }
 
 // LoadMasterKey reads the master key file. With SQLite and no explicit key
@@ -103,8 +112,11 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, migrate bool
 	// Components read the clock through env, so a test can replace env.Now.
 	clock := func() time.Time { return env.Now() }
 	env.Keys = signer.New(st, master, clock)
-	env.Outbound = outbound.NewClient(cfg.OutboundAllowLoopback, 15*time.Second)
-	env.Logout = &logout.Service{Store: st, Keys: env.Keys, Client: env.Outbound, Log: log, PublicURL: cfg.PublicURL, Now: clock}
+	env.Outbound = outbound.NewGuardedClient(outbound.Policy{
+		AllowLoopback: cfg.OutboundAllowLoopback, DenyPrivate: cfg.OutboundDenyPrivate, Allow: cfg.OutboundAllow,
+	}, 15*time.Second, outbound.Options{})
+	env.Logout = &logout.Service{Store: st, Keys: env.Keys, Client: env.Outbound, Log: log, PublicURL: cfg.PublicURL, Now: clock,
+		Lease: cfg.BackchannelLease, Senders: cfg.BackchannelSenders, PerOrg: cfg.BackchannelPerOrg}
 	env.Directory = &directory.Directory{
 		Store: st, Keys: env.Keys, Master: master, PublicURL: cfg.PublicURL, Logout: env.Logout, Outbound: env.Outbound, Now: clock,
 	}

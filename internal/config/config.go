@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
@@ -35,6 +36,17 @@ type Config struct {
 	LogLevel              slog.Level
 	LogFormat             string // text or json; "" = text on a terminal, else json
 	OutboundAllowLoopback bool
+	// OutboundDenyPrivate also refuses private (RFC 1918, ULA) targets.
+	OutboundDenyPrivate bool
+	// OutboundAllow are ranges outbound calls may reach whatever the rules.
+	OutboundAllow []netip.Prefix
+	// DatabaseTimeout bounds every database statement and transaction.
+	DatabaseTimeout time.Duration
+	// Back-channel logout delivery: the lease on a claimed notification,
+	// concurrent sends per node, and per organization per node.
+	BackchannelLease   time.Duration
+	BackchannelSenders int
+	BackchannelPerOrg  int
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	// MasterKeyExplicit is true when master-key-file was set by the operator.
@@ -69,7 +81,13 @@ var settings = []setting{
 	{name: "log-level", def: "info", usage: "debug, info, warn or error"},
 	{name: "log-format", usage: "text or json (default text on a terminal, json otherwise)"},
 	{name: "trusted-proxies", usage: "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client address (for rate limits and audit)"},
+	{name: "database-timeout", def: "5s", usage: "longest a database statement or transaction may take before the request answers 503 (e.g. 5s); bounds waiting on a failed or frozen database"},
+	{name: "backchannel-lease", def: "30s", usage: "how long a node holds a back-channel logout notification it is sending; each send ends within half of it"},
+	{name: "backchannel-senders", def: "16", usage: "concurrent back-channel logout sends per node"},
+	{name: "backchannel-per-org", def: "4", usage: "concurrent back-channel logout sends per organization per node"},
 	{name: "outbound-allow-loopback", def: "false", usage: "allow outbound calls (back-channel logout, upstream IdP) to loopback addresses; for development", isBool: true},
+	{name: "outbound-deny-private", def: "false", usage: "also refuse outbound calls to private addresses (RFC 1918, RFC 6598, IPv6 unique local); for shared multi-tenant deployments", isBool: true},
+	{name: "outbound-allow", usage: "comma-separated CIDRs outbound calls may always reach (exceptions to every outbound address rule)"},
 }
 
 func envName(name string) string {
@@ -192,7 +210,38 @@ func build(raw map[string]string, explicit map[string]bool) (Config, error) {
 	if c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, fmt.Errorf("log-format: must be text or json (got %q)", c.LogFormat)
 	}
-	for _, v := range strings.Split(raw["trusted-proxies"], ",") {
+	if c.TrustedProxies, err = prefixes("trusted-proxies", raw["trusted-proxies"]); err != nil {
+		return c, err
+	}
+	if c.DatabaseTimeout, err = time.ParseDuration(raw["database-timeout"]); err != nil || c.DatabaseTimeout < 100*time.Millisecond || c.DatabaseTimeout > 10*time.Minute {
+		return c, fmt.Errorf("database-timeout: must be a duration from 100ms to 10m, e.g. 5s (got %q)", raw["database-timeout"])
+	}
+	if c.BackchannelLease, err = time.ParseDuration(raw["backchannel-lease"]); err != nil || c.BackchannelLease < time.Second || c.BackchannelLease > time.Hour {
+		return c, fmt.Errorf("backchannel-lease: must be a duration from 1s to 1h, e.g. 30s (got %q)", raw["backchannel-lease"])
+	}
+	if c.BackchannelSenders, err = strconv.Atoi(raw["backchannel-senders"]); err != nil || c.BackchannelSenders < 1 || c.BackchannelSenders > 1024 {
+		return c, fmt.Errorf("backchannel-senders: must be a whole number from 1 to 1024 (got %q)", raw["backchannel-senders"])
+	}
+	if c.BackchannelPerOrg, err = strconv.Atoi(raw["backchannel-per-org"]); err != nil || c.BackchannelPerOrg < 1 || c.BackchannelPerOrg > 1024 {
+		return c, fmt.Errorf("backchannel-per-org: must be a whole number from 1 to 1024 (got %q)", raw["backchannel-per-org"])
+	}
+	if c.OutboundAllowLoopback, err = strconv.ParseBool(raw["outbound-allow-loopback"]); err != nil {
+		return c, fmt.Errorf("outbound-allow-loopback: must be true or false (got %q)", raw["outbound-allow-loopback"])
+	}
+	if c.OutboundDenyPrivate, err = strconv.ParseBool(raw["outbound-deny-private"]); err != nil {
+		return c, fmt.Errorf("outbound-deny-private: must be true or false (got %q)", raw["outbound-deny-private"])
+	}
+	if c.OutboundAllow, err = prefixes("outbound-allow", raw["outbound-allow"]); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// prefixes parses a comma-separated list of CIDRs (a bare address is a
+// one-address range).
+func prefixes(setting, list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range strings.Split(list, ",") {
 		if v = strings.TrimSpace(v); v == "" {
 			continue
 		}
@@ -200,16 +249,13 @@ func build(raw map[string]string, explicit map[string]bool) (Config, error) {
 		if err != nil {
 			addr, aerr := netip.ParseAddr(v)
 			if aerr != nil {
-				return c, fmt.Errorf("trusted-proxies: %q is not a CIDR or IP address", v)
+				return nil, fmt.Errorf("%s: %q is not a CIDR or IP address", setting, v)
 			}
 			pfx = netip.PrefixFrom(addr, addr.BitLen())
 		}
-		c.TrustedProxies = append(c.TrustedProxies, pfx.Masked())
+		out = append(out, pfx.Masked())
 	}
-	if c.OutboundAllowLoopback, err = strconv.ParseBool(raw["outbound-allow-loopback"]); err != nil {
-		return c, fmt.Errorf("outbound-allow-loopback: must be true or false (got %q)", raw["outbound-allow-loopback"])
-	}
-	return c, nil
+	return out, nil
 }
 
 // redact hides a password in a database URL for messages.

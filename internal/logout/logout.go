@@ -14,12 +14,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/outbound"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/signer"
 	"github.com/latchkey/latchkey/internal/store"
@@ -28,13 +31,18 @@ import (
 // Event is the logout token's event type (§2.4).
 const Event = "http://schemas.openid.net/event/backchannel-logout"
 
-// Delivery policy.
+// Delivery policy. A worker claims a delivery only when a sender is free to
+// send it at once, and each send ends well inside the lease (sendBudget), so
+// no other worker takes a delivery while it is being sent.
 const (
 	tokenLifetime = 2 * time.Minute
-	lease         = 30 * time.Second
 	maxAttempts   = 12
-	batch         = 20
 	pollInterval  = 2 * time.Second
+
+	DefaultLease       = 30 * time.Second
+	DefaultSenders     = 16
+	DefaultPerOrg      = 4
+	DefaultSendTimeout = 10 * time.Second
 )
 
 // backoff is the wait before attempt n+1 after n failures: 5 s, 15 s, 45 s …
@@ -56,7 +64,69 @@ type Service struct {
 	PublicURL string
 	Now       func() time.Time
 
-	kick chan struct{}
+	// Lease is how long a claimed delivery is held (DefaultLease if 0).
+	Lease time.Duration
+	// Senders bounds the concurrent sends of this process (DefaultSenders
+	// if 0); PerOrg bounds those of one organization (DefaultPerOrg if 0),
+	// so one organization's slow or dead endpoints cannot hold every sender.
+	Senders, PerOrg int
+	// SendTimeout bounds one send (DefaultSendTimeout if 0); it is cut
+	// further to half the lease.
+	SendTimeout time.Duration
+
+	kick  chan struct{}
+	owner string
+
+	mu       sync.Mutex
+	held     map[string]int // organization → sends in flight
+	inflight int
+	sends    sync.WaitGroup
+	// abort cancels the sends in flight (shutdown past its grace).
+	abort      context.Context
+	abortSends context.CancelFunc
+}
+
+func (s *Service) init() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.owner != "" {
+		return
+	}
+	s.owner = secret.MustToken()
+	s.held = map[string]int{}
+	s.abort, s.abortSends = context.WithCancel(context.Background())
+}
+
+func (s *Service) lease() time.Duration {
+	if s.Lease > 0 {
+		return s.Lease
+	}
+	return DefaultLease
+}
+
+func (s *Service) senders() int {
+	if s.Senders > 0 {
+		return s.Senders
+	}
+	return DefaultSenders
+}
+
+func (s *Service) perOrg() int {
+	if s.PerOrg > 0 {
+		return s.PerOrg
+	}
+	return DefaultPerOrg
+}
+
+// sendBudget is how long one send may take: the send timeout, but never
+// more than half the lease, leaving the rest for signing, recording the
+// result and clock differences between nodes.
+func (s *Service) sendBudget() time.Duration {
+	d := s.SendTimeout
+	if d <= 0 {
+		d = DefaultSendTimeout
+	}
+	return min(d, s.lease()/2)
 }
 
 func (s *Service) now() time.Time {
@@ -124,13 +194,15 @@ func (s *Service) Kick() {
 	}
 }
 
-// Run delivers due notifications until ctx ends. Call it once per process;
-// several processes may run it against one database.
+// Run delivers due notifications until ctx ends, then stops claiming; the
+// sends in flight go on until they finish or Drain cuts them short. Call
+// it once per process; several processes may run it against one database.
 func (s *Service) Run(ctx context.Context) {
+	s.init()
 	t := time.NewTicker(pollInterval)
 	defer t.Stop()
 	for {
-		s.DeliverDue(ctx)
+		s.dispatch(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -142,36 +214,112 @@ func (s *Service) Run(ctx context.Context) {
 
 // Start makes Kick effective and runs the worker in the background.
 func (s *Service) Start(ctx context.Context) {
+	s.init()
 	s.kick = make(chan struct{}, 1)
+	if s.Log != nil {
+		s.Log.Info("back-channel logout worker started", "owner", s.owner, "senders", s.senders(), "per_org", s.perOrg(),
+			"lease", s.lease().String(), "send_timeout", s.sendBudget().String())
+	}
 	go s.Run(ctx)
 }
 
-// DeliverDue attempts every delivery that is due now and returns how many
-// it attempted.
-func (s *Service) DeliverDue(ctx context.Context) int {
-	ds, err := s.Store.ClaimBackchannel(ctx, s.now(), lease, batch)
-	if err != nil {
-		if ctx.Err() == nil {
-			s.Log.Error("claim back-channel logout deliveries", "err", err)
-		}
+// Drain waits for the sends in flight after the worker's context ended.
+// When ctx ends first, it cancels them: each records its attempt as
+// interrupted and releases its delivery for another node at once.
+// It returns how many sends it cut short.
+func (s *Service) Drain(ctx context.Context) int {
+	s.init()
+	done := make(chan struct{})
+	go func() { s.sends.Wait(); close(done) }()
+	select {
+	case <-done:
 		return 0
+	case <-ctx.Done():
 	}
-	for _, d := range ds {
-		s.attempt(ctx, d)
-	}
-	return len(ds)
+	s.mu.Lock()
+	n := s.inflight
+	s.mu.Unlock()
+	s.abortSends()
+	<-done
+	return n
 }
 
-func (s *Service) attempt(ctx context.Context, d *domain.BackchannelDelivery) {
-	now := s.now()
-	d.Attempts++
-	a := &domain.BackchannelAttempt{OrgID: d.OrgID, DeliveryID: d.ID, Attempt: d.Attempts, At: now}
+// DeliverDue claims what is due now, sends it, waits for the sends and
+// returns how many it attempted.
+func (s *Service) DeliverDue(ctx context.Context) int {
+	s.init()
+	n := s.dispatch(ctx)
+	s.sends.Wait()
+	return n
+}
+
+// dispatch claims as many due deliveries as there are free senders, within
+// the per-organization cap, and starts sending each.
+func (s *Service) dispatch(ctx context.Context) int {
+	total := 0
+	for ctx.Err() == nil {
+		s.mu.Lock()
+		free := s.senders() - s.inflight
+		held := maps.Clone(s.held)
+		s.mu.Unlock()
+		if free <= 0 {
+			return total
+		}
+		ds, err := s.Store.ClaimBackchannel(ctx, store.BackchannelClaim{
+			Owner: s.owner, Now: s.now(), Lease: s.lease(), Limit: free, PerOrg: s.perOrg(), Held: held,
+		})
+		if err != nil && ctx.Err() == nil {
+			s.Log.Error("claim back-channel logout deliveries", "err", err)
+		}
+		for _, d := range ds {
+			s.mu.Lock()
+			s.inflight++
+			s.held[d.OrgID]++
+			s.mu.Unlock()
+			s.sends.Add(1)
+			go func() {
+				defer s.sends.Done()
+				s.attempt(d)
+				s.mu.Lock()
+				s.inflight--
+				if s.held[d.OrgID]--; s.held[d.OrgID] == 0 {
+					delete(s.held, d.OrgID)
+				}
+				s.mu.Unlock()
+				s.Kick() // a sender is free
+			}()
+		}
+		total += len(ds)
+		if err != nil || len(ds) < free {
+			return total
+		}
+	}
+	return total
+}
+
+// attempt sends one claimed delivery and records the result. It runs to
+// the end even when the worker stops, unless Drain aborts it; the result
+// is recorded in any case, so that no real send goes unrecorded.
+func (s *Service) attempt(d *domain.BackchannelDelivery) {
+	ctx, cancel := context.WithTimeout(s.abort, s.sendBudget())
+	defer cancel()
 	status, err := s.send(ctx, d)
-	a.Status = status
-	if err == nil {
+	if err != nil && s.abort.Err() != nil {
+		err = errors.New("interrupted: the node shut down during the send")
+	}
+	now := s.now()
+	a := &domain.BackchannelAttempt{OrgID: d.OrgID, DeliveryID: d.ID, Attempt: d.Attempts, At: now, Status: status}
+	switch {
+	case err == nil:
 		d.DeliveredAt, d.LastError = now, ""
-	} else {
-		a.Error, d.LastError = err.Error(), err.Error()
+	case s.abort.Err() != nil:
+		// Shutting down: hand the delivery to another node now.
+		a.Error, d.LastError, d.NextAttemptAt = outbound.Public(err), outbound.Public(err), now
+	default:
+		// An org admin reads these records: one word for "could not reach it"
+		// (whatever the reason), the exact reason only in the log below.
+		a.Error = outbound.Public(err)
+		d.LastError = a.Error
 		if d.Attempts >= maxAttempts {
 			d.GaveUpAt = now
 			s.Log.Warn("back-channel logout given up", "org", d.OrgID, "client_id", d.ClientID, "attempts", d.Attempts, "err", err)
@@ -181,8 +329,15 @@ func (s *Service) attempt(ctx context.Context, d *domain.BackchannelDelivery) {
 				"attempt", d.Attempts, "retry_at", d.NextAttemptAt, "err", err)
 		}
 	}
-	if err := s.Store.FinishBackchannelAttempt(ctx, d, a); err != nil && ctx.Err() == nil {
-		s.Log.Error("record back-channel logout attempt", "err", err)
+	// Recording outlives a stopping worker: the database gets its own deadline.
+	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer rcancel()
+	switch err := s.Store.FinishBackchannelAttempt(rctx, s.owner, d, a); {
+	case errors.Is(err, store.ErrLeaseLost):
+		s.Log.Warn("back-channel logout lease lost before the attempt was recorded; another worker holds it",
+			"org", d.OrgID, "client_id", d.ClientID, "attempt", d.Attempts)
+	case err != nil:
+		s.Log.Error("record back-channel logout attempt", "org", d.OrgID, "client_id", d.ClientID, "attempt", d.Attempts, "err", err)
 	}
 }
 
@@ -215,8 +370,6 @@ func (s *Service) send(ctx context.Context, d *domain.BackchannelDelivery) (int,
 	if err != nil {
 		return 0, fmt.Errorf("sign logout token: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, app.BackchannelLogoutURI, strings.NewReader(url.Values{"logout_token": {tok}}.Encode()))
 	if err != nil {
 		return 0, err

@@ -244,19 +244,22 @@ func (p *Provider) factorPage(w http.ResponseWriter, r *http.Request) {
 	p.render(w, r, http.StatusOK, "mfa_factor", d)
 }
 
-// mfaLimited counts a second-factor attempt against the same per-user and
-// per-address limits as passwords; it reports a refusal message, if any.
+// mfaLimited counts a second-factor attempt against the same limits as a
+// password: per address, per (user, address), and the per-user count that
+// slows attempts down. It reports a refusal, if any.
 func (p *Provider) mfaLimited(r *http.Request, org *domain.Organization, user *domain.User) (int, string) {
+	ctx := r.Context()
+	userAddr, userBucket := loginBuckets(org.ID, user.UserName, ClientIP(r))
 	for _, lim := range []struct {
 		bucket string
 		limit  throttle.Limit
 	}{
 		{"login:addr:" + ClientIP(r), loginLimitAddr},
-		{"login:user:" + org.ID + ":" + domain.FoldUserName(user.UserName), loginLimitUser},
+		{userAddr, loginLimitUserAddr},
 	} {
-		ok, retry, err := p.Limiter.Hit(r.Context(), lim.bucket, lim.limit)
+		ok, retry, err := p.Limiter.Hit(ctx, lim.bucket, lim.limit)
 		if err != nil {
-			p.Log.Error("rate limit", "request_id", p.RequestID(r.Context()), "err", err)
+			p.Log.Error("rate limit", "request_id", p.RequestID(ctx), "err", err)
 			return http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again in a moment."
 		}
 		if !ok {
@@ -265,7 +268,23 @@ func (p *Provider) mfaLimited(r *http.Request, org *domain.Organization, user *d
 			return http.StatusTooManyRequests, fmt.Sprintf("Too many sign-in attempts. Try again in %d minute%s.", mins, plural(mins))
 		}
 	}
+	n, err := p.Limiter.Count(ctx, userBucket, loginUserWindow)
+	if err == nil {
+		if d := loginDelay(n); d > 0 {
+			err = p.wait(ctx, d)
+		}
+	}
+	if err != nil {
+		return http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again in a moment."
+	}
 	return 0, ""
+}
+
+// loginBuckets names the (user, address) and per-user rate-limit buckets
+// password and second-factor attempts share.
+func loginBuckets(orgID, userName, ip string) (userAddr, user string) {
+	folded := domain.FoldUserName(userName)
+	return "login:user-addr:" + orgID + ":" + folded + ":" + ip, "login:user:" + orgID + ":" + folded
 }
 
 // mfaFailure names a failed factor for the audit log and the user.
@@ -405,7 +424,9 @@ func (p *Provider) completeMFA(w http.ResponseWriter, r *http.Request, org *doma
 		}
 		p.audit(r, org.ID, user.UserName, "login.second_factor", user.UserName, "ok", detail)
 	}
-	_ = p.Limiter.Reset(ctx, "login:user:"+org.ID+":"+domain.FoldUserName(user.UserName))
+	userAddr, userBucket := loginBuckets(org.ID, user.UserName, ClientIP(r))
+	_ = p.Limiter.Reset(ctx, userAddr)
+	_ = p.Limiter.Reset(ctx, userBucket)
 	return p.continueURL(org.ID, flow.Request), true
 }
 

@@ -47,6 +47,8 @@ type Provider struct {
 	// RequestID returns the request's reference id for error pages and logs.
 	RequestID func(context.Context) string
 	Now       func() time.Time
+	// Wait pauses a slowed-down sign-in; nil waits on a timer.
+	Wait func(ctx context.Context, d time.Duration) error
 }
 
 // UpstreamLogin is what the provider needs of federated login (package
@@ -95,6 +97,7 @@ func (p *Provider) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+iss+"/account", p.account)
 	mux.HandleFunc("GET "+iss+"/{$}", p.issuerHome)
 	mux.HandleFunc("GET "+iss, p.issuerHome)
+	mux.HandleFunc("POST "+iss+"/{$}", p.issuerHomeSubmit)
 	mux.HandleFunc("GET "+iss+"/end_session", p.endSession)
 	mux.HandleFunc("POST "+iss+"/end_session", p.endSession)
 	mux.HandleFunc("GET "+iss+"/logout", p.logoutPage)
@@ -126,6 +129,19 @@ func (p *Provider) org(w http.ResponseWriter, r *http.Request) (*domain.Organiza
 func (p *Provider) internalError(w http.ResponseWriter, r *http.Request, what string, err error) {
 	ref := p.RequestID(r.Context())
 	p.Log.Error(what, "request_id", ref, "err", err)
+	if errors.Is(err, store.ErrUnavailable) || store.Unavailable(r.Context()) {
+		// The server answers 503 with Retry-After (see internal/server).
+		store.MarkUnavailable(r.Context())
+		if strings.Contains(r.Header.Get("Accept"), "text/html") {
+			p.errorPage(w, r, nil, http.StatusServiceUnavailable, "Temporarily unavailable", "Latchkey cannot reach its database right now. Try again in a few seconds.")
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"error":"temporarily_unavailable","error_description":"the database is unavailable; try again (reference ` + ref + `)"}` + "\n"))
+		return
+	}
 	if strings.Contains(r.Header.Get("Accept"), "text/html") {
 		p.errorPage(w, r, nil, http.StatusInternalServerError, "Something went wrong", "Latchkey could not complete this request. Try again in a moment.")
 		return

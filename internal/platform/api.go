@@ -113,6 +113,12 @@ func writeError(w http.ResponseWriter, e *apiError) { writeJSON(w, e.Status, e) 
 func (a *API) internalError(w http.ResponseWriter, r *http.Request, what string, err error) {
 	ref := a.RequestID(r.Context())
 	a.Log.Error(what, "request_id", ref, "err", err)
+	if errors.Is(err, store.ErrUnavailable) || store.Unavailable(r.Context()) {
+		// The server adds Retry-After.
+		writeError(w, &apiError{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
+			Message: "Latchkey cannot reach its database right now; try again in a few seconds (reference " + ref + ")."})
+		return
+	}
 	writeError(w, &apiError{Status: http.StatusInternalServerError, Code: "server_error",
 		Message: "Latchkey could not complete this request (reference " + ref + ")."})
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/logout"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // Server is Latchkey's HTTP side.
@@ -80,6 +81,15 @@ func (s *Server) Start(ctx context.Context) {
 	go s.purge(ctx)
 }
 
+// Drain finishes the background work after Start's context ended: the
+// back-channel sends in flight get until ctx ends, then are cut short and
+// their deliveries handed back to the other nodes at once.
+func (s *Server) Drain(ctx context.Context) {
+	if n := s.logout.Drain(ctx); n > 0 {
+		s.log.Info("released back-channel logout deliveries still being sent", "deliveries", n)
+	}
+}
+
 // Expired rows are kept for purgeGrace (for investigation) and then
 // deleted, checked every purgeInterval. Several nodes purging at once only
 // repeat the same idempotent deletes.
@@ -125,6 +135,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	if err := s.env.Store.Ping(ctx); err != nil {
 		s.log.Warn("readiness check failed", "err", err)
+		w.Header().Set("Retry-After", RetryAfter)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("database unavailable\n"))
 		return
@@ -185,12 +196,26 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
+// RetryAfter is the Retry-After (seconds) of a 503 that an unavailable
+// database caused: about how long a PostgreSQL failover takes.
+const RetryAfter = "5"
+
 type statusWriter struct {
 	http.ResponseWriter
 	code int
+	ctx  context.Context
 }
 
+// WriteHeader turns a 500 into 503 with Retry-After when the request met
+// an unavailable database: the failure is the database's, not the
+// request's, and a client or balancer should retry.
 func (w *statusWriter) WriteHeader(code int) {
+	if code == http.StatusInternalServerError && store.Unavailable(w.ctx) {
+		code = http.StatusServiceUnavailable
+	}
+	if code == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", RetryAfter)
+	}
 	if w.code == 0 {
 		w.code = code
 	}
@@ -215,11 +240,11 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		_, _ = rand.Read(b[:])
 		id := hex.EncodeToString(b[:])
 		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		r = r.WithContext(store.TrackUnavailable(context.WithValue(r.Context(), requestIDKey, id)))
 		if addr := s.clientAddr(r); addr != "" {
 			r.RemoteAddr = addr
 		}
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &statusWriter{ResponseWriter: w, ctx: r.Context()}
 		start := time.Now()
 		defer func() {
 			if p := recover(); p != nil {

@@ -25,6 +25,11 @@ var (
 	ErrConflict = errors.New("already exists")
 	// ErrAlreadyUsed: a single-use value (code, ticket, refresh token) was consumed before.
 	ErrAlreadyUsed = errors.New("already used")
+	// ErrLeaseLost: a worker's hold on an outbox row ended and another worker took it.
+	ErrLeaseLost = errors.New("lease lost")
+	// ErrUnavailable: the database did not answer in time or could not be
+	// reached. Requests that meet it answer 503 with Retry-After.
+	ErrUnavailable = errors.New("database unavailable")
 )
 
 // Changes and their audit events.
@@ -155,6 +160,9 @@ type Codes interface {
 	// number of concurrent callers succeeds; the others get ErrAlreadyUsed.
 	// Expiry is the caller's to check on the returned code.
 	ConsumeCode(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.AuthCode, error)
+	// GetCode returns the code without using it up (to check who may
+	// redeem it before anything is consumed).
+	GetCode(ctx context.Context, orgID string, hash []byte) (*domain.AuthCode, error)
 	// MarkCodeReplayed records that a used code was presented again.
 	MarkCodeReplayed(ctx context.Context, orgID string, hash []byte, at time.Time) error
 	// CodeReplayed reports whether the code was presented again after use.
@@ -181,6 +189,8 @@ type Tickets interface {
 	CreateTicket(ctx context.Context, t *domain.LoginTicket) error
 	// ConsumeTicket has ConsumeCode's single-winner guarantee.
 	ConsumeTicket(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.LoginTicket, error)
+	// GetTicket returns the ticket without using it up.
+	GetTicket(ctx context.Context, orgID string, hash []byte) (*domain.LoginTicket, error)
 }
 
 // RateLimits counts events per bucket and fixed window, shared by all nodes.
@@ -215,17 +225,42 @@ type Audit interface {
 	ListAudit(ctx context.Context, orgID string, f AuditFilter) ([]*domain.AuditEvent, error)
 }
 
+// BackchannelClaim is what a worker asks ClaimBackchannel for.
+type BackchannelClaim struct {
+	// Owner identifies the worker's leases; only it may finish what it claimed.
+	Owner string
+	Now   time.Time
+	// Lease is how long each claimed delivery is held. A worker claims only
+	// what it starts sending at once and bounds each send well within it.
+	Lease time.Duration
+	// Limit caps how many deliveries this claim returns.
+	Limit int
+	// PerOrg caps how many deliveries of one organization the worker holds
+	// at once (0: no cap); Held counts what it holds already, by organization.
+	PerOrg int
+	Held   map[string]int
+}
+
 // Backchannel is the durable outbox of back-channel logout notifications.
 type Backchannel interface {
 	// EnqueueBackchannel stores deliveries to attempt.
 	EnqueueBackchannel(ctx context.Context, ds ...*domain.BackchannelDelivery) error
-	// ClaimBackchannel returns up to limit deliveries due at now that no
-	// other worker holds, each now held until now+lease. Any number of
-	// nodes may claim concurrently; each delivery goes to one of them.
-	ClaimBackchannel(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]*domain.BackchannelDelivery, error)
-	// FinishBackchannelAttempt records an attempt and the delivery's new
-	// state (delivered, given up, or next attempt time) and releases it.
-	FinishBackchannelAttempt(ctx context.Context, d *domain.BackchannelDelivery, a *domain.BackchannelAttempt) error
+	// ClaimBackchannel returns deliveries due at c.Now that no other worker
+	// holds, oldest first, each now held by c.Owner until c.Now+c.Lease.
+	// Claiming starts an attempt: the delivery's Attempts is the number of
+	// the attempt claimed for, recorded at once without a result (an attempt
+	// still without one when the delivery is claimed again is marked as
+	// interrupted). Any number of nodes may claim concurrently; each
+	// delivery goes to one of them.
+	ClaimBackchannel(ctx context.Context, c BackchannelClaim) ([]*domain.BackchannelDelivery, error)
+	// FinishBackchannelAttempt records the result of the attempt a, which
+	// owner claimed; then, if owner still holds the delivery for that
+	// attempt, saves its new state (delivered, given up, or next attempt
+	// time) and releases it. If another worker claimed the delivery since,
+	// the result is recorded, the delivery is left as the other worker
+	// holds it, and ErrLeaseLost is returned. ErrNotFound if no such
+	// attempt was claimed.
+	FinishBackchannelAttempt(ctx context.Context, owner string, d *domain.BackchannelDelivery, a *domain.BackchannelAttempt) error
 	ListBackchannel(ctx context.Context, orgID, sid string) ([]*domain.BackchannelDelivery, error)
 	ListBackchannelAttempts(ctx context.Context, orgID, deliveryID string) ([]*domain.BackchannelAttempt, error)
 }
@@ -266,6 +301,11 @@ type UpstreamFlows interface {
 	ConsumeUpstreamLogin(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.UpstreamLogin, error)
 	CreateUpstreamLogout(ctx context.Context, l *domain.UpstreamLogout) error
 	ConsumeUpstreamLogout(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.UpstreamLogout, error)
+	// RememberLogoutToken records an upstream back-channel logout token
+	// (by the hash of its issuer and jti) until expiresAt. ErrAlreadyUsed
+	// if the same token was remembered before and has not expired at now:
+	// a replay, on whichever node it arrives.
+	RememberLogoutToken(ctx context.Context, orgID string, hash []byte, expiresAt, now time.Time) error
 	// ListSessionsByUpstreamSID returns the sessions of an upstream session.
 	ListSessionsByUpstreamSID(ctx context.Context, orgID, upstreamSID string) ([]*domain.Session, error)
 }

@@ -254,6 +254,8 @@ type errorJSON struct {
 var apiFieldNames = map[string]string{
 	"userName": "user_name",
 	"overlap":  "overlap_seconds",
+	// The newest application setting already uses the camelCase JSON shape.
+	"refresh_token_reuse_interval": "refreshTokenReuseInterval",
 }
 
 // fail answers err and audits the refusal.
@@ -300,6 +302,12 @@ func isFieldError(err error) bool {
 func (a *API) internalError(w http.ResponseWriter, r *http.Request, err error) {
 	id := a.requestID(r)
 	a.log().Error("admin api: internal error", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
+	if errors.Is(err, store.ErrUnavailable) || store.Unavailable(r.Context()) {
+		// The server adds Retry-After.
+		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: "unavailable",
+			message: "the database is unavailable; try again in a few seconds (reference " + id + ")"})
+		return
+	}
 	writeError(w, &apiError{status: http.StatusInternalServerError, code: "internal_error",
 		message: "something went wrong on the server (reference " + id + ")"})
 }

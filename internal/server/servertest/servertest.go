@@ -70,6 +70,8 @@ type Options struct {
 	// Host names the server in its public URL instead of 127.0.0.1
 	// ("localhost" for WebAuthn, which refuses IP addresses).
 	Host string
+	// Config, if set, adjusts the configuration before the store opens.
+	Config func(cfg *config.Config)
 }
 
 // Start runs Latchkey on backend ("sqlite" or "postgres") until the test
@@ -99,6 +101,9 @@ func Start(t testing.TB, backend string, opts ...Options) *Instance {
 		if _, err := secret.CreateMasterKeyFile(cfg.MasterKeyFile); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if o.Config != nil {
+		o.Config(&cfg)
 	}
 	logOut := o.Log
 	if logOut == nil {

@@ -10,7 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -34,6 +37,21 @@ func (dialect) IsUniqueViolation(err error) bool {
 	return errors.As(err, &e) && e.Code == "23505"
 }
 
+// IsUnavailable recognizes a server that refuses, drops or cannot serve the
+// connection: connection exceptions (class 08), shutdown and recovery
+// (57P01–57P03), too many connections (53300), a read-only standby after a
+// failover (25006), and pgx's own connect and closed-connection errors.
+func (dialect) IsUnavailable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "08") ||
+			slices.Contains([]string{"57P01", "57P02", "57P03", "53300", "25006"}, pgErr.Code)
+	}
+	var connectErr *pgconn.ConnectError
+	return errors.As(err, &connectErr) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) ||
+		strings.Contains(err.Error(), "conn closed")
+}
+
 // migrationLock is Latchkey's advisory lock id ("Latc" in the high bits),
 // mixed with the schema name so that separate schemas (test runs) do not
 // wait for each other.
@@ -47,6 +65,10 @@ func (dialect) LockMigrations(ctx context.Context, conn *sql.Conn) (func(), erro
 	return func() { _, _ = conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(`+key+`)`) }, nil
 }
 
+// DefaultConnectTimeout bounds connecting and pinging when the database URL
+// does not set connect_timeout.
+const DefaultConnectTimeout = 5 * time.Second
+
 // Open connects to the database at url (postgres://…).
 func Open(ctx context.Context, url string) (*sqldb.DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
@@ -55,6 +77,19 @@ func Open(ctx context.Context, url string) (*sqldb.DB, error) {
 	}
 	if cfg.MaxConns < 10 {
 		cfg.MaxConns = 10
+	}
+	// A database that does not answer must fail fast, not hold requests
+	// for as long as a load balancer waits: bound connecting (unless the
+	// URL sets connect_timeout), check idle connections often and ping
+	// with a deadline, so connections to a failed primary are dropped.
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = DefaultConnectTimeout
+	}
+	if !strings.Contains(url, "pool_health_check_period") {
+		cfg.HealthCheckPeriod = 10 * time.Second
+	}
+	if cfg.PingTimeout == 0 {
+		cfg.PingTimeout = DefaultConnectTimeout
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

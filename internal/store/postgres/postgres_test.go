@@ -1,7 +1,14 @@
 package postgres_test
 
 import (
+	"context"
+	"errors"
+	"net"
 	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/store"
 
 	"github.com/latchkey/latchkey/internal/store/postgres"
 	"github.com/latchkey/latchkey/internal/store/storetest"
@@ -39,3 +46,62 @@ func TestMigrate_ConcurrentNodesApplyTheSchemaOnce(t *testing.T) {
 func BenchmarkGetApp(b *testing.B)             { storetest.BenchGetApp(b, testdb.Postgres) }
 func BenchmarkGetSessionByCookie(b *testing.B) { storetest.BenchGetSessionByCookie(b, testdb.Postgres) }
 func BenchmarkConsumeCode(b *testing.B)        { storetest.BenchConsumeCode(b, testdb.Postgres) }
+
+// A statement that cannot finish within the timeout (here it waits for a
+// lock another session holds, as it would on a frozen primary) fails as
+// store.ErrUnavailable and marks the request's context, instead of waiting.
+func TestTimeout_AStatementWithoutAnswerFailsAsUnavailable(t *testing.T) {
+	ctx := t.Context()
+	s, err := postgres.Open(ctx, testdb.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := s.SQL().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `LOCK TABLE orgs IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	s.SetTimeout(300 * time.Millisecond)
+	req := store.TrackUnavailable(ctx)
+	if _, err := s.GetOrg(req, "acme"); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("GetOrg behind a lock: %v, want ErrUnavailable", err)
+	}
+	if !store.Unavailable(req) {
+		t.Error("the request's context was not marked")
+	}
+	if _, err := s.UpdateOrg(ctx, "acme", func(*domain.Organization) error { return nil }); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("UpdateOrg behind a lock: %v, want ErrUnavailable", err)
+	}
+	_ = tx.Rollback()
+	if _, err := s.GetOrg(ctx, "acme"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetOrg after the lock: %v, want ErrNotFound", err)
+	}
+	// A caller that gives up is not told the database is unavailable.
+	gone, cancel := context.WithCancel(store.TrackUnavailable(ctx))
+	cancel()
+	if _, err := s.GetOrg(gone, "acme"); errors.Is(err, store.ErrUnavailable) || store.Unavailable(gone) {
+		t.Fatalf("GetOrg with a canceled context: %v (unavailable marked: %v)", err, store.Unavailable(gone))
+	}
+}
+
+// A database that cannot be reached fails as store.ErrUnavailable.
+func TestTimeout_AnUnreachableDatabaseIsUnavailable(t *testing.T) {
+	ctx := t.Context()
+	testdb.PostgresURL(t) // skips without PostgreSQL, like the other tests
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	_, err = postgres.Open(ctx, "postgres://postgres@"+addr+"/test?sslmode=disable")
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Open of an unreachable database: %v, want ErrUnavailable", err)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/store"
@@ -37,6 +38,10 @@ type Dialect interface {
 	LockMigrations(ctx context.Context, conn *sql.Conn) (release func(), err error)
 	// Migrations holds NNNN_name.sql files, applied in name order.
 	Migrations() fs.FS
+	// IsUnavailable reports whether err means the database could not be
+	// reached or stopped answering (beyond the network errors every
+	// driver shares), so that the call fails with store.ErrUnavailable.
+	IsUnavailable(err error) bool
 	// LockRow is appended to the SELECT of an updater to lock the row it
 	// reads until the transaction ends: " FOR UPDATE" on PostgreSQL, ""
 	// where the transaction itself excludes other writers (SQLite's
@@ -46,7 +51,7 @@ type Dialect interface {
 
 // DB is a store.Store on a *sql.DB.
 type DB struct {
-	db      *sql.DB
+	db      *pool
 	dialect Dialect
 	queries sync.Map // query with ? → dialect form
 	onClose []func()
@@ -57,15 +62,15 @@ var _ store.Store = (*DB)(nil)
 // New wraps db. The caller has configured the pool; Close closes it and
 // then runs onClose.
 func New(db *sql.DB, d Dialect, onClose ...func()) *DB {
-	return &DB{db: db, dialect: d, onClose: onClose}
+	return &DB{db: &pool{raw: db, unavailable: d.IsUnavailable}, dialect: d, onClose: onClose}
 }
 
 // SQL exposes the pool to backend tests that must read raw rows.
-func (s *DB) SQL() *sql.DB { return s.db }
+func (s *DB) SQL() *sql.DB { return s.db.raw }
 
 // Close closes the pool.
 func (s *DB) Close() error {
-	err := s.db.Close()
+	err := s.db.raw.Close()
 	for _, f := range s.onClose {
 		f()
 	}
@@ -98,14 +103,15 @@ func (s *DB) q(query string) string {
 	return out
 }
 
-// querier is what *sql.DB and *sql.Tx share.
+// querier runs statements: the pool, or a transaction (*sql.Tx).
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 func (s *DB) exec(ctx context.Context, x querier, query string, args ...any) (sql.Result, error) {
+	if tx, ok := x.(*sql.Tx); ok {
+		x = txExec{tx: tx, p: s.db}
+	}
 	return x.ExecContext(ctx, s.q(query), args...)
 }
 
@@ -138,17 +144,36 @@ func (s *DB) classify(err error) error {
 	return err
 }
 
-// inTx runs fn in a transaction, committing when it returns nil.
+// storableKey reports whether every key could be stored at all: a lookup by
+// a value with a NUL byte or invalid UTF-8 (straight from a request) finds
+// nothing, rather than making PostgreSQL fail the query.
+func storableKey(keys ...string) bool {
+	for _, k := range keys {
+		if !utf8.ValidString(k) || strings.IndexByte(k, 0) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// inTx runs fn in a transaction, committing when it returns nil. The whole
+// transaction, and each of its statements, is bounded by the timeout.
 func (s *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	bctx, cancel := s.db.bound(ctx)
+	defer cancel()
+	tx, err := s.db.raw.BeginTx(bctx, nil)
 	if err != nil {
-		return err
+		return s.classify(s.db.wrap(ctx, err))
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
+		if bctx.Err() != nil && !errors.Is(err, store.ErrUnavailable) {
+			// The transaction's deadline ended it under a statement.
+			err = s.db.wrap(ctx, fmt.Errorf("%w: %v", context.DeadlineExceeded, err))
+		}
 		return s.classify(err)
 	}
-	return s.classify(tx.Commit())
+	return s.classify(s.db.wrap(ctx, tx.Commit()))
 }
 
 // appendAudit writes events in tx; nil events are skipped.
@@ -232,7 +257,7 @@ func strList(s string) ([]string, error) {
 // Migrate applies the dialect's pending migrations in one transaction,
 // holding the migration lock so nodes that start together take turns.
 func (s *DB) Migrate(ctx context.Context) error {
-	conn, err := s.db.Conn(ctx)
+	conn, err := s.db.raw.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}

@@ -15,6 +15,7 @@ var purges = []string{
 	`DELETE FROM upstream_logins WHERE expires_at < ?`,
 	`DELETE FROM upstream_logouts WHERE expires_at < ?`,
 	`DELETE FROM mfa_flows WHERE expires_at < ?`,
+	`DELETE FROM seen_logout_tokens WHERE expires_at < ?`,
 	`DELETE FROM rate_limits WHERE window_start < ?`,
 	`DELETE FROM backchannel_attempts WHERE attempted_at < ?`,
 	`DELETE FROM backchannel_deliveries WHERE (delivered_at <> 0 AND delivered_at < ?) OR (gave_up_at <> 0 AND gave_up_at < ?)`,
@@ -23,7 +24,15 @@ var purges = []string{
 	`DELETE FROM sessions WHERE expires_at < ? OR (ended_at <> 0 AND ended_at < ?)`,
 }
 
+// purgeTimeout bounds each purge statement instead of the request timeout:
+// a day's expired rows of a busy deployment take longer than a request may.
+const purgeTimeout = 10 * time.Minute
+
 func (s *DB) PurgeExpired(ctx context.Context, before time.Time) (int64, error) {
+	p := *s.db
+	if p.timeout > 0 {
+		p.timeout = purgeTimeout
+	}
 	var total int64
 	cutoff := ts(before)
 	for _, q := range purges {
@@ -33,7 +42,7 @@ func (s *DB) PurgeExpired(ctx context.Context, before time.Time) (int64, error) 
 				args = append(args, cutoff)
 			}
 		}
-		res, err := s.exec(ctx, s.db, q, args...)
+		res, err := s.exec(ctx, &p, q, args...)
 		if err != nil {
 			return total, err
 		}

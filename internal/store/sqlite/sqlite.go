@@ -45,6 +45,12 @@ func (dialect) IsUniqueViolation(err error) bool {
 	return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
 
+// IsUnavailable: a database file that stays locked past the busy timeout.
+func (dialect) IsUnavailable(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && (e.Code()&0xff == sqlite3.SQLITE_BUSY || e.Code()&0xff == sqlite3.SQLITE_LOCKED)
+}
+
 // Open opens (creating if needed) the database file at path.
 func Open(ctx context.Context, path string) (*sqldb.DB, error) {
 	if dir := filepath.Dir(path); dir != "" {

@@ -125,10 +125,17 @@ func seed(t testing.TB, s store.Store, id string) *orgRows {
 		newDelivery(id, only("bc", id), ownSID, at(time.Hour)),
 	}
 	ok(t, "EnqueueBackchannel", s.EnqueueBackchannel(ctx, r.outbox...))
+	// Only this organization's deliveries are due at the first hour: those
+	// seeded before wait for their retry at the second.
+	claimed, err := s.ClaimBackchannel(ctx, store.BackchannelClaim{Owner: "seed", Now: at(time.Hour), Lease: time.Minute, Limit: 10})
+	ok(t, "ClaimBackchannel", err)
+	if len(claimed) != len(r.outbox) {
+		t.Fatalf("seed claimed %s, want its own %d deliveries", show(ids(claimed)), len(r.outbox))
+	}
 	for _, d := range r.outbox {
 		d.Attempts, d.LastError, d.NextAttemptAt = 1, "HTTP 503", at(2*time.Hour)
 		a := &domain.BackchannelAttempt{OrgID: id, DeliveryID: d.ID, Attempt: 1, At: at(time.Hour), Status: 503, Error: "HTTP 503"}
-		ok(t, "FinishBackchannelAttempt", s.FinishBackchannelAttempt(ctx, d, a))
+		ok(t, "FinishBackchannelAttempt", s.FinishBackchannelAttempt(ctx, "seed", d, a))
 		r.attempts[d.ID] = []*domain.BackchannelAttempt{a}
 	}
 	sharedToken := newAdminToken(id, sharedAdmin)
@@ -591,15 +598,20 @@ var isolationCases = []isolationCase{
 		}
 		d := clone(own)
 		d.OrgID, d.DeliveredAt = a.org.ID, at(time.Hour)
-		wantErr(t, "FinishBackchannelAttempt(a, delivery of b)", s.FinishBackchannelAttempt(ctx, d,
+		wantErr(t, "FinishBackchannelAttempt(a, delivery of b)", s.FinishBackchannelAttempt(ctx, "seed", d,
 			&domain.BackchannelAttempt{OrgID: a.org.ID, DeliveryID: own.ID, Attempt: 2, At: at(time.Hour), Status: 200}), store.ErrNotFound)
 	}},
 	{"FinishBackchannelAttemptUpdatesOnlyItsOrgsDelivery", func(t *testing.T, s store.Store, a, b *orgRows) {
 		ctx := t.Context()
+		// Claim every due delivery but b's (organizations of earlier cases
+		// in this shared store included; they are not looked at again).
+		_, err := s.ClaimBackchannel(ctx, store.BackchannelClaim{Owner: "w", Now: at(2 * time.Hour), Lease: time.Minute, Limit: 1000,
+			PerOrg: 1000, Held: map[string]int{b.org.ID: 1000}})
+		ok(t, "ClaimBackchannel", err)
 		d := clone(a.outbox[0])
 		d.Attempts, d.LastError, d.DeliveredAt = 2, "", at(2*time.Hour)
 		att := &domain.BackchannelAttempt{OrgID: a.org.ID, DeliveryID: d.ID, Attempt: 2, At: at(2 * time.Hour), Status: 200}
-		ok(t, "FinishBackchannelAttempt(a, shared)", s.FinishBackchannelAttempt(ctx, d, att))
+		ok(t, "FinishBackchannelAttempt(a, shared)", s.FinishBackchannelAttempt(ctx, "w", d, att))
 		list, err := s.ListBackchannel(ctx, a.org.ID, sharedSID)
 		ok(t, "ListBackchannel(a)", err)
 		equal(t, "a's delivery", list, []*domain.BackchannelDelivery{d})

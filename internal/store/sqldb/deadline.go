@@ -1,0 +1,161 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// SetTimeout bounds every statement and transaction: one that has no
+// answer within d fails with store.ErrUnavailable (so a request answers
+// 503 instead of hanging on a frozen database). 0 means no bound.
+func (s *DB) SetTimeout(d time.Duration) { s.db.timeout = d }
+
+// Timeout is the bound SetTimeout set.
+func (s *DB) Timeout() time.Duration { return s.db.timeout }
+
+// pool is the *sql.DB as the queries see it: every call gets the deadline
+// and its connection failures and timeouts become store.ErrUnavailable.
+type pool struct {
+	raw         *sql.DB
+	timeout     time.Duration
+	unavailable func(error) bool // the dialect's own connection-failure errors
+}
+
+// bound derives the context of one database call from the caller's.
+func (p *pool) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if p.timeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, p.timeout)
+}
+
+// wrap turns a failure to reach the database in time into ErrUnavailable.
+// caller is the context the caller passed: when it ended first (a client
+// that went away), the error stays what it is.
+func (p *pool) wrap(caller context.Context, err error) error {
+	if err == nil || errors.Is(err, store.ErrUnavailable) || caller.Err() != nil {
+		return err
+	}
+	if !errors.Is(err, context.DeadlineExceeded) && !p.isConnectionFailure(err) {
+		return err
+	}
+	store.MarkUnavailable(caller)
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: no answer within %s: %v", store.ErrUnavailable, p.timeout, err)
+	}
+	return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+}
+
+func (p *pool) isConnectionFailure(err error) bool {
+	var netErr net.Error
+	switch {
+	case errors.As(err, &netErr),
+		errors.Is(err, driver.ErrBadConn),
+		errors.Is(err, sql.ErrConnDone),
+		errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNRESET):
+		return true
+	}
+	return p.unavailable != nil && p.unavailable(err)
+}
+
+func (p *pool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	bctx, cancel := p.bound(ctx)
+	defer cancel()
+	res, err := p.raw.ExecContext(bctx, query, args...)
+	return res, p.wrap(ctx, err)
+}
+
+// rows ends its call's deadline when closed.
+type rows struct {
+	*sql.Rows
+	caller context.Context
+	cancel context.CancelFunc
+	p      *pool
+}
+
+func (r *rows) Close() error {
+	err := r.Rows.Close()
+	r.cancel()
+	return err
+}
+
+func (r *rows) Err() error { return r.p.wrap(r.caller, r.Rows.Err()) }
+
+func (r *rows) Scan(dest ...any) error { return r.p.wrap(r.caller, r.Rows.Scan(dest...)) }
+
+func (p *pool) QueryContext(ctx context.Context, query string, args ...any) (*rows, error) {
+	bctx, cancel := p.bound(ctx)
+	rs, err := p.raw.QueryContext(bctx, query, args...)
+	if err != nil {
+		cancel()
+		return nil, p.wrap(ctx, err)
+	}
+	return &rows{Rows: rs, caller: ctx, cancel: cancel, p: p}, nil
+}
+
+// row ends its call's deadline once scanned.
+type row struct {
+	row    *sql.Row
+	caller context.Context
+	cancel context.CancelFunc
+	p      *pool
+}
+
+func (r *row) Scan(dest ...any) error {
+	defer r.cancel()
+	return r.p.wrap(r.caller, r.row.Scan(dest...))
+}
+
+// rowQuerier is what *sql.DB, *sql.Tx and *sql.Conn share for one row.
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (p *pool) queryRow(ctx context.Context, x rowQuerier, query string, args ...any) *row {
+	bctx, cancel := p.bound(ctx)
+	return &row{row: x.QueryRowContext(bctx, query, args...), caller: ctx, cancel: cancel, p: p}
+}
+
+func (p *pool) QueryRowContext(ctx context.Context, query string, args ...any) *row {
+	return p.queryRow(ctx, p.raw, query, args...)
+}
+
+// txExec runs one statement of a transaction under its own deadline.
+type txExec struct {
+	tx *sql.Tx
+	p  *pool
+}
+
+func (t txExec) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	bctx, cancel := t.p.bound(ctx)
+	defer cancel()
+	res, err := t.tx.ExecContext(bctx, query, args...)
+	return res, t.p.wrap(ctx, err)
+}
+
+// rowsQuerier is what *sql.DB, *sql.Tx and *sql.Conn share for rows.
+type rowsQuerier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// queryIn runs a query on x (a transaction) under its own deadline.
+func (p *pool) queryIn(ctx context.Context, x rowsQuerier, query string, args ...any) (*rows, error) {
+	bctx, cancel := p.bound(ctx)
+	rs, err := x.QueryContext(bctx, query, args...)
+	if err != nil {
+		cancel()
+		return nil, p.wrap(ctx, err)
+	}
+	return &rows{Rows: rs, caller: ctx, cancel: cancel, p: p}, nil
+}
