@@ -46,3 +46,15 @@ func RenderError(w http.ResponseWriter, t *template.Template, status int, p Erro
 	w.WriteHeader(status)
 	return t.ExecuteTemplate(w, "error", p)
 }
+
+// AllowOwnScript loosens a page's policy to run Latchkey's own script
+// (served from the same origin, for passkeys) and let it call back home.
+func AllowOwnScript(w http.ResponseWriter) {
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' https: data:; frame-ancestors 'none'; base-uri 'none'")
+}
+
+//go:embed static/mfa.js
+var mfaScript []byte
+
+// MFAScript is the passkey script (WebAuthn ceremonies in the browser).
+func MFAScript() []byte { return mfaScript }

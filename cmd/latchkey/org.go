@@ -109,6 +109,7 @@ func (c *cli) printOrg(cmd *cobra.Command, env *bootstrap.Env, o *domain.Organiz
 			"Ticket lifetime", seconds(s.TicketLifetimeSeconds),
 			"Auth redirect URL", orNone(s.AuthRedirectURL),
 			"Login method", s.LoginMethod,
+			"Second factor", s.MFA,
 			"Created", out.CreatedAt,
 			"Updated", out.UpdatedAt)
 	})
@@ -151,7 +152,8 @@ func (c *cli) orgUpdateCmd() *cobra.Command {
 		Short: "Change an organization's name or settings (only the flags given change)",
 		Example: `  latchkey org update acme --sso=off
   latchkey org update acme --session-lifetime 1.296.000   # 15 days
-  latchkey org update acme --auth-redirect-url https://acme.example/login --login-method platform`,
+  latchkey org update acme --auth-redirect-url https://acme.example/login --login-method platform
+  latchkey org update acme --mfa required`,
 		Args: args("ID"),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			if err := orgArg(a[0]); err != nil {
@@ -181,6 +183,7 @@ func (c *cli) orgUpdateCmd() *cobra.Command {
 	f.String("ticket-lifetime", "", "login ticket lifetime in seconds (10 to 3600)")
 	f.String("auth-redirect-url", "", "where the organization's platform logs users in (for --login-method platform); \"\" clears it")
 	f.String("login-method", "", "how browsers sign in: password, platform or upstream")
+	f.String("mfa", "", "second factor policy: off, optional, admins (role ADMIN must) or required (everyone with a password must)")
 	return cmd
 }
 
@@ -207,9 +210,9 @@ func orgChanges(cmd *cobra.Command) (directory.OrgChanges, error) {
 		return directory.OrgChanges{}, err
 	}
 	ch := directory.OrgChanges{Name: name, SSOEnabled: sso, SessionLifetimeSeconds: session, TicketLifetimeSeconds: ticket,
-		AuthRedirectURL: authURL, LoginMethod: login}
+		AuthRedirectURL: authURL, LoginMethod: login, MFA: stringFlag(cmd, "mfa")}
 	if ch.IsZero() {
-		return ch, usagef("nothing to change: give at least one of --name, --sso, --session-lifetime, --ticket-lifetime, --auth-redirect-url, --login-method")
+		return ch, usagef("nothing to change: give at least one of --name, --sso, --session-lifetime, --ticket-lifetime, --auth-redirect-url, --login-method, --mfa")
 	}
 	return ch, nil
 }

@@ -46,7 +46,7 @@ func TestOrgShowAndList_PrintSettingsAndTimestamps(t *testing.T) {
 	got := c.object("org", "show", "acme")
 	wantKeys(t, "org show", got, "id", "name", "issuer", "settings", "createdAt", "updatedAt")
 	settings, _ := got["settings"].(map[string]any)
-	wantKeys(t, "org settings", settings, "sso_enabled", "session_lifetime_seconds", "ticket_lifetime_seconds", "auth_redirect_url", "login_method")
+	wantKeys(t, "org settings", settings, "sso_enabled", "session_lifetime_seconds", "ticket_lifetime_seconds", "auth_redirect_url", "login_method", "mfa")
 	if settings["sso_enabled"] != true || settings["session_lifetime_seconds"] != 36000.0 || settings["login_method"] != "password" {
 		t.Errorf("new organization settings = %v, want SSO on, 36000 s, password", settings)
 	}

@@ -15,6 +15,7 @@ import (
 func (c *cli) userCmd() *cobra.Command {
 	cmd := c.group(&cobra.Command{Use: "user", Short: "Manage an organization's users"})
 	addJSONFlag(cmd)
+	cmd.AddCommand(c.userMFACmd())
 	cmd.AddCommand(c.userCreateCmd(), c.userListCmd(), c.userShowCmd(), c.userUpdateCmd(),
 		c.userSetDisabledCmd(true), c.userSetDisabledCmd(false), c.userDeleteCmd())
 	return cmd

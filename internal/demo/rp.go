@@ -144,6 +144,10 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Query().Get("prompt") == "login" {
 		opts = append(opts, oauth2.SetAuthURLParam("prompt", "login"))
 	}
+	// An application may demand a second factor (Latchkey steps the session up).
+	if v := r.URL.Query().Get("acr_values"); v == "urn:latchkey:acr:mfa" {
+		opts = append(opts, oauth2.SetAuthURLParam("acr_values", v))
+	}
 	http.Redirect(w, r, a.oauth().AuthCodeURL(state, opts...), http.StatusFound)
 }
 
@@ -267,4 +271,5 @@ button,.btn{display:inline-block;padding:.6rem 1.1rem;border-radius:8px;border:0
 <p>This application has no session of its own. Signing in sends you to Latchkey; if you are already signed in there (single sign-on), you come straight back.</p>
 <p><a class="btn" href="{{.App.BaseURL}}/login">Sign in</a></p>
 {{end}}
+<p style="margin-top:1rem"><a href="{{.App.BaseURL}}/login?acr_values=urn:latchkey:acr:mfa">Sign in with a second factor</a> (asks Latchkey for <code>acr=urn:latchkey:acr:mfa</code>)</p>
 </div></main></body></html>`))

@@ -43,6 +43,7 @@ type Store interface {
 	store.UserSearch
 	store.SCIMTokens
 	store.Groups
+	store.Factors
 	// ListUserSessions is the one read of sessions the directory needs;
 	// ending them goes through Logout.
 	ListUserSessions(ctx context.Context, orgID, sub string) ([]*domain.Session, error)

@@ -46,6 +46,7 @@ func (d *Directory) newAPIKey(orgID string) (*domain.APIKey, string, error) {
 func (d *Directory) CreateOrg(ctx context.Context, a Actor, id, name string) (*domain.Organization, string, error) {
 	now := d.now()
 	o := &domain.Organization{ID: id, Name: name, Settings: domain.DefaultOrgSettings(), CreatedAt: now, UpdatedAt: now}
+	o.Settings.MFA = domain.DefaultMFAPolicy(id)
 	if err := o.Validate(); err != nil {
 		return nil, "", err
 	}
@@ -99,6 +100,8 @@ type OrgChanges struct {
 	TicketLifetimeSeconds  *int64
 	AuthRedirectURL        *string
 	LoginMethod            *string
+	// MFA is the second-factor policy (off, optional, admins, required).
+	MFA *string
 }
 
 // IsZero reports whether no field is set.
@@ -123,6 +126,9 @@ func (c OrgChanges) apply(o *domain.Organization) {
 	if c.LoginMethod != nil {
 		o.Settings.LoginMethod = *c.LoginMethod
 	}
+	if c.MFA != nil {
+		o.Settings.MFA = *c.MFA
+	}
 }
 
 // fieldNames lists the fields set, for the audit log.
@@ -130,7 +136,7 @@ func (c OrgChanges) fieldNames() string {
 	return setFields(
 		"name", c.Name != nil, "sso_enabled", c.SSOEnabled != nil,
 		"session_lifetime_seconds", c.SessionLifetimeSeconds != nil, "ticket_lifetime_seconds", c.TicketLifetimeSeconds != nil,
-		"auth_redirect_url", c.AuthRedirectURL != nil, "login_method", c.LoginMethod != nil)
+		"auth_redirect_url", c.AuthRedirectURL != nil, "login_method", c.LoginMethod != nil, "mfa", c.MFA != nil)
 }
 
 // UpdateOrg changes the given fields of the organization, atomically, after
@@ -140,10 +146,16 @@ func (d *Directory) UpdateOrg(ctx context.Context, a Actor, id string, c OrgChan
 	if domain.ValidateOrgID(id) != nil {
 		return nil, notFoundf("organization %q not found", id)
 	}
+	ev := d.event(id, a, "org.update", id, map[string]string{"changed": c.fieldNames()})
 	o, err := d.Store.UpdateOrg(ctx, id, func(o *domain.Organization) error {
+		before := o.Settings.MFA
 		c.apply(o)
 		if err := o.Validate(); err != nil {
 			return err
+		}
+		// A change of the second-factor policy is recorded with both ends.
+		if before != o.Settings.MFA {
+			ev.Detail["mfa_from"], ev.Detail["mfa_to"] = before, o.Settings.MFA
 		}
 		if o.Settings.LoginMethod == domain.LoginUpstream {
 			if _, err := d.Store.GetUpstream(ctx, id); errors.Is(err, store.ErrNotFound) {
@@ -154,7 +166,7 @@ func (d *Directory) UpdateOrg(ctx context.Context, a Actor, id string, c OrgChan
 		}
 		o.UpdatedAt = d.now()
 		return nil
-	}, d.event(id, a, "org.update", id, map[string]string{"changed": c.fieldNames()}))
+	}, ev)
 	if err != nil {
 		return nil, notFound(err, "organization %q", id)
 	}

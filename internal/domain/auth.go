@@ -62,21 +62,23 @@ func (s *Session) Active(now time.Time) bool {
 
 // AuthRequest is an authorization request waiting for the browser to sign in.
 type AuthRequest struct {
-	OrgID               string    `json:"-"`
-	ID                  string    `json:"-"`
-	ClientID            string    `json:"client_id"`
-	RedirectURI         string    `json:"redirect_uri"`
-	ResponseMode        string    `json:"response_mode,omitempty"`
-	Scope               string    `json:"scope"`
-	State               string    `json:"state,omitempty"`
-	Nonce               string    `json:"nonce,omitempty"`
-	CodeChallenge       string    `json:"code_challenge,omitempty"`
-	CodeChallengeMethod string    `json:"code_challenge_method,omitempty"`
-	Prompt              string    `json:"prompt,omitempty"`
-	MaxAge              int64     `json:"max_age"` // -1 when absent
-	LoginHint           string    `json:"login_hint,omitempty"`
-	CreatedAt           time.Time `json:"-"`
-	ExpiresAt           time.Time `json:"-"`
+	OrgID               string `json:"-"`
+	ID                  string `json:"-"`
+	ClientID            string `json:"client_id"`
+	RedirectURI         string `json:"redirect_uri"`
+	ResponseMode        string `json:"response_mode,omitempty"`
+	Scope               string `json:"scope"`
+	State               string `json:"state,omitempty"`
+	Nonce               string `json:"nonce,omitempty"`
+	CodeChallenge       string `json:"code_challenge,omitempty"`
+	CodeChallengeMethod string `json:"code_challenge_method,omitempty"`
+	Prompt              string `json:"prompt,omitempty"`
+	MaxAge              int64  `json:"max_age"` // -1 when absent
+	LoginHint           string `json:"login_hint,omitempty"`
+	// ACRValues are the requested context classes, space separated.
+	ACRValues string    `json:"acr_values,omitempty"`
+	CreatedAt time.Time `json:"-"`
+	ExpiresAt time.Time `json:"-"`
 }
 
 // AuthCode is an issued authorization code (stored by hash, single use).

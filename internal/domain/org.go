@@ -39,6 +39,8 @@ type OrgSettings struct {
 	TicketLifetimeSeconds  int64  `json:"ticket_lifetime_seconds"`
 	AuthRedirectURL        string `json:"auth_redirect_url"`
 	LoginMethod            string `json:"login_method"`
+	// MFA is the multi-factor policy (off, optional, admins, required).
+	MFA string `json:"mfa"`
 }
 
 // DefaultOrgSettings returns the settings a new organization starts with.
@@ -48,6 +50,7 @@ func DefaultOrgSettings() OrgSettings {
 		SessionLifetimeSeconds: DefaultSessionLifetime,
 		TicketLifetimeSeconds:  DefaultTicketLifetime,
 		LoginMethod:            LoginPassword,
+		MFA:                    MFAOptional,
 	}
 }
 
@@ -60,6 +63,9 @@ func (s OrgSettings) Validate() error {
 		return Invalid("ticket_lifetime_seconds", "must be between %d and %d seconds", MinTicketLifetime, MaxTicketLifetime)
 	}
 	if err := CheckHTTPURL("auth_redirect_url", s.AuthRedirectURL, false); err != nil {
+		return err
+	}
+	if err := ValidateMFAPolicy(s.MFA); err != nil {
 		return err
 	}
 	switch s.LoginMethod {

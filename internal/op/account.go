@@ -17,11 +17,22 @@ type accountPageData struct {
 	LoginURL     string
 	LogoutAction string
 	CSRF         string
+	// Factors is the "Sign-in methods" section (nil when MFA is off).
+	Factors *factorsView
+	Script  string
 }
+
+func (d accountPageData) usesScript() bool { return d.Factors != nil && d.Factors.Register != nil }
 
 // account shows who is signed in to the organization in this browser and
 // which applications took part in the session.
 func (p *Provider) account(w http.ResponseWriter, r *http.Request) {
+	p.renderAccount(w, r, http.StatusOK, "", "")
+}
+
+// renderAccount shows the account page, with a notice or a problem from
+// the change that led to it.
+func (p *Provider) renderAccount(w http.ResponseWriter, r *http.Request, status int, notice, problem string) {
 	org, ok := p.org(w, r)
 	if !ok {
 		return
@@ -54,7 +65,14 @@ func (p *Provider) account(w http.ResponseWriter, r *http.Request) {
 					d.Apps = append(d.Apps, app.Name)
 				}
 			}
+			if d.Factors, err = p.factorsView(w, r, org, user); err != nil {
+				p.internalError(w, r, "load second factors", err)
+				return
+			}
+			if d.Factors != nil {
+				d.Factors.Notice, d.Factors.Error, d.Script = notice, problem, p.Issuer(org.ID)+"/mfa.js"
+			}
 		}
 	}
-	p.render(w, r, http.StatusOK, "account", d)
+	p.render(w, r, status, "account", d)
 }

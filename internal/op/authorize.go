@@ -138,6 +138,12 @@ func (p *Provider) parseAuthRequest(r *http.Request, org *domain.Organization, p
 		}
 		req.MaxAge = n
 	}
+	if v := params.Get("acr_values"); v != "" {
+		if len(v) > 512 {
+			return app, req, oauth.InvalidRequest("acr_values is too long"), true
+		}
+		req.ACRValues = strings.Join(strings.Fields(v), " ")
+	}
 	if len(req.LoginHint) > domain.MaxUserNameLen*2 {
 		req.LoginHint = ""
 	}
@@ -165,6 +171,9 @@ func (p *Provider) proceed(w http.ResponseWriter, r *http.Request, org *domain.O
 		}
 	}
 	if sess != nil && p.sessionSatisfies(org, req, sess) {
+		if p.stepUp(w, r, org, req, sess, user) {
+			return
+		}
 		p.issueCode(w, r, org, req, sess)
 		return
 	}

@@ -30,6 +30,7 @@ type Metadata struct {
 	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported"`
 	CodeChallengeMethodsSupported              []string `json:"code_challenge_methods_supported"`
 	ClaimsSupported                            []string `json:"claims_supported"`
+	ACRValuesSupported                         []string `json:"acr_values_supported,omitempty"`
 	PromptValuesSupported                      []string `json:"prompt_values_supported"`
 	AuthorizationResponseISSParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
 	ClaimsParameterSupported                   bool     `json:"claims_parameter_supported"`
@@ -63,7 +64,7 @@ func (p *Provider) metadata(org *domain.Organization) Metadata {
 		// Introspection reveals token contents: public clients may not use it.
 		IntrospectionEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
 		CodeChallengeMethodsSupported:             []string{"S256"},
-		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "amr", "azp", "at_hash",
+		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "amr", "acr", "azp", "at_hash",
 			"preferred_username", "name", "given_name", "family_name", "picture", "email", "email_verified", "role", "groups"},
 		PromptValuesSupported:                      []string{"none", "login", "consent"},
 		AuthorizationResponseISSParameterSupported: true,
@@ -71,6 +72,7 @@ func (p *Provider) metadata(org *domain.Organization) Metadata {
 		BackchannelLogoutSupported:                 true,
 		BackchannelLogoutSessionSupported:          true,
 		FrontchannelLogoutSupported:                false,
+		ACRValuesSupported:                         domain.ACRValues,
 	}
 	return m
 }

@@ -59,7 +59,11 @@ type loginPageData struct {
 	// UpstreamURL and UpstreamLabel offer the organization's own IdP.
 	UpstreamURL   string
 	UpstreamLabel string
+	// Passkey offers "Sign in with a passkey" (its script's URL).
+	Passkey string
 }
+
+func (d loginPageData) usesScript() bool { return d.Passkey != "" }
 
 // ClientIP is the address a request came from (see package request).
 func ClientIP(r *http.Request) string { return request.ClientIP(r) }
@@ -115,6 +119,9 @@ func (p *Provider) newLoginData(w http.ResponseWriter, r *http.Request, org *dom
 		change.Set("req", req.ID)
 	}
 	d.ChangeUserURL = p.Issuer(org.ID) + "/login?" + change.Encode()
+	if p.passwordless(org) {
+		d.Passkey = p.Issuer(org.ID) + "/mfa.js"
+	}
 	if p.Upstream != nil {
 		if label, ok := p.Upstream.Available(r.Context(), org); ok {
 			up := url.Values{}
@@ -173,16 +180,8 @@ func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		p.render(w, r, status, "login", d)
 		return
 	}
-	if _, err := p.Sessions.Login(r.Context(), w, r, org, user, []string{domain.AMRPassword}, nil); err != nil {
-		p.internalError(w, r, "start session", err)
-		return
-	}
 	p.audit(r, org.ID, user.UserName, "login.password", user.UserName, "ok", nil)
-	if req != nil {
-		http.Redirect(w, r, p.Issuer(org.ID)+"/authorize/continue?req="+url.QueryEscape(req.ID), http.StatusSeeOther)
-		return
-	}
-	http.Redirect(w, r, p.Issuer(org.ID)+"/account", http.StatusSeeOther)
+	p.passwordVerified(w, r, org, user, req)
 }
 
 // checkPassword verifies a password sign-in. Unknown users, users without a

@@ -55,6 +55,7 @@ type idTokenClaims struct {
 	SID               string   `json:"sid,omitempty"`
 	AccessTokenHash   string   `json:"at_hash,omitempty"`
 	AMR               []string `json:"amr,omitempty"`
+	ACR               string   `json:"acr,omitempty"`
 	AuthorizedParty   string   `json:"azp"`
 	PreferredUsername string   `json:"preferred_username,omitempty"`
 	Name              string   `json:"name,omitempty"`
@@ -81,6 +82,7 @@ type accessTokenClaims struct {
 	Scope    string   `json:"scope,omitempty"`
 	AuthTime int64    `json:"auth_time,omitempty"`
 	AMR      []string `json:"amr,omitempty"`
+	ACR      string   `json:"acr,omitempty"`
 	SID      string   `json:"sid,omitempty"`
 }
 
@@ -132,7 +134,7 @@ func (p *Provider) mint(ctx context.Context, g *grant) (*tokenResponse, []*domai
 		var err error
 		access, err = p.Keys.Sign(ctx, g.org.ID, g.app.IDTokenAlg, "at+jwt", accessTokenClaims{
 			Issuer: iss, Subject: sub, Audience: g.app.ClientID, Expiry: atExp.Unix(), IssuedAt: now.Unix(),
-			JTI: secret.MustToken(), ClientID: g.app.ClientID, Scope: g.scope, AuthTime: unix(g.authTime), AMR: g.amr, SID: g.sid,
+			JTI: secret.MustToken(), ClientID: g.app.ClientID, Scope: g.scope, AuthTime: unix(g.authTime), AMR: g.amr, ACR: domain.ACR(g.amr), SID: g.sid,
 		})
 		if err != nil {
 			return nil, nil, err
@@ -168,7 +170,7 @@ func (p *Provider) mint(ctx context.Context, g *grant) (*tokenResponse, []*domai
 		claims := idTokenClaims{
 			Issuer: iss, Subject: g.user.Sub, Audience: g.app.ClientID, AuthorizedParty: g.app.ClientID,
 			IssuedAt: now.Unix(), Expiry: now.Add(time.Duration(g.app.IDTokenLifetime) * time.Second).Unix(),
-			AuthTime: unix(g.authTime), Nonce: g.nonce, SID: g.sid, AMR: g.amr, AccessTokenHash: atHash(g.app.IDTokenAlg, access),
+			AuthTime: unix(g.authTime), Nonce: g.nonce, SID: g.sid, AMR: g.amr, ACR: domain.ACR(g.amr), AccessTokenHash: atHash(g.app.IDTokenAlg, access),
 		}
 		userClaims(g.user, g.scope, &claims)
 		if err := p.groupsClaim(ctx, g.app, g.user, g.scope, &claims); err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/logout"
+	"github.com/latchkey/latchkey/internal/mfa"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/signer"
 	"github.com/latchkey/latchkey/internal/store"
@@ -37,7 +38,9 @@ type Provider struct {
 	Logout   *logout.Service
 	// Upstream signs users in through the organization's upstream IdP;
 	// nil when the deployment does not offer federation.
-	Upstream  UpstreamLogin
+	Upstream UpstreamLogin
+	// MFA runs second-factor ceremonies; nil turns second factors off.
+	MFA       *mfa.Service
 	Templates *template.Template
 	Log       *slog.Logger
 	PublicURL string
@@ -99,6 +102,7 @@ func (p *Provider) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+iss+"/end_session", p.endSession)
 	mux.HandleFunc("GET "+iss+"/logout", p.logoutPage)
 	mux.HandleFunc("POST "+iss+"/logout", p.logoutSubmit)
+	p.registerMFA(mux)
 }
 
 // org loads the organization named in the path. An unknown organization
@@ -153,8 +157,14 @@ type pageData struct {
 	OrgName string
 }
 
+// scriptPage is page data that loads Latchkey's own script (passkeys).
+type scriptPage interface{ usesScript() bool }
+
 func (p *Provider) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
 	web.SetPageHeaders(w)
+	if sp, ok := data.(scriptPage); ok && sp.usesScript() {
+		web.AllowOwnScript(w)
+	}
 	w.WriteHeader(status)
 	if err := p.Templates.ExecuteTemplate(w, name, data); err != nil {
 		p.Log.Error("render page", "page", name, "request_id", p.RequestID(r.Context()), "err", err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/admin/api"
 	"github.com/latchkey/latchkey/internal/admin/portal"
+	"github.com/latchkey/latchkey/internal/mfa"
 	"github.com/latchkey/latchkey/internal/op"
 	"github.com/latchkey/latchkey/internal/platform"
 	"github.com/latchkey/latchkey/internal/scim"
@@ -48,6 +49,7 @@ func (s *Server) routes() error {
 		Limiter:   &throttle.Limiter{Store: env.Store, Now: clock},
 		Templates: templates, Log: s.log, PublicURL: env.Config.PublicURL,
 		RequestID: RequestID, Now: clock,
+		MFA: &mfa.Service{Store: env.Store, Master: env.Master, PublicURL: env.Config.PublicURL, Now: clock},
 	}
 	provider.Register(s.mux)
 	s.mux.HandleFunc("GET /{$}", provider.TicketLanding)

@@ -330,6 +330,52 @@ type SetupTokens interface {
 	ConsumeSetupToken(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.SetupToken, error)
 }
 
+// Factors stores users' second factors: passkeys, one-time code
+// generators and recovery codes.
+type Factors interface {
+	// CreatePasskey stores a new passkey; ErrConflict if its credential id
+	// is registered in the organization already.
+	CreatePasskey(ctx context.Context, k *domain.Passkey) error
+	GetPasskey(ctx context.Context, orgID string, id []byte) (*domain.Passkey, error)
+	ListPasskeys(ctx context.Context, orgID, sub string) ([]*domain.Passkey, error)
+	// UsePasskey records a verified assertion. A passkey whose stored sign
+	// count is non-zero moves only forwards: if signCount is not greater
+	// than the stored one (a clone, or a racing replay), nothing changes
+	// and ErrAlreadyUsed is returned.
+	UsePasskey(ctx context.Context, orgID string, id []byte, signCount uint32, flags byte, at time.Time) error
+	// DeletePasskey removes one of the user's passkeys.
+	DeletePasskey(ctx context.Context, orgID, sub string, id []byte) error
+	// PutTOTP stores the user's generator, replacing any earlier one.
+	PutTOTP(ctx context.Context, f *domain.TOTPFactor) error
+	GetTOTP(ctx context.Context, orgID, sub string) (*domain.TOTPFactor, error)
+	// UseTOTPStep accepts time step step once: ErrAlreadyUsed if a step
+	// at or after it was accepted before. confirm marks an unconfirmed
+	// generator confirmed at at.
+	UseTOTPStep(ctx context.Context, orgID, sub string, step int64, confirm bool, at time.Time) error
+	DeleteTOTP(ctx context.Context, orgID, sub string) error
+	// ReplaceRecoveryCodes replaces the user's recovery codes.
+	ReplaceRecoveryCodes(ctx context.Context, orgID, sub string, codes []*domain.RecoveryCode) error
+	// UseRecoveryCode consumes the code with this hash (single winner) and
+	// returns how many unused codes remain. ErrNotFound for an unknown
+	// code, ErrAlreadyUsed for a used one.
+	UseRecoveryCode(ctx context.Context, orgID, sub string, hash []byte, at time.Time) (int, error)
+	// CountRecoveryCodes returns how many unused codes the user has.
+	CountRecoveryCodes(ctx context.Context, orgID, sub string) (int, error)
+	// DeleteUserFactors removes every factor of the user at once, writing
+	// the audit events in the same transaction.
+	DeleteUserFactors(ctx context.Context, orgID, sub string, audit ...*domain.AuditEvent) error
+}
+
+// MFAFlows stores the single-use steps of multi-factor sign-in.
+type MFAFlows interface {
+	CreateMFAFlow(ctx context.Context, f *domain.MFAFlow) error
+	// GetMFAFlow returns an unused flow that has not expired at now.
+	GetMFAFlow(ctx context.Context, orgID string, hash []byte, now time.Time) (*domain.MFAFlow, error)
+	// ConsumeMFAFlow has ConsumeCode's single-winner guarantee; expiry is
+	// the caller's to check.
+	ConsumeMFAFlow(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.MFAFlow, error)
+}
+
 // Maintenance removes what no longer matters.
 type Maintenance interface {
 	// PurgeExpired deletes rows of every organization that expired or
@@ -360,6 +406,8 @@ type Store interface {
 	UpstreamFlows
 	PortalSessions
 	SetupTokens
+	Factors
+	MFAFlows
 	Maintenance
 	UserSearch
 	SCIMTokens

@@ -131,9 +131,26 @@ func TestOpenIDClient(t *testing.T) {
 					})
 				})
 			}
+			// acr_values and step-up, with a user of its own (it sets up a
+			// second factor, which the other scenarios' user must not have).
+			t.Run("acr-mfa", func(t *testing.T) {
+				const mfaUser = "carol"
+				if _, err := lk.env.Directory.CreateUser(context.Background(), directory.Actor{Name: "interop-test"}, orgID, mfaUser,
+					directory.UserChanges{Password: ptr(password)}); err != nil {
+					t.Fatal(err)
+				}
+				clientID, clientSecret := lk.createApp(t, false)
+				res := runRP(t, node, map[string]string{
+					"ISSUER": lk.issuer, "CLIENT_ID": clientID, "CLIENT_SECRET": clientSecret, "CLIENT_AUTH": "client_secret_basic",
+					"REDIRECT_URI": redirectURI, "USERNAME": mfaUser, "PASSWORD": password, "SCENARIO": "acr-mfa",
+				})
+				t.Logf("steps: %s", strings.Join(res.Steps, ", "))
+			})
 		})
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // requireNode returns the node binary, or skips (fails under CI=true) when
 // node or this directory's node_modules are missing.

@@ -15,7 +15,8 @@
 //   REDIRECT_URI   a redirect URI registered for the application
 //   USERNAME       the user to sign in as
 //   PASSWORD       the user's password
-//   SCENARIO       which scenario to run: code-flow (default), prompt-none or rp-logout
+//   SCENARIO       which scenario to run: code-flow (default), prompt-none,
+//                  rp-logout or acr-mfa (the user must have no second factor yet)
 //   POST_LOGOUT_REDIRECT_URI  a registered post-logout redirect URI (rp-logout)
 //   RP_TRACE       1 to write every HTTP exchange to stderr
 //
@@ -30,7 +31,7 @@
 
 import * as client from 'openid-client';
 
-import { Browser, pageSummary, readLoginForm, setField, tracingFetch } from './browser.mjs';
+import { Browser, forms, pageSummary, readLoginForm, setField, tracingFetch } from './browser.mjs';
 
 // env is read in main, so a missing variable is reported like any failure.
 let env;
@@ -351,10 +352,120 @@ async function rpLogout() {
   return {};
 }
 
+// ---------------------------------------------------------------------------
+// acr_values and step-up.
+
+const ACR_PWD = 'urn:latchkey:acr:pwd';
+const ACR_MFA = 'urn:latchkey:acr:mfa';
+
+// totp is an RFC 6238 code (HMAC-SHA-1, six digits, 30-second steps) for a
+// base32 key, computed here independently of Latchkey.
+async function totp(base32, at = Date.now()) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const ch of base32.replace(/=+$/, '')) {
+    const v = alphabet.indexOf(ch.toUpperCase());
+    assert(v >= 0, `not base32: ${base32}`);
+    bits += v.toString(2).padStart(5, '0');
+  }
+  const key = new Uint8Array(Math.floor(bits.length / 8));
+  for (let i = 0; i < key.length; i++) key[i] = parseInt(bits.slice(i * 8, i * 8 + 8), 2);
+  const counter = new DataView(new ArrayBuffer(8));
+  counter.setBigUint64(0, BigInt(Math.floor(at / 1000 / 30)));
+  const hmacKey = await crypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-1' }, false, ['sign']);
+  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', hmacKey, counter.buffer));
+  const off = mac[mac.length - 1] & 0x0f;
+  const n = ((mac[off] & 0x7f) << 24) | (mac[off + 1] << 16) | (mac[off + 2] << 8) | mac[off + 3];
+  return String(n % 1_000_000).padStart(6, '0');
+}
+
+// readFormById reads the POST form with the given id, as readLoginForm does.
+function readFormById(html, pageUrl, id) {
+  const form = forms(html).find((f) => f.attrs.id === id);
+  if (!form) return null;
+  const fields = [];
+  for (const { tag, attrs } of form.controls) {
+    const type = (attrs.type || (tag === 'button' ? 'submit' : 'text')).toLowerCase();
+    if (!attrs.name || ['submit', 'image', 'button', 'reset', 'file'].includes(type)) continue;
+    fields.push([attrs.name, attrs.value ?? '']);
+  }
+  return { action: new URL(form.attrs.action || pageUrl.href, pageUrl), fields };
+}
+
+function amrOf(c) {
+  assert(Array.isArray(c.amr), `id_token amr ${JSON.stringify(c.amr)} is not a list`);
+  return [...c.amr].sort();
+}
+
+// acrMFA: the application asks for acr_values=urn:latchkey:acr:mfa. With
+// only a password, Latchkey answers acr pwd (acr_values is a voluntary
+// claim). Once the user has set up one-time codes (on the account page,
+// the secret read from it), the same request steps the session up: the
+// code alone is asked, and the id_token says acr mfa, amr pwd otp mfa,
+// with the original auth_time.
+async function acrMFA() {
+  const config = await step('discovery', discover);
+  await step('discovery-acr-values', async () => {
+    const got = config.serverMetadata().acr_values_supported;
+    assert(Array.isArray(got) && got.includes(ACR_PWD) && got.includes(ACR_MFA),
+      `discovery acr_values_supported ${JSON.stringify(got)} lacks ${ACR_PWD} or ${ACR_MFA}`);
+  });
+  const browser = new Browser(httpFetch());
+  const first = await step('authorization-url', () => authorizationRequest(config, { acr_values: ACR_MFA }));
+  const cb1 = await step('login', () => signIn(browser, first.url));
+  const t1 = await step('code-exchange', () => client.authorizationCodeGrant(config, cb1, first.checks));
+  const c1 = await step('acr-pwd', async () => {
+    const c = t1.claims();
+    assert(c.acr === ACR_PWD, `password-only sign-in: acr ${c.acr}, want ${ACR_PWD}`);
+    assert(JSON.stringify(amrOf(c)) === JSON.stringify(['pwd']), `password-only sign-in: amr ${JSON.stringify(c.amr)}`);
+    return c;
+  });
+
+  const key = await step('totp-enrol', async () => {
+    const page = await browser.navigate(`${env.issuer}/account/totp`, env.redirectUri);
+    const m = page.html && /id="totp-secret">([A-Z2-7]+)</.exec(page.html);
+    assert(m, `no one-time code secret on ${pageSummary(page)}`);
+    const form = readFormById(page.html, page.url, 'totp-form');
+    assert(form, `no totp-form on ${pageSummary(page)}`);
+    setField(form.fields, 'code', await totp(m[1]));
+    const done = await browser.submit(form, env.redirectUri);
+    // The first factor brings recovery codes, shown once.
+    assert(done.html && done.html.includes('One-time codes are set up') && done.html.includes('recovery codes'),
+      `enrolment not confirmed: ${pageSummary(done)}`);
+    return m[1];
+  });
+
+  const second = await step('authorization-url-mfa', () => authorizationRequest(config, { acr_values: ACR_MFA }));
+  const cb2 = await step('step-up', async () => {
+    const page = await browser.navigate(second.url, env.redirectUri);
+    assert(!page.callback, 'a password-only session answered acr_values=mfa without a second factor');
+    if (!page.url.pathname.endsWith('/login/factor')) throw new Error(`step-up went to ${pageSummary(page)}`);
+    assert(!/name="password"/.test(page.html), 'step-up asked for the password again');
+    const form = readFormById(page.html, page.url, 'factor-totp');
+    assert(form, `no one-time code form on ${pageSummary(page)}`);
+    // The next step's code: the enrolment's code is spent.
+    setField(form.fields, 'code', await totp(key, Date.now() + 30_000));
+    const back = await browser.submit(form, env.redirectUri);
+    if (!back.callback) throw new Error(`the code was not accepted: ${pageSummary(back)}`);
+    return back.callback;
+  });
+  const t2 = await step('code-exchange-mfa', () => client.authorizationCodeGrant(config, cb2, second.checks));
+  const c2 = await step('acr-mfa', async () => {
+    const c = t2.claims();
+    assert(c.acr === ACR_MFA, `after step-up: acr ${c.acr}, want ${ACR_MFA}`);
+    assert(JSON.stringify(amrOf(c)) === JSON.stringify(['mfa', 'otp', 'pwd']), `after step-up: amr ${JSON.stringify(c.amr)}`);
+    assert(c.auth_time === c1.auth_time, `step-up changed auth_time ${c1.auth_time} → ${c.auth_time}`);
+    assert(c.sub === c1.sub, 'step-up changed sub');
+    return c;
+  });
+  return { sub: c2.sub, preferred_username: c2.preferred_username };
+}
+
 const scenarios = {
   'code-flow': codeFlow,
   'prompt-none': promptNone,
   'rp-logout': rpLogout,
+  'acr-mfa': acrMFA,
 };
 
 // ---------------------------------------------------------------------------

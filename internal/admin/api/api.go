@@ -54,6 +54,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.handle(mux, "GET "+org+"/users/{user_name}/sessions", "user.sessions.read", inOrg, a.listUserSessions)
 	a.handle(mux, "DELETE "+org+"/users/{user_name}/sessions", "user.sessions.end", inOrg, a.endUserSessions)
 	a.handle(mux, "DELETE "+org+"/users/{user_name}/sessions/{sid}", "user.session.end", inOrg, a.endUserSession)
+	a.handle(mux, "GET "+org+"/users/{user_name}/mfa", "user.mfa.read", inOrg, a.getUserMFA)
+	a.handle(mux, "POST "+org+"/users/{user_name}/mfa/reset", "user.mfa.reset", inOrg, a.resetUserMFA)
 
 	a.handle(mux, "GET "+org+"/upstream", "upstream.read", inOrg, a.getUpstream)
 	a.handle(mux, "PUT "+org+"/upstream", "upstream.set", inOrg, a.putUpstream)

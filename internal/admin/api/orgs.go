@@ -80,7 +80,7 @@ func (a *API) getOrg(c *call) (int, any, error) {
 }
 
 var orgFields = fieldSpec{
-	writable: []string{"name", "ssoEnabled", "sessionLifetimeSeconds", "ticketLifetimeSeconds", "authRedirectUrl", "loginMethod"},
+	writable: []string{"name", "ssoEnabled", "sessionLifetimeSeconds", "ticketLifetimeSeconds", "authRedirectUrl", "loginMethod", "mfa"},
 	readOnly: []string{"id", "issuer", "settings", "createdAt", "updatedAt"},
 }
 
@@ -121,6 +121,9 @@ func orgChanges(body *object) (directory.OrgChanges, error) {
 		return ch, err
 	}
 	if ch.LoginMethod, err = body.str("loginMethod"); err != nil {
+		return ch, err
+	}
+	if ch.MFA, err = body.str("mfa"); err != nil {
 		return ch, err
 	}
 	return ch, nil

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -66,6 +67,9 @@ type Options struct {
 	// with the public URL Start chose (e.g. to provision the demo
 	// organization); the options it returns are appended to ServerOptions.
 	Setup func(env *bootstrap.Env, publicURL string) []server.Option
+	// Host names the server in its public URL instead of 127.0.0.1
+	// ("localhost" for WebAuthn, which refuses IP addresses).
+	Host string
 	// Config, if set, adjusts the configuration before the store opens.
 	Config func(cfg *config.Config)
 }
@@ -84,6 +88,9 @@ func Start(t testing.TB, backend string, opts ...Options) *Instance {
 		t.Fatal(err)
 	}
 	base := "http://" + ln.Addr().String()
+	if o.Host != "" {
+		base = "http://" + net.JoinHostPort(o.Host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	}
 	cfg := config.Config{
 		Addr: ln.Addr().String(), PublicURL: base, DataDir: dir, MasterKeyFile: filepath.Join(dir, "master.key"),
 		Database: "sqlite:" + filepath.Join(dir, "latchkey.db"), OutboundAllowLoopback: true,

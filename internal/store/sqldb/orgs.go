@@ -19,7 +19,7 @@ var orgTables = []string{
 	"session_clients", "sessions", "auth_requests", "auth_codes", "tokens",
 	"login_tickets", "audit_events", "signing_keys", "apps", "users", "api_keys",
 	"backchannel_attempts", "backchannel_deliveries", "admin_tokens", "upstream_logins", "upstream_logouts",
-	"upstream_connections", "scim_tokens", "group_members", "user_groups",
+	"upstream_connections", "scim_tokens", "group_members", "user_groups", "passkeys", "totp_factors", "recovery_codes", "mfa_flows",
 }
 
 func (s *DB) CreateOrg(ctx context.Context, o *domain.Organization, key *domain.APIKey, keys []*domain.SigningKey, audit ...*domain.AuditEvent) error {
@@ -324,7 +324,7 @@ func (s *DB) DeleteUser(ctx context.Context, orgID, sub string, audit ...*domain
 				return err
 			}
 		}
-		for _, t := range []string{"sessions", "auth_codes", "tokens", "login_tickets", "group_members"} {
+		for _, t := range []string{"sessions", "auth_codes", "tokens", "login_tickets", "group_members", "passkeys", "totp_factors", "recovery_codes", "mfa_flows"} {
 			if _, err := s.exec(ctx, tx, `DELETE FROM `+t+` WHERE org_id = ? AND user_sub = ?`, orgID, sub); err != nil {
 				return err
 			}

@@ -14,6 +14,7 @@ var purges = []string{
 	`DELETE FROM login_tickets WHERE expires_at < ?`,
 	`DELETE FROM upstream_logins WHERE expires_at < ?`,
 	`DELETE FROM upstream_logouts WHERE expires_at < ?`,
+	`DELETE FROM mfa_flows WHERE expires_at < ?`,
 	`DELETE FROM seen_logout_tokens WHERE expires_at < ?`,
 	`DELETE FROM portal_sessions WHERE expires_at < ? OR (ended_at <> 0 AND ended_at < ?) OR last_seen_at < ?`,
 	`DELETE FROM setup_tokens WHERE expires_at < ?`,

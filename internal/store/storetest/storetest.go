@@ -56,6 +56,7 @@ func Run(t *testing.T, open Opener) {
 		{"Upstreams", upstreamTests, false},
 		{"UpstreamFlows", upstreamFlowTests, false},
 		{"Portal", portalTests, false},
+		{"Factors", factorTests, false},
 		{"Purge", purgeTests, false},
 		{"SCIMTokens", scimTokenTests, false},
 		{"Groups", groupTests, false},

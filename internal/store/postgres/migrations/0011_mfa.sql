@@ -1,0 +1,54 @@
+-- Second factors of Latchkey's own accounts: passkeys (WebAuthn), one-time
+-- code generators (TOTP, secret sealed under the master key), recovery
+-- codes (hashed), and the short-lived steps of a multi-factor sign-in.
+CREATE TABLE passkeys (
+  org_id TEXT NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+  id BYTEA NOT NULL,
+  user_sub TEXT NOT NULL,
+  name TEXT NOT NULL,
+  public_key BYTEA NOT NULL,
+  sign_count BIGINT NOT NULL DEFAULT 0,
+  transports TEXT NOT NULL DEFAULT '[]',
+  aaguid BYTEA NOT NULL,
+  flags BIGINT NOT NULL DEFAULT 0,
+  attestation_type TEXT NOT NULL DEFAULT '',
+  attestation_format TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL,
+  last_used_at BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (org_id, id)
+);
+CREATE INDEX passkeys_user ON passkeys (org_id, user_sub);
+
+CREATE TABLE totp_factors (
+  org_id TEXT NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+  user_sub TEXT NOT NULL,
+  sealed BYTEA NOT NULL,
+  last_step BIGINT NOT NULL DEFAULT 0,
+  created_at BIGINT NOT NULL,
+  confirmed_at BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (org_id, user_sub)
+);
+
+CREATE TABLE recovery_codes (
+  org_id TEXT NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+  user_sub TEXT NOT NULL,
+  hash BYTEA NOT NULL,
+  created_at BIGINT NOT NULL,
+  used_at BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (org_id, user_sub, hash)
+);
+
+CREATE TABLE mfa_flows (
+  org_id TEXT NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+  hash BYTEA NOT NULL,
+  kind TEXT NOT NULL,
+  user_sub TEXT NOT NULL DEFAULT '',
+  amr TEXT NOT NULL DEFAULT '[]',
+  auth_time BIGINT NOT NULL DEFAULT 0,
+  request TEXT NOT NULL DEFAULT '',
+  data TEXT NOT NULL DEFAULT '',
+  created_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  used_at BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (org_id, hash)
+);
