@@ -77,7 +77,8 @@ func TestBackchannelLogout_AttemptRecordsSayOnlyUnreachable(t *testing.T) {
 				errs = errs[:0]
 				for _, d := range ds {
 					as, err := inst.Env.Store.ListBackchannelAttempts(ctx, "acme", d.ID)
-					if err != nil || len(as) == 0 {
+					// An attempt is listed from its claim; wait for its result.
+					if err != nil || len(as) == 0 || (as[0].Status == 0 && as[0].Error == "") || d.LastError == "" {
 						return false
 					}
 					errs = append(errs, as[0].Error, d.LastError)
