@@ -30,3 +30,19 @@ func SetPageHeaders(w http.ResponseWriter) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; frame-ancestors 'none'; base-uri 'none'")
 }
+
+// ErrorPage is what the "error" page shows: a title, the organization,
+// what went wrong, an optional way on, and the reference id the log has
+// the detail under.
+type ErrorPage struct {
+	Title, OrgName, Message, Link, LinkText, Reference string
+}
+
+// RenderError answers status with the error page. Every surface that
+// shows a browser an error goes through here, so the page and its headers
+// are the same everywhere.
+func RenderError(w http.ResponseWriter, t *template.Template, status int, p ErrorPage) error {
+	SetPageHeaders(w)
+	w.WriteHeader(status)
+	return t.ExecuteTemplate(w, "error", p)
+}

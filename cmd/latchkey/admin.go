@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/directory/resource"
 	"github.com/latchkey/latchkey/internal/domain"
 )
 
@@ -22,30 +22,11 @@ type adminTokenCreatedJSON struct {
 	ExpiresAt *string `json:"expiresAt"`
 }
 
-// adminTokenJSON describes a token without the token or its hash.
-type adminTokenJSON struct {
-	ID          string  `json:"id"`
-	Org         *string `json:"org"`
-	Description string  `json:"description"`
-	State       string  `json:"state"`
-	CreatedAt   string  `json:"createdAt"`
-	ExpiresAt   *string `json:"expiresAt"`
-	LastUsedAt  *string `json:"lastUsedAt"`
-	RevokedAt   *string `json:"revokedAt"`
-}
-
 func optOrg(org string) *string {
 	if org == "" {
 		return nil
 	}
 	return &org
-}
-
-func toAdminTokenJSON(t *domain.AdminToken, now time.Time) adminTokenJSON {
-	return adminTokenJSON{
-		ID: t.ID, Org: optOrg(t.OrgID), Description: t.Description, State: directory.AdminTokenState(t, now),
-		CreatedAt: stamp(t.CreatedAt), ExpiresAt: optStamp(t.ExpiresAt), LastUsedAt: optStamp(t.LastUsedAt), RevokedAt: optStamp(t.RevokedAt),
-	}
 }
 
 // defaultAdminTokenExpiry is how long a new admin token works unless
@@ -143,16 +124,11 @@ func (c *cli) adminTokenCreateCmd() *cobra.Command {
 				return err
 			}
 			defer env.Close()
-			if org != "" {
-				if _, err := requireOrg(cmd.Context(), env, org); err != nil {
-					return err
-				}
-			}
 			t, plain, err := env.Directory.CreateAdminToken(cmd.Context(), cliActor, org, desc, ttl)
 			if err != nil {
 				return err
 			}
-			out := adminTokenCreatedJSON{ID: t.ID, Token: plain, Org: optOrg(org), ExpiresAt: optStamp(t.ExpiresAt)}
+			out := adminTokenCreatedJSON{ID: t.ID, Token: plain, Org: optOrg(org), ExpiresAt: resource.OptStamp(t.ExpiresAt)}
 			return c.print(cmd, out, func(w io.Writer) {
 				// Only the token goes to stdout, so TOKEN=$(latchkey admin token create) works.
 				fmt.Fprintln(w, plain)
@@ -162,7 +138,7 @@ func (c *cli) adminTokenCreateCmd() *cobra.Command {
 				}
 				expiry := "never expires"
 				if !t.ExpiresAt.IsZero() {
-					expiry = "expires " + stamp(t.ExpiresAt)
+					expiry = "expires " + resource.Stamp(t.ExpiresAt)
 				}
 				fmt.Fprintf(c.stderr, "Created admin token %s for %s; it %s. It is shown only now: store it safely.\n", t.ID, scope, expiry)
 			})
@@ -195,10 +171,10 @@ func (c *cli) adminTokenListCmd() *cobra.Command {
 				return err
 			}
 			now := env.Now()
-			out := []adminTokenJSON{}
+			out := []resource.AdminToken{}
 			for _, t := range all {
 				if org == "" || t.OrgID == org {
-					out = append(out, toAdminTokenJSON(t, now))
+					out = append(out, resource.NewAdminToken(t, now))
 				}
 			}
 			return c.print(cmd, out, func(w io.Writer) {
@@ -261,7 +237,7 @@ func (c *cli) adminTokenRevokeCmd() *cobra.Command {
 			}
 			t := match[0]
 			if !t.RevokedAt.IsZero() {
-				return fmt.Errorf("admin token %q was already revoked at %s", id, stamp(t.RevokedAt))
+				return fmt.Errorf("admin token %q was already revoked at %s", id, resource.Stamp(t.RevokedAt))
 			}
 			if err := env.Directory.RevokeAdminToken(cmd.Context(), cliActor, t.OrgID, t.ID); err != nil {
 				return err

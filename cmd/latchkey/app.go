@@ -9,6 +9,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/directory/resource"
 	"github.com/latchkey/latchkey/internal/domain"
 )
 
@@ -84,19 +85,16 @@ func (c *cli) appCreateCmd() *cobra.Command {
 			if ch.Name == nil || strings.TrimSpace(*ch.Name) == "" {
 				return domain.Invalid("name", "is required")
 			}
-			env, err := c.openOrg(cmd, org)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			app, secret, err := env.Directory.CreateApp(cmd.Context(), cliActor, org, public, ch)
-			if err != nil {
-				return err
-			}
-			out := appSecretJSON{ClientID: app.ClientID, ClientSecret: secret, Name: app.Name, OrgID: org}
-			return c.print(cmd, out, func(w io.Writer) {
-				fmt.Fprintf(w, "Created application %q in %s.\n", app.Name, org)
-				c.printSecret(w, env, org, out)
+			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
+				app, secret, err := env.Directory.CreateApp(cmd.Context(), cliActor, org, public, ch)
+				if err != nil {
+					return err
+				}
+				out := resource.AppCreated{ClientID: app.ClientID, ClientSecret: secret, Name: app.Name, OrgID: org}
+				return c.print(cmd, out, func(w io.Writer) {
+					fmt.Fprintf(w, "Created application %q in %s.\n", app.Name, org)
+					c.printSecret(w, env, org, out.ClientID, out.ClientSecret)
+				})
 			})
 		},
 	}
@@ -106,22 +104,22 @@ func (c *cli) appCreateCmd() *cobra.Command {
 }
 
 // printSecret shows a client ID with its secret, once.
-func (c *cli) printSecret(w io.Writer, env *bootstrap.Env, org string, out appSecretJSON) {
-	kv := []string{"Client ID", out.ClientID}
-	if out.ClientSecret != "" {
-		kv = append(kv, "Client secret", out.ClientSecret)
+func (c *cli) printSecret(w io.Writer, env *bootstrap.Env, org, clientID, secret string) {
+	kv := []string{"Client ID", clientID}
+	if secret != "" {
+		kv = append(kv, "Client secret", secret)
 	} else {
 		kv = append(kv, "Client secret", "(none: public client, PKCE required)")
 	}
 	kv = append(kv, "Issuer", env.Directory.Issuer(org))
 	fields(w, kv...)
-	if out.ClientSecret != "" {
+	if secret != "" {
 		fmt.Fprintln(w, "Store the secret now: it is not shown again (rotate it with `latchkey app rotate-secret`).")
 	}
 }
 
 func (c *cli) printApp(cmd *cobra.Command, a *domain.Application) error {
-	out := toAppJSON(a)
+	out := resource.NewApp(a)
 	return c.print(cmd, out, func(w io.Writer) {
 		kind := "confidential"
 		if a.Public {
@@ -154,29 +152,26 @@ func (c *cli) appListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env, err := c.openOrg(cmd, org)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			apps, err := env.Store.ListApps(cmd.Context(), org)
-			if err != nil {
-				return err
-			}
-			out := make([]appJSON, 0, len(apps))
-			for _, a := range apps {
-				out = append(out, toAppJSON(a))
-			}
-			return c.print(cmd, out, func(w io.Writer) {
-				rows := make([][]string, 0, len(out))
-				for _, a := range out {
-					kind := "confidential"
-					if a.Public {
-						kind = "public"
-					}
-					rows = append(rows, []string{a.ClientID, a.Name, kind, strings.Join(a.RedirectURIs, " ")})
+			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
+				apps, err := env.Directory.ListApps(cmd.Context(), org)
+				if err != nil {
+					return err
 				}
-				table(w, []string{"CLIENT ID", "NAME", "TYPE", "REDIRECT URIS"}, rows)
+				out := make([]resource.App, 0, len(apps))
+				for _, a := range apps {
+					out = append(out, resource.NewApp(a))
+				}
+				return c.print(cmd, out, func(w io.Writer) {
+					rows := make([][]string, 0, len(out))
+					for _, a := range out {
+						kind := "confidential"
+						if a.Public {
+							kind = "public"
+						}
+						rows = append(rows, []string{a.ClientID, a.Name, kind, strings.Join(a.RedirectURIs, " ")})
+					}
+					table(w, []string{"CLIENT ID", "NAME", "TYPE", "REDIRECT URIS"}, rows)
+				})
 			})
 		},
 	}
@@ -194,16 +189,13 @@ func (c *cli) appShowCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env, err := c.openOrg(cmd, org)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			app, err := env.Store.GetApp(cmd.Context(), org, a[0])
-			if err != nil {
-				return notFound(err, "application %q in organization %q", a[0], org)
-			}
-			return c.printApp(cmd, app)
+			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
+				app, err := env.Directory.GetApp(cmd.Context(), org, a[0])
+				if err != nil {
+					return err
+				}
+				return c.printApp(cmd, app)
+			})
 		},
 	}
 	addOrgFlag(cmd)
@@ -227,19 +219,13 @@ func (c *cli) appUpdateCmd() *cobra.Command {
 			if ch == (directory.AppChanges{}) {
 				return usagef("nothing to change: give at least one flag (see latchkey app update --help)")
 			}
-			env, err := c.openOrg(cmd, org)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			if _, err := env.Store.GetApp(cmd.Context(), org, a[0]); err != nil {
-				return notFound(err, "application %q in organization %q", a[0], org)
-			}
-			app, err := env.Directory.UpdateApp(cmd.Context(), cliActor, org, a[0], ch)
-			if err != nil {
-				return err
-			}
-			return c.printApp(cmd, app)
+			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
+				app, err := env.Directory.UpdateApp(cmd.Context(), cliActor, org, a[0], ch)
+				if err != nil {
+					return err
+				}
+				return c.printApp(cmd, app)
+			})
 		},
 	}
 	addAppFlags(cmd)
@@ -259,19 +245,13 @@ func (c *cli) appDeleteCmd() *cobra.Command {
 			if err := confirmed(cmd, fmt.Sprintf("deleting application %q", a[0])); err != nil {
 				return err
 			}
-			env, err := c.openOrg(cmd, org)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			if err := env.Directory.DeleteApp(cmd.Context(), cliActor, org, a[0]); err != nil {
-				if isNotFound(err) {
-					return notFound(err, "application %q in organization %q", a[0], org)
+			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
+				if err := env.Directory.DeleteApp(cmd.Context(), cliActor, org, a[0]); err != nil {
+					return err
 				}
-				return err
-			}
-			return c.print(cmd, map[string]any{"clientId": a[0], "deleted": true}, func(w io.Writer) {
-				fmt.Fprintf(w, "Deleted application %s from %s.\n", a[0], org)
+				return c.print(cmd, map[string]any{"clientId": a[0], "deleted": true}, func(w io.Writer) {
+					fmt.Fprintf(w, "Deleted application %s from %s.\n", a[0], org)
+				})
 			})
 		},
 	}
@@ -290,20 +270,14 @@ func (c *cli) appRotateSecretCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env, err := c.openOrg(cmd, org)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			if _, err := env.Store.GetApp(cmd.Context(), org, a[0]); err != nil {
-				return notFound(err, "application %q in organization %q", a[0], org)
-			}
-			secret, err := env.Directory.RotateAppSecret(cmd.Context(), cliActor, org, a[0])
-			if err != nil {
-				return err
-			}
-			out := appSecretJSON{ClientID: a[0], ClientSecret: secret}
-			return c.print(cmd, out, func(w io.Writer) { c.printSecret(w, env, org, out) })
+			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
+				secret, err := env.Directory.RotateAppSecret(cmd.Context(), cliActor, org, a[0])
+				if err != nil {
+					return err
+				}
+				out := resource.AppSecret{ClientID: a[0], ClientSecret: secret}
+				return c.print(cmd, out, func(w io.Writer) { c.printSecret(w, env, org, out.ClientID, out.ClientSecret) })
+			})
 		},
 	}
 	addOrgFlag(cmd)

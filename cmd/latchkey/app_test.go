@@ -89,6 +89,8 @@ func TestAppShow_PrintsSettingsAndNeverASecret(t *testing.T) {
 	}
 	var list []map[string]any
 	c.json(&list, "app", "list", "--org", "acme")
+	// The list also has the built-in Admin portal application.
+	list = slices.DeleteFunc(list, func(a map[string]any) bool { return a["clientId"] == "admin-portal" })
 	if len(list) != 1 || !reflect.DeepEqual(list[0], got) {
 		t.Errorf("app list = %v, want [%v]", list, got)
 	}
@@ -131,8 +133,8 @@ func TestAppCreate_RefusesBadInputNamingTheFieldAndWritesNothing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			wantFailure(t, c.run(append([]string{"app", "create", "--org", "acme"}, tt.args...)...), 2, tt.field)
-			if n := c.count("app", "list", "--org", "acme"); n != 0 {
-				t.Errorf("%d applications after a refused create, want 0", n)
+			if n := c.count("app", "list", "--org", "acme"); n != 1 { // the built-in Admin portal
+				t.Errorf("%d applications after a refused create, want 1", n)
 			}
 		})
 	}
@@ -209,11 +211,11 @@ func TestAppDelete_NeedsYes(t *testing.T) {
 	c.createOrg("acme")
 	id := c.object("app", "create", "--org", "acme", "--name", "Wiki", "--redirect-uri", "https://a.example/cb")["clientId"].(string)
 	wantFailure(t, c.run("app", "delete", "--org", "acme", id), 2, "--yes")
-	if n := c.count("app", "list", "--org", "acme"); n != 1 {
+	if n := c.count("app", "list", "--org", "acme"); n != 2 { // with the built-in Admin portal
 		t.Fatal("application gone after a refused delete")
 	}
 	c.ok("app", "delete", "--org", "acme", id, "--yes")
-	if n := c.count("app", "list", "--org", "acme"); n != 0 {
+	if n := c.count("app", "list", "--org", "acme"); n != 1 {
 		t.Fatalf("%d applications after delete --yes", n)
 	}
 	wantFailure(t, c.run("app", "show", "--org", "acme", id), 1, "not found")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/domain"
-	"github.com/latchkey/latchkey/internal/store"
 )
 
 // args accepts exactly the named positional arguments, as a usage error.
@@ -56,27 +54,20 @@ func orgFlag(cmd *cobra.Command) (string, error) {
 // orgArg validates an organization id given as an argument.
 func orgArg(id string) error { return domain.ValidateOrgID(id) }
 
-// requireOrg fails clearly when the organization does not exist.
-func requireOrg(ctx context.Context, env *bootstrap.Env, id string) (*domain.Organization, error) {
-	o, err := env.Store.GetOrg(ctx, id)
-	if err != nil {
-		return nil, notFound(err, "organization %q", id)
-	}
-	return o, nil
-}
-
-// openOrg opens the environment for a command about organization id,
-// which must exist. The caller closes the environment.
-func (c *cli) openOrg(cmd *cobra.Command, id string) (*bootstrap.Env, error) {
+// withOrg runs fn for a command about organization org, which must exist
+// ("organization "nope" not found" otherwise), with the environment
+// opened, and closes it after. Commands check their flags first, so bad
+// input is refused before anything is opened.
+func (c *cli) withOrg(cmd *cobra.Command, org string, fn func(env *bootstrap.Env) error) error {
 	env, err := c.open(cmd)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if _, err := requireOrg(cmd.Context(), env, id); err != nil {
-		env.Close()
-		return nil, err
+	defer env.Close()
+	if _, err := env.Directory.GetOrg(cmd.Context(), org); err != nil {
+		return err
 	}
-	return env, nil
+	return fn(env)
 }
 
 // addYesFlag gives a destructive command its confirmation switch.
@@ -142,6 +133,3 @@ func readPassword(r io.Reader) (string, error) {
 	}
 	return line, nil
 }
-
-// isNotFound reports whether err means a missing row.
-func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

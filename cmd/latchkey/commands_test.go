@@ -123,8 +123,9 @@ func TestMigrate_CreatesAnUpToDateDatabase(t *testing.T) {
 		t.Errorf("migrate printed %q", out)
 	}
 	c.ok("migrate")
-	if n := c.count("org", "list"); n != 0 {
-		t.Errorf("%d organizations in a fresh database", n)
+	// Only the built-in operator organization, created on first start.
+	if n := c.count("org", "list"); n != 1 {
+		t.Errorf("%d organizations in a fresh database, want 1 (admin)", n)
 	}
 }
 
@@ -148,5 +149,23 @@ func TestAudit_NamesTheCLIAsActor(t *testing.T) {
 		if !seen[action] {
 			t.Errorf("no %s audit event in %v", action, seen)
 		}
+	}
+}
+
+func TestDataDir_HoldsTheDefaultDatabaseAndMasterKey(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"org", "create", "acme", "--name", "Acme", "--data-dir", dir}, strings.NewReader(""), &out, &errb)
+	if code != 0 {
+		t.Fatalf("org create with --data-dir: exit %d: %s", code, errb.String())
+	}
+	for _, name := range []string{"latchkey.db", "master.key"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s is not in --data-dir: %v", name, err)
+		}
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"org", "list", "--json", "--data-dir", dir}, strings.NewReader(""), &out, &errb); code != 0 || !strings.Contains(out.String(), `"acme"`) {
+		t.Errorf("org list from the same --data-dir: exit %d, %s", code, out.String())
 	}
 }

@@ -20,12 +20,24 @@ func (c *cli) demoCmd() *cobra.Command {
 		Long: `demo starts Latchkey on a fresh SQLite database in a temporary directory
 (removed on exit), creates the organization "demo" with an admin and a user,
 and two demo applications served by the same process, then prints what to
-open. --addr and --public-url apply; --database and --data-dir are ignored.`,
+open. --addr and --public-url apply (--addr 127.0.0.1:0 takes a free port and
+prints it); --database and --data-dir are ignored.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := c.config(cmd)
 			if err != nil {
 				return err
+			}
+			// Bind first: a taken port fails here, before the welcome is
+			// printed. With --addr HOST:0 the port is the one given.
+			ln, err := listen(cfg.Addr)
+			if err != nil {
+				return err
+			}
+			defer ln.Close()
+			if cfg.PublicURL == "http://"+cfg.Addr {
+				cfg.Addr = ln.Addr().String()
+				cfg.PublicURL = "http://" + cfg.Addr
 			}
 			dir, err := os.MkdirTemp("", "latchkey-demo-")
 			if err != nil {
@@ -49,6 +61,10 @@ open. --addr and --public-url apply; --database and --data-dir are ignored.`,
 			if err != nil {
 				return err
 			}
+			setupLink, err := bootstrap.EnsureBuiltins(cmd.Context(), env)
+			if err != nil {
+				return err
+			}
 			platform, err := demo.NewPlatform(cmd.Context(), env.Directory, setup, cfg.PublicURL, log)
 			if err != nil {
 				return err
@@ -69,10 +85,14 @@ open. --addr and --public-url apply; --database and --data-dir are ignored.`,
 			fmt.Fprintf(w, "  User:                %s / %s\n", demo.User, demo.UserPassword)
 			fmt.Fprintf(w, "  Admin:               %s / %s\n", demo.AdminUser, demo.AdminPassword)
 			fmt.Fprintf(w, "  Organization API key: %s\n", setup.APIKey)
+			fmt.Fprintf(w, "  Admin portal:        %s/ (sign in as %s / %s)\n", env.Directory.PortalURL(demo.OrgID), demo.AdminUser, demo.AdminPassword)
+			if setupLink != "" {
+				fmt.Fprintf(w, "  Operators:           %s/admin/ (first set up an operator: %s)\n", cfg.PublicURL, setupLink)
+			}
 			fmt.Fprintf(w, "  Data (removed on exit): %s\n\n", dir)
 			fmt.Fprintf(w, "Sign in to one application, open the other: no password is asked. Press Ctrl+C to stop.\n\n")
 			srv.Start(cmd.Context())
-			return listenAndServe(cmd.Context(), env, srv, "")
+			return serve(cmd.Context(), env, ln, srv, "")
 		},
 	}
 }

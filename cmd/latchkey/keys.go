@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/domain"
 )
 
@@ -63,16 +64,13 @@ func (c *cli) keysListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env, err := c.openOrg(cmd, org)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			keys, err := env.Store.ListSigningKeys(cmd.Context(), org)
-			if err != nil {
-				return err
-			}
-			return c.printKeys(cmd, keys)
+			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
+				keys, err := env.Store.ListSigningKeys(cmd.Context(), org)
+				if err != nil {
+					return err
+				}
+				return c.printKeys(cmd, keys)
+			})
 		},
 	}
 	addOrgFlag(cmd)
@@ -95,16 +93,13 @@ func (c *cli) keysRotateCmd() *cobra.Command {
 					return domain.Invalid("alg", "must be RS256, ES256 or EdDSA (got %q)", alg)
 				}
 			}
-			env, err := c.openOrg(cmd, org)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			keys, err := env.Keys.Rotate(cmd.Context(), org, algs)
-			if err != nil {
-				return err
-			}
-			return c.printKeys(cmd, keys)
+			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
+				keys, err := env.Keys.Rotate(cmd.Context(), org, algs)
+				if err != nil {
+					return err
+				}
+				return c.printKeys(cmd, keys)
+			})
 		},
 	}
 	addOrgFlag(cmd)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"runtime"
 	"runtime/debug"
 
@@ -36,6 +37,23 @@ func (c *cli) migrateCmd() *cobra.Command {
 				return fmt.Errorf("migrate %s: %w", cfg.Redacted(), err)
 			}
 			fmt.Fprintf(c.stdout, "Database %s is up to date.\n", cfg.Redacted())
+			// The operator organization needs the master key (its signing
+			// keys are sealed); without one, serve creates it.
+			if cfg.DatabaseKind() == "postgres" && !cfg.MasterKeyExplicit {
+				return nil
+			}
+			env, err := bootstrap.Open(cmd.Context(), cfg, bootstrap.NewLogger(cfg, os.Stderr), false)
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			link, err := bootstrap.EnsureBuiltins(cmd.Context(), env)
+			if err != nil {
+				return err
+			}
+			if link != "" {
+				fmt.Fprintf(c.stdout, "Set up the first operator of the admin portal (one-time link, valid 1 hour):\n  %s\n", link)
+			}
 			return nil
 		},
 	}

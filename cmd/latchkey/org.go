@@ -10,6 +10,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/directory/resource"
 	"github.com/latchkey/latchkey/internal/domain"
 )
 
@@ -49,7 +50,7 @@ func (c *cli) orgCreateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := orgCreatedJSON{ID: o.ID, Name: o.Name, Issuer: env.Directory.Issuer(o.ID), APIKey: key}
+			out := resource.OrgCreated{ID: o.ID, Name: o.Name, Issuer: env.Directory.Issuer(o.ID), APIKey: key}
 			return c.print(cmd, out, func(w io.Writer) {
 				fmt.Fprintf(w, "Created organization %s (%s).\n", o.ID, o.Name)
 				fields(w,
@@ -75,13 +76,13 @@ func (c *cli) orgListCmd() *cobra.Command {
 				return err
 			}
 			defer env.Close()
-			orgs, err := env.Store.ListOrgs(cmd.Context())
+			orgs, err := env.Directory.ListOrgs(cmd.Context())
 			if err != nil {
 				return err
 			}
-			out := make([]orgJSON, 0, len(orgs))
+			out := make([]resource.Org, 0, len(orgs))
 			for _, o := range orgs {
-				out = append(out, toOrgJSON(o, env.Directory.Issuer(o.ID)))
+				out = append(out, resource.NewOrg(o, env.Directory.Issuer(o.ID)))
 			}
 			return c.print(cmd, out, func(w io.Writer) {
 				rows := make([][]string, 0, len(out))
@@ -95,7 +96,7 @@ func (c *cli) orgListCmd() *cobra.Command {
 }
 
 func (c *cli) printOrg(cmd *cobra.Command, env *bootstrap.Env, o *domain.Organization) error {
-	out := toOrgJSON(o, env.Directory.Issuer(o.ID))
+	out := resource.NewOrg(o, env.Directory.Issuer(o.ID))
 	return c.print(cmd, out, func(w io.Writer) {
 		s := o.Settings
 		fields(w,
@@ -122,16 +123,13 @@ func (c *cli) orgShowCmd() *cobra.Command {
 			if err := orgArg(a[0]); err != nil {
 				return err
 			}
-			env, err := c.open(cmd)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			o, err := requireOrg(cmd.Context(), env, a[0])
-			if err != nil {
-				return err
-			}
-			return c.printOrg(cmd, env, o)
+			return c.withOrg(cmd, a[0], func(env *bootstrap.Env) error {
+				o, err := env.Directory.GetOrg(cmd.Context(), a[0])
+				if err != nil {
+					return err
+				}
+				return c.printOrg(cmd, env, o)
+			})
 		},
 	}
 }
@@ -228,16 +226,13 @@ func (c *cli) orgDeleteCmd() *cobra.Command {
 			if err := confirmed(cmd, fmt.Sprintf("deleting organization %q with all its users, applications and keys", a[0])); err != nil {
 				return err
 			}
-			env, err := c.openOrg(cmd, a[0])
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			if err := env.Directory.DeleteOrg(cmd.Context(), a[0]); err != nil {
-				return err
-			}
-			return c.print(cmd, map[string]any{"id": a[0], "deleted": true}, func(w io.Writer) {
-				fmt.Fprintf(w, "Deleted organization %s.\n", a[0])
+			return c.withOrg(cmd, a[0], func(env *bootstrap.Env) error {
+				if err := env.Directory.DeleteOrg(cmd.Context(), a[0]); err != nil {
+					return err
+				}
+				return c.print(cmd, map[string]any{"id": a[0], "deleted": true}, func(w io.Writer) {
+					fmt.Fprintf(w, "Deleted organization %s.\n", a[0])
+				})
 			})
 		},
 	}
@@ -254,16 +249,13 @@ func (c *cli) orgAPIKeyShowCmd() *cobra.Command {
 			if err := orgArg(a[0]); err != nil {
 				return err
 			}
-			env, err := c.openOrg(cmd, a[0])
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			key, err := env.Directory.RevealAPIKey(cmd.Context(), cliActor, a[0])
-			if err != nil {
-				return err
-			}
-			return c.print(cmd, apiKeyJSON{ID: a[0], APIKey: key}, func(w io.Writer) { fmt.Fprintln(w, key) })
+			return c.withOrg(cmd, a[0], func(env *bootstrap.Env) error {
+				key, err := env.Directory.RevealAPIKey(cmd.Context(), cliActor, a[0])
+				if err != nil {
+					return err
+				}
+				return c.print(cmd, resource.APIKey{ID: a[0], APIKey: key}, func(w io.Writer) { fmt.Fprintln(w, key) })
+			})
 		},
 	}
 }
@@ -281,28 +273,25 @@ func (c *cli) orgAPIKeyRotateCmd() *cobra.Command {
 			if overlap < 0 || overlap > 30*24*time.Hour {
 				return domain.Invalid("overlap", "must be between 0 and 720h (got %s)", overlap)
 			}
-			env, err := c.openOrg(cmd, a[0])
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			started := env.Now()
-			key, err := env.Directory.RotateAPIKey(cmd.Context(), cliActor, a[0], overlap)
-			if err != nil {
-				return err
-			}
-			out := apiKeyJSON{ID: a[0], APIKey: key}
-			if overlap > 0 {
-				out.PreviousKeyExpiresAt = optStamp(started.Add(overlap))
-			}
-			return c.print(cmd, out, func(w io.Writer) {
-				// Only the key goes to stdout, so KEY=$(latchkey org api-key rotate acme) works.
-				fmt.Fprintln(w, key)
-				if overlap > 0 {
-					fmt.Fprintf(c.stderr, "The previous API key keeps working for %s.\n", domain.DescribeSeconds(int64(overlap/time.Second)))
-				} else {
-					fmt.Fprintln(c.stderr, "The previous API key stopped working.")
+			return c.withOrg(cmd, a[0], func(env *bootstrap.Env) error {
+				started := env.Now()
+				key, err := env.Directory.RotateAPIKey(cmd.Context(), cliActor, a[0], overlap)
+				if err != nil {
+					return err
 				}
+				out := resource.APIKey{ID: a[0], APIKey: key}
+				if overlap > 0 {
+					out.PreviousKeyExpiresAt = resource.OptStamp(started.Add(overlap))
+				}
+				return c.print(cmd, out, func(w io.Writer) {
+					// Only the key goes to stdout, so KEY=$(latchkey org api-key rotate acme) works.
+					fmt.Fprintln(w, key)
+					if overlap > 0 {
+						fmt.Fprintf(c.stderr, "The previous API key keeps working for %s.\n", domain.DescribeSeconds(int64(overlap/time.Second)))
+					} else {
+						fmt.Fprintln(c.stderr, "The previous API key stopped working.")
+					}
+				})
 			})
 		},
 	}

@@ -2,86 +2,20 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/latchkey/latchkey/internal/directory/resource"
 	"github.com/latchkey/latchkey/internal/domain"
-	"github.com/latchkey/latchkey/internal/store"
 )
 
-// The JSON shapes below are a contract: scripts parse them. Add fields if
-// needed; never rename or remove one, and never add a secret or hash.
-
-type orgJSON struct {
-	ID        string             `json:"id"`
-	Name      string             `json:"name"`
-	Issuer    string             `json:"issuer"`
-	Settings  domain.OrgSettings `json:"settings"`
-	CreatedAt string             `json:"createdAt"`
-	UpdatedAt string             `json:"updatedAt"`
-}
-
-// orgCreatedJSON is printed once, on create: it carries the API key.
-type orgCreatedJSON struct {
-	ID     string `json:"id"`
-	Name   string `json:"name"`
-	Issuer string `json:"issuer"`
-	APIKey string `json:"apiKey"`
-}
-
-type apiKeyJSON struct {
-	ID     string `json:"id"`
-	APIKey string `json:"apiKey"`
-	// PreviousKeyExpiresAt is set on rotate: until then the old key works too.
-	PreviousKeyExpiresAt *string `json:"previousKeyExpiresAt,omitempty"`
-}
-
-type userJSON struct {
-	UserName      string `json:"userName"`
-	Sub           string `json:"sub"`
-	Name          string `json:"name"`
-	Email         string `json:"email"`
-	EmailVerified bool   `json:"emailVerified"`
-	Picture       string `json:"picture"`
-	Role          string `json:"role"`
-	Disabled      bool   `json:"disabled"`
-	CreatedAt     string `json:"createdAt"`
-	UpdatedAt     string `json:"updatedAt"`
-}
-
-type appJSON struct {
-	ClientID               string   `json:"clientId"`
-	Name                   string   `json:"name"`
-	Public                 bool     `json:"public"`
-	RedirectURIs           []string `json:"redirectUris"`
-	PostLogoutRedirectURIs []string `json:"postLogoutRedirectUris"`
-	BackchannelLogoutURI   string   `json:"backchannelLogoutUri"`
-	GrantTypes             []string `json:"grantTypes"`
-	AccessTokenLifetime    int64    `json:"accessTokenLifetime"`
-	IDTokenLifetime        int64    `json:"idTokenLifetime"`
-	RefreshTokenLifetime   int64    `json:"refreshTokenLifetime"`
-	// RefreshTokenReuseInterval is in seconds; 0 is off.
-	RefreshTokenReuseInterval int64  `json:"refreshTokenReuseInterval"`
-	IDTokenAlg                string `json:"idTokenAlg"`
-	AccessTokenFormat         string `json:"accessTokenFormat"`
-	CreatedAt                 string `json:"createdAt"`
-	UpdatedAt                 string `json:"updatedAt"`
-}
-
-// appSecretJSON is printed on create and on rotate-secret, the only times
-// a client secret is ever shown.
-type appSecretJSON struct {
-	ClientID     string `json:"clientId"`
-	ClientSecret string `json:"clientSecret,omitempty"`
-	Name         string `json:"name,omitempty"`
-	OrgID        string `json:"orgId,omitempty"`
-}
+// The JSON shapes are package resource's, shared with the admin API; they
+// are a contract: scripts parse them. keyJSON is the CLI's own (signing
+// keys are managed here only).
 
 type keyJSON struct {
 	KID         string  `json:"kid"`
@@ -92,49 +26,8 @@ type keyJSON struct {
 	ExpiresAt   *string `json:"expiresAt"`
 }
 
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
-// optStamp is nil for the zero time, so JSON says null rather than year 1.
-func optStamp(t time.Time) *string {
-	if t.IsZero() {
-		return nil
-	}
-	s := stamp(t)
-	return &s
-}
-
-func toOrgJSON(o *domain.Organization, issuer string) orgJSON {
-	return orgJSON{ID: o.ID, Name: o.Name, Issuer: issuer, Settings: o.Settings, CreatedAt: stamp(o.CreatedAt), UpdatedAt: stamp(o.UpdatedAt)}
-}
-
-func toUserJSON(u *domain.User) userJSON {
-	return userJSON{
-		UserName: u.UserName, Sub: u.Sub, Name: u.Name, Email: u.Email, EmailVerified: u.EmailVerified,
-		Picture: u.Picture, Role: u.Role, Disabled: u.Disabled, CreatedAt: stamp(u.CreatedAt), UpdatedAt: stamp(u.UpdatedAt),
-	}
-}
-
-func nonNil(v []string) []string {
-	if v == nil {
-		return []string{}
-	}
-	return v
-}
-
-func toAppJSON(a *domain.Application) appJSON {
-	return appJSON{
-		ClientID: a.ClientID, Name: a.Name, Public: a.Public,
-		RedirectURIs: nonNil(a.RedirectURIs), PostLogoutRedirectURIs: nonNil(a.PostLogoutRedirectURIs),
-		BackchannelLogoutURI: a.BackchannelLogoutURI, GrantTypes: nonNil(a.GrantTypes),
-		AccessTokenLifetime: a.AccessTokenLifetime, IDTokenLifetime: a.IDTokenLifetime, RefreshTokenLifetime: a.RefreshTokenLifetime,
-		RefreshTokenReuseInterval: a.RefreshTokenReuseInterval,
-		IDTokenAlg:                a.IDTokenAlg, AccessTokenFormat: a.AccessTokenFormat,
-		CreatedAt: stamp(a.CreatedAt), UpdatedAt: stamp(a.UpdatedAt),
-	}
-}
-
 func toKeyJSON(k *domain.SigningKey) keyJSON {
-	return keyJSON{KID: k.KID, Alg: k.Alg, State: k.State, CreatedAt: stamp(k.CreatedAt), ActivatedAt: optStamp(k.ActivatedAt), ExpiresAt: optStamp(k.ExpiresAt)}
+	return keyJSON{KID: k.KID, Alg: k.Alg, State: k.State, CreatedAt: resource.Stamp(k.CreatedAt), ActivatedAt: resource.OptStamp(k.ActivatedAt), ExpiresAt: resource.OptStamp(k.ExpiresAt)}
 }
 
 // addJSONFlag gives a command group the --json switch.
@@ -152,6 +45,7 @@ func (c *cli) print(cmd *cobra.Command, v any, human func(w io.Writer)) error {
 	if wantJSON(cmd) {
 		enc := json.NewEncoder(c.stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // as the admin API: the same bytes for the same object
 		return enc.Encode(v)
 	}
 	human(c.stdout)
@@ -225,7 +119,6 @@ var fieldFlags = map[string]string{
 	"access_token_lifetime":        "--access-token-lifetime",
 	"id_token_lifetime":            "--id-token-lifetime",
 	"refresh_token_lifetime":       "--refresh-token-lifetime",
-	"refresh_token_reuse_interval": "--refresh-token-reuse-interval",
 	"id_token_signed_response_alg": "--id-token-alg",
 	"access_token_format":          "--access-token-format",
 	"alg":                          "--alg",
@@ -240,12 +133,4 @@ func describeFieldError(fe *domain.FieldError) string {
 		return fmt.Sprintf("%s (%s): %s", fe.Field, flag, fe.Message)
 	}
 	return fe.Error()
-}
-
-// notFound turns a store.ErrNotFound into a plain sentence.
-func notFound(err error, what string, args ...any) error {
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%s not found", fmt.Sprintf(what, args...))
-	}
-	return err
 }

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,12 +33,19 @@ func (c *cli) serveCmd() *cobra.Command {
 				return err
 			}
 			defer env.Close()
+			if _, err := bootstrap.EnsureBuiltins(cmd.Context(), env); err != nil {
+				return err
+			}
 			srv, err := server.New(env)
 			if err != nil {
 				return err
 			}
+			ln, err := listen(cfg.Addr)
+			if err != nil {
+				return err
+			}
 			srv.Start(cmd.Context())
-			return listenAndServe(cmd.Context(), env, srv, c.getenv("NOTIFY_SOCKET"))
+			return serve(cmd.Context(), env, ln, srv, c.getenv("NOTIFY_SOCKET"))
 		},
 	}
 }
@@ -49,17 +58,25 @@ const (
 	drainSends    = 5 * time.Second
 )
 
-// listenAndServe serves srv on the configured address until ctx ends (SIGTERM
-// or SIGINT): then it stops accepting connections, lets the requests in
-// flight finish (bounded), drains the back-channel sends and returns nil so
-// the process exits 0. Under systemd (notifySocket set, Type=notify) it
-// reports readiness once the listener is open, after the database has been
-// migrated, and stopping when it drains.
-func listenAndServe(ctx context.Context, env *bootstrap.Env, srv *server.Server, notifySocket string) error {
-	ln, err := net.Listen("tcp", env.Config.Addr)
-	if err != nil {
-		return err
+// listen binds addr, saying what to do when the address is taken.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("listen on %s: the address is already in use; stop what uses it or choose another with --addr (--addr 127.0.0.1:0 takes a free port)", addr)
 	}
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// serve serves srv on ln until ctx ends (SIGTERM or SIGINT): then it stops
+// accepting connections, lets the requests in flight finish (bounded),
+// drains the back-channel sends and returns nil so the process exits 0.
+// Under systemd (notifySocket set, Type=notify) it reports readiness once
+// serving, after the database has been migrated, and stopping when it
+// drains.
+func serve(ctx context.Context, env *bootstrap.Env, ln net.Listener, srv *server.Server, notifySocket string) error {
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

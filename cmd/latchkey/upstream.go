@@ -11,57 +11,9 @@ import (
 
 	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/directory/resource"
 	"github.com/latchkey/latchkey/internal/domain"
 )
-
-// upstreamJSON is an organization's upstream connection as `upstream set`
-// and `upstream show` print it: never the client secret.
-type upstreamJSON struct {
-	OrgID              string   `json:"orgId"`
-	ConfigURL          string   `json:"configUrl"`
-	ClientID           string   `json:"clientId"`
-	Scopes             []string `json:"scopes"`
-	UsernameClaim      string   `json:"usernameClaim"`
-	DisplayName        string   `json:"displayName"`
-	LogoutURL          string   `json:"logoutUrl"`
-	EndUpstreamSession bool     `json:"endUpstreamSession"`
-	RedirectURI        string   `json:"redirectUri"`
-	LogoutCallbackURI  string   `json:"logoutCallbackUri"`
-	CreatedAt          string   `json:"createdAt"`
-	UpdatedAt          string   `json:"updatedAt"`
-}
-
-// upstreamCheckJSON is what `upstream check --json` prints, whether the
-// check passed (found) or not (error).
-type upstreamCheckJSON struct {
-	OrgID     string             `json:"orgId"`
-	ConfigURL string             `json:"configUrl"`
-	OK        bool               `json:"ok"`
-	Found     *upstreamFoundJSON `json:"found,omitempty"`
-	Warnings  []string           `json:"warnings"`
-	Error     *upstreamErrorJSON `json:"error,omitempty"`
-}
-
-type upstreamFoundJSON struct {
-	Issuer                            string   `json:"issuer"`
-	AuthorizationEndpoint             string   `json:"authorizationEndpoint"`
-	TokenEndpoint                     string   `json:"tokenEndpoint"`
-	UserinfoEndpoint                  string   `json:"userinfoEndpoint"`
-	JWKSURI                           string   `json:"jwksUri"`
-	EndSessionEndpoint                string   `json:"endSessionEndpoint"`
-	IDTokenSigningAlgValuesSupported  []string `json:"idTokenSigningAlgValuesSupported"`
-	CodeChallengeMethodsSupported     []string `json:"codeChallengeMethodsSupported"`
-	PKCES256                          bool     `json:"pkceS256"`
-	TokenEndpointAuthMethodsSupported []string `json:"tokenEndpointAuthMethodsSupported"`
-	BackchannelLogoutSupported        bool     `json:"backchannelLogoutSupported"`
-}
-
-type upstreamErrorJSON struct {
-	Kind   string `json:"kind"`
-	Detail string `json:"detail"`
-	URL    string `json:"url,omitempty"`
-	Status int    `json:"status,omitempty"`
-}
 
 // upstreamFlags names the flag behind each field of an upstream connection.
 var upstreamFlags = map[string]string{
@@ -95,17 +47,8 @@ func (c *cli) upstreamCmd() *cobra.Command {
 	return cmd
 }
 
-func toUpstreamJSON(d *directory.Directory, u *domain.UpstreamConnection) upstreamJSON {
-	return upstreamJSON{
-		OrgID: u.OrgID, ConfigURL: u.ConfigURL, ClientID: u.ClientID, Scopes: nonNil(u.Scopes), UsernameClaim: u.UsernameClaim,
-		DisplayName: u.DisplayName, LogoutURL: u.LogoutURL, EndUpstreamSession: u.EndUpstreamSession,
-		RedirectURI: d.UpstreamRedirectURI(u.OrgID), LogoutCallbackURI: d.UpstreamLogoutCallbackURI(u.OrgID),
-		CreatedAt: stamp(u.CreatedAt), UpdatedAt: stamp(u.UpdatedAt),
-	}
-}
-
 func (c *cli) printUpstream(cmd *cobra.Command, env *bootstrap.Env, u *domain.UpstreamConnection, headline string) error {
-	out := toUpstreamJSON(env.Directory, u)
+	out := resource.NewUpstream(env.Directory, u)
 	return c.print(cmd, out, func(w io.Writer) {
 		if headline != "" {
 			fmt.Fprintln(w, headline)
@@ -207,20 +150,17 @@ is never printed.`,
 			if err := ch.Check(); err != nil {
 				return upstreamFieldError(err)
 			}
-			env, err := c.openOrg(cmd, org)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			u, created, err := env.Directory.SetUpstream(cmd.Context(), cliActor, org, ch)
-			if err != nil {
-				return upstreamFieldError(err)
-			}
-			headline := "Updated the upstream connection of " + org + "."
-			if created {
-				headline = "Created the upstream connection of " + org + "."
-			}
-			return c.printUpstream(cmd, env, u, headline)
+			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
+				u, created, err := env.Directory.SetUpstream(cmd.Context(), cliActor, org, ch)
+				if err != nil {
+					return upstreamFieldError(err)
+				}
+				headline := "Updated the upstream connection of " + org + "."
+				if created {
+					headline = "Created the upstream connection of " + org + "."
+				}
+				return c.printUpstream(cmd, env, u, headline)
+			})
 		},
 	}
 	addOrgFlag(cmd)
@@ -236,24 +176,6 @@ is never printed.`,
 	return cmd
 }
 
-// loadUpstream opens the environment and the organization's connection,
-// failing clearly when either is missing. The caller closes env.
-func (c *cli) loadUpstream(cmd *cobra.Command, org string) (*bootstrap.Env, *domain.UpstreamConnection, error) {
-	env, err := c.openOrg(cmd, org)
-	if err != nil {
-		return nil, nil, err
-	}
-	u, err := env.Store.GetUpstream(cmd.Context(), org)
-	if err != nil {
-		env.Close()
-		if isNotFound(err) {
-			return nil, nil, fmt.Errorf("organization %q has no upstream connection (create one with `latchkey upstream set`)", org)
-		}
-		return nil, nil, err
-	}
-	return env, u, nil
-}
-
 func (c *cli) upstreamShowCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show --org ORG",
@@ -264,12 +186,13 @@ func (c *cli) upstreamShowCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env, u, err := c.loadUpstream(cmd, org)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			return c.printUpstream(cmd, env, u, "")
+			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
+				u, err := env.Directory.GetUpstream(cmd.Context(), org)
+				if err != nil {
+					return err
+				}
+				return c.printUpstream(cmd, env, u, "")
+			})
 		},
 	}
 	addOrgFlag(cmd)
@@ -282,7 +205,7 @@ func (c *cli) upstreamCheckCmd() *cobra.Command {
 		Short: "Fetch the upstream's discovery document and show what it offers, or why it cannot be used",
 		Long: `Fetch the upstream's discovery document through Latchkey's outbound client
 (the same address rules as real logins) and show what it offers, or why it
-failed: unreachable (DNS, connection, timeout or a refused address), tls, http, http_status,
+failed: dns, connect, timeout, tls, forbidden_address, http, http_status,
 not_json, issuer_mismatch, incomplete or invalid_document. Exits 1 on failure.`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -290,63 +213,53 @@ not_json, issuer_mismatch, incomplete or invalid_document. Exits 1 on failure.`,
 			if err != nil {
 				return err
 			}
-			env, _, err := c.loadUpstream(cmd, org)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			check, err := env.Directory.CheckUpstream(cmd.Context(), cliActor, org)
-			if err != nil {
-				return err
-			}
-			out := upstreamCheckJSON{OrgID: org, ConfigURL: check.ConfigURL, OK: check.OK, Warnings: check.Warnings}
-			if ce := check.Error; ce != nil {
-				out.Error = &upstreamErrorJSON{Kind: string(ce.Kind), Detail: ce.Detail, URL: ce.URL, Status: ce.Status}
-				detail := ce.Detail
-				if ce.Reason != "" { // the operator, on the server, may see what the log says
-					detail += " Reason: " + ce.Reason
+			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
+				check, err := env.Directory.CheckUpstream(cmd.Context(), cliActor, org)
+				if err != nil {
+					return err
 				}
-				failure := fmt.Errorf("upstream check of %s failed [%s]: %s", org, ce.Kind, detail)
-				if wantJSON(cmd) {
-					if err := c.print(cmd, out, nil); err != nil {
-						return err
-					}
-				}
-				return failure
-			}
-			m := check.Found
-			out.Found = &upstreamFoundJSON{
-				Issuer: m.Issuer, AuthorizationEndpoint: m.AuthorizationEndpoint, TokenEndpoint: m.TokenEndpoint,
-				UserinfoEndpoint: m.UserinfoEndpoint, JWKSURI: m.JWKSURI, EndSessionEndpoint: m.EndSessionEndpoint,
-				IDTokenSigningAlgValuesSupported:  nonNil(m.IDTokenSigningAlgValuesSupported),
-				CodeChallengeMethodsSupported:     nonNil(m.CodeChallengeMethodsSupported),
-				PKCES256:                          m.SupportsPKCE(),
-				TokenEndpointAuthMethodsSupported: m.TokenEndpointAuthMethods(),
-				BackchannelLogoutSupported:        m.BackchannelLogoutSupported,
-			}
-			return c.print(cmd, out, func(w io.Writer) {
-				f := out.Found
-				fmt.Fprintf(w, "The upstream of %s is usable.\n", org)
-				fields(w,
-					"Configuration URL", out.ConfigURL,
-					"Issuer", f.Issuer,
-					"Authorization endpoint", f.AuthorizationEndpoint,
-					"Token endpoint", f.TokenEndpoint,
-					"Userinfo endpoint", orNone(f.UserinfoEndpoint),
-					"JWKS URI", f.JWKSURI,
-					"End session endpoint", orNone(f.EndSessionEndpoint),
-					"ID token algorithms", orNone(strings.Join(f.IDTokenSigningAlgValuesSupported, " ")),
-					"PKCE S256", yesNo(f.PKCES256),
-					"Token endpoint auth", strings.Join(f.TokenEndpointAuthMethodsSupported, " "),
-					"Back-channel logout", yesNo(f.BackchannelLogoutSupported))
-				for _, warn := range out.Warnings {
-					fmt.Fprintf(w, "Warning: %s\n", warn)
-				}
+				return c.printUpstreamCheck(cmd, resource.NewUpstreamCheck(check))
 			})
 		},
 	}
 	addOrgFlag(cmd)
 	return cmd
+}
+
+// printUpstreamCheck shows how a check went; a failed check is an error
+// (exit 1) after its JSON.
+func (c *cli) printUpstreamCheck(cmd *cobra.Command, out resource.UpstreamCheck) error {
+	if ce := out.Error; ce != nil {
+		if wantJSON(cmd) {
+			if err := c.print(cmd, out, nil); err != nil {
+				return err
+			}
+		}
+		detail := ce.Detail
+		if ce.Reason != "" { // the operator, on the server, may see what the log says
+			detail += " Reason: " + ce.Reason
+		}
+		return fmt.Errorf("upstream check of %s failed [%s]: %s", out.OrgID, ce.Kind, detail)
+	}
+	return c.print(cmd, out, func(w io.Writer) {
+		f := out.Found
+		fmt.Fprintf(w, "The upstream of %s is usable.\n", out.OrgID)
+		fields(w,
+			"Configuration URL", out.ConfigURL,
+			"Issuer", f.Issuer,
+			"Authorization endpoint", f.AuthorizationEndpoint,
+			"Token endpoint", f.TokenEndpoint,
+			"Userinfo endpoint", orNone(f.UserinfoEndpoint),
+			"JWKS URI", f.JWKSURI,
+			"End session endpoint", orNone(f.EndSessionEndpoint),
+			"ID token algorithms", orNone(strings.Join(f.IDTokenSigningAlgValuesSupported, " ")),
+			"PKCE S256", yesNo(f.PKCES256),
+			"Token endpoint auth", strings.Join(f.TokenEndpointAuthMethodsSupported, " "),
+			"Back-channel logout", yesNo(f.BackchannelLogoutSupported))
+		for _, warn := range out.Warnings {
+			fmt.Fprintf(w, "Warning: %s\n", warn)
+		}
+	})
 }
 
 func (c *cli) upstreamDeleteCmd() *cobra.Command {
@@ -362,16 +275,13 @@ func (c *cli) upstreamDeleteCmd() *cobra.Command {
 			if err := confirmed(cmd, fmt.Sprintf("deleting the upstream connection of %q", org)); err != nil {
 				return err
 			}
-			env, _, err := c.loadUpstream(cmd, org)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			if err := env.Directory.DeleteUpstream(cmd.Context(), cliActor, org); err != nil {
-				return err
-			}
-			return c.print(cmd, map[string]any{"orgId": org, "deleted": true}, func(w io.Writer) {
-				fmt.Fprintf(w, "Deleted the upstream connection of %s.\n", org)
+			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
+				if err := env.Directory.DeleteUpstream(cmd.Context(), cliActor, org); err != nil {
+					return err
+				}
+				return c.print(cmd, map[string]any{"orgId": org, "deleted": true}, func(w io.Writer) {
+					fmt.Fprintf(w, "Deleted the upstream connection of %s.\n", org)
+				})
 			})
 		},
 	}

@@ -6,9 +6,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/directory/resource"
 	"github.com/latchkey/latchkey/internal/domain"
-	"github.com/latchkey/latchkey/internal/store"
 )
 
 func (c *cli) userCmd() *cobra.Command {
@@ -20,7 +21,7 @@ func (c *cli) userCmd() *cobra.Command {
 }
 
 func (c *cli) printUser(cmd *cobra.Command, u *domain.User) error {
-	out := toUserJSON(u)
+	out := resource.NewUser(u)
 	return c.print(cmd, out, func(w io.Writer) {
 		fields(w,
 			"User name", u.UserName,
@@ -99,16 +100,13 @@ func (c *cli) userCreateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env, err := c.openOrg(cmd, org)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			u, err := env.Directory.CreateUser(cmd.Context(), cliActor, org, a[0], ch)
-			if err != nil {
-				return err
-			}
-			return c.printUser(cmd, u)
+			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
+				u, err := env.Directory.CreateUser(cmd.Context(), cliActor, org, a[0], ch)
+				if err != nil {
+					return err
+				}
+				return c.printUser(cmd, u)
+			})
 		},
 	}
 	addUserFlags(cmd)
@@ -127,28 +125,25 @@ func (c *cli) userListCmd() *cobra.Command {
 			}
 			query, _ := cmd.Flags().GetString("query")
 			limit, _ := cmd.Flags().GetInt("limit")
-			if limit < 1 || limit > 1000 {
-				return usagef("--limit must be between 1 and 1000 (got %d)", limit)
+			if limit < 1 || limit > directory.MaxListUsers {
+				return usagef("--limit must be between 1 and %d (got %d)", directory.MaxListUsers, limit)
 			}
-			env, err := c.openOrg(cmd, org)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			users, err := env.Store.ListUsers(cmd.Context(), org, store.UserFilter{Query: query, Limit: limit})
-			if err != nil {
-				return err
-			}
-			out := make([]userJSON, 0, len(users))
-			for _, u := range users {
-				out = append(out, toUserJSON(u))
-			}
-			return c.print(cmd, out, func(w io.Writer) {
-				rows := make([][]string, 0, len(out))
-				for _, u := range out {
-					rows = append(rows, []string{u.UserName, u.Name, u.Email, u.Role, yesNo(u.Disabled), u.Sub})
+			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
+				users, err := env.Directory.ListUsers(cmd.Context(), org, directory.UserFilter{Query: query, Limit: limit})
+				if err != nil {
+					return err
 				}
-				table(w, []string{"USERNAME", "NAME", "EMAIL", "ROLE", "DISABLED", "SUB"}, rows)
+				out := make([]resource.User, 0, len(users))
+				for _, u := range users {
+					out = append(out, resource.NewUser(u))
+				}
+				return c.print(cmd, out, func(w io.Writer) {
+					rows := make([][]string, 0, len(out))
+					for _, u := range out {
+						rows = append(rows, []string{u.UserName, u.Name, u.Email, u.Role, yesNo(u.Disabled), u.Sub})
+					}
+					table(w, []string{"USERNAME", "NAME", "EMAIL", "ROLE", "DISABLED", "SUB"}, rows)
+				})
 			})
 		},
 	}
@@ -168,38 +163,28 @@ func (c *cli) userShowCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env, err := c.openOrg(cmd, org)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			u, err := env.Store.GetUserByName(cmd.Context(), org, a[0])
-			if err != nil {
-				return notFound(err, "user %q in organization %q", a[0], org)
-			}
-			return c.printUser(cmd, u)
+			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
+				u, err := env.Directory.GetUser(cmd.Context(), org, a[0])
+				if err != nil {
+					return err
+				}
+				return c.printUser(cmd, u)
+			})
 		},
 	}
 	addOrgFlag(cmd)
 	return cmd
 }
 
-// updateUser applies ch to the user, with clear messages for a missing
-// organization or user.
+// updateUser applies ch to the user.
 func (c *cli) updateUser(cmd *cobra.Command, org, userName string, ch directory.UserChanges) error {
-	env, err := c.openOrg(cmd, org)
-	if err != nil {
-		return err
-	}
-	defer env.Close()
-	if _, err := env.Store.GetUserByName(cmd.Context(), org, userName); err != nil {
-		return notFound(err, "user %q in organization %q", userName, org)
-	}
-	u, err := env.Directory.UpdateUser(cmd.Context(), cliActor, org, userName, ch)
-	if err != nil {
-		return err
-	}
-	return c.printUser(cmd, u)
+	return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
+		u, err := env.Directory.UpdateUser(cmd.Context(), cliActor, org, userName, ch)
+		if err != nil {
+			return err
+		}
+		return c.printUser(cmd, u)
+	})
 }
 
 func (c *cli) userUpdateCmd() *cobra.Command {
@@ -229,7 +214,7 @@ func (c *cli) userUpdateCmd() *cobra.Command {
 func (c *cli) userSetDisabledCmd(disabled bool) *cobra.Command {
 	use, short := "enable", "Let a disabled user sign in again"
 	if disabled {
-		use, short = "disable", "Stop a user from signing in (existing data stays)"
+		use, short = "disable", "Stop a user from signing in and end their sessions (single logout; existing data stays)"
 	}
 	cmd := &cobra.Command{
 		Use:   use + " --org ORG USERNAME",
@@ -260,19 +245,13 @@ func (c *cli) userDeleteCmd() *cobra.Command {
 			if err := confirmed(cmd, fmt.Sprintf("deleting user %q", a[0])); err != nil {
 				return err
 			}
-			env, err := c.openOrg(cmd, org)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			if err := env.Directory.DeleteUser(cmd.Context(), cliActor, org, a[0]); err != nil {
-				if isNotFound(err) {
-					return notFound(err, "user %q in organization %q", a[0], org)
+			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
+				if err := env.Directory.DeleteUser(cmd.Context(), cliActor, org, a[0]); err != nil {
+					return err
 				}
-				return err
-			}
-			return c.print(cmd, map[string]any{"userName": a[0], "deleted": true}, func(w io.Writer) {
-				fmt.Fprintf(w, "Deleted user %s from %s.\n", a[0], org)
+				return c.print(cmd, map[string]any{"userName": a[0], "deleted": true}, func(w io.Writer) {
+					fmt.Fprintf(w, "Deleted user %s from %s.\n", a[0], org)
+				})
 			})
 		},
 	}

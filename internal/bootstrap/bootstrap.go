@@ -139,3 +139,19 @@ func NewLogger(cfg config.Config, w *os.File) *slog.Logger {
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
+
+// EnsureBuiltins creates the operator organization and every
+// organization's admin portal application if they are missing. While no
+// operator exists it logs (and returns) a one-time setup link for the
+// first one.
+func EnsureBuiltins(ctx context.Context, env *Env) (string, error) {
+	link, err := env.Directory.EnsureBuiltins(ctx)
+	if err != nil {
+		return "", fmt.Errorf("built-in organization and applications: %w", err)
+	}
+	if link != "" {
+		env.Logger.Warn("no operator yet: open this one-time link (valid 1 hour) to set up the first operator of the admin portal",
+			"setup_url", link)
+	}
+	return link, nil
+}

@@ -75,7 +75,7 @@ var settings = []setting{
 	{name: "config", usage: "YAML config file (keys as the flag names with '_' for '-')"},
 	{name: "addr", def: "127.0.0.1:8080", usage: "listen address"},
 	{name: "public-url", usage: "externally visible base URL (default http://ADDR)"},
-	{name: "database", def: "sqlite:./latchkey-data/latchkey.db", usage: "sqlite:PATH or postgres://…"},
+	{name: "database", usage: "sqlite:PATH or postgres://… (default sqlite:DATA_DIR/latchkey.db)"},
 	{name: "data-dir", def: "./latchkey-data", usage: "directory for the SQLite file and the generated master key"},
 	{name: "master-key-file", usage: "file holding the 32-byte master key (default DATA_DIR/master.key, generated on first start with SQLite)"},
 	{name: "log-level", def: "info", usage: "debug, info, warn or error"},
@@ -188,6 +188,13 @@ func build(raw map[string]string, explicit map[string]bool) (Config, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return c, fmt.Errorf("public-url: %q must be an absolute http(s) URL without query or fragment", c.PublicURL)
 	}
+	if c.DataDir == "" {
+		return c, errors.New("data-dir: must not be empty")
+	}
+	if c.Database == "" {
+		// Joined by hand, not filepath.Join, so that ./data stays ./data in messages.
+		c.Database = "sqlite:" + strings.TrimRight(c.DataDir, string(filepath.Separator)) + string(filepath.Separator) + "latchkey.db"
+	}
 	switch {
 	case strings.HasPrefix(c.Database, "sqlite:"):
 		if strings.TrimPrefix(c.Database, "sqlite:") == "" {
@@ -196,9 +203,6 @@ func build(raw map[string]string, explicit map[string]bool) (Config, error) {
 	case strings.HasPrefix(c.Database, "postgres://"), strings.HasPrefix(c.Database, "postgresql://"):
 	default:
 		return c, fmt.Errorf("database: must start with sqlite: or postgres:// (got %q)", redact(c.Database))
-	}
-	if c.DataDir == "" {
-		return c, errors.New("data-dir: must not be empty")
 	}
 	c.MasterKeyExplicit = explicit["master-key-file"] && c.MasterKeyFile != ""
 	if c.MasterKeyFile == "" {

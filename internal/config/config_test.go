@@ -44,8 +44,30 @@ func TestLoad_FlagsBeatEnvironmentBeatFileBeatDefaults(t *testing.T) {
 	if cfg.DataDir != "/from/file" || cfg.MasterKeyFile != "/from/file/master.key" {
 		t.Errorf("data dir = %s, master key = %s, want the file's", cfg.DataDir, cfg.MasterKeyFile)
 	}
-	if cfg.PublicURL != "http://127.0.0.1:9000" || cfg.Database != "sqlite:./latchkey-data/latchkey.db" || cfg.MasterKeyExplicit {
+	if cfg.PublicURL != "http://127.0.0.1:9000" || cfg.Database != "sqlite:/from/file/latchkey.db" || cfg.MasterKeyExplicit {
 		t.Errorf("defaults: %+v", cfg)
+	}
+}
+
+func TestLoad_DataDirMovesTheDefaultDatabase(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{nil, nil, "sqlite:./latchkey-data/latchkey.db"},
+		{[]string{"--data-dir", "/var/lib/latchkey"}, nil, "sqlite:/var/lib/latchkey/latchkey.db"},
+		{[]string{"--data-dir", "/var/lib/latchkey/"}, nil, "sqlite:/var/lib/latchkey/latchkey.db"},
+		{nil, map[string]string{"LATCHKEY_DATA_DIR": "/srv/lk"}, "sqlite:/srv/lk/latchkey.db"},
+		{[]string{"--data-dir", "/var/lib/latchkey", "--database", "sqlite:/elsewhere/lk.db"}, nil, "sqlite:/elsewhere/lk.db"},
+	} {
+		cfg, err := load(t, tc.args, tc.env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Database != tc.want {
+			t.Errorf("%v %v: database = %s, want %s", tc.args, tc.env, cfg.Database, tc.want)
+		}
 	}
 }
 

@@ -127,6 +127,9 @@ func (d *Directory) ListApps(ctx context.Context, orgID string) ([]*domain.Appli
 
 // UpdateApp changes the given fields of an application, atomically.
 func (d *Directory) UpdateApp(ctx context.Context, a Actor, orgID, clientID string, c AppChanges) (*domain.Application, error) {
+	if IsPortalApp(clientID) {
+		return nil, errPortalApp()
+	}
 	app, err := d.Store.UpdateApp(ctx, orgID, clientID, func(app *domain.Application) error {
 		c.apply(app)
 		if err := app.Validate(); err != nil {
@@ -153,6 +156,9 @@ func (c AppChanges) fieldNames() string {
 // RotateAppSecret gives a confidential application a new secret; the old
 // one stops working at once.
 func (d *Directory) RotateAppSecret(ctx context.Context, a Actor, orgID, clientID string) (string, error) {
+	if IsPortalApp(clientID) {
+		return "", errPortalApp()
+	}
 	plain, err := d.token(32)
 	if err != nil {
 		return "", err
@@ -172,6 +178,9 @@ func (d *Directory) RotateAppSecret(ctx context.Context, a Actor, orgID, clientI
 
 // DeleteApp removes an application and the codes and tokens issued to it.
 func (d *Directory) DeleteApp(ctx context.Context, a Actor, orgID, clientID string) error {
+	if IsPortalApp(clientID) {
+		return errPortalApp()
+	}
 	if err := d.Store.DeleteApp(ctx, orgID, clientID, d.event(orgID, a, "app.delete", clientID, nil)); err != nil {
 		return notFound(err, "application %q in organization %q", clientID, orgID)
 	}

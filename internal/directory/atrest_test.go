@@ -63,7 +63,7 @@ func TestSecretsAreUnreadableInTheDatabase(t *testing.T) {
 				t.Fatal("the API key is readable in its row, or its lookup hash is not SHA-256")
 			}
 			var secretHash []byte
-			if err := db.QueryRowContext(ctx, `SELECT secret_hash FROM apps WHERE org_id = 'acme'`).Scan(&secretHash); err != nil {
+			if err := db.QueryRowContext(ctx, `SELECT secret_hash FROM apps WHERE org_id = 'acme' AND client_id <> 'admin-portal'`).Scan(&secretHash); err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(secretHash, secret.Hash(clientSecret)) {

@@ -39,6 +39,7 @@ type Store interface {
 	store.Upstreams
 	store.AdminTokens
 	store.Audit
+	store.SetupTokens
 	// ListUserSessions is the one read of sessions the directory needs;
 	// ending them goes through Logout.
 	ListUserSessions(ctx context.Context, orgID, sub string) ([]*domain.Session, error)
@@ -96,7 +97,7 @@ func (d *Directory) passwordParams() password.Params {
 }
 
 // Issuer is the organization's issuer URL.
-func (d *Directory) Issuer(orgID string) string { return d.PublicURL + "/o/" + orgID }
+func (d *Directory) Issuer(orgID string) string { return domain.IssuerURL(d.PublicURL, orgID) }
 
 // Actor names who makes a change, for the audit log ("cli",
 // "admin-token:…", "portal:alice" …) and where from.

@@ -63,6 +63,9 @@ func (d *Directory) CreateOrg(ctx context.Context, a Actor, id, name string) (*d
 		}
 		return nil, "", fmt.Errorf("create organization %q: %w", id, err)
 	}
+	if err := d.EnsurePortalApp(ctx, a, id); err != nil {
+		return nil, "", err
+	}
 	return o, plain, nil
 }
 
@@ -161,6 +164,9 @@ func (d *Directory) UpdateOrg(ctx context.Context, a Actor, id string, c OrgChan
 // DeleteOrg removes the organization and everything it owns, its audit log
 // included; the caller logs the deletion where it can.
 func (d *Directory) DeleteOrg(ctx context.Context, id string) error {
+	if id == OperatorOrgID {
+		return domain.Invalid("id", "%q is the built-in operator organization; it cannot be deleted", id)
+	}
 	if domain.ValidateOrgID(id) != nil {
 		return notFoundf("organization %q not found", id)
 	}

@@ -76,6 +76,11 @@ func (s OrgSettings) Validate() error {
 
 var orgIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}$`)
 
+// IssuerURL is the organization's issuer: PUBLIC_URL/o/{org}. Every
+// component that names an issuer (tokens, discovery, logout tokens, the
+// management surfaces) builds it here.
+func IssuerURL(publicURL, orgID string) string { return publicURL + "/o/" + orgID }
+
 // ValidateOrgID checks the slug form of an organization id.
 func ValidateOrgID(id string) error {
 	if !orgIDPattern.MatchString(id) {

@@ -364,7 +364,7 @@ func (s *Service) send(ctx context.Context, d *domain.BackchannelDelivery) (int,
 	}
 	now := s.now()
 	tok, err := s.Keys.Sign(ctx, d.OrgID, app.IDTokenAlg, "logout+jwt", logoutClaims{
-		Issuer: s.PublicURL + "/o/" + d.OrgID, Audience: app.ClientID, IssuedAt: now.Unix(), Expiry: now.Add(tokenLifetime).Unix(),
+		Issuer: domain.IssuerURL(s.PublicURL, d.OrgID), Audience: app.ClientID, IssuedAt: now.Unix(), Expiry: now.Add(tokenLifetime).Unix(),
 		JTI: secret.MustToken(), Subject: d.UserSub, SID: d.SID, Events: map[string]map[string]any{Event: {}},
 	})
 	if err != nil {

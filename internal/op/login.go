@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/password"
+	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/throttle"
 )
@@ -61,14 +61,8 @@ type loginPageData struct {
 	UpstreamLabel string
 }
 
-// ClientIP is the address a request came from (the direct peer).
-func ClientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// ClientIP is the address a request came from (see package request).
+func ClientIP(r *http.Request) string { return request.ClientIP(r) }
 
 // loginContext loads the pending request named by req, if any, for the
 // page's "continue to APP" line. A missing or expired request is no error:

@@ -74,7 +74,7 @@ func (p *Provider) now() time.Time {
 }
 
 // Issuer is the organization's issuer URL.
-func (p *Provider) Issuer(orgID string) string { return p.PublicURL + "/o/" + orgID }
+func (p *Provider) Issuer(orgID string) string { return domain.IssuerURL(p.PublicURL, orgID) }
 
 // Register mounts the provider's endpoints on mux.
 func (p *Provider) Register(mux *http.ServeMux) {
@@ -161,19 +161,17 @@ func (p *Provider) render(w http.ResponseWriter, r *http.Request, status int, na
 	}
 }
 
-type errorPageData struct {
-	pageData
-	Message   string
-	Link      string
-	LinkText  string
-	Reference string
-}
-
 // errorPage shows a problem the browser cannot be redirected with.
 func (p *Provider) errorPage(w http.ResponseWriter, r *http.Request, org *domain.Organization, status int, title, message string) {
-	d := errorPageData{pageData: pageData{Title: title}, Message: message, Reference: p.RequestID(r.Context())}
+	d := web.ErrorPage{Title: title, Message: message, Reference: p.RequestID(r.Context())}
 	if org != nil {
 		d.OrgName = org.Name
 	}
-	p.render(w, r, status, "error", d)
+	p.renderError(w, r, status, d)
+}
+
+func (p *Provider) renderError(w http.ResponseWriter, r *http.Request, status int, d web.ErrorPage) {
+	if err := web.RenderError(w, p.Templates, status, d); err != nil {
+		p.Log.Error("render page", "page", "error", "request_id", p.RequestID(r.Context()), "err", err)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/platform/ticket"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/web"
 )
 
 // The organization's own platform as its login (DESIGN.md §5): browsers
@@ -252,7 +253,7 @@ func (p *Provider) redeemTicket(w http.ResponseWriter, r *http.Request, org *dom
 // ticketError shows why a sign-in link did not work, with a way back to
 // where the user signs in: the organization's platform when it has one.
 func (p *Provider) ticketError(w http.ResponseWriter, r *http.Request, org *domain.Organization, title, message string) {
-	d := errorPageData{pageData: pageData{Title: title}, Message: message, Reference: p.RequestID(r.Context())}
+	d := web.ErrorPage{Title: title, Message: message, Reference: p.RequestID(r.Context())}
 	if org != nil {
 		d.OrgName = org.Name
 		if org.Settings.AuthRedirectURL != "" {
@@ -261,7 +262,7 @@ func (p *Provider) ticketError(w http.ResponseWriter, r *http.Request, org *doma
 			d.Link, d.LinkText = p.Issuer(org.ID)+"/login", "Sign in to "+org.Name
 		}
 	}
-	p.render(w, r, http.StatusBadRequest, "error", d)
+	p.renderError(w, r, http.StatusBadRequest, d)
 }
 
 func platformHost(raw string) string {

@@ -7,13 +7,13 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/throttle"
@@ -123,14 +123,8 @@ func (a *API) internalError(w http.ResponseWriter, r *http.Request, what string,
 		Message: "Latchkey could not complete this request (reference " + ref + ")."})
 }
 
-// clientIP is the direct peer's address.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// clientIP is the client's address (see package request).
+func clientIP(r *http.Request) string { return request.ClientIP(r) }
 
 // caller is an authenticated platform: the organization and the key it used.
 type caller struct {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/admin/api"
+	"github.com/latchkey/latchkey/internal/admin/portal"
 	"github.com/latchkey/latchkey/internal/op"
 	"github.com/latchkey/latchkey/internal/platform"
 	"github.com/latchkey/latchkey/internal/session"
@@ -26,13 +27,15 @@ func (s *Server) routes() error {
 		w.WriteHeader(http.StatusNoContent)
 	})
 
+	// Single logout is built with the environment, so sessions get it at
+	// construction: a login replacing another user's session ends that one
+	// the way a logout does.
+	s.logout = env.Logout
 	sessions := &session.Sessions{
-		Store: env.Store, Tokens: env.Store, Now: clock,
+		Store: env.Store, Tokens: env.Store, Now: clock, Logout: s.logout,
 		Secure:  strings.HasPrefix(env.Config.PublicURL, "https://"),
 		CSRFKey: env.Master.Derive("csrf"),
 	}
-	s.logout = env.Logout
-	sessions.EndHook = s.logout.EndSession
 	templates := web.Templates()
 	federation := &upstream.Federation{
 		Store: env.Store, Directory: env.Directory, Sessions: sessions, Logout: s.logout, Master: env.Master,
@@ -52,6 +55,12 @@ func (s *Server) routes() error {
 		PublicURL: env.Config.PublicURL, RequestID: RequestID, Now: clock,
 	}).Register(s.mux)
 	(&api.API{Directory: env.Directory, Log: s.log, RequestID: RequestID}).Register(s.mux)
+
+	s.mux.Handle("/admin/", (&portal.Portal{
+		Directory: env.Directory, Store: env.Store, Log: s.log,
+		Loopback:  portal.InProcess(func() http.Handler { return s.handler }),
+		PublicURL: env.Config.PublicURL, RequestID: RequestID, Now: clock,
+	}).Handler())
 
 	for pattern, h := range s.extra {
 		s.mux.Handle(pattern, h)

@@ -1,5 +1,7 @@
-// Package server wires Latchkey's parts into one http.Handler. routes() is
-// the single place where every URL of the product is mounted.
+// Package server wires Latchkey's parts into one http.Handler. routes()
+// builds every component and lets each register its own URLs (op,
+// upstream, platform, admin/api each have a Register method), so routes()
+// is where to start reading to find which package serves a URL.
 //
 // It holds no protocol logic of its own: only wiring, request ids, access
 // logs, metrics and panic recovery.
@@ -23,6 +25,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/logout"
+	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -186,15 +189,8 @@ func (s *Server) clientAddr(r *http.Request) string {
 	return ""
 }
 
-type ctxKey int
-
-const requestIDKey ctxKey = 0
-
 // RequestID returns the id the server gave this request ("" outside one).
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
+func RequestID(ctx context.Context) string { return request.ID(ctx) }
 
 // RetryAfter is the Retry-After (seconds) of a 503 that an unavailable
 // database caused: about how long a PostgreSQL failover takes.
@@ -240,7 +236,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		_, _ = rand.Read(b[:])
 		id := hex.EncodeToString(b[:])
 		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(store.TrackUnavailable(context.WithValue(r.Context(), requestIDKey, id)))
+		r = r.WithContext(store.TrackUnavailable(request.WithID(r.Context(), id)))
 		if addr := s.clientAddr(r); addr != "" {
 			r.RemoteAddr = addr
 		}

@@ -39,9 +39,16 @@ type Sessions struct {
 	// CSRFKey signs CSRF tokens; derive it from the master key.
 	CSRFKey []byte
 	Now     func() time.Time
-	// EndHook, when set, ends a session that a login of another user
-	// replaces (so single logout reaches its applications); else End does.
-	EndHook func(ctx context.Context, orgID, sid string) error
+	// Logout ends a session that a login of another user replaces, the
+	// way a logout does (its applications are notified); nil falls back
+	// to End, which notifies no one.
+	Logout Ender
+}
+
+// Ender ends a single sign-on session for every application; package
+// logout's Service is the one the server gives.
+type Ender interface {
+	EndSession(ctx context.Context, orgID, sid string) error
 }
 
 func (s *Sessions) now() time.Time {
@@ -87,10 +94,6 @@ func (s *Sessions) Current(ctx context.Context, r *http.Request, orgID string) (
 	return sess, nil
 }
 
-// Login records that user signed in with methods amr: the browser's session
-// with the organization is renewed if it belongs to the same user, else a
-// new one starts (ending the other user's). Either way the cookie gets a new
-// value, so a session id planted before login is worthless after it.
 // Upstream is what a federated login keeps of the upstream session.
 type Upstream struct {
 	// IDToken is the upstream id_token, sealed (for upstream logout).
@@ -99,6 +102,10 @@ type Upstream struct {
 	Subject string
 }
 
+// Login records that user signed in with methods amr: the browser's session
+// with the organization is renewed if it belongs to the same user, else a
+// new one starts (ending the other user's). Either way the cookie gets a new
+// value, so a session id planted before login is worthless after it.
 func (s *Sessions) Login(ctx context.Context, w http.ResponseWriter, r *http.Request, org *domain.Organization, user *domain.User, amr []string, up *Upstream) (*domain.Session, error) {
 	if up == nil {
 		up = &Upstream{}
@@ -121,8 +128,8 @@ func (s *Sessions) Login(ctx context.Context, w http.ResponseWriter, r *http.Req
 		}
 	} else if cur != nil {
 		end := s.End
-		if s.EndHook != nil {
-			end = s.EndHook
+		if s.Logout != nil {
+			end = s.Logout.EndSession
 		}
 		if err := end(ctx, org.ID, cur.SID); err != nil {
 			return nil, err

@@ -310,6 +310,26 @@ type UpstreamFlows interface {
 	ListSessionsByUpstreamSID(ctx context.Context, orgID, upstreamSID string) ([]*domain.Session, error)
 }
 
+// PortalSessions stores administrators' admin-portal sessions.
+type PortalSessions interface {
+	CreatePortalSession(ctx context.Context, s *domain.PortalSession) error
+	// GetPortalSession returns the session with this cookie hash, ended or not.
+	GetPortalSession(ctx context.Context, orgID string, hash []byte) (*domain.PortalSession, error)
+	// TouchPortalSession records activity (for the idle timeout).
+	TouchPortalSession(ctx context.Context, orgID string, hash []byte, at time.Time) error
+	// EndPortalSession ends one portal session; EndPortalSessionsBySID
+	// every portal session riding on SSO session sid.
+	EndPortalSession(ctx context.Context, orgID string, hash []byte, at time.Time) error
+	EndPortalSessionsBySID(ctx context.Context, orgID, sid string, at time.Time) error
+}
+
+// SetupTokens stores the one-time links that set up the first operator.
+type SetupTokens interface {
+	CreateSetupToken(ctx context.Context, t *domain.SetupToken) error
+	// ConsumeSetupToken has ConsumeCode's single-winner guarantee.
+	ConsumeSetupToken(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.SetupToken, error)
+}
+
 // Maintenance removes what no longer matters.
 type Maintenance interface {
 	// PurgeExpired deletes rows of every organization that expired or
@@ -338,6 +358,8 @@ type Store interface {
 	AdminTokens
 	Upstreams
 	UpstreamFlows
+	PortalSessions
+	SetupTokens
 	Maintenance
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error

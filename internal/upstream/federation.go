@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"html/template"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -20,6 +19,7 @@ import (
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/logout"
+	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
@@ -207,10 +207,6 @@ func (f *Federation) Begin(w http.ResponseWriter, r *http.Request, org *domain.O
 }
 
 // errorPageData matches the "error" template's fields.
-type errorPageData struct {
-	Title, OrgName, Message, Link, LinkText, Reference string
-}
-
 // fail ends a federated login on a clear page with a reference id; the
 // detail goes to the log only.
 func (f *Federation) fail(w http.ResponseWriter, r *http.Request, org *domain.Organization, status int, title, message string, detail error) {
@@ -218,23 +214,15 @@ func (f *Federation) fail(w http.ResponseWriter, r *http.Request, org *domain.Or
 	if detail != nil {
 		f.Log.Warn("upstream login failed", "request_id", ref, "org", org.ID, "reason", title, "err", detail)
 	}
-	web.SetPageHeaders(w)
-	w.WriteHeader(status)
-	d := errorPageData{Title: title, OrgName: org.Name, Message: message, Reference: ref,
+	d := web.ErrorPage{Title: title, OrgName: org.Name, Message: message, Reference: ref,
 		Link: f.issuer(org.ID) + "/login", LinkText: "Try signing in again"}
-	if err := f.Templates.ExecuteTemplate(w, "error", d); err != nil {
+	if err := web.RenderError(w, f.Templates, status, d); err != nil {
 		f.Log.Error("render page", "err", err)
 	}
 }
 
-// clientAddr is the direct peer's address.
-func clientAddr(r *http.Request) string {
-	host := r.RemoteAddr
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	return host
-}
+// clientAddr is the client's address (see package request).
+func clientAddr(r *http.Request) string { return request.ClientIP(r) }
 
 func (f *Federation) audit(r *http.Request, orgID, actor, action, result string, detail map[string]string) {
 	host := clientAddr(r)

@@ -46,6 +46,8 @@ const (
 	// logoutTimeout bounds the wait for the back-channel logout, which the
 	// server's worker delivers asynchronously.
 	logoutTimeout = 90 * time.Second
+	// browserLifetime bounds one test's whole browser.
+	browserLifetime = 10 * time.Minute
 )
 
 // TestDemoSingleSignOnAndSingleLogout is the acceptance test of the demo:
@@ -275,7 +277,7 @@ func startBrowser(t *testing.T, art string) context.Context {
 	// Runs after the browser has exited (cleanups run last-in first-out).
 	t.Cleanup(func() { _ = os.RemoveAll(profile) })
 
-	parent, stop := context.WithTimeout(context.Background(), 2*time.Minute)
+	parent, stop := context.WithTimeout(context.Background(), browserLifetime)
 	t.Cleanup(stop)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(parent,
 		chromedp.ExecPath(chromiumPath),

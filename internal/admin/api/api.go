@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -51,13 +51,16 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.handle(mux, "GET "+org+"/users/{user_name}", "user.read", inOrg, a.getUser)
 	a.handle(mux, "PATCH "+org+"/users/{user_name}", "user.update", inOrg, a.updateUser)
 	a.handle(mux, "DELETE "+org+"/users/{user_name}", "user.delete", inOrg, a.deleteUser)
+	a.handle(mux, "GET "+org+"/users/{user_name}/sessions", "user.sessions.read", inOrg, a.listUserSessions)
+	a.handle(mux, "DELETE "+org+"/users/{user_name}/sessions", "user.sessions.end", inOrg, a.endUserSessions)
+	a.handle(mux, "DELETE "+org+"/users/{user_name}/sessions/{sid}", "user.session.end", inOrg, a.endUserSession)
 
 	a.handle(mux, "GET "+org+"/upstream", "upstream.read", inOrg, a.getUpstream)
 	a.handle(mux, "PUT "+org+"/upstream", "upstream.set", inOrg, a.putUpstream)
 	a.handle(mux, "DELETE "+org+"/upstream", "upstream.delete", inOrg, a.deleteUpstream)
 	a.handle(mux, "POST "+org+"/upstream/check", "upstream.check", inOrg, a.checkUpstream)
 
-	a.handle(mux, "GET "+org+"/audit", "audit.read", inOrg, a.listAudit, "limit")
+	a.handle(mux, "GET "+org+"/audit", "audit.read", inOrg, a.listAudit, "limit", "action", "actor", "since", "until", "cursor")
 
 	mux.HandleFunc(prefix+"/", func(w http.ResponseWriter, r *http.Request) { a.unknownEndpoint(mux, w, r) })
 }
@@ -247,14 +250,37 @@ type errorJSON struct {
 	Field   string `json:"field,omitempty"`
 }
 
-// apiFieldNames maps the few field names package directory and domain use
-// that differ from this API's snake_case JSON.
-var apiFieldNames = map[string]string{
-	"userName": "user_name",
-	"overlap":  "overlap_seconds",
-	// The newest application setting already uses the camelCase JSON shape.
-	"refresh_token_reuse_interval": "refreshTokenReuseInterval",
+// legacyNames maps the snake_case member names of the API's first
+// release onto today's camelCase ones. Requests may still use them for one
+// release: the answer then carries a Deprecation header. Package domain
+// and directory name fields the same snake_case way, so errors are named
+// through this table too.
+var legacyNames = map[string]string{
+	"user_name": "userName", "email_verified": "emailVerified", "has_password": "hasPassword",
+	"sso_enabled": "ssoEnabled", "session_lifetime_seconds": "sessionLifetimeSeconds",
+	"session_lifetime_text": "sessionLifetimeText", "ticket_lifetime_seconds": "ticketLifetimeSeconds",
+	"ticket_lifetime_text": "ticketLifetimeText", "auth_redirect_url": "authRedirectUrl", "login_method": "loginMethod",
+	"overlap_seconds": "overlapSeconds", "api_key": "apiKey",
+	"client_id": "clientId", "client_secret": "clientSecret", "redirect_uris": "redirectUris",
+	"post_logout_redirect_uris": "postLogoutRedirectUris", "backchannel_logout_uri": "backchannelLogoutUri",
+	"grant_types": "grantTypes", "access_token_lifetime": "accessTokenLifetime", "id_token_lifetime": "idTokenLifetime",
+	"refresh_token_lifetime": "refreshTokenLifetime", "id_token_signed_response_alg": "idTokenAlg",
+	"access_token_format": "accessTokenFormat", "refresh_token_reuse_interval": "refreshTokenReuseInterval",
+	"config_url": "configUrl", "has_client_secret": "hasClientSecret", "username_claim": "usernameClaim",
+	"display_name": "displayName", "logout_url": "logoutUrl", "end_upstream_session": "endUpstreamSession",
+	"redirect_uri": "redirectUri", "logout_callback_uri": "logoutCallbackUri",
+	"created_at": "createdAt", "updated_at": "updatedAt",
 }
+
+// apiFieldNames names, in this API's terms, the fields package directory
+// and domain name otherwise.
+var apiFieldNames = map[string]string{
+	"overlap": "overlapSeconds",
+}
+
+// deprecationDate is when the snake_case member names were deprecated
+// (RFC 9745 Deprecation header: @ and Unix seconds).
+const deprecationDate = "@1796083200" // 2026-12-01T00:00:00Z
 
 // fail answers err and audits the refusal.
 func (a *API) fail(c *call, action string, err error) {
@@ -287,6 +313,9 @@ func (a *API) fail(c *call, action string, err error) {
 // apiFieldName is the API's name of a field package directory names.
 func apiFieldName(field string) string {
 	if f, ok := apiFieldNames[field]; ok {
+		return f
+	}
+	if f, ok := legacyNames[field]; ok {
 		return f
 	}
 	return field
@@ -365,11 +394,5 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	_ = enc.Encode(body)
 }
 
-// clientIP is the direct peer's address.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
+// clientIP is the client's address (see package request).
+func clientIP(r *http.Request) string { return request.ClientIP(r) }

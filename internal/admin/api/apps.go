@@ -4,67 +4,17 @@ import (
 	"net/http"
 
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/directory/resource"
 	"github.com/latchkey/latchkey/internal/domain"
 )
 
-// appJSON is an application as the API shows it; never its secret hash.
-type appJSON struct {
-	ClientID               string   `json:"client_id"`
-	Name                   string   `json:"name"`
-	Public                 bool     `json:"public"`
-	RedirectURIs           []string `json:"redirect_uris"`
-	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
-	BackchannelLogoutURI   string   `json:"backchannel_logout_uri"`
-	GrantTypes             []string `json:"grant_types"`
-	AccessTokenLifetime    int64    `json:"access_token_lifetime"`
-	IDTokenLifetime        int64    `json:"id_token_lifetime"`
-	RefreshTokenLifetime   int64    `json:"refresh_token_lifetime"`
-	IDTokenAlg             string   `json:"id_token_signed_response_alg"`
-	AccessTokenFormat      string   `json:"access_token_format"`
-	// RefreshTokenReuseInterval is in seconds (0 = off).
-	RefreshTokenReuseInterval int64  `json:"refreshTokenReuseInterval"`
-	CreatedAt                 string `json:"created_at"`
-	UpdatedAt                 string `json:"updated_at"`
-}
-
-// appCreatedJSON is answered on create: the client secret, shown this once
-// (absent for public applications).
-type appCreatedJSON struct {
-	appJSON
-	ClientSecret string `json:"client_secret,omitempty"`
-}
-
-type appSecretJSON struct {
-	ClientID     string `json:"client_id"`
-	ClientSecret string `json:"client_secret"`
-}
-
-func nonNil(v []string) []string {
-	if v == nil {
-		return []string{}
-	}
-	return v
-}
-
-func toAppJSON(a *domain.Application) appJSON {
-	return appJSON{
-		ClientID: a.ClientID, Name: a.Name, Public: a.Public,
-		RedirectURIs: nonNil(a.RedirectURIs), PostLogoutRedirectURIs: nonNil(a.PostLogoutRedirectURIs),
-		BackchannelLogoutURI: a.BackchannelLogoutURI, GrantTypes: nonNil(a.GrantTypes),
-		AccessTokenLifetime: a.AccessTokenLifetime, IDTokenLifetime: a.IDTokenLifetime, RefreshTokenLifetime: a.RefreshTokenLifetime,
-		IDTokenAlg: a.IDTokenAlg, AccessTokenFormat: a.AccessTokenFormat, RefreshTokenReuseInterval: a.RefreshTokenReuseInterval,
-		CreatedAt: stamp(a.CreatedAt), UpdatedAt: stamp(a.UpdatedAt),
-	}
-}
-
 // appSettings are the members create and update both take.
 var appSettings = []string{
-	"name", "redirect_uris", "post_logout_redirect_uris", "backchannel_logout_uri", "grant_types",
-	"access_token_lifetime", "id_token_lifetime", "refresh_token_lifetime", "id_token_signed_response_alg", "access_token_format",
-	"refreshTokenReuseInterval",
+	"name", "redirectUris", "postLogoutRedirectUris", "backchannelLogoutUri", "grantTypes",
+	"accessTokenLifetime", "idTokenLifetime", "refreshTokenLifetime", "idTokenAlg", "accessTokenFormat",
 }
 
-var appReadOnly = []string{"client_id", "client_secret", "created_at", "updated_at"}
+var appReadOnly = []string{"clientId", "clientSecret", "orgId", "createdAt", "updatedAt"}
 
 // appChanges decodes the settings the body gave.
 func appChanges(body *object) (directory.AppChanges, error) {
@@ -73,34 +23,31 @@ func appChanges(body *object) (directory.AppChanges, error) {
 	if ch.Name, err = body.str("name"); err != nil {
 		return ch, err
 	}
-	if ch.RedirectURIs, err = body.uriList("redirect_uris"); err != nil {
+	if ch.RedirectURIs, err = body.uriList("redirectUris"); err != nil {
 		return ch, err
 	}
-	if ch.PostLogoutRedirectURIs, err = body.uriList("post_logout_redirect_uris"); err != nil {
+	if ch.PostLogoutRedirectURIs, err = body.uriList("postLogoutRedirectUris"); err != nil {
 		return ch, err
 	}
-	if ch.BackchannelLogoutURI, err = body.str("backchannel_logout_uri"); err != nil {
+	if ch.BackchannelLogoutURI, err = body.str("backchannelLogoutUri"); err != nil {
 		return ch, err
 	}
-	if ch.GrantTypes, err = body.stringList("grant_types"); err != nil {
+	if ch.GrantTypes, err = body.stringList("grantTypes"); err != nil {
 		return ch, err
 	}
-	if ch.AccessTokenLifetime, err = body.seconds("access_token_lifetime"); err != nil {
+	if ch.AccessTokenLifetime, err = body.seconds("accessTokenLifetime"); err != nil {
 		return ch, err
 	}
-	if ch.IDTokenLifetime, err = body.seconds("id_token_lifetime"); err != nil {
+	if ch.IDTokenLifetime, err = body.seconds("idTokenLifetime"); err != nil {
 		return ch, err
 	}
-	if ch.RefreshTokenLifetime, err = body.seconds("refresh_token_lifetime"); err != nil {
+	if ch.RefreshTokenLifetime, err = body.seconds("refreshTokenLifetime"); err != nil {
 		return ch, err
 	}
-	if ch.IDTokenAlg, err = body.str("id_token_signed_response_alg"); err != nil {
+	if ch.IDTokenAlg, err = body.str("idTokenAlg"); err != nil {
 		return ch, err
 	}
-	if ch.AccessTokenFormat, err = body.str("access_token_format"); err != nil {
-		return ch, err
-	}
-	if ch.RefreshTokenReuseInterval, err = body.seconds("refreshTokenReuseInterval"); err != nil {
+	if ch.AccessTokenFormat, err = body.str("accessTokenFormat"); err != nil {
 		return ch, err
 	}
 	return ch, nil
@@ -111,9 +58,9 @@ func (a *API) listApps(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	out := make([]appJSON, 0, len(apps))
+	out := make([]resource.App, 0, len(apps))
 	for _, app := range apps {
-		out = append(out, toAppJSON(app))
+		out = append(out, resource.NewApp(app))
 	}
 	return http.StatusOK, out, nil
 }
@@ -136,7 +83,7 @@ func (a *API) createApp(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	c.target, c.changeAudited = app.ClientID, true
-	return http.StatusCreated, appCreatedJSON{appJSON: toAppJSON(app), ClientSecret: sec}, nil
+	return http.StatusCreated, resource.AppCreated{ClientID: app.ClientID, ClientSecret: sec, Name: app.Name, OrgID: c.org.ID}, nil
 }
 
 // pathApp loads the application in the path, within the path's organization.
@@ -151,7 +98,7 @@ func (a *API) getApp(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, toAppJSON(app), nil
+	return http.StatusOK, resource.NewApp(app), nil
 }
 
 func (a *API) updateApp(c *call) (int, any, error) {
@@ -172,7 +119,7 @@ func (a *API) updateApp(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	c.changeAudited = true
-	return http.StatusOK, toAppJSON(app), nil
+	return http.StatusOK, resource.NewApp(app), nil
 }
 
 func (a *API) deleteApp(c *call) (int, any, error) {
@@ -198,5 +145,5 @@ func (a *API) rotateAppSecret(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	c.changeAudited = true
-	return http.StatusOK, appSecretJSON{ClientID: c.target, ClientSecret: sec}, nil
+	return http.StatusOK, resource.AppSecret{ClientID: c.target, ClientSecret: sec}, nil
 }

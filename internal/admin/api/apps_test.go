@@ -11,9 +11,9 @@ import (
 )
 
 var appKeys = []string{
-	"client_id", "name", "public", "redirect_uris", "post_logout_redirect_uris", "backchannel_logout_uri", "grant_types",
-	"access_token_lifetime", "id_token_lifetime", "refresh_token_lifetime", "id_token_signed_response_alg", "access_token_format",
-	"created_at", "updated_at", "refreshTokenReuseInterval",
+	"clientId", "name", "public", "redirectUris", "postLogoutRedirectUris", "backchannelLogoutUri", "grantTypes",
+	"accessTokenLifetime", "idTokenLifetime", "refreshTokenLifetime", "idTokenAlg", "accessTokenFormat",
+	"createdAt", "updatedAt", "refreshTokenReuseInterval",
 }
 
 func wantKeys(t *testing.T, what string, m map[string]any, keys ...string) {
@@ -41,19 +41,24 @@ func strs(v any) []string {
 func TestApps_CreateShowsTheSecretOnceAndAcceptsPostLogoutURIsAsListOrLines(t *testing.T) {
 	eachBackend(t, func(t *testing.T, s *adminServer) {
 		const base = "/api/admin/orgs/acme/apps"
-		list := s.ok(t, s.acmeTok, "POST", base, map[string]any{
-			"name": "Wiki", "redirect_uris": []string{"https://wiki.example/cb"},
-			"post_logout_redirect_uris": []string{"https://wiki.example/bye", "https://wiki.example/"},
-			"access_token_lifetime":     "1.800", "id_token_signed_response_alg": "ES256",
+		created := s.ok(t, s.acmeTok, "POST", base, map[string]any{
+			"name": "Wiki", "redirectUris": []string{"https://wiki.example/cb"},
+			"postLogoutRedirectUris": []string{"https://wiki.example/bye", "https://wiki.example/"},
+			"accessTokenLifetime":    "1.800", "idTokenAlg": "ES256",
 		}, http.StatusCreated).obj
-		wantKeys(t, "created app", list, append(slices.Clone(appKeys), "client_secret")...)
-		if got := strs(list["post_logout_redirect_uris"]); !slices.Equal(got, []string{"https://wiki.example/bye", "https://wiki.example/"}) {
+		// The same object `latchkey app create --json` prints.
+		wantKeys(t, "created app", created, "clientId", "clientSecret", "name", "orgId")
+		if created["name"] != "Wiki" || created["orgId"] != "acme" {
+			t.Errorf("created app = %v", created)
+		}
+		id, sec := created["clientId"].(string), created["clientSecret"].(string)
+		list := s.ok(t, s.acmeTok, "GET", base+"/"+id, nil, http.StatusOK).obj
+		if got := strs(list["postLogoutRedirectUris"]); !slices.Equal(got, []string{"https://wiki.example/bye", "https://wiki.example/"}) {
 			t.Errorf("post_logout_redirect_uris = %v", got)
 		}
-		if list["access_token_lifetime"] != 1800.0 || list["id_token_signed_response_alg"] != "ES256" || list["public"] != false {
+		if list["accessTokenLifetime"] != 1800.0 || list["idTokenAlg"] != "ES256" || list["public"] != false {
 			t.Errorf("created app = %v", list)
 		}
-		id, sec := list["client_id"].(string), list["client_secret"].(string)
 		stored, err := s.inst.Env.Store.GetApp(context.Background(), "acme", id)
 		if err != nil {
 			t.Fatal(err)
@@ -62,29 +67,31 @@ func TestApps_CreateShowsTheSecretOnceAndAcceptsPostLogoutURIsAsListOrLines(t *t
 			t.Error("the client_secret answered is not the stored one")
 		}
 
-		lines := s.ok(t, s.acmeTok, "POST", base, map[string]any{
-			"name": "Blog", "redirect_uris": []string{"https://blog.example/cb"},
-			"post_logout_redirect_uris": "https://blog.example/bye\r\n\n  https://blog.example/  \n",
+		blog := s.ok(t, s.acmeTok, "POST", base, map[string]any{
+			"name": "Blog", "redirectUris": []string{"https://blog.example/cb"},
+			"postLogoutRedirectUris": "https://blog.example/bye\r\n\n  https://blog.example/  \n",
 		}, http.StatusCreated).obj
-		if got := strs(lines["post_logout_redirect_uris"]); !slices.Equal(got, []string{"https://blog.example/bye", "https://blog.example/"}) {
+		lines := s.ok(t, s.acmeTok, "GET", base+"/"+blog["clientId"].(string), nil, http.StatusOK).obj
+		if got := strs(lines["postLogoutRedirectUris"]); !slices.Equal(got, []string{"https://blog.example/bye", "https://blog.example/"}) {
 			t.Errorf("post_logout_redirect_uris from lines = %v", got)
 		}
 
 		public := s.ok(t, s.acmeTok, "POST", base, map[string]any{
-			"name": "SPA", "public": true, "redirect_uris": []string{"https://spa.example/cb"},
+			"name": "SPA", "public": true, "redirectUris": []string{"https://spa.example/cb"},
 		}, http.StatusCreated).obj
-		if _, ok := public["client_secret"]; ok || public["public"] != true {
+		public = s.ok(t, s.acmeTok, "GET", base+"/"+public["clientId"].(string), nil, http.StatusOK).obj
+		if _, ok := public["clientSecret"]; ok || public["public"] != true {
 			t.Errorf("public app answer %v: want public and no client_secret", public)
 		}
 
 		shown := s.ok(t, s.acmeTok, "GET", base+"/"+id, nil, http.StatusOK).obj
 		wantKeys(t, "app", shown, appKeys...)
 		all := s.ok(t, s.acmeTok, "GET", base, nil, http.StatusOK).list
-		if len(all) != 4 { // the fixture's, Wiki, Blog, SPA
-			t.Errorf("%d applications listed, want 4", len(all))
+		if len(all) != 5 { // the built-in Admin portal, the fixture's, Wiki, Blog, SPA
+			t.Errorf("%d applications listed, want 5", len(all))
 		}
 		for _, a := range all {
-			if _, ok := a["client_secret"]; ok {
+			if _, ok := a["clientSecret"]; ok {
 				t.Errorf("list shows a client_secret: %v", a)
 			}
 		}
@@ -96,13 +103,13 @@ func TestApps_PatchChangesOnlyTheGivenFields(t *testing.T) {
 		path := "/api/admin/orgs/acme/apps/" + s.acme.ClientID
 		before := s.ok(t, s.acmeTok, "GET", path, nil, http.StatusOK).obj
 		r := s.ok(t, s.acmeTok, "PATCH", path, map[string]any{
-			"post_logout_redirect_uris": "https://app.example.com/bye\nhttps://app.example.com/",
-			"backchannel_logout_uri":    "https://app.example.com/backchannel",
+			"postLogoutRedirectUris": "https://app.example.com/bye\nhttps://app.example.com/",
+			"backchannelLogoutUri":   "https://app.example.com/backchannel",
 		}, http.StatusOK).obj
-		if got := strs(r["post_logout_redirect_uris"]); !slices.Equal(got, []string{"https://app.example.com/bye", "https://app.example.com/"}) {
+		if got := strs(r["postLogoutRedirectUris"]); !slices.Equal(got, []string{"https://app.example.com/bye", "https://app.example.com/"}) {
 			t.Errorf("post_logout_redirect_uris = %v", got)
 		}
-		if r["name"] != before["name"] || !slices.Equal(strs(r["redirect_uris"]), strs(before["redirect_uris"])) || r["backchannel_logout_uri"] != "https://app.example.com/backchannel" {
+		if r["name"] != before["name"] || !slices.Equal(strs(r["redirectUris"]), strs(before["redirectUris"])) || r["backchannelLogoutUri"] != "https://app.example.com/backchannel" {
 			t.Errorf("after PATCH %v", r)
 		}
 		stored, err := s.inst.Env.Store.GetApp(context.Background(), "acme", s.acme.ClientID)
@@ -112,8 +119,8 @@ func TestApps_PatchChangesOnlyTheGivenFields(t *testing.T) {
 		if !slices.Equal(stored.PostLogoutRedirectURIs, []string{"https://app.example.com/bye", "https://app.example.com/"}) {
 			t.Errorf("stored post-logout URIs = %v", stored.PostLogoutRedirectURIs)
 		}
-		r = s.ok(t, s.acmeTok, "PATCH", path, map[string]any{"post_logout_redirect_uris": ""}, http.StatusOK).obj
-		if got := r["post_logout_redirect_uris"].([]any); len(got) != 0 {
+		r = s.ok(t, s.acmeTok, "PATCH", path, map[string]any{"postLogoutRedirectUris": ""}, http.StatusOK).obj
+		if got := r["postLogoutRedirectUris"].([]any); len(got) != 0 {
 			t.Errorf("an empty string left post-logout URIs %v", got)
 		}
 		// The refresh-token reuse interval: 30 s by default, 0 turns it off.
@@ -137,22 +144,22 @@ func TestApps_RefuseInvalidInputAndChangeNothing(t *testing.T) {
 			code  string
 			field string
 		}{
-			{"relative post-logout URI", map[string]any{"post_logout_redirect_uris": "https://ok.example/\n/relative"}, "invalid_request", "post_logout_redirect_uris"},
-			{"post-logout URI with fragment", map[string]any{"name": "Changed", "post_logout_redirect_uris": []string{"https://ok.example/#x"}}, "invalid_request", "post_logout_redirect_uris"},
-			{"duplicate post-logout URI", map[string]any{"post_logout_redirect_uris": "https://ok.example/\nhttps://ok.example/"}, "invalid_request", "post_logout_redirect_uris"},
-			{"post-logout URIs as a number", map[string]any{"post_logout_redirect_uris": 7}, "invalid_request", "post_logout_redirect_uris"},
-			{"post-logout URIs array of numbers", map[string]any{"post_logout_redirect_uris": []int{7}}, "invalid_request", "post_logout_redirect_uris"},
-			{"no redirect URIs", map[string]any{"redirect_uris": []string{}}, "invalid_request", "redirect_uris"},
-			{"unknown grant", map[string]any{"grant_types": []string{"password"}}, "invalid_request", "grant_types"},
-			{"lifetime too long", map[string]any{"access_token_lifetime": "86.401"}, "invalid_request", "access_token_lifetime"},
-			{"unknown alg", map[string]any{"id_token_signed_response_alg": "HS256"}, "invalid_request", "id_token_signed_response_alg"},
-			{"unknown format", map[string]any{"access_token_format": "saml"}, "invalid_request", "access_token_format"},
+			{"relative post-logout URI", map[string]any{"postLogoutRedirectUris": "https://ok.example/\n/relative"}, "invalid_request", "postLogoutRedirectUris"},
+			{"post-logout URI with fragment", map[string]any{"name": "Changed", "postLogoutRedirectUris": []string{"https://ok.example/#x"}}, "invalid_request", "postLogoutRedirectUris"},
+			{"duplicate post-logout URI", map[string]any{"postLogoutRedirectUris": "https://ok.example/\nhttps://ok.example/"}, "invalid_request", "postLogoutRedirectUris"},
+			{"post-logout URIs as a number", map[string]any{"postLogoutRedirectUris": 7}, "invalid_request", "postLogoutRedirectUris"},
+			{"post-logout URIs array of numbers", map[string]any{"postLogoutRedirectUris": []int{7}}, "invalid_request", "postLogoutRedirectUris"},
+			{"no redirect URIs", map[string]any{"redirectUris": []string{}}, "invalid_request", "redirectUris"},
+			{"unknown grant", map[string]any{"grantTypes": []string{"password"}}, "invalid_request", "grantTypes"},
+			{"lifetime too long", map[string]any{"accessTokenLifetime": "86.401"}, "invalid_request", "accessTokenLifetime"},
+			{"unknown alg", map[string]any{"idTokenAlg": "HS256"}, "invalid_request", "idTokenAlg"},
+			{"unknown format", map[string]any{"accessTokenFormat": "saml"}, "invalid_request", "accessTokenFormat"},
 			{"reuse interval too long", map[string]any{"refreshTokenReuseInterval": 301}, "invalid_request", "refreshTokenReuseInterval"},
 			{"reuse interval negative", map[string]any{"refreshTokenReuseInterval": -1}, "invalid_request", "refreshTokenReuseInterval"},
 			{"reuse interval as a bool", map[string]any{"refreshTokenReuseInterval": true}, "invalid_request", "refreshTokenReuseInterval"},
 			{"public cannot change", map[string]any{"public": true}, "invalid_request", "public"},
-			{"client_id is read-only", map[string]any{"client_id": "other"}, "invalid_request", "client_id"},
-			{"client_secret is read-only", map[string]any{"client_secret": "chosen"}, "invalid_request", "client_secret"},
+			{"client_id is read-only", map[string]any{"clientId": "other"}, "invalid_request", "clientId"},
+			{"client_secret is read-only", map[string]any{"clientSecret": "chosen"}, "invalid_request", "clientSecret"},
 			{"unknown field", map[string]any{"logo_uri": "https://x.example/logo.png"}, "invalid_request", "logo_uri"},
 			{"malformed JSON", rawBody(`{"name": }`), "invalid_json", ""},
 		}
@@ -163,9 +170,9 @@ func TestApps_RefuseInvalidInputAndChangeNothing(t *testing.T) {
 			})
 		}
 		apps := s.ok(t, s.operator, "GET", "/api/admin/orgs/acme/apps", nil, http.StatusOK)
-		wantError(t, s.do(t, s.acmeTok, "POST", "/api/admin/orgs/acme/apps", map[string]any{"redirect_uris": []string{redirectURI}}), http.StatusBadRequest, "invalid_request", "name")
-		wantError(t, s.do(t, s.acmeTok, "POST", "/api/admin/orgs/acme/apps", map[string]any{"name": "X", "public": true, "grant_types": []string{"client_credentials"}}), http.StatusBadRequest, "invalid_request", "grant_types")
-		wantError(t, s.do(t, s.acmeTok, "POST", "/api/admin/orgs/acme/apps", map[string]any{"name": "X", "redirect_uris": []string{redirectURI}, "public": "yes"}), http.StatusBadRequest, "invalid_request", "public")
+		wantError(t, s.do(t, s.acmeTok, "POST", "/api/admin/orgs/acme/apps", map[string]any{"redirectUris": []string{redirectURI}}), http.StatusBadRequest, "invalid_request", "name")
+		wantError(t, s.do(t, s.acmeTok, "POST", "/api/admin/orgs/acme/apps", map[string]any{"name": "X", "public": true, "grantTypes": []string{"client_credentials"}}), http.StatusBadRequest, "invalid_request", "grantTypes")
+		wantError(t, s.do(t, s.acmeTok, "POST", "/api/admin/orgs/acme/apps", map[string]any{"name": "X", "redirectUris": []string{redirectURI}, "public": "yes"}), http.StatusBadRequest, "invalid_request", "public")
 		s.unchanged(t, "/api/admin/orgs/acme/apps", apps)
 	})
 }
@@ -194,8 +201,8 @@ func TestApps_RotateSecretAndDelete(t *testing.T) {
 	eachBackend(t, func(t *testing.T, s *adminServer) {
 		path := "/api/admin/orgs/acme/apps/" + s.acme.ClientID
 		r := s.ok(t, s.acmeTok, "POST", path+"/rotate-secret", nil, http.StatusOK).obj
-		wantKeys(t, "rotate-secret", r, "client_id", "client_secret")
-		sec := r["client_secret"].(string)
+		wantKeys(t, "rotate-secret", r, "clientId", "clientSecret")
+		sec := r["clientSecret"].(string)
 		app, err := s.inst.Env.Store.GetApp(context.Background(), "acme", s.acme.ClientID)
 		if err != nil {
 			t.Fatal(err)
@@ -204,8 +211,8 @@ func TestApps_RotateSecretAndDelete(t *testing.T) {
 			t.Error("rotate-secret did not store the secret it answered")
 		}
 
-		spa := s.ok(t, s.acmeTok, "POST", "/api/admin/orgs/acme/apps", map[string]any{"name": "SPA", "public": true, "redirect_uris": []string{redirectURI}}, http.StatusCreated).obj
-		wantError(t, s.do(t, s.acmeTok, "POST", "/api/admin/orgs/acme/apps/"+spa["client_id"].(string)+"/rotate-secret", nil), http.StatusBadRequest, "invalid_request", "client_secret")
+		spa := s.ok(t, s.acmeTok, "POST", "/api/admin/orgs/acme/apps", map[string]any{"name": "SPA", "public": true, "redirectUris": []string{redirectURI}}, http.StatusCreated).obj
+		wantError(t, s.do(t, s.acmeTok, "POST", "/api/admin/orgs/acme/apps/"+spa["clientId"].(string)+"/rotate-secret", nil), http.StatusBadRequest, "invalid_request", "clientSecret")
 
 		s.ok(t, s.acmeTok, "DELETE", path, nil, http.StatusNoContent)
 		wantError(t, s.do(t, s.acmeTok, "GET", path, nil), http.StatusNotFound, "not_found", "")

@@ -18,8 +18,8 @@ func TestAudit_EveryUseOfATokenIsRecorded(t *testing.T) {
 		}
 		actor := "admin-token:" + rec.ID
 		s.ok(t, tok, "GET", "/api/admin/orgs/acme", nil, http.StatusOK)
-		s.ok(t, tok, "PATCH", "/api/admin/orgs/acme", map[string]any{"session_lifetime_seconds": "1.296.000"}, http.StatusOK)
-		s.do(t, tok, "PATCH", "/api/admin/orgs/acme", map[string]any{"session_lifetime_seconds": 1})
+		s.ok(t, tok, "PATCH", "/api/admin/orgs/acme", map[string]any{"sessionLifetimeSeconds": "1.296.000"}, http.StatusOK)
+		s.do(t, tok, "PATCH", "/api/admin/orgs/acme", map[string]any{"sessionLifetimeSeconds": 1})
 		s.ok(t, tok, "GET", "/api/admin/orgs/acme/users/alice", nil, http.StatusOK)
 		s.do(t, tok, "GET", "/api/admin/orgs/acme/users/nobody", nil)
 		s.ok(t, tok, "POST", "/api/admin/orgs/acme/api-key/reveal", nil, http.StatusOK)
@@ -41,7 +41,7 @@ func TestAudit_EveryUseOfATokenIsRecorded(t *testing.T) {
 		want := []string{
 			"org.read acme ok",
 			"org.update acme ok",
-			"org.update acme invalid_request: session_lifetime_seconds",
+			"org.update acme invalid_request: sessionLifetimeSeconds",
 			"user.read alice ok",
 			"user.read nobody not_found",
 			"org.api_key.reveal acme ok",
@@ -54,7 +54,7 @@ func TestAudit_EveryUseOfATokenIsRecorded(t *testing.T) {
 		if len(list) != 3 {
 			t.Fatalf("limit=3 gave %d events", len(list))
 		}
-		wantKeys(t, "audit event", list[0], "id", "at", "actor", "action", "target", "result", "client_ip", "detail")
+		wantKeys(t, "audit event", list[0], "id", "at", "actor", "action", "target", "result", "clientIp", "detail")
 		if list[0]["action"] != "org.api_key.reveal" || list[0]["actor"] != actor {
 			t.Errorf("newest event = %v, want the reveal by %s", list[0], actor)
 		}

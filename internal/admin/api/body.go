@@ -65,12 +65,40 @@ func (c *call) body(spec fieldSpec, emptyOK bool) (*object, error) {
 	if err != nil {
 		return nil, err
 	}
+	legacy, err := o.renameLegacy()
+	if err != nil {
+		return nil, err
+	}
+	if legacy {
+		c.w.Header().Set("Deprecation", deprecationDate)
+	}
 	return o, o.check(spec)
 }
 
-// fieldError refuses a member or parameter by the name the client sent.
+// renameLegacy moves members given by their first-release snake_case name
+// to today's name, and reports whether there were any.
+func (o *object) renameLegacy() (bool, error) {
+	var legacy []string
+	for k := range o.fields {
+		if _, ok := legacyNames[k]; ok {
+			legacy = append(legacy, k)
+		}
+	}
+	slices.Sort(legacy)
+	for _, k := range legacy {
+		name := legacyNames[k]
+		if _, both := o.fields[name]; both {
+			return false, fieldError(name, "is given twice (also as %s)", k)
+		}
+		o.fields[name] = o.fields[k]
+		delete(o.fields, k)
+	}
+	return len(legacy) > 0, nil
+}
+
+// fieldError refuses a member or parameter by its name in this API.
 // (A *domain.FieldError from package directory may use another name; see
-// apiFieldNames.)
+// apiFieldName.)
 func fieldError(field, format string, args ...any) error {
 	return &apiError{status: http.StatusBadRequest, code: "invalid_request", field: field,
 		message: field + ": " + fmt.Sprintf(format, args...)}

@@ -1,7 +1,11 @@
 // Package api is the Admin JSON API under /api/admin/: organizations and
-// their settings, API keys, applications, users, the upstream OpenID
-// Connect connection and the audit log, for the CLI against a remote
-// server, for automation and for tests.
+// their settings, API keys, applications, users and their sessions, the
+// upstream OpenID Connect connection and the audit log, for automation
+// against a running server. (The CLI does not call it: it works on the
+// database directly, through the same package directory.) Answers are the
+// objects of package directory/resource, the same the CLI prints with
+// --json; request members are camelCase, and the first release's
+// snake_case names are still accepted, with a Deprecation header.
 //
 // Callers authenticate with an admin token (`Authorization: Bearer lk_adm_…`,
 // made by `latchkey admin token create`). A token belongs to one
@@ -23,9 +27,7 @@
 // refused, except "password": null, which removes a user's password.
 //
 // This package holds no management rules of its own: it translates HTTP to
-// calls of package directory and back. (One exception: login_method
-// "upstream" needs an upstream connection, so PATCH refuses to choose it
-// without one and DELETE of the connection is refused while it is chosen.) It must never return a secret except
+// calls of package directory and back. It must never return a secret except
 // where the API documents it (a new organization's API key, a reveal or
 // rotation of it, a new or rotated client secret), and never a hash.
 package api

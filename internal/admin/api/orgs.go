@@ -6,50 +6,13 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/directory/resource"
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-// orgJSON is an organization with its settings, lifetimes also in words.
-type orgJSON struct {
-	ID                     string `json:"id"`
-	Name                   string `json:"name"`
-	Issuer                 string `json:"issuer"`
-	SSOEnabled             bool   `json:"sso_enabled"`
-	SessionLifetimeSeconds int64  `json:"session_lifetime_seconds"`
-	SessionLifetimeText    string `json:"session_lifetime_text"`
-	TicketLifetimeSeconds  int64  `json:"ticket_lifetime_seconds"`
-	TicketLifetimeText     string `json:"ticket_lifetime_text"`
-	AuthRedirectURL        string `json:"auth_redirect_url"`
-	LoginMethod            string `json:"login_method"`
-	CreatedAt              string `json:"created_at"`
-	UpdatedAt              string `json:"updated_at"`
-}
-
-// orgCreatedJSON is answered once, on create: it carries the API key.
-type orgCreatedJSON struct {
-	orgJSON
-	APIKey string `json:"api_key"`
-}
-
-type apiKeyJSON struct {
-	APIKey string `json:"api_key"`
-	// PreviousKeyExpiresAt is set on rotate with an overlap.
-	PreviousKeyExpiresAt string `json:"previous_key_expires_at,omitempty"`
-}
-
-func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
-func (a *API) toOrgJSON(o *domain.Organization) orgJSON {
-	s := o.Settings
-	return orgJSON{
-		ID: o.ID, Name: o.Name, Issuer: a.Directory.Issuer(o.ID),
-		SSOEnabled:             s.SSOEnabled,
-		SessionLifetimeSeconds: s.SessionLifetimeSeconds, SessionLifetimeText: domain.DescribeSeconds(s.SessionLifetimeSeconds),
-		TicketLifetimeSeconds: s.TicketLifetimeSeconds, TicketLifetimeText: domain.DescribeSeconds(s.TicketLifetimeSeconds),
-		AuthRedirectURL: s.AuthRedirectURL, LoginMethod: s.LoginMethod,
-		CreatedAt: stamp(o.CreatedAt), UpdatedAt: stamp(o.UpdatedAt),
-	}
+func (a *API) org(o *domain.Organization) resource.Org {
+	return resource.NewOrg(o, a.Directory.Issuer(o.ID))
 }
 
 var forbiddenForOrgToken = &apiError{status: http.StatusForbidden, code: "forbidden",
@@ -59,14 +22,14 @@ var forbiddenForOrgToken = &apiError{status: http.StatusForbidden, code: "forbid
 // an organization token.
 func (a *API) listOrgs(c *call) (int, any, error) {
 	ctx := c.r.Context()
-	out := []orgJSON{}
+	out := []resource.Org{}
 	if !c.operator() {
 		o, err := a.Directory.GetOrg(ctx, c.token.OrgID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return 0, nil, err
 		}
 		if o != nil {
-			out = append(out, a.toOrgJSON(o))
+			out = append(out, a.org(o))
 		}
 		return http.StatusOK, out, nil
 	}
@@ -75,7 +38,7 @@ func (a *API) listOrgs(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	for _, o := range orgs {
-		out = append(out, a.toOrgJSON(o))
+		out = append(out, a.org(o))
 	}
 	return http.StatusOK, out, nil
 }
@@ -109,16 +72,16 @@ func (a *API) createOrg(c *call) (int, any, error) {
 	}
 	// The directory audited the creation in the new organization's log.
 	c.changeAudited = true
-	return http.StatusCreated, orgCreatedJSON{orgJSON: a.toOrgJSON(o), APIKey: key}, nil
+	return http.StatusCreated, resource.OrgCreated{ID: o.ID, Name: o.Name, Issuer: a.Directory.Issuer(o.ID), APIKey: key}, nil
 }
 
 func (a *API) getOrg(c *call) (int, any, error) {
-	return http.StatusOK, a.toOrgJSON(c.org), nil
+	return http.StatusOK, a.org(c.org), nil
 }
 
 var orgFields = fieldSpec{
-	writable: []string{"name", "sso_enabled", "session_lifetime_seconds", "ticket_lifetime_seconds", "auth_redirect_url", "login_method"},
-	readOnly: []string{"id", "issuer", "session_lifetime_text", "ticket_lifetime_text", "created_at", "updated_at"},
+	writable: []string{"name", "ssoEnabled", "sessionLifetimeSeconds", "ticketLifetimeSeconds", "authRedirectUrl", "loginMethod"},
+	readOnly: []string{"id", "issuer", "settings", "createdAt", "updatedAt"},
 }
 
 func (a *API) updateOrg(c *call) (int, any, error) {
@@ -135,7 +98,7 @@ func (a *API) updateOrg(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	c.changeAudited = true
-	return http.StatusOK, a.toOrgJSON(o), nil
+	return http.StatusOK, a.org(o), nil
 }
 
 // orgChanges decodes the members the body gave.
@@ -145,19 +108,19 @@ func orgChanges(body *object) (directory.OrgChanges, error) {
 	if ch.Name, err = body.str("name"); err != nil {
 		return ch, err
 	}
-	if ch.SSOEnabled, err = body.boolean("sso_enabled"); err != nil {
+	if ch.SSOEnabled, err = body.boolean("ssoEnabled"); err != nil {
 		return ch, err
 	}
-	if ch.SessionLifetimeSeconds, err = body.seconds("session_lifetime_seconds"); err != nil {
+	if ch.SessionLifetimeSeconds, err = body.seconds("sessionLifetimeSeconds"); err != nil {
 		return ch, err
 	}
-	if ch.TicketLifetimeSeconds, err = body.seconds("ticket_lifetime_seconds"); err != nil {
+	if ch.TicketLifetimeSeconds, err = body.seconds("ticketLifetimeSeconds"); err != nil {
 		return ch, err
 	}
-	if ch.AuthRedirectURL, err = body.str("auth_redirect_url"); err != nil {
+	if ch.AuthRedirectURL, err = body.str("authRedirectUrl"); err != nil {
 		return ch, err
 	}
-	if ch.LoginMethod, err = body.str("login_method"); err != nil {
+	if ch.LoginMethod, err = body.str("loginMethod"); err != nil {
 		return ch, err
 	}
 	return ch, nil
@@ -184,36 +147,32 @@ func (a *API) revealAPIKey(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	c.changeAudited = true
-	return http.StatusOK, apiKeyJSON{APIKey: key}, nil
+	return http.StatusOK, resource.APIKey{ID: c.org.ID, APIKey: key}, nil
 }
 
-// defaultAPIKeyOverlap is how long a rotated-out API key keeps working
-// unless the request says otherwise.
-const defaultAPIKeyOverlap = 86400
-
 func (a *API) rotateAPIKey(c *call) (int, any, error) {
-	body, err := c.body(fieldSpec{writable: []string{"overlap_seconds"}}, true)
+	body, err := c.body(fieldSpec{writable: []string{"overlapSeconds"}}, true)
 	if err != nil {
 		return 0, nil, err
 	}
-	overlap := int64(defaultAPIKeyOverlap)
-	if v, err := body.seconds("overlap_seconds"); err != nil {
+	overlap := directory.DefaultAPIKeyOverlap
+	if v, err := body.seconds("overlapSeconds"); err != nil {
 		return 0, nil, err
 	} else if v != nil {
-		overlap = *v
-	}
-	if maxOverlap := int64(directory.MaxAPIKeyOverlap / time.Second); overlap < 0 || overlap > maxOverlap {
-		return 0, nil, domain.Invalid("overlap_seconds", "must be between 0 and %d seconds (30 days)", maxOverlap)
+		if most := int64(directory.MaxAPIKeyOverlap / time.Second); *v < 0 || *v > most {
+			return 0, nil, domain.Invalid("overlapSeconds", "must be between 0 and %d seconds (30 days)", most)
+		}
+		overlap = time.Duration(*v) * time.Second
 	}
 	started := a.now()
-	key, err := a.Directory.RotateAPIKey(c.r.Context(), c.actor, c.org.ID, time.Duration(overlap)*time.Second)
+	key, err := a.Directory.RotateAPIKey(c.r.Context(), c.actor, c.org.ID, overlap)
 	if err != nil {
 		return 0, nil, err
 	}
 	c.changeAudited = true
-	out := apiKeyJSON{APIKey: key}
+	out := resource.APIKey{ID: c.org.ID, APIKey: key}
 	if overlap > 0 {
-		out.PreviousKeyExpiresAt = stamp(started.Add(time.Duration(overlap) * time.Second))
+		out.PreviousKeyExpiresAt = resource.OptStamp(started.Add(overlap))
 	}
 	return http.StatusOK, out, nil
 }

@@ -12,11 +12,18 @@ import (
 
 func hash(v string) []byte { return secret.Hash(v) }
 
-func TestPatchOrg_ChangesSettingsAndSaysTheLifetimeInWords(t *testing.T) {
+// settingsOf returns the settings object of an organization answer.
+func settingsOf(org map[string]any) map[string]any {
+	s, _ := org["settings"].(map[string]any)
+	return s
+}
+
+func TestPatchOrg_ChangesSettings(t *testing.T) {
 	eachBackend(t, func(t *testing.T, s *adminServer) {
 		got := s.ok(t, s.acmeTok, "GET", "/api/admin/orgs/acme", nil, http.StatusOK).obj
-		if got["sso_enabled"] != true || got["session_lifetime_seconds"] != 36000.0 || got["session_lifetime_text"] != "10 hours" {
-			t.Errorf("new organization = %v, want SSO on, 36000 s (10 hours)", got)
+		wantKeys(t, "organization", got, "id", "name", "issuer", "settings", "createdAt", "updatedAt")
+		if st := settingsOf(got); st["sso_enabled"] != true || st["session_lifetime_seconds"] != 36000.0 {
+			t.Errorf("new organization = %v, want SSO on, 36000 s", got)
 		}
 		if got["issuer"] != s.inst.Issuer("acme") {
 			t.Errorf("issuer = %v, want %s", got["issuer"], s.inst.Issuer("acme"))
@@ -35,29 +42,32 @@ func TestPatchOrg_ChangesSettingsAndSaysTheLifetimeInWords(t *testing.T) {
 		for i, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				// Start from a different value so each case proves a change.
-				s.ok(t, s.acmeTok, "PATCH", "/api/admin/orgs/acme", map[string]any{"session_lifetime_seconds": 3600 + i}, http.StatusOK)
-				r := s.ok(t, s.acmeTok, "PATCH", "/api/admin/orgs/acme", map[string]any{"session_lifetime_seconds": tt.in}, http.StatusOK).obj
-				if r["session_lifetime_seconds"] != 1296000.0 || r["session_lifetime_text"] != "15 days" {
-					t.Errorf("PATCH answered %v, %v; want 1296000, 15 days", r["session_lifetime_seconds"], r["session_lifetime_text"])
+				s.ok(t, s.acmeTok, "PATCH", "/api/admin/orgs/acme", map[string]any{"sessionLifetimeSeconds": 3600 + i}, http.StatusOK)
+				r := s.ok(t, s.acmeTok, "PATCH", "/api/admin/orgs/acme", map[string]any{"sessionLifetimeSeconds": tt.in}, http.StatusOK).obj
+				if got := settingsOf(r)["session_lifetime_seconds"]; got != 1296000.0 {
+					t.Errorf("PATCH answered %v; want 1296000", got)
 				}
 				again := s.ok(t, s.acmeTok, "GET", "/api/admin/orgs/acme", nil, http.StatusOK).obj
-				if again["session_lifetime_seconds"] != 1296000.0 || again["session_lifetime_text"] != "15 days" {
-					t.Errorf("GET after PATCH = %v, %v", again["session_lifetime_seconds"], again["session_lifetime_text"])
+				if got := settingsOf(again)["session_lifetime_seconds"]; got != 1296000.0 {
+					t.Errorf("GET after PATCH = %v", got)
 				}
 			})
 		}
 
 		r := s.ok(t, s.acmeTok, "PATCH", "/api/admin/orgs/acme", map[string]any{
-			"name": "Acme Corp", "sso_enabled": false, "ticket_lifetime_seconds": "600",
-			"auth_redirect_url": "https://acme.example/login", "login_method": "platform",
+			"name": "Acme Corp", "ssoEnabled": false, "ticketLifetimeSeconds": "600",
+			"authRedirectUrl": "https://acme.example/login", "loginMethod": "platform",
 		}, http.StatusOK).obj
+		if r["name"] != "Acme Corp" {
+			t.Errorf("name = %v", r["name"])
+		}
 		want := map[string]any{
-			"name": "Acme Corp", "sso_enabled": false, "ticket_lifetime_seconds": 600.0, "ticket_lifetime_text": "10 minutes",
+			"sso_enabled": false, "ticket_lifetime_seconds": 600.0,
 			"auth_redirect_url": "https://acme.example/login", "login_method": "platform", "session_lifetime_seconds": 1296000.0,
 		}
 		for k, v := range want {
-			if r[k] != v {
-				t.Errorf("%s = %v, want %v", k, r[k], v)
+			if settingsOf(r)[k] != v {
+				t.Errorf("settings.%s = %v, want %v", k, settingsOf(r)[k], v)
 			}
 		}
 		o, err := s.inst.Env.Store.GetOrg(context.Background(), "acme")
@@ -80,27 +90,27 @@ func TestPatchOrg_RefusesInvalidInputNamingTheFieldAndChangesNothing(t *testing.
 			code  string
 			field string
 		}{
-			{"lifetime too short", map[string]any{"name": "Changed", "session_lifetime_seconds": 59}, "invalid_request", "session_lifetime_seconds"},
-			{"lifetime too long", map[string]any{"session_lifetime_seconds": "31.536.001"}, "invalid_request", "session_lifetime_seconds"},
-			{"lifetime with a decimal part", map[string]any{"session_lifetime_seconds": "1.5"}, "invalid_request", "session_lifetime_seconds"},
-			{"lifetime mixing separators", map[string]any{"session_lifetime_seconds": "1.296,000"}, "invalid_request", "session_lifetime_seconds"},
-			{"lifetime as a fraction", map[string]any{"session_lifetime_seconds": 3600.5}, "invalid_request", "session_lifetime_seconds"},
-			{"lifetime in words", map[string]any{"session_lifetime_seconds": "15 days"}, "invalid_request", "session_lifetime_seconds"},
-			{"negative lifetime", map[string]any{"session_lifetime_seconds": -60}, "invalid_request", "session_lifetime_seconds"},
-			{"ticket lifetime", map[string]any{"sso_enabled": false, "ticket_lifetime_seconds": 5}, "invalid_request", "ticket_lifetime_seconds"},
+			{"lifetime too short", map[string]any{"name": "Changed", "sessionLifetimeSeconds": 59}, "invalid_request", "sessionLifetimeSeconds"},
+			{"lifetime too long", map[string]any{"sessionLifetimeSeconds": "31.536.001"}, "invalid_request", "sessionLifetimeSeconds"},
+			{"lifetime with a decimal part", map[string]any{"sessionLifetimeSeconds": "1.5"}, "invalid_request", "sessionLifetimeSeconds"},
+			{"lifetime mixing separators", map[string]any{"sessionLifetimeSeconds": "1.296,000"}, "invalid_request", "sessionLifetimeSeconds"},
+			{"lifetime as a fraction", map[string]any{"sessionLifetimeSeconds": 3600.5}, "invalid_request", "sessionLifetimeSeconds"},
+			{"lifetime in words", map[string]any{"sessionLifetimeSeconds": "15 days"}, "invalid_request", "sessionLifetimeSeconds"},
+			{"negative lifetime", map[string]any{"sessionLifetimeSeconds": -60}, "invalid_request", "sessionLifetimeSeconds"},
+			{"ticket lifetime", map[string]any{"ssoEnabled": false, "ticketLifetimeSeconds": 5}, "invalid_request", "ticketLifetimeSeconds"},
 			{"empty name", map[string]any{"name": "  "}, "invalid_request", "name"},
 			{"over-long name", map[string]any{"name": strings.Repeat("x", 201)}, "invalid_request", "name"},
 			{"name with a control character", map[string]any{"name": "a\u0007b"}, "invalid_request", "name"},
-			{"relative auth redirect URL", map[string]any{"auth_redirect_url": "/login"}, "invalid_request", "auth_redirect_url"},
-			{"unknown login method", map[string]any{"login_method": "magic"}, "invalid_request", "login_method"},
-			{"platform login without redirect URL", map[string]any{"login_method": "platform"}, "invalid_request", "login_method"},
-			{"wrong type: bool as string", map[string]any{"sso_enabled": "false"}, "invalid_request", "sso_enabled"},
+			{"relative auth redirect URL", map[string]any{"authRedirectUrl": "/login"}, "invalid_request", "authRedirectUrl"},
+			{"unknown login method", map[string]any{"loginMethod": "magic"}, "invalid_request", "loginMethod"},
+			{"platform login without redirect URL", map[string]any{"loginMethod": "platform"}, "invalid_request", "loginMethod"},
+			{"wrong type: bool as string", map[string]any{"ssoEnabled": "false"}, "invalid_request", "ssoEnabled"},
 			{"wrong type: name as number", map[string]any{"name": 42}, "invalid_request", "name"},
-			{"wrong type: lifetime as bool", map[string]any{"session_lifetime_seconds": true}, "invalid_request", "session_lifetime_seconds"},
+			{"wrong type: lifetime as bool", map[string]any{"sessionLifetimeSeconds": true}, "invalid_request", "sessionLifetimeSeconds"},
 			{"null", map[string]any{"name": nil}, "invalid_request", "name"},
 			{"unknown field", map[string]any{"name": "Changed", "colour": "blue"}, "invalid_request", "colour"},
 			{"read-only field", map[string]any{"id": "other"}, "invalid_request", "id"},
-			{"read-only text", map[string]any{"session_lifetime_text": "15 days"}, "invalid_request", "session_lifetime_text"},
+			{"read-only text", map[string]any{"sessionLifetimeText": "15 days"}, "invalid_request", "sessionLifetimeText"},
 			{"malformed JSON", rawBody(`{"name": "Changed",`), "invalid_json", ""},
 			{"not an object", rawBody(`["name"]`), "invalid_json", ""},
 			{"trailing data", rawBody(`{"name": "Changed"} {"name": "Again"}`), "invalid_json", ""},
@@ -150,14 +160,15 @@ func TestCreateOrg_ValidatesAndRefusesDuplicates(t *testing.T) {
 		s.unchanged(t, "/api/admin/orgs", before)
 
 		r := s.ok(t, s.operator, "POST", "/api/admin/orgs", map[string]any{"id": "gamma", "name": "Gamma"}, http.StatusCreated).obj
-		if r["id"] != "gamma" || r["name"] != "Gamma" || r["issuer"] != s.inst.Issuer("gamma") || r["session_lifetime_text"] != "10 hours" {
+		wantKeys(t, "created organization", r, "id", "name", "issuer", "apiKey")
+		if r["id"] != "gamma" || r["name"] != "Gamma" || r["issuer"] != s.inst.Issuer("gamma") {
 			t.Errorf("created organization = %v", r)
 		}
-		key := r["api_key"].(string)
+		key := r["apiKey"].(string)
 		if _, err := s.inst.Env.Store.FindAPIKey(context.Background(), "gamma", hash(key), time.Now()); err != nil {
 			t.Errorf("the api_key answered is not gamma's: %v", err)
 		}
-		if _, ok := s.ok(t, s.operator, "GET", "/api/admin/orgs/gamma", nil, http.StatusOK).obj["api_key"]; ok {
+		if _, ok := s.ok(t, s.operator, "GET", "/api/admin/orgs/gamma", nil, http.StatusOK).obj["apiKey"]; ok {
 			t.Error("GET shows the API key; it is shown only on create and reveal")
 		}
 	})
@@ -167,7 +178,7 @@ func TestAPIKey_RevealIsAuditedAndRotateKeepsTheOldKeyForTheOverlap(t *testing.T
 	eachBackend(t, func(t *testing.T, s *adminServer) {
 		ctx := context.Background()
 		st := s.inst.Env.Store
-		revealed := s.ok(t, s.acmeTok, "POST", "/api/admin/orgs/acme/api-key/reveal", nil, http.StatusOK).obj["api_key"]
+		revealed := s.ok(t, s.acmeTok, "POST", "/api/admin/orgs/acme/api-key/reveal", nil, http.StatusOK).obj["apiKey"]
 		if revealed != s.acme.APIKey {
 			t.Fatalf("revealed %v, want the key made on create", revealed)
 		}
@@ -176,11 +187,11 @@ func TestAPIKey_RevealIsAuditedAndRotateKeepsTheOldKeyForTheOverlap(t *testing.T
 		}
 
 		rotated := s.ok(t, s.acmeTok, "POST", "/api/admin/orgs/acme/api-key/rotate", nil, http.StatusOK).obj
-		newKey := rotated["api_key"].(string)
+		newKey := rotated["apiKey"].(string)
 		if newKey == s.acme.APIKey || !strings.HasPrefix(newKey, "lk_org_") {
 			t.Fatalf("rotated key %q", newKey)
 		}
-		if _, ok := rotated["previous_key_expires_at"]; !ok {
+		if _, ok := rotated["previousKeyExpiresAt"]; !ok {
 			t.Errorf("rotate answer %v lacks previous_key_expires_at", rotated)
 		}
 		now := s.inst.Clock.Now()
@@ -192,11 +203,11 @@ func TestAPIKey_RevealIsAuditedAndRotateKeepsTheOldKeyForTheOverlap(t *testing.T
 		if _, err := st.FindAPIKey(ctx, "acme", hash(s.acme.APIKey), now.Add(86400*time.Second+time.Minute)); err == nil {
 			t.Error("old key still works after the default overlap of 86400 s")
 		}
-		if got := s.ok(t, s.acmeTok, "POST", "/api/admin/orgs/acme/api-key/reveal", rawBody("{}"), http.StatusOK).obj["api_key"]; got != newKey {
+		if got := s.ok(t, s.acmeTok, "POST", "/api/admin/orgs/acme/api-key/reveal", rawBody("{}"), http.StatusOK).obj["apiKey"]; got != newKey {
 			t.Errorf("reveal after rotate = %v, want the new key", got)
 		}
 
-		third := s.ok(t, s.acmeTok, "POST", "/api/admin/orgs/acme/api-key/rotate", map[string]any{"overlap_seconds": "3.600"}, http.StatusOK).obj["api_key"].(string)
+		third := s.ok(t, s.acmeTok, "POST", "/api/admin/orgs/acme/api-key/rotate", map[string]any{"overlapSeconds": "3.600"}, http.StatusOK).obj["apiKey"].(string)
 		if _, err := st.FindAPIKey(ctx, "acme", hash(newKey), now.Add(59*time.Minute)); err != nil {
 			t.Errorf("previous key does not work within the 3600 s overlap: %v", err)
 		}
@@ -204,14 +215,14 @@ func TestAPIKey_RevealIsAuditedAndRotateKeepsTheOldKeyForTheOverlap(t *testing.T
 			t.Error("previous key works after the 3600 s overlap")
 		}
 
-		wantError(t, s.do(t, s.acmeTok, "POST", "/api/admin/orgs/acme/api-key/rotate", map[string]any{"overlap_seconds": -1}), http.StatusBadRequest, "invalid_request", "overlap_seconds")
-		wantError(t, s.do(t, s.acmeTok, "POST", "/api/admin/orgs/acme/api-key/rotate", map[string]any{"overlap_seconds": "31 days"}), http.StatusBadRequest, "invalid_request", "overlap_seconds")
+		wantError(t, s.do(t, s.acmeTok, "POST", "/api/admin/orgs/acme/api-key/rotate", map[string]any{"overlapSeconds": -1}), http.StatusBadRequest, "invalid_request", "overlapSeconds")
+		wantError(t, s.do(t, s.acmeTok, "POST", "/api/admin/orgs/acme/api-key/rotate", map[string]any{"overlapSeconds": "31 days"}), http.StatusBadRequest, "invalid_request", "overlapSeconds")
 		wantError(t, s.do(t, s.acmeTok, "POST", "/api/admin/orgs/acme/api-key/rotate", map[string]any{"overlap": 60}), http.StatusBadRequest, "invalid_request", "overlap")
-		if got := s.ok(t, s.acmeTok, "POST", "/api/admin/orgs/acme/api-key/reveal", nil, http.StatusOK).obj["api_key"]; got != third {
+		if got := s.ok(t, s.acmeTok, "POST", "/api/admin/orgs/acme/api-key/reveal", nil, http.StatusOK).obj["apiKey"]; got != third {
 			t.Errorf("a refused rotation changed the key")
 		}
 
-		s.ok(t, s.acmeTok, "POST", "/api/admin/orgs/acme/api-key/rotate", map[string]any{"overlap_seconds": 0}, http.StatusOK)
+		s.ok(t, s.acmeTok, "POST", "/api/admin/orgs/acme/api-key/rotate", map[string]any{"overlapSeconds": 0}, http.StatusOK)
 		if _, err := st.FindAPIKey(ctx, "acme", hash(third), s.inst.Clock.Now()); err == nil {
 			t.Error("with overlap 0 the previous key still works")
 		}

@@ -5,83 +5,23 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/directory/resource"
 	"github.com/latchkey/latchkey/internal/domain"
 )
 
-// upstreamJSON is an organization's upstream connection as the API shows
-// it: never the client secret, only that there is one.
-type upstreamJSON struct {
-	ConfigURL          string   `json:"config_url"`
-	ClientID           string   `json:"client_id"`
-	HasClientSecret    bool     `json:"has_client_secret"`
-	Scopes             []string `json:"scopes"`
-	UsernameClaim      string   `json:"username_claim"`
-	DisplayName        string   `json:"display_name"`
-	LogoutURL          string   `json:"logout_url"`
-	EndUpstreamSession bool     `json:"end_upstream_session"`
-	// RedirectURI and LogoutCallbackURI are what the admin registers at
-	// the upstream IdP.
-	RedirectURI       string `json:"redirect_uri"`
-	LogoutCallbackURI string `json:"logout_callback_uri"`
-	CreatedAt         string `json:"created_at"`
-	UpdatedAt         string `json:"updated_at"`
-}
-
-func (a *API) toUpstreamJSON(u *domain.UpstreamConnection) upstreamJSON {
-	return upstreamJSON{
-		ConfigURL: u.ConfigURL, ClientID: u.ClientID, HasClientSecret: len(u.ClientSecretSealed) > 0,
-		Scopes: nonNil(u.Scopes), UsernameClaim: u.UsernameClaim, DisplayName: u.DisplayName,
-		LogoutURL: u.LogoutURL, EndUpstreamSession: u.EndUpstreamSession,
-		RedirectURI:       a.Directory.UpstreamRedirectURI(u.OrgID),
-		LogoutCallbackURI: a.Directory.UpstreamLogoutCallbackURI(u.OrgID),
-		CreatedAt:         stamp(u.CreatedAt), UpdatedAt: stamp(u.UpdatedAt),
-	}
-}
-
-// upstreamCheckJSON answers a check: ok with what the discovery document
-// offers and warnings, or not ok with why (the check itself succeeded).
-type upstreamCheckJSON struct {
-	OK        bool   `json:"ok"`
-	ConfigURL string `json:"config_url"`
-	*upstreamFoundJSON
-	Warnings []string           `json:"warnings"`
-	Error    *upstreamErrorJSON `json:"error,omitempty"`
-}
-
-type upstreamFoundJSON struct {
-	Issuer                            string   `json:"issuer"`
-	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
-	TokenEndpoint                     string   `json:"token_endpoint"`
-	UserinfoEndpoint                  string   `json:"userinfo_endpoint"`
-	JWKSURI                           string   `json:"jwks_uri"`
-	EndSessionEndpoint                string   `json:"end_session_endpoint"`
-	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
-	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
-	PKCES256                          bool     `json:"pkce_s256"`
-	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
-	BackchannelLogoutSupported        bool     `json:"backchannel_logout_supported"`
-}
-
-type upstreamErrorJSON struct {
-	Kind   string `json:"kind"`
-	Detail string `json:"detail"`
-	URL    string `json:"url,omitempty"`
-	Status int    `json:"status,omitempty"`
-}
-
 // upstreamSettings are the members PUT takes.
 var upstreamSettings = []string{
-	"config_url", "client_id", "client_secret", "scopes", "username_claim", "display_name", "logout_url", "end_upstream_session",
+	"configUrl", "clientId", "clientSecret", "scopes", "usernameClaim", "displayName", "logoutUrl", "endUpstreamSession",
 }
 
-var upstreamReadOnly = []string{"has_client_secret", "redirect_uri", "logout_callback_uri", "created_at", "updated_at"}
+var upstreamReadOnly = []string{"orgId", "redirectUri", "logoutCallbackUri", "createdAt", "updatedAt"}
 
 func (a *API) getUpstream(c *call) (int, any, error) {
 	u, err := a.Directory.GetUpstream(c.r.Context(), c.org.ID)
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, a.toUpstreamJSON(u), nil
+	return http.StatusOK, resource.NewUpstream(a.Directory, u), nil
 }
 
 // scopeList returns scopes given as an array of strings or as one string
@@ -114,8 +54,8 @@ func upstreamChanges(body *object) (directory.UpstreamChanges, error) {
 		name string
 		dst  **string
 	}{
-		{"config_url", &ch.ConfigURL}, {"client_id", &ch.ClientID}, {"client_secret", &ch.ClientSecret},
-		{"username_claim", &ch.UsernameClaim}, {"display_name", &ch.DisplayName}, {"logout_url", &ch.LogoutURL},
+		{"configUrl", &ch.ConfigURL}, {"clientId", &ch.ClientID}, {"clientSecret", &ch.ClientSecret},
+		{"usernameClaim", &ch.UsernameClaim}, {"displayName", &ch.DisplayName}, {"logoutUrl", &ch.LogoutURL},
 	} {
 		if *f.dst, err = body.str(f.name); err != nil {
 			return ch, err
@@ -124,7 +64,7 @@ func upstreamChanges(body *object) (directory.UpstreamChanges, error) {
 	if ch.Scopes, err = body.scopeList("scopes"); err != nil {
 		return ch, err
 	}
-	if ch.EndUpstreamSession, err = body.boolean("end_upstream_session"); err != nil {
+	if ch.EndUpstreamSession, err = body.boolean("endUpstreamSession"); err != nil {
 		return ch, err
 	}
 	return ch, nil
@@ -155,7 +95,7 @@ func (a *API) putUpstream(c *call) (int, any, error) {
 	if created {
 		status = http.StatusCreated
 	}
-	return status, a.toUpstreamJSON(u), nil
+	return status, resource.NewUpstream(a.Directory, u), nil
 }
 
 // deleteUpstream removes the connection. While the organization signs in
@@ -170,19 +110,18 @@ func (a *API) deleteUpstream(c *call) (int, any, error) {
 
 // checkUpstream fetches the discovery document through the guarded
 // outbound client and reports what it offers or why it cannot be used.
-// The body may give config_url (and end_upstream_session) to check
-// settings before they are saved; without it the saved connection is
-// checked.
+// The body may give configUrl (and endUpstreamSession) to check settings
+// before they are saved; without it the saved connection is checked.
 func (a *API) checkUpstream(c *call) (int, any, error) {
-	body, err := c.body(fieldSpec{writable: []string{"config_url", "end_upstream_session"}}, true)
+	body, err := c.body(fieldSpec{writable: []string{"configUrl", "endUpstreamSession"}}, true)
 	if err != nil {
 		return 0, nil, err
 	}
 	var probe directory.UpstreamProbe
-	if probe.ConfigURL, err = body.str("config_url"); err != nil {
+	if probe.ConfigURL, err = body.str("configUrl"); err != nil {
 		return 0, nil, err
 	}
-	if probe.EndUpstreamSession, err = body.boolean("end_upstream_session"); err != nil {
+	if probe.EndUpstreamSession, err = body.boolean("endUpstreamSession"); err != nil {
 		return 0, nil, err
 	}
 	check, err := a.Directory.CheckUpstream(c.r.Context(), c.actor, c.org.ID, probe)
@@ -190,22 +129,9 @@ func (a *API) checkUpstream(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	c.changeAudited = true
-	out := upstreamCheckJSON{OK: check.OK, ConfigURL: check.ConfigURL, Warnings: check.Warnings}
 	if ce := check.Error; ce != nil {
 		a.log().Info("admin api: upstream check failed", "org", c.org.ID, "kind", ce.Kind, "url", ce.URL, "reason", ce.Reason, "err", ce.Err,
 			"request_id", a.requestID(c.r))
-		out.Error = &upstreamErrorJSON{Kind: string(ce.Kind), Detail: ce.Detail, URL: ce.URL, Status: ce.Status}
-		return http.StatusOK, out, nil
 	}
-	m := check.Found
-	out.upstreamFoundJSON = &upstreamFoundJSON{
-		Issuer: m.Issuer, AuthorizationEndpoint: m.AuthorizationEndpoint, TokenEndpoint: m.TokenEndpoint,
-		UserinfoEndpoint: m.UserinfoEndpoint, JWKSURI: m.JWKSURI, EndSessionEndpoint: m.EndSessionEndpoint,
-		IDTokenSigningAlgValuesSupported:  nonNil(m.IDTokenSigningAlgValuesSupported),
-		CodeChallengeMethodsSupported:     nonNil(m.CodeChallengeMethodsSupported),
-		PKCES256:                          m.SupportsPKCE(),
-		TokenEndpointAuthMethodsSupported: m.TokenEndpointAuthMethods(),
-		BackchannelLogoutSupported:        m.BackchannelLogoutSupported,
-	}
-	return http.StatusOK, out, nil
+	return http.StatusOK, resource.NewUpstreamCheck(check), nil
 }

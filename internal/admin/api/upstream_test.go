@@ -21,8 +21,8 @@ const (
 )
 
 var upstreamKeys = []string{
-	"config_url", "client_id", "has_client_secret", "scopes", "username_claim", "display_name", "logout_url",
-	"end_upstream_session", "redirect_uri", "logout_callback_uri", "created_at", "updated_at",
+	"orgId", "configUrl", "clientId", "scopes", "usernameClaim", "displayName", "logoutUrl",
+	"endUpstreamSession", "redirectUri", "logoutCallbackUri", "createdAt", "updatedAt",
 }
 
 // storedSecret opens org's stored upstream client secret.
@@ -53,7 +53,7 @@ func noSecret(t *testing.T, r response) {
 func (s *adminServer) createUpstream(t *testing.T, configURL string) response {
 	t.Helper()
 	r := s.ok(t, s.acmeTok, "PUT", upstreamPath, map[string]any{
-		"config_url": configURL, "client_id": "latchkey", "client_secret": upstreamSecret1,
+		"configUrl": configURL, "clientId": "latchkey", "clientSecret": upstreamSecret1,
 	}, http.StatusCreated)
 	noSecret(t, r)
 	return r
@@ -64,18 +64,18 @@ func TestUpstream_CreateUpdateAndKeepTheSecretWithoutEverShowingIt(t *testing.T)
 		wantError(t, s.do(t, s.acmeTok, "GET", upstreamPath, nil), http.StatusNotFound, "not_found", "")
 
 		r := s.ok(t, s.acmeTok, "PUT", upstreamPath, map[string]any{
-			"config_url": "https://idp.acme.example/.well-known/openid-configuration", "client_id": "latchkey",
-			"client_secret": upstreamSecret1, "scopes": "openid  email groups", "display_name": "Acme Okta",
-			"logout_url": "https://acme.example/signed-out",
+			"configUrl": "https://idp.acme.example/.well-known/openid-configuration", "clientId": "latchkey",
+			"clientSecret": upstreamSecret1, "scopes": "openid  email groups", "displayName": "Acme Okta",
+			"logoutUrl": "https://acme.example/signed-out",
 		}, http.StatusCreated)
 		noSecret(t, r)
 		wantKeys(t, "created upstream", r.obj, upstreamKeys...)
 		want := map[string]any{
-			"config_url": "https://idp.acme.example/.well-known/openid-configuration", "client_id": "latchkey",
-			"has_client_secret": true, "scopes": []any{"openid", "email", "groups"}, "username_claim": "preferred_username",
-			"display_name": "Acme Okta", "logout_url": "https://acme.example/signed-out", "end_upstream_session": false,
-			"redirect_uri":        s.inst.Issuer("acme") + "/callback",
-			"logout_callback_uri": s.inst.Issuer("acme") + "/logout/callback",
+			"configUrl": "https://idp.acme.example/.well-known/openid-configuration", "clientId": "latchkey",
+			"scopes": []any{"openid", "email", "groups"}, "usernameClaim": "preferred_username",
+			"displayName": "Acme Okta", "logoutUrl": "https://acme.example/signed-out", "endUpstreamSession": false,
+			"redirectUri":       s.inst.Issuer("acme") + "/callback",
+			"logoutCallbackUri": s.inst.Issuer("acme") + "/logout/callback",
 		}
 		for k, v := range want {
 			if !reflect.DeepEqual(r.obj[k], v) {
@@ -94,35 +94,35 @@ func TestUpstream_CreateUpdateAndKeepTheSecretWithoutEverShowingIt(t *testing.T)
 		// A later PUT changes only what it gives and keeps the secret.
 		s.inst.Clock.Advance(2 * time.Second)
 		r = s.ok(t, s.acmeTok, "PUT", upstreamPath, map[string]any{
-			"scopes": []string{"openid", "profile"}, "end_upstream_session": true, "logout_url": "",
+			"scopes": []string{"openid", "profile"}, "endUpstreamSession": true, "logoutUrl": "",
 		}, http.StatusOK)
 		noSecret(t, r)
-		if r.obj["config_url"] != want["config_url"] || r.obj["client_id"] != "latchkey" || r.obj["display_name"] != "Acme Okta" ||
-			!reflect.DeepEqual(r.obj["scopes"], []any{"openid", "profile"}) || r.obj["end_upstream_session"] != true ||
-			r.obj["logout_url"] != "" || r.obj["has_client_secret"] != true {
+		if r.obj["configUrl"] != want["configUrl"] || r.obj["clientId"] != "latchkey" || r.obj["displayName"] != "Acme Okta" ||
+			!reflect.DeepEqual(r.obj["scopes"], []any{"openid", "profile"}) || r.obj["endUpstreamSession"] != true ||
+			r.obj["logoutUrl"] != "" {
 			t.Errorf("update answered %s", r.raw)
 		}
-		if r.obj["created_at"] != shown.obj["created_at"] || r.obj["updated_at"] == shown.obj["updated_at"] {
+		if r.obj["createdAt"] != shown.obj["createdAt"] || r.obj["updatedAt"] == shown.obj["updatedAt"] {
 			t.Errorf("created_at/updated_at after update = %v/%v, before %v/%v",
-				r.obj["created_at"], r.obj["updated_at"], shown.obj["created_at"], shown.obj["updated_at"])
+				r.obj["createdAt"], r.obj["updatedAt"], shown.obj["createdAt"], shown.obj["updatedAt"])
 		}
 		if got := s.storedSecret(t, "acme"); got != upstreamSecret1 {
 			t.Errorf("an update without client_secret changed the stored secret to %q", got)
 		}
 
 		// Empty scopes and username claim go back to the defaults.
-		r = s.ok(t, s.acmeTok, "PUT", upstreamPath, map[string]any{"scopes": "", "username_claim": ""}, http.StatusOK)
-		if !reflect.DeepEqual(r.obj["scopes"], []any{"openid", "profile", "email"}) || r.obj["username_claim"] != "preferred_username" {
+		r = s.ok(t, s.acmeTok, "PUT", upstreamPath, map[string]any{"scopes": "", "usernameClaim": ""}, http.StatusOK)
+		if !reflect.DeepEqual(r.obj["scopes"], []any{"openid", "profile", "email"}) || r.obj["usernameClaim"] != "preferred_username" {
 			t.Errorf("reset to defaults answered %s", r.raw)
 		}
 
-		r = s.ok(t, s.acmeTok, "PUT", upstreamPath, map[string]any{"client_secret": upstreamSecret2, "username_claim": "email"}, http.StatusOK)
+		r = s.ok(t, s.acmeTok, "PUT", upstreamPath, map[string]any{"clientSecret": upstreamSecret2, "usernameClaim": "email"}, http.StatusOK)
 		noSecret(t, r)
 		if got := s.storedSecret(t, "acme"); got != upstreamSecret2 {
 			t.Errorf("stored secret after replacing it = %q, want the new one", got)
 		}
-		if r.obj["username_claim"] != "email" {
-			t.Errorf("username_claim = %v", r.obj["username_claim"])
+		if r.obj["usernameClaim"] != "email" {
+			t.Errorf("username_claim = %v", r.obj["usernameClaim"])
 		}
 		noSecret(t, s.ok(t, s.operator, "GET", upstreamPath, nil, http.StatusOK))
 
@@ -159,7 +159,7 @@ func TestUpstream_TokensReachOnlyTheirOrganization(t *testing.T) {
 		s.ok(t, s.operator, "GET", upstreamPath, nil, http.StatusOK)
 
 		beta := "/api/admin/orgs/beta/upstream"
-		body := map[string]any{"config_url": "https://idp.beta.example/", "client_id": "x", "client_secret": "y"}
+		body := map[string]any{"configUrl": "https://idp.beta.example/", "clientId": "x", "clientSecret": "y"}
 		for _, req := range []struct {
 			method, path string
 			body         any
@@ -189,7 +189,7 @@ func TestUpstream_TokensReachOnlyTheirOrganization(t *testing.T) {
 
 func TestUpstream_RefusesInvalidInputNamingTheFieldAndChangesNothing(t *testing.T) {
 	eachBackend(t, func(t *testing.T, s *adminServer) {
-		valid := map[string]any{"config_url": "https://idp.acme.example/", "client_id": "latchkey", "client_secret": upstreamSecret2}
+		valid := map[string]any{"configUrl": "https://idp.acme.example/", "clientId": "latchkey", "clientSecret": upstreamSecret2}
 		with := func(changes map[string]any, drop ...string) map[string]any {
 			out := map[string]any{}
 			for k, v := range valid {
@@ -210,14 +210,14 @@ func TestUpstream_RefusesInvalidInputNamingTheFieldAndChangesNothing(t *testing.
 				code  string
 				field string
 			}{
-				{"missing config_url", with(nil, "config_url"), "invalid_request", "config_url"},
-				{"missing client_id", with(nil, "client_id"), "invalid_request", "client_id"},
-				{"missing client_secret", with(nil, "client_secret"), "invalid_request", "client_secret"},
-				{"empty client_secret", with(map[string]any{"client_secret": ""}), "invalid_request", "client_secret"},
-				{"config_url not http", with(map[string]any{"config_url": "ftp://idp.acme.example/"}), "invalid_request", "config_url"},
+				{"missing config_url", with(nil, "configUrl"), "invalid_request", "configUrl"},
+				{"missing client_id", with(nil, "clientId"), "invalid_request", "clientId"},
+				{"missing client_secret", with(nil, "clientSecret"), "invalid_request", "clientSecret"},
+				{"empty client_secret", with(map[string]any{"clientSecret": ""}), "invalid_request", "clientSecret"},
+				{"config_url not http", with(map[string]any{"configUrl": "ftp://idp.acme.example/"}), "invalid_request", "configUrl"},
 				{"scopes without openid", with(map[string]any{"scopes": "profile email"}), "invalid_request", "scopes"},
 				{"unknown field", with(map[string]any{"issuer": "https://idp.acme.example/"}), "invalid_request", "issuer"},
-				{"wrong type", with(map[string]any{"client_id": 42}), "invalid_request", "client_id"},
+				{"wrong type", with(map[string]any{"clientId": 42}), "invalid_request", "clientId"},
 				{"empty body", rawBody(``), "invalid_json", ""},
 			}
 			for _, tt := range tests {
@@ -239,29 +239,29 @@ func TestUpstream_RefusesInvalidInputNamingTheFieldAndChangesNothing(t *testing.
 				code  string
 				field string
 			}{
-				{"bad config_url", map[string]any{"client_id": "other", "config_url": "not a url"}, "invalid_request", "config_url"},
-				{"relative config_url", map[string]any{"config_url": "/.well-known/openid-configuration"}, "invalid_request", "config_url"},
-				{"empty config_url", map[string]any{"config_url": ""}, "invalid_request", "config_url"},
-				{"empty client_id", map[string]any{"client_id": ""}, "invalid_request", "client_id"},
-				{"client_id with a newline", map[string]any{"client_id": "a\nb"}, "invalid_request", "client_id"},
-				{"client_secret with a control character", map[string]any{"client_secret": "a\u0001b"}, "invalid_request", "client_secret"},
-				{"empty client_secret", map[string]any{"client_secret": ""}, "invalid_request", "client_secret"},
+				{"bad config_url", map[string]any{"clientId": "other", "configUrl": "not a url"}, "invalid_request", "configUrl"},
+				{"relative config_url", map[string]any{"configUrl": "/.well-known/openid-configuration"}, "invalid_request", "configUrl"},
+				{"empty config_url", map[string]any{"configUrl": ""}, "invalid_request", "configUrl"},
+				{"empty client_id", map[string]any{"clientId": ""}, "invalid_request", "clientId"},
+				{"client_id with a newline", map[string]any{"clientId": "a\nb"}, "invalid_request", "clientId"},
+				{"client_secret with a control character", map[string]any{"clientSecret": "a\u0001b"}, "invalid_request", "clientSecret"},
+				{"empty client_secret", map[string]any{"clientSecret": ""}, "invalid_request", "clientSecret"},
 				{"scopes without openid (array)", map[string]any{"scopes": []string{"profile", "email"}}, "invalid_request", "scopes"},
-				{"scopes without openid (string)", map[string]any{"display_name": "New", "scopes": "profile email"}, "invalid_request", "scopes"},
+				{"scopes without openid (string)", map[string]any{"displayName": "New", "scopes": "profile email"}, "invalid_request", "scopes"},
 				{"scope listed twice", map[string]any{"scopes": "openid email email"}, "invalid_request", "scopes"},
 				{"scopes as a number", map[string]any{"scopes": 7}, "invalid_request", "scopes"},
 				{"scopes with a number", map[string]any{"scopes": []any{"openid", 7}}, "invalid_request", "scopes"},
-				{"bad username claim", map[string]any{"username_claim": "user name"}, "invalid_request", "username_claim"},
-				{"relative logout_url", map[string]any{"logout_url": "/signed-out"}, "invalid_request", "logout_url"},
-				{"display_name with a control character", map[string]any{"display_name": "a\u0007b"}, "invalid_request", "display_name"},
-				{"wrong type: bool as string", map[string]any{"end_upstream_session": "true"}, "invalid_request", "end_upstream_session"},
-				{"wrong type: client_id as number", map[string]any{"client_id": 42}, "invalid_request", "client_id"},
-				{"null", map[string]any{"display_name": nil}, "invalid_request", "display_name"},
-				{"unknown field", map[string]any{"display_name": "New", "client_name": "x"}, "invalid_request", "client_name"},
-				{"read-only field", map[string]any{"redirect_uri": "https://elsewhere.example/callback"}, "invalid_request", "redirect_uri"},
+				{"bad username claim", map[string]any{"usernameClaim": "user name"}, "invalid_request", "usernameClaim"},
+				{"relative logout_url", map[string]any{"logoutUrl": "/signed-out"}, "invalid_request", "logoutUrl"},
+				{"display_name with a control character", map[string]any{"displayName": "a\u0007b"}, "invalid_request", "displayName"},
+				{"wrong type: bool as string", map[string]any{"endUpstreamSession": "true"}, "invalid_request", "endUpstreamSession"},
+				{"wrong type: client_id as number", map[string]any{"clientId": 42}, "invalid_request", "clientId"},
+				{"null", map[string]any{"displayName": nil}, "invalid_request", "displayName"},
+				{"unknown field", map[string]any{"displayName": "New", "client_name": "x"}, "invalid_request", "client_name"},
+				{"read-only field", map[string]any{"redirectUri": "https://elsewhere.example/callback"}, "invalid_request", "redirectUri"},
 				{"nothing to set", map[string]any{}, "invalid_request", ""},
-				{"malformed JSON", rawBody(`{"client_id": "other",`), "invalid_json", ""},
-				{"duplicate member", rawBody(`{"client_id": "a", "client_id": "b"}`), "invalid_request", "client_id"},
+				{"malformed JSON", rawBody(`{"clientId": "other",`), "invalid_json", ""},
+				{"duplicate member", rawBody(`{"clientId": "a", "clientId": "b"}`), "invalid_request", "clientId"},
 			}
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
@@ -285,26 +285,26 @@ func TestUpstream_DeleteAndLoginMethod(t *testing.T) {
 
 		// Upstream login needs a connection to sign in through.
 		before := s.ok(t, s.acmeTok, "GET", orgPath, nil, http.StatusOK)
-		r := s.do(t, s.acmeTok, "PATCH", orgPath, map[string]any{"name": "Changed", "login_method": "upstream"})
-		wantError(t, r, http.StatusBadRequest, "invalid_request", "login_method")
+		r := s.do(t, s.acmeTok, "PATCH", orgPath, map[string]any{"name": "Changed", "loginMethod": "upstream"})
+		wantError(t, r, http.StatusBadRequest, "invalid_request", "loginMethod")
 		if !strings.Contains(r.obj["message"].(string), "configure the upstream connection first") {
 			t.Errorf("message = %q", r.obj["message"])
 		}
 		s.unchanged(t, orgPath, before)
 
 		s.createUpstream(t, "https://idp.acme.example/")
-		if got := s.ok(t, s.acmeTok, "PATCH", orgPath, map[string]any{"login_method": "upstream"}, http.StatusOK).obj; got["login_method"] != "upstream" {
-			t.Errorf("login_method = %v", got["login_method"])
+		if got := s.ok(t, s.acmeTok, "PATCH", orgPath, map[string]any{"loginMethod": "upstream"}, http.StatusOK).obj; settingsOf(got)["login_method"] != "upstream" {
+			t.Errorf("login_method = %v", settingsOf(got)["login_method"])
 		}
 		// Other settings still change while upstream login is on.
 		s.ok(t, s.acmeTok, "PATCH", orgPath, map[string]any{"name": "Acme Corp"}, http.StatusOK)
 
 		// The connection the organization signs in through stays.
 		before = s.ok(t, s.acmeTok, "GET", upstreamPath, nil, http.StatusOK)
-		wantError(t, s.do(t, s.acmeTok, "DELETE", upstreamPath, nil), http.StatusConflict, "conflict", "login_method")
+		wantError(t, s.do(t, s.acmeTok, "DELETE", upstreamPath, nil), http.StatusConflict, "conflict", "loginMethod")
 		s.unchanged(t, upstreamPath, before)
 
-		s.ok(t, s.acmeTok, "PATCH", orgPath, map[string]any{"login_method": "password"}, http.StatusOK)
+		s.ok(t, s.acmeTok, "PATCH", orgPath, map[string]any{"loginMethod": "password"}, http.StatusOK)
 		if r := s.ok(t, s.acmeTok, "DELETE", upstreamPath, nil, http.StatusNoContent); len(r.raw) != 0 {
 			t.Errorf("DELETE answered a body: %s", r.raw)
 		}
@@ -314,8 +314,8 @@ func TestUpstream_DeleteAndLoginMethod(t *testing.T) {
 			t.Error("the connection is still stored")
 		}
 		// A new connection starts afresh: the first PUT needs everything again.
-		wantError(t, s.do(t, s.acmeTok, "PUT", upstreamPath, map[string]any{"client_id": "x", "client_secret": "y"}),
-			http.StatusBadRequest, "invalid_request", "config_url")
+		wantError(t, s.do(t, s.acmeTok, "PUT", upstreamPath, map[string]any{"clientId": "x", "clientSecret": "y"}),
+			http.StatusBadRequest, "invalid_request", "configUrl")
 		s.createUpstream(t, "https://idp.acme.example/")
 	})
 }
@@ -362,18 +362,22 @@ func TestUpstreamCheck_ReportsWhatTheUpstreamOffersOrWhyItCannotBeUsed(t *testin
 		s.createUpstream(t, idp.URL)
 		r := s.ok(t, s.acmeTok, "POST", checkPath, nil, http.StatusOK)
 		noSecret(t, r)
-		wantKeys(t, "upstream check", r.obj, "ok", "config_url", "issuer", "authorization_endpoint", "token_endpoint",
-			"userinfo_endpoint", "jwks_uri", "end_session_endpoint", "id_token_signing_alg_values_supported",
-			"code_challenge_methods_supported", "pkce_s256", "token_endpoint_auth_methods_supported",
-			"backchannel_logout_supported", "warnings")
+		wantKeys(t, "upstream check", r.obj, "orgId", "ok", "configUrl", "found", "warnings")
+		found, _ := r.obj["found"].(map[string]any)
+		wantKeys(t, "upstream check found", found, "issuer", "authorizationEndpoint", "tokenEndpoint",
+			"userinfoEndpoint", "jwksUri", "endSessionEndpoint", "idTokenSigningAlgValuesSupported",
+			"codeChallengeMethodsSupported", "pkceS256", "tokenEndpointAuthMethodsSupported", "backchannelLogoutSupported")
+		if r.obj["ok"] != true || r.obj["configUrl"] != idp.URL || r.obj["orgId"] != "acme" {
+			t.Errorf("upstream check = %s", r.raw)
+		}
 		want := map[string]any{
-			"ok": true, "config_url": idp.URL, "issuer": idp.URL, "authorization_endpoint": idp.URL + "/authorize",
-			"token_endpoint": idp.URL + "/token", "jwks_uri": idp.URL + "/keys", "userinfo_endpoint": "", "pkce_s256": false,
-			"code_challenge_methods_supported": []any{}, "token_endpoint_auth_methods_supported": []any{"client_secret_post"},
+			"issuer": idp.URL, "authorizationEndpoint": idp.URL + "/authorize",
+			"tokenEndpoint": idp.URL + "/token", "jwksUri": idp.URL + "/keys", "userinfoEndpoint": "", "pkceS256": false,
+			"codeChallengeMethodsSupported": []any{}, "tokenEndpointAuthMethodsSupported": []any{"client_secret_post"},
 		}
 		for k, v := range want {
-			if !reflect.DeepEqual(r.obj[k], v) {
-				t.Errorf("%s = %#v, want %#v", k, r.obj[k], v)
+			if !reflect.DeepEqual(found[k], v) {
+				t.Errorf("found.%s = %#v, want %#v", k, found[k], v)
 			}
 		}
 		warnings := strs(r.obj["warnings"])
@@ -383,41 +387,41 @@ func TestUpstreamCheck_ReportsWhatTheUpstreamOffersOrWhyItCannotBeUsed(t *testin
 
 		// The saved end_upstream_session setting counts towards the warnings;
 		// the body may try another before saving it.
-		s.ok(t, s.acmeTok, "PUT", upstreamPath, map[string]any{"end_upstream_session": true}, http.StatusOK)
+		s.ok(t, s.acmeTok, "PUT", upstreamPath, map[string]any{"endUpstreamSession": true}, http.StatusOK)
 		if w := strs(s.ok(t, s.acmeTok, "POST", checkPath, map[string]any{}, http.StatusOK).obj["warnings"]); len(w) != 3 ||
 			!strings.Contains(w[2], "end_session_endpoint") {
 			t.Errorf("warnings with end_upstream_session = %q", w)
 		}
-		if w := strs(s.ok(t, s.acmeTok, "POST", checkPath, map[string]any{"end_upstream_session": false}, http.StatusOK).obj["warnings"]); len(w) != 2 {
+		if w := strs(s.ok(t, s.acmeTok, "POST", checkPath, map[string]any{"endUpstreamSession": false}, http.StatusOK).obj["warnings"]); len(w) != 2 {
 			t.Errorf("warnings with end_upstream_session false in the body = %q", w)
 		}
 
 		// Nothing listening: the check works, the upstream does not.
 		down := "http://" + closedPort(t)
-		r = s.ok(t, s.acmeTok, "POST", checkPath, map[string]any{"config_url": down}, http.StatusOK)
-		wantKeys(t, "failed upstream check", r.obj, "ok", "config_url", "warnings", "error")
+		r = s.ok(t, s.acmeTok, "POST", checkPath, map[string]any{"configUrl": down}, http.StatusOK)
+		wantKeys(t, "failed upstream check", r.obj, "orgId", "ok", "configUrl", "warnings", "error")
 		e, _ := r.obj["error"].(map[string]any)
 		if r.obj["ok"] != false || e["kind"] != "unreachable" || e["url"] != down+"/.well-known/openid-configuration" || e["detail"] == "" {
 			t.Errorf("check of a closed port = %s", r.raw)
 		}
 		// Checking another URL saved nothing.
-		if got := s.ok(t, s.acmeTok, "GET", upstreamPath, nil, http.StatusOK).obj["config_url"]; got != idp.URL {
+		if got := s.ok(t, s.acmeTok, "GET", upstreamPath, nil, http.StatusOK).obj["configUrl"]; got != idp.URL {
 			t.Errorf("config_url after checking another = %v", got)
 		}
 
-		s.ok(t, s.acmeTok, "PUT", upstreamPath, map[string]any{"config_url": idp.URL + "/missing"}, http.StatusOK)
+		s.ok(t, s.acmeTok, "PUT", upstreamPath, map[string]any{"configUrl": idp.URL + "/missing"}, http.StatusOK)
 		r = s.ok(t, s.acmeTok, "POST", checkPath, nil, http.StatusOK)
 		e, _ = r.obj["error"].(map[string]any)
 		if r.obj["ok"] != false || e["kind"] != "http_status" || e["status"] != 404.0 {
 			t.Errorf("check of a missing document = %s", r.raw)
 		}
 
-		wantError(t, s.do(t, s.acmeTok, "POST", checkPath, map[string]any{"config_url": "idp.example"}), http.StatusBadRequest, "invalid_request", "config_url")
-		wantError(t, s.do(t, s.acmeTok, "POST", checkPath, map[string]any{"client_id": "x"}), http.StatusBadRequest, "invalid_request", "client_id")
+		wantError(t, s.do(t, s.acmeTok, "POST", checkPath, map[string]any{"configUrl": "idp.example"}), http.StatusBadRequest, "invalid_request", "configUrl")
+		wantError(t, s.do(t, s.acmeTok, "POST", checkPath, map[string]any{"clientId": "x"}), http.StatusBadRequest, "invalid_request", "clientId")
 
 		// A check before any connection exists may name the URL to check.
-		beta := s.ok(t, s.betaTok, "POST", "/api/admin/orgs/beta/upstream/check", map[string]any{"config_url": idp.URL}, http.StatusOK)
-		if beta.obj["ok"] != true || beta.obj["issuer"] != idp.URL {
+		beta := s.ok(t, s.betaTok, "POST", "/api/admin/orgs/beta/upstream/check", map[string]any{"configUrl": idp.URL}, http.StatusOK)
+		if found, _ := beta.obj["found"].(map[string]any); beta.obj["ok"] != true || found["issuer"] != idp.URL {
 			t.Errorf("check of an unsaved URL = %s", beta.raw)
 		}
 
@@ -432,7 +436,7 @@ func TestUpstreamCheck_ReportsWhatTheUpstreamOffersOrWhyItCannotBeUsed(t *testin
 			}
 		}
 		wantChecks := []string{"not_found", "ok", "ok", "ok", "check_failed: unreachable", "check_failed: http_status",
-			"invalid_request: config_url", "invalid_request: client_id"}
+			"invalid_request: configUrl", "invalid_request: clientId"}
 		if !reflect.DeepEqual(checks, wantChecks) {
 			t.Errorf("audited checks = %q, want %q", checks, wantChecks)
 		}

@@ -1,40 +1,20 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/directory/resource"
 	"github.com/latchkey/latchkey/internal/domain"
 )
 
-// userJSON is a user as the API shows it; never the password hash.
-type userJSON struct {
-	UserName      string `json:"user_name"`
-	Sub           string `json:"sub"`
-	Name          string `json:"name"`
-	Email         string `json:"email"`
-	EmailVerified bool   `json:"email_verified"`
-	Picture       string `json:"picture"`
-	Role          string `json:"role"`
-	Disabled      bool   `json:"disabled"`
-	HasPassword   bool   `json:"has_password"`
-	CreatedAt     string `json:"created_at"`
-	UpdatedAt     string `json:"updated_at"`
-}
+var userSettings = []string{"name", "email", "emailVerified", "picture", "role", "disabled", "password"}
 
-func toUserJSON(u *domain.User) userJSON {
-	return userJSON{
-		UserName: u.UserName, Sub: u.Sub, Name: u.Name, Email: u.Email, EmailVerified: u.EmailVerified,
-		Picture: u.Picture, Role: u.Role, Disabled: u.Disabled, HasPassword: u.PasswordHash != "",
-		CreatedAt: stamp(u.CreatedAt), UpdatedAt: stamp(u.UpdatedAt),
-	}
-}
-
-var userSettings = []string{"name", "email", "email_verified", "picture", "role", "disabled", "password"}
-
-var userReadOnly = []string{"sub", "has_password", "created_at", "updated_at"}
+var userReadOnly = []string{"sub", "createdAt", "updatedAt"}
 
 // userChanges decodes the fields the body gave. "password": null removes
 // the password when allowed (updates).
@@ -47,7 +27,7 @@ func userChanges(body *object, clearAllowed bool) (directory.UserChanges, error)
 	if ch.Email, err = body.str("email"); err != nil {
 		return ch, err
 	}
-	if ch.EmailVerified, err = body.boolean("email_verified"); err != nil {
+	if ch.EmailVerified, err = body.boolean("emailVerified"); err != nil {
 		return ch, err
 	}
 	if ch.Picture, err = body.str("picture"); err != nil {
@@ -67,37 +47,46 @@ func userChanges(body *object, clearAllowed bool) (directory.UserChanges, error)
 	return ch, nil
 }
 
-func (a *API) listUsers(c *call) (int, any, error) {
-	f := directory.UserFilter{Query: c.query["query"]}
-	if v, ok := c.query["limit"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > directory.MaxListUsers {
-			return 0, nil, domain.Invalid("limit", "must be a whole number between 1 and %d (got %q)", directory.MaxListUsers, v)
-		}
-		f.Limit = n
+// limitParam reads the limit query parameter: 1 to most, def when absent.
+func limitParam(c *call, def, most int) (int, error) {
+	v, ok := c.query["limit"]
+	if !ok {
+		return def, nil
 	}
-	users, err := a.Directory.ListUsers(c.r.Context(), c.org.ID, f)
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > most {
+		return 0, domain.Invalid("limit", "must be a whole number between 1 and %d (got %q)", most, v)
+	}
+	return n, nil
+}
+
+func (a *API) listUsers(c *call) (int, any, error) {
+	limit, err := limitParam(c, directory.MaxListUsers, directory.MaxListUsers)
 	if err != nil {
 		return 0, nil, err
 	}
-	out := make([]userJSON, 0, len(users))
+	users, err := a.Directory.ListUsers(c.r.Context(), c.org.ID, directory.UserFilter{Query: c.query["query"], Limit: limit})
+	if err != nil {
+		return 0, nil, err
+	}
+	out := make([]resource.User, 0, len(users))
 	for _, u := range users {
-		out = append(out, toUserJSON(u))
+		out = append(out, resource.NewUser(u))
 	}
 	return http.StatusOK, out, nil
 }
 
 func (a *API) createUser(c *call) (int, any, error) {
-	body, err := c.body(fieldSpec{writable: append([]string{"user_name"}, userSettings...), readOnly: userReadOnly}, false)
+	body, err := c.body(fieldSpec{writable: append([]string{"userName"}, userSettings...), readOnly: userReadOnly}, false)
 	if err != nil {
 		return 0, nil, err
 	}
-	name, err := body.str("user_name")
+	name, err := body.str("userName")
 	if err != nil {
 		return 0, nil, err
 	}
 	if name == nil {
-		return 0, nil, domain.Invalid("user_name", "is required")
+		return 0, nil, domain.Invalid("userName", "is required")
 	}
 	ch, err := userChanges(body, false)
 	if err != nil {
@@ -109,7 +98,7 @@ func (a *API) createUser(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	c.changeAudited = true
-	return http.StatusCreated, toUserJSON(u), nil
+	return http.StatusCreated, resource.NewUser(u), nil
 }
 
 // pathUser loads the user in the path, within the path's organization.
@@ -124,7 +113,7 @@ func (a *API) getUser(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, toUserJSON(u), nil
+	return http.StatusOK, resource.NewUser(u), nil
 }
 
 func (a *API) updateUser(c *call) (int, any, error) {
@@ -132,7 +121,7 @@ func (a *API) updateUser(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	body, err := c.body(fieldSpec{writable: userSettings, readOnly: userReadOnly,
-		fixed: map[string]string{"user_name": "cannot change: applications know the user by it"}}, false)
+		fixed: map[string]string{"userName": "cannot change: applications know the user by it"}}, false)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -145,7 +134,7 @@ func (a *API) updateUser(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	c.changeAudited = true
-	return http.StatusOK, toUserJSON(u), nil
+	return http.StatusOK, resource.NewUser(u), nil
 }
 
 func (a *API) deleteUser(c *call) (int, any, error) {
@@ -159,39 +148,85 @@ func (a *API) deleteUser(c *call) (int, any, error) {
 	return http.StatusNoContent, nil, nil
 }
 
-// auditJSON is one audit event.
-type auditJSON struct {
-	ID       string            `json:"id"`
-	At       string            `json:"at"`
-	Actor    string            `json:"actor"`
-	Action   string            `json:"action"`
-	Target   string            `json:"target"`
-	Result   string            `json:"result"`
-	ClientIP string            `json:"client_ip"`
-	Detail   map[string]string `json:"detail"`
-}
-
-func (a *API) listAudit(c *call) (int, any, error) {
-	limit := 100
-	if v, ok := c.query["limit"]; ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return 0, nil, domain.Invalid("limit", "must be a whole number between 1 and 1000 (got %q)", v)
-		}
-		limit = n
-	}
-	page, err := a.Directory.ListAudit(c.r.Context(), c.org.ID, directory.AuditFilter{Limit: limit})
+func (a *API) listUserSessions(c *call) (int, any, error) {
+	u, err := a.pathUser(c)
 	if err != nil {
 		return 0, nil, err
 	}
-	out := make([]auditJSON, 0, len(page.Events))
+	sessions, err := a.Directory.ListUserSessions(c.r.Context(), c.org.ID, u.UserName)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := make([]resource.Session, 0, len(sessions))
+	for _, s := range sessions {
+		out = append(out, resource.NewSession(s))
+	}
+	return http.StatusOK, out, nil
+}
+
+// endUserSessions ends every session of the user, each with single logout.
+func (a *API) endUserSessions(c *call) (int, any, error) {
+	if _, err := a.pathUser(c); err != nil {
+		return 0, nil, err
+	}
+	if _, err := a.Directory.EndUserSessions(c.r.Context(), c.actor, c.org.ID, c.target); err != nil {
+		return 0, nil, err
+	}
+	c.changeAudited = true
+	return http.StatusNoContent, nil, nil
+}
+
+func (a *API) endUserSession(c *call) (int, any, error) {
+	if _, err := a.pathUser(c); err != nil {
+		return 0, nil, err
+	}
+	if err := a.Directory.EndUserSession(c.r.Context(), c.actor, c.org.ID, c.target, c.r.PathValue("sid")); err != nil {
+		return 0, nil, err
+	}
+	c.changeAudited = true
+	return http.StatusNoContent, nil, nil
+}
+
+// timeParam reads an RFC 3339 time query parameter; zero when absent.
+func timeParam(c *call, name string) (time.Time, error) {
+	v, ok := c.query[name]
+	if !ok {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, domain.Invalid(name, "must be an RFC 3339 time such as 2026-12-01T10:00:00Z (got %q)", v)
+	}
+	return t, nil
+}
+
+// listAudit answers one page of the audit log, newest first. A Link
+// header with rel="next" points at the next page, as long as there is one.
+func (a *API) listAudit(c *call) (int, any, error) {
+	f := directory.AuditFilter{Action: c.query["action"], Actor: c.query["actor"], Cursor: c.query["cursor"]}
+	var err error
+	if f.Limit, err = limitParam(c, directory.DefaultAuditPage, directory.MaxAuditPage); err != nil {
+		return 0, nil, err
+	}
+	if f.Since, err = timeParam(c, "since"); err != nil {
+		return 0, nil, err
+	}
+	if f.Until, err = timeParam(c, "until"); err != nil {
+		return 0, nil, err
+	}
+	page, err := a.Directory.ListAudit(c.r.Context(), c.org.ID, f)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := make([]resource.AuditEvent, 0, len(page.Events))
 	for _, e := range page.Events {
-		d := e.Detail
-		if d == nil {
-			d = map[string]string{}
-		}
-		out = append(out, auditJSON{ID: e.ID, At: e.At.UTC().Format(time.RFC3339Nano), Actor: e.Actor, Action: e.Action,
-			Target: e.Target, Result: e.Result, ClientIP: e.ClientIP, Detail: d})
+		out = append(out, resource.NewAuditEvent(e))
+	}
+	if page.NextCursor != "" {
+		q := c.r.URL.Query()
+		q.Set("cursor", page.NextCursor)
+		next := url.URL{Path: c.r.URL.Path, RawQuery: q.Encode()}
+		c.w.Header().Set("Link", fmt.Sprintf("<%s>; rel=\"next\"", next.String()))
 	}
 	return http.StatusOK, out, nil
 }

@@ -55,6 +55,7 @@ func Run(t *testing.T, open Opener) {
 		{"AdminTokens", adminTokenTests, false},
 		{"Upstreams", upstreamTests, false},
 		{"UpstreamFlows", upstreamFlowTests, false},
+		{"Portal", portalTests, false},
 		{"Purge", purgeTests, false},
 		{"Updates", updateTests, false},
 		{"OrgIsolation", isolationTests(), true},

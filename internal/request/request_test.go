@@ -1,0 +1,34 @@
+package request_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/latchkey/latchkey/internal/request"
+)
+
+func TestClientIP_IsTheHostOfRemoteAddr(t *testing.T) {
+	for remote, want := range map[string]string{
+		"192.0.2.7:51234":      "192.0.2.7",
+		"[2001:db8::1]:443":    "2001:db8::1",
+		"198.51.100.9:0":       "198.51.100.9",
+		"not-an-address":       "not-an-address",
+		"[2001:db8::1%eth0]:1": "2001:db8::1%eth0",
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = remote
+		if got := request.ClientIP(r); got != want {
+			t.Errorf("ClientIP(%q) = %q, want %q", remote, got, want)
+		}
+	}
+}
+
+func TestID_TravelsInTheContext(t *testing.T) {
+	if got := request.ID(context.Background()); got != "" {
+		t.Errorf("ID outside a request = %q", got)
+	}
+	if got := request.ID(request.WithID(context.Background(), "abc123")); got != "abc123" {
+		t.Errorf("ID = %q, want abc123", got)
+	}
+}
