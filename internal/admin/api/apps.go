@@ -12,6 +12,7 @@ import (
 var appSettings = []string{
 	"name", "redirectUris", "postLogoutRedirectUris", "backchannelLogoutUri", "grantTypes",
 	"accessTokenLifetime", "idTokenLifetime", "refreshTokenLifetime", "idTokenAlg", "accessTokenFormat",
+	"refreshTokenReuseInterval",
 }
 
 var appReadOnly = []string{"clientId", "clientSecret", "orgId", "createdAt", "updatedAt"}
@@ -48,6 +49,9 @@ func appChanges(body *object) (directory.AppChanges, error) {
 		return ch, err
 	}
 	if ch.AccessTokenFormat, err = body.str("accessTokenFormat"); err != nil {
+		return ch, err
+	}
+	if ch.RefreshTokenReuseInterval, err = body.seconds("refreshTokenReuseInterval"); err != nil {
 		return ch, err
 	}
 	return ch, nil
