@@ -119,6 +119,7 @@ var fieldFlags = map[string]string{
 	"access_token_lifetime":        "--access-token-lifetime",
 	"id_token_lifetime":            "--id-token-lifetime",
 	"refresh_token_lifetime":       "--refresh-token-lifetime",
+	"refresh_token_reuse_interval": "--refresh-token-reuse-interval",
 	"id_token_signed_response_alg": "--id-token-alg",
 	"access_token_format":          "--access-token-format",
 	"alg":                          "--alg",
