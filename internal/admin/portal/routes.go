@@ -35,6 +35,8 @@ func (p *Portal) routes(mux *http.ServeMux) {
 	o("GET /admin/o/{org}/settings/integrations", p.integrations)
 	o("POST /admin/o/{org}/settings/integrations/reveal", p.apiKeyReveal)
 	o("POST /admin/o/{org}/settings/integrations/rotate", p.apiKeyRotate)
+	o("POST /admin/o/{org}/settings/integrations/scim-tokens", p.scimTokenCreate)
+	o("POST /admin/o/{org}/settings/integrations/scim-tokens/revoke", p.scimTokenRevoke)
 	o("GET /admin/o/{org}/settings/authentication", p.authentication)
 	o("POST /admin/o/{org}/settings/authentication", p.authenticationSave)
 	o("POST /admin/o/{org}/settings/authentication/check", p.authenticationCheck)

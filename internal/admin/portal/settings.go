@@ -114,6 +114,50 @@ type integrationsData struct {
 	APIKey  string
 	Rotated bool
 	Overlap []Option
+	// SCIM provisioning: the endpoint, the tokens and, once, a new token.
+	SCIMBaseURL  string
+	SCIMTokens   []scimTokenRow
+	SCIMExpires  []Option
+	NewSCIMToken string
+}
+
+// scimTokenRow is one SCIM token as listed.
+type scimTokenRow struct {
+	ID, Description, State           string
+	CreatedAt, ExpiresAt, LastUsedAt time.Time
+}
+
+// scimExpiries are the choices of "Expires in" (days; 0 is never).
+var scimExpiries = []struct{ value, label string }{
+	{"30", "30 days"}, {"90", "90 days"}, {"365", "365 days"}, {"0", "Never"},
+}
+
+func scimExpiryOptions(cur string) []Option {
+	var out []Option
+	for _, o := range scimExpiries {
+		out = append(out, Option{Value: o.value, Label: o.label, Selected: o.value == cur})
+	}
+	return out
+}
+
+// integrationsView builds the Integrations tab with the SCIM section
+// filled in; false when the tokens could not be listed (already answered).
+func (p *Portal) integrationsView(q *orgRequest, expires string) (*view, *integrationsData, bool) {
+	v := p.settingsView(q, "Integrations")
+	d := &integrationsData{Overlap: overlapOptions("86400"), SCIMBaseURL: p.Directory.Issuer(q.org.ID) + "/scim/v2",
+		SCIMExpires: scimExpiryOptions(expires)}
+	ts, err := p.Directory.ListSCIMTokens(q.r.Context(), q.org.ID)
+	if err != nil {
+		p.internalError(q.w, q.r, "list SCIM tokens", err)
+		return nil, nil, false
+	}
+	now := p.now()
+	for _, t := range ts {
+		d.SCIMTokens = append(d.SCIMTokens, scimTokenRow{ID: t.ID, Description: t.Description,
+			State: directory.SCIMTokenState(t, now), CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, LastUsedAt: t.LastUsedAt})
+	}
+	v.Data = d
+	return v, d, true
 }
 
 var overlaps = []struct {
@@ -136,9 +180,9 @@ func overlapOptions(cur string) []Option {
 }
 
 func (p *Portal) integrations(q *orgRequest) {
-	v := p.settingsView(q, "Integrations")
-	v.Data = &integrationsData{Overlap: overlapOptions("86400")}
-	p.render(q.w, q.r, http.StatusOK, "integrations", v)
+	if v, _, ok := p.integrationsView(q, "90"); ok {
+		p.render(q.w, q.r, http.StatusOK, "integrations", v)
+	}
 }
 
 func (p *Portal) apiKeyReveal(q *orgRequest) {
@@ -147,16 +191,22 @@ func (p *Portal) apiKeyReveal(q *orgRequest) {
 		p.internalError(q.w, q.r, "reveal API key", err)
 		return
 	}
-	v := p.settingsView(q, "Integrations")
-	v.Data = &integrationsData{APIKey: key, Overlap: overlapOptions("86400")}
+	v, d, ok := p.integrationsView(q, "90")
+	if !ok {
+		return
+	}
+	d.APIKey = key
 	noStore(q.w)
 	p.render(q.w, q.r, http.StatusOK, "integrations", v)
 }
 
 func (p *Portal) apiKeyRotate(q *orgRequest) {
-	v := p.settingsView(q, "Integrations")
+	v, d, ok := p.integrationsView(q, "90")
+	if !ok {
+		return
+	}
 	v.Form = q.r.PostForm
-	v.Data = &integrationsData{Overlap: overlapOptions(q.r.PostFormValue("overlap"))}
+	d.Overlap = overlapOptions(q.r.PostFormValue("overlap"))
 	secs, err := strconv.ParseInt(q.r.PostFormValue("overlap"), 10, 64)
 	if err != nil {
 		v.Errors["overlap"] = "choose how long the old key keeps working"
@@ -173,10 +223,61 @@ func (p *Portal) apiKeyRotate(q *orgRequest) {
 		return
 	}
 	v.Form = nil
-	v.Data = &integrationsData{APIKey: key, Rotated: true, Overlap: overlapOptions("86400")}
+	d.APIKey, d.Rotated, d.Overlap = key, true, overlapOptions("86400")
 	v.Flash = "API key rotated."
 	noStore(q.w)
 	p.render(q.w, q.r, http.StatusOK, "integrations", v)
+}
+
+// scimTokenCreate makes a SCIM token and shows it this once.
+func (p *Portal) scimTokenCreate(q *orgRequest) {
+	expires := q.r.PostFormValue("scim_expires")
+	v, d, ok := p.integrationsView(q, expires)
+	if !ok {
+		return
+	}
+	v.Form = q.r.PostForm
+	days, err := strconv.Atoi(expires)
+	known := false
+	for _, o := range scimExpiries {
+		known = known || o.value == expires
+	}
+	if err != nil || !known {
+		v.Errors["scim_expires"] = "choose when the token expires"
+		p.render(q.w, q.r, http.StatusBadRequest, "integrations", v)
+		return
+	}
+	desc := strings.TrimSpace(q.r.PostFormValue("scim_description"))
+	_, plain, err := p.Directory.CreateSCIMToken(q.r.Context(), q.admin.actor(q.r), q.org.ID, desc, time.Duration(days)*24*time.Hour)
+	if err != nil {
+		if v.fail(err, map[string]string{"description": "scim_description", "expires": "scim_expires"}) {
+			p.render(q.w, q.r, http.StatusBadRequest, "integrations", v)
+			return
+		}
+		p.internalError(q.w, q.r, "create SCIM token", err)
+		return
+	}
+	v, d, ok = p.integrationsView(q, "90")
+	if !ok {
+		return
+	}
+	d.NewSCIMToken = plain
+	v.Flash = "SCIM token created."
+	noStore(q.w)
+	p.render(q.w, q.r, http.StatusOK, "integrations", v)
+}
+
+func (p *Portal) scimTokenRevoke(q *orgRequest) {
+	err := p.Directory.RevokeSCIMToken(q.r.Context(), q.admin.actor(q.r), q.org.ID, q.r.PostFormValue("id"))
+	switch {
+	case isNotFound(err):
+		p.errorPage(q.w, q.r, http.StatusNotFound, "Not found", "There is no such active SCIM token.")
+		return
+	case err != nil:
+		p.internalError(q.w, q.r, "revoke SCIM token", err)
+		return
+	}
+	p.redirectFlash(q.w, q.r, "/admin/o/"+q.org.ID+"/settings/integrations", "SCIM token revoked.")
 }
 
 // authData is the Authentication tab.
