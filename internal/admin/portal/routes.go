@@ -39,6 +39,7 @@ func (p *Portal) routes(mux *http.ServeMux) {
 	o("POST /admin/o/{org}/settings/integrations/scim-tokens/revoke", p.scimTokenRevoke)
 	o("GET /admin/o/{org}/settings/authentication", p.authentication)
 	o("POST /admin/o/{org}/settings/authentication", p.authenticationSave)
+	o("POST /admin/o/{org}/settings/authentication/mfa", p.authenticationMFA)
 	o("POST /admin/o/{org}/settings/authentication/check", p.authenticationCheck)
 	o("POST /admin/o/{org}/settings/authentication/remove", p.authenticationRemove)
 

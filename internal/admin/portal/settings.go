@@ -295,6 +295,21 @@ type authData struct {
 	Scopes          string
 	UsernameClaim   string
 	UpstreamDefault string
+	MFA             []Option
+}
+
+// mfaPolicies are the choices of "Second factor (MFA)".
+func mfaPolicies(cur string) []Option {
+	opts := []Option{
+		{Value: domain.MFAOff, Label: "Off: no second factor, no passkey sign-in"},
+		{Value: domain.MFAOptional, Label: "Optional: users who set one up are asked for it"},
+		{Value: domain.MFAAdmins, Label: "Admins: required for users with role ADMIN"},
+		{Value: domain.MFARequired, Label: "Required: everyone signing in with a password"},
+	}
+	for i := range opts {
+		opts[i].Selected = opts[i].Value == cur
+	}
+	return opts
 }
 
 type checkResult struct {
@@ -311,6 +326,7 @@ func (p *Portal) authView(q *orgRequest) (*view, *authData, bool) {
 	d := &authData{
 		RedirectURI: p.Directory.UpstreamRedirectURI(q.org.ID), LogoutCallback: p.Directory.UpstreamLogoutCallbackURI(q.org.ID),
 		Scopes: strings.Join(domain.DefaultUpstreamScopes(), " "), UsernameClaim: domain.DefaultUpstreamUsernameClaim,
+		MFA: mfaPolicies(q.org.Settings.MFA),
 	}
 	u, err := p.Directory.GetUpstream(q.r.Context(), q.org.ID)
 	switch {
@@ -365,6 +381,21 @@ func (p *Portal) authenticationSave(q *orgRequest) {
 		return
 	}
 	p.redirectFlash(q.w, q.r, "/admin/o/"+q.org.ID+"/settings/authentication", "Upstream connection saved.")
+}
+
+// authenticationMFA saves the organization's second-factor policy.
+func (p *Portal) authenticationMFA(q *orgRequest) {
+	v, d, ok := p.authView(q)
+	if !ok {
+		return
+	}
+	v.Form = url.Values{"mfa": {q.r.PostFormValue("mfa")}}
+	policy := q.r.PostFormValue("mfa")
+	d.MFA = mfaPolicies(policy)
+	if !p.saveOrg(q, "authentication", v, directory.OrgChanges{MFA: &policy}) {
+		return
+	}
+	p.redirectFlash(q.w, q.r, "/admin/o/"+q.org.ID+"/settings/authentication", "Second factor policy saved: "+policy+".")
 }
 
 // authenticationCheck fetches the discovery document of the Configuration
