@@ -29,6 +29,8 @@ type appData struct {
 	Formats  []Option
 	Grants   []Option
 	Lifetime map[string]string
+	// GroupsClaim is the "Groups claim" checkbox (kept from the form on error).
+	GroupsClaim bool
 }
 
 func (p *Portal) appList(q *orgRequest) {
@@ -162,6 +164,7 @@ func (p *Portal) appSettingsView(q *orgRequest, app *domain.Application, algs, f
 			"id_token_lifetime":      domain.DescribeSeconds(app.IDTokenLifetime),
 			"refresh_token_lifetime": domain.DescribeSeconds(app.RefreshTokenLifetime),
 		},
+		GroupsClaim: app.GroupsClaim,
 	}
 	return v
 }
@@ -179,6 +182,8 @@ var lifetimeLabels = map[string]string{
 	"access_token_lifetime":  "Access token lifetime",
 	"id_token_lifetime":      "ID token lifetime",
 	"refresh_token_lifetime": "Refresh token lifetime",
+	// The reuse interval is parsed like the lifetimes; 0 is allowed (off).
+	"refresh_token_reuse_interval": "Refresh token reuse interval",
 }
 
 func (p *Portal) appSettingsSave(q *orgRequest) {
@@ -195,7 +200,9 @@ func (p *Portal) appSettingsSave(q *orgRequest) {
 	v.Form = f
 	f["grant_types"] = grants
 	lifetimes := map[string]*int64{}
-	for _, name := range []string{"access_token_lifetime", "id_token_lifetime", "refresh_token_lifetime"} {
+	groups := f.Get("groups_claim") == "on"
+	v.Data.(*appData).GroupsClaim = groups
+	for _, name := range []string{"access_token_lifetime", "id_token_lifetime", "refresh_token_lifetime", "refresh_token_reuse_interval"} {
 		n, err := domain.ParseSeconds(f.Get(name))
 		if err != nil {
 			v.Errors[name] = lifetimeLabels[name] + " " + err.Error()
@@ -215,6 +222,7 @@ func (p *Portal) appSettingsSave(q *orgRequest) {
 		Name: &name, RedirectURIs: &redirects, PostLogoutRedirectURIs: &postLogout, BackchannelLogoutURI: &bc,
 		GrantTypes: &grants, AccessTokenLifetime: lifetimes["access_token_lifetime"], IDTokenLifetime: lifetimes["id_token_lifetime"],
 		RefreshTokenLifetime: lifetimes["refresh_token_lifetime"], IDTokenAlg: &alg, AccessTokenFormat: &format,
+		RefreshTokenReuseInterval: lifetimes["refresh_token_reuse_interval"], GroupsClaim: &groups,
 	})
 	if err != nil {
 		if v.fail(err, map[string]string{"client_id": "name"}) {
