@@ -65,6 +65,7 @@ func (p *Portal) routes(mux *http.ServeMux) {
 	o("POST /admin/o/{org}/users/{user}/sessions/revoke", p.userRevokeSession)
 	o("POST /admin/o/{org}/users/{user}/sessions/revoke-all", p.userRevokeAll)
 	o("POST /admin/o/{org}/users/{user}/unlink", p.userUnlink)
+	o("POST /admin/o/{org}/users/{user}/reset-mfa", p.userResetMFA)
 
 	o("GET /admin/o/{org}/audit", p.auditLog)
 

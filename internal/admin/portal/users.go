@@ -81,6 +81,7 @@ type userData struct {
 	User     *domain.User
 	Roles    []Option
 	Sessions []*domain.Session
+	MFA      *directory.UserMFA
 	// Form names the form the kept input and errors belong to.
 	Form string
 }
@@ -102,8 +103,13 @@ func (p *Portal) userView(q *orgRequest, form string) (*view, *userData, bool) {
 		p.internalError(q.w, q.r, "list sessions", err)
 		return nil, nil, false
 	}
+	mfa, err := p.Directory.UserMFA(ctx, q.org.ID, u.UserName)
+	if err != nil {
+		p.internalError(q.w, q.r, "second factors", err)
+		return nil, nil, false
+	}
 	v := p.newView(q.r, q.admin, q.org, u.UserName, "users")
-	d := &userData{User: u, Roles: roleOptions(u.Role), Sessions: sessions, Form: form}
+	d := &userData{User: u, Roles: roleOptions(u.Role), Sessions: sessions, MFA: mfa, Form: form}
 	v.Data = d
 	return v, d, true
 }
@@ -189,6 +195,32 @@ func (p *Portal) userRevokeAll(q *orgRequest) {
 		return
 	}
 	p.redirectFlash(q.w, q.r, p.userURL(q, name), "All sessions revoked ("+itoa(n)+").")
+}
+
+// userResetMFA removes every second factor of the user and ends the
+// user's sessions, once the confirmation box is ticked.
+func (p *Portal) userResetMFA(q *orgRequest) {
+	if q.r.PostFormValue("confirm") != "yes" {
+		v, _, ok := p.userView(q, "mfa")
+		if !ok {
+			return
+		}
+		v.Form = q.r.PostForm
+		v.Errors["confirm"] = "tick the box to confirm the reset"
+		p.render(q.w, q.r, http.StatusBadRequest, "user", v)
+		return
+	}
+	name := q.r.PathValue("user")
+	_, err := p.Directory.ResetUserMFA(q.r.Context(), q.admin.actor(q.r), q.org.ID, name)
+	if isNotFound(err) {
+		p.notFound(q.w, q.r)
+		return
+	}
+	if err != nil {
+		p.internalError(q.w, q.r, "reset second factors", err)
+		return
+	}
+	p.redirectFlash(q.w, q.r, p.userURL(q, name), "Second factors reset; the user's sessions were ended.")
 }
 
 func (p *Portal) userUnlink(q *orgRequest) {
