@@ -14,7 +14,7 @@ func TestMFA_PolicyListAndResetThroughTheAdminAPI(t *testing.T) {
 	eachBackend(t, func(t *testing.T, s *adminServer) {
 		ctx := context.Background()
 		org := s.ok(t, s.acmeTok, "PATCH", "/api/admin/orgs/acme", map[string]any{"mfa": "required"}, http.StatusOK).obj
-		if org["mfa"] != "required" {
+		if settings, _ := org["settings"].(map[string]any); settings["mfa"] != "required" {
 			t.Fatalf("PATCH mfa: %v", org)
 		}
 		wantError(t, s.do(t, s.acmeTok, "PATCH", "/api/admin/orgs/acme", map[string]any{"mfa": "sometimes"}), http.StatusBadRequest, "invalid_request", "mfa")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/server/servertest"
 )
 
@@ -36,6 +37,13 @@ func (e *env) operator() *servertest.Browser {
 	// The link works once.
 	p = b.Submit(f, map[string]string{"userName": "root2", "password": adminPassword, "password_confirm": adminPassword})
 	expectStatus(e.t, p, http.StatusBadRequest)
+	// Operators must use a second factor by default (policy "admins"); the
+	// enrolment is the hosted login's and is tested there
+	// (internal/server/op_mfa_test.go). These tests are about the portal.
+	optional := domain.MFAOptional
+	if _, err := e.d.UpdateOrg(context.Background(), directory.Actor{Name: "test"}, directory.OperatorOrgID, directory.OrgChanges{MFA: &optional}); err != nil {
+		e.t.Fatal(err)
+	}
 	e.signInWith(b, directory.OperatorOrgID, "root")
 	return b
 }
