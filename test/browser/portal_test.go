@@ -178,6 +178,11 @@ func TestPortal_OrgAdminSettings(t *testing.T) {
 	if second := b.value("Organization API key"); second == first {
 		b.fatalf("Rotate showed the old key")
 	}
+	b.do("create a SCIM token", fill("Description", "Okta"), chromedp.Click(buttonNamed("Create SCIM token")),
+		waitMain("SCIM token created"), chromedp.WaitVisible(chromedp.Search(`//input[@id="scim-token" and starts-with(@value, "lk_scim_acme.")]`)))
+	if v := b.value("SCIM base URL"); !strings.HasSuffix(v, "/o/acme/scim/v2") {
+		b.fatalf("SCIM base URL shows %q", v)
+	}
 	b.do("open the Audit log", chromedp.Click(linkNamed("Audit log")), waitHeading("Audit log"), waitMain("org.api_key.reveal"), waitMain("org.api_key.rotate"))
 	b.screenshot("05-audit-log")
 	b.expectNoErrorDocuments()
