@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 
 	"github.com/latchkey/latchkey/internal/upstream/upstreamtest"
 )
@@ -92,7 +94,18 @@ func TestPortal_OperatorFirstStart(t *testing.T) {
 		chromedp.Click(buttonNamed("Create operator")), chromedp.WaitVisible(chromedp.ID("username")))
 	b.expectLocationPrefix(srv.URL + "/o/admin/login")
 	b.signInAt("root", portalPassword)
-	b.do("reach the organizations", waitHeading("Organizations"))
+	// Operators must use a second factor (the operator organization's
+	// policy is "admins"): the first sign-in enrols one. The key is read
+	// from the page and the code computed here, as an authenticator app would.
+	b.do("reach the second-factor enrolment", waitHeading("Set up a second factor"), chromedp.WaitVisible(chromedp.ID("totp-secret")))
+	b.screenshot("01b-operator-second-factor")
+	code, err := totp.GenerateCodeCustom(b.text("#totp-secret"), time.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.do("turn on one-time codes", fill("First code from the app", code),
+		chromedp.Click(buttonNamed("Turn on one-time codes")), waitHeading("Save your recovery codes"))
+	b.do("continue past the recovery codes", chromedp.Click(chromedp.ID("codes-continue")), waitHeading("Organizations"))
 	b.expectLocation(srv.URL + "/admin/")
 
 	b.do("create an organization", fill("Organization ID", "acme"), fill("Name", "Acme Corporation"),

@@ -261,6 +261,9 @@ func startLatchkey(t *testing.T, dir, database string, explicitKey bool) *latchk
 	return &latchkey{issuer: base + "/o/" + orgID, sub: user.Sub, env: env}
 }
 
+// noReuseInterval turns off the refresh-token reuse interval.
+var noReuseInterval int64
+
 // createApp registers an application redirecting to redirectURI and returns
 // its client ID and secret ("" for a public client).
 func (lk *latchkey) createApp(t *testing.T, public bool) (clientID, clientSecret string) {
@@ -271,6 +274,10 @@ func (lk *latchkey) createApp(t *testing.T, public bool) (clientID, clientSecret
 		RedirectURIs:           &[]string{redirectURI},
 		PostLogoutRedirectURIs: &[]string{postLogoutRedirectURI},
 		GrantTypes:             &[]string{"authorization_code", "refresh_token"},
+		// rp.mjs checks strict rotation: with the reuse interval off, the
+		// first reuse of a rotated refresh token revokes its family. The
+		// interval itself is tested in internal/server.
+		RefreshTokenReuseInterval: &noReuseInterval,
 	})
 	if err != nil {
 		t.Fatalf("create app: %v", err)

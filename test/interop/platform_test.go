@@ -81,7 +81,7 @@ func TestOpenIDClient_TrustedPlatformLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := "interop platform app"
-	app, secret, err := d.CreateApp(ctx, actor, org, false, directory.AppChanges{Name: &name, RedirectURIs: &[]string{redirectURI}})
+	app, secret, err := d.CreateApp(ctx, actor, org, false, directory.AppChanges{Name: &name, RedirectURIs: &[]string{redirectURI}, RefreshTokenReuseInterval: &noReuseInterval})
 	if err != nil {
 		t.Fatal(err)
 	}
