@@ -232,7 +232,7 @@ func (p *Portal) apiKeyRotate(q *orgRequest) {
 // scimTokenCreate makes a SCIM token and shows it this once.
 func (p *Portal) scimTokenCreate(q *orgRequest) {
 	expires := q.r.PostFormValue("scim_expires")
-	v, d, ok := p.integrationsView(q, expires)
+	v, _, ok := p.integrationsView(q, expires)
 	if !ok {
 		return
 	}
@@ -257,7 +257,7 @@ func (p *Portal) scimTokenCreate(q *orgRequest) {
 		p.internalError(q.w, q.r, "create SCIM token", err)
 		return
 	}
-	v, d, ok = p.integrationsView(q, "90")
+	v, d, ok := p.integrationsView(q, "90")
 	if !ok {
 		return
 	}
