@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -59,6 +60,14 @@ func listenAndServe(ctx context.Context, env *bootstrap.Env, srv *server.Server,
 	ln, err := net.Listen("tcp", env.Config.Addr)
 	if err != nil {
 		return err
+	}
+	if env.Config.DebugAddr != "" {
+		dln, err := net.Listen("tcp", env.Config.DebugAddr)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("debug-addr: %w", err)
+		}
+		go server.ServeDebug(ctx, dln, env.Logger)
 	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
