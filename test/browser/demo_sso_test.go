@@ -42,10 +42,10 @@ const chromiumPath = "/usr/bin/chromium"
 
 const (
 	// stepTimeout bounds every single browser step.
-	stepTimeout = 15 * time.Second
+	stepTimeout = 90 * time.Second
 	// logoutTimeout bounds the wait for the back-channel logout, which the
 	// server's worker delivers asynchronously.
-	logoutTimeout = 10 * time.Second
+	logoutTimeout = 90 * time.Second
 )
 
 // TestDemoSingleSignOnAndSingleLogout is the acceptance test of the demo:

@@ -110,7 +110,7 @@ func TestOpenIDClientFederated(t *testing.T) {
 				res := rp(t, "rp-logout")
 				// The upstream session ended too: its end_session sent
 				// Latchkey a logout token for it.
-				deadline := time.Now().Add(15 * time.Second)
+				deadline := time.Now().Add(90 * time.Second)
 				for {
 					e := newest("logout.upstream_backchannel")
 					if e != nil && (before == nil || e.ID != before.ID) {

@@ -38,7 +38,9 @@ import (
 )
 
 // readyTimeout bounds how long Start waits for the provider's ready line.
-const readyTimeout = 20 * time.Second
+// Node takes seconds to load oidc-provider on an idle machine and far longer
+// on a busy one; the bound only has to catch a provider that will never start.
+const readyTimeout = 3 * time.Minute
 
 // Client is one client registered at the upstream provider, in OAuth
 // client metadata terms (RFC 7591 / OIDC Registration).
