@@ -66,6 +66,9 @@ type Options struct {
 	// with the public URL Start chose (e.g. to provision the demo
 	// organization); the options it returns are appended to ServerOptions.
 	Setup func(env *bootstrap.Env, publicURL string) []server.Option
+	// Database and MasterKeyFile, if set, make this server another node of
+	// an existing one (same PostgreSQL schema and master key).
+	Database, MasterKeyFile string
 }
 
 // Start runs Latchkey on backend ("sqlite" or "postgres") until the test
@@ -86,7 +89,10 @@ func Start(t testing.TB, backend string, opts ...Options) *Instance {
 		Addr: ln.Addr().String(), PublicURL: base, DataDir: dir, MasterKeyFile: filepath.Join(dir, "master.key"),
 		Database: "sqlite:" + filepath.Join(dir, "latchkey.db"), OutboundAllowLoopback: true,
 	}
-	if backend == "postgres" {
+	switch {
+	case o.Database != "":
+		cfg.Database, cfg.MasterKeyFile, cfg.MasterKeyExplicit = o.Database, o.MasterKeyFile, true
+	case backend == "postgres":
 		cfg.Database = testdb.PostgresURL(t)
 		cfg.MasterKeyExplicit = true
 		if _, err := secret.CreateMasterKeyFile(cfg.MasterKeyFile); err != nil {
