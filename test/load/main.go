@@ -154,7 +154,7 @@ func run() int {
 	for _, l := range limits {
 		fmt.Fprintf(progress, "   %s: %.0f/s\n", l.Name, l.PerSecond)
 	}
-	rep.Notes = append(rep.Notes, "Limits are measured in this process before the flows, on all cores with nothing else running here; a flow's fraction is its flows/s over the limit of the one operation it does once per flow that bounds it. The load generator shares the cores, so 100% is out of reach: count its CPU when you read the fraction.")
+	rep.Notes = append(rep.Notes, "Limits are measured in this process before the flows, on all cores with nothing else running here; a flow's fraction is its flows/s over the limit of the one operation it does once per flow that bounds it. The load generator shares the cores, so 100% is out of reach: count its CPU when you read the fraction. maxRSS includes the limits' argon2id hashes (19 MiB each, one per core).")
 	if o.CPUProfileDir != "" {
 		rep.Notes = append(rep.Notes, "CPU profiles ("+o.CPUProfileDir+") cover the measured phase of this process: the server and the load generator's clients together.")
 	}
