@@ -17,7 +17,7 @@ CA_BUNDLE   ?= /etc/ssl/certs/ca-certificates.crt
 # overlay mounts do not, e.g. inside a container).
 PACKAGE_STORE ?= $(CURDIR)/build/containers
 
-.PHONY: test deps bench soak lint build clean image image-context package-check
+.PHONY: test deps bench soak fuzz lint build clean image image-context package-check
 
 ## test: every test — unit, store (SQLite and PostgreSQL), interop, browser.
 test: deps
@@ -37,6 +37,28 @@ deps:
 ## (flags via LOAD_FLAGS, e.g. LOAD_FLAGS='-duration 30s -cpuprofile-dir build/profiles').
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./... && $(GO) run ./test/load $(LOAD_FLAGS)
+
+## fuzz: run every fuzz target for FUZZTIME each (default 10s). Seed
+## corpora live in each package's testdata/fuzz; a crasher is written there
+## and then runs as a regression test in `make test`.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := \
+	./internal/oauth:FuzzParseRequest \
+	./internal/op:FuzzAuthorizeRequest \
+	./internal/op:FuzzIDTokenHint \
+	./internal/op:FuzzSessionCookies \
+	./internal/upstream:FuzzLogoutToken \
+	./internal/platform:FuzzReadUserFields \
+	./internal/admin/api:FuzzAdminBody \
+	./internal/domain:FuzzParseSeconds \
+	./internal/domain:FuzzAuditText \
+	./internal/platform/ticket:FuzzOrg
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -parallel 1; \
+	done
 
 ## soak: the cluster tests (three `latchkey serve` nodes on PostgreSQL) with
 ## release-check counts: 2,000 tickets and 1,000 codes and refresh tokens,

@@ -33,6 +33,7 @@ func addAppFlags(cmd *cobra.Command) {
 	f.String("access-token-lifetime", "", "access token lifetime in seconds (default 3600)")
 	f.String("refresh-token-lifetime", "", "refresh token lifetime in seconds (default 2,592,000: 30 days)")
 	f.String("id-token-lifetime", "", "id_token lifetime in seconds (default 3600)")
+	f.String("refresh-token-reuse-interval", "", "seconds after a rotation during which the same client may present the rotated refresh token again and get tokens of the same family (concurrent refreshes); 0 turns it off, at most 300 (default 30)")
 }
 
 // appChanges reads the flags that were given.
@@ -54,6 +55,9 @@ func appChanges(cmd *cobra.Command) (directory.AppChanges, error) {
 		return ch, err
 	}
 	if ch.IDTokenLifetime, err = secondsFlag(cmd, "id-token-lifetime", "id_token_lifetime"); err != nil {
+		return ch, err
+	}
+	if ch.RefreshTokenReuseInterval, err = secondsFlag(cmd, "refresh-token-reuse-interval", "refresh_token_reuse_interval"); err != nil {
 		return ch, err
 	}
 	return ch, nil
@@ -134,6 +138,7 @@ func (c *cli) printApp(cmd *cobra.Command, a *domain.Application) error {
 			"Access token", fmt.Sprintf("%s, %s", a.AccessTokenFormat, seconds(a.AccessTokenLifetime)),
 			"ID token", fmt.Sprintf("%s, %s", a.IDTokenAlg, seconds(a.IDTokenLifetime)),
 			"Refresh token", seconds(a.RefreshTokenLifetime),
+			"Refresh token reuse interval", reuseInterval(a.RefreshTokenReuseInterval),
 			"Created", out.CreatedAt,
 			"Updated", out.UpdatedAt)
 	})
@@ -303,4 +308,11 @@ func (c *cli) appRotateSecretCmd() *cobra.Command {
 	}
 	addOrgFlag(cmd)
 	return cmd
+}
+
+func reuseInterval(n int64) string {
+	if n == 0 {
+		return "off"
+	}
+	return seconds(n)
 }

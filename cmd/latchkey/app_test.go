@@ -13,6 +13,7 @@ import (
 var appKeys = []string{
 	"clientId", "name", "public", "redirectUris", "postLogoutRedirectUris", "backchannelLogoutUri", "grantTypes",
 	"accessTokenLifetime", "idTokenLifetime", "refreshTokenLifetime", "idTokenAlg", "accessTokenFormat", "createdAt", "updatedAt",
+	"refreshTokenReuseInterval",
 }
 
 // checkCreateOutput allows only the keys of the create contract.
@@ -64,7 +65,8 @@ func TestAppShow_PrintsSettingsAndNeverASecret(t *testing.T) {
 		"--post-logout-redirect-uri", "https://wiki.acme.example/", "--post-logout-redirect-uri", "https://wiki.acme.example/bye",
 		"--backchannel-logout-uri", "https://wiki.acme.example/backchannel",
 		"--id-token-alg", "ES256", "--grant-type", "authorization_code", "--grant-type", "client_credentials",
-		"--access-token-format", "jwt", "--access-token-lifetime", "1.800", "--refresh-token-lifetime", "86,400", "--id-token-lifetime", "600")
+		"--access-token-format", "jwt", "--access-token-lifetime", "1.800", "--refresh-token-lifetime", "86,400", "--id-token-lifetime", "600",
+		"--refresh-token-reuse-interval", "10")
 	id := created["clientId"].(string)
 	got := c.object("app", "show", "--org", "acme", id)
 	wantKeys(t, "app show", got, appKeys...)
@@ -75,7 +77,7 @@ func TestAppShow_PrintsSettingsAndNeverASecret(t *testing.T) {
 		"backchannelLogoutUri":   "https://wiki.acme.example/backchannel",
 		"grantTypes":             []any{"authorization_code", "client_credentials"},
 		"accessTokenLifetime":    1800.0, "refreshTokenLifetime": 86400.0, "idTokenLifetime": 600.0,
-		"idTokenAlg": "ES256", "accessTokenFormat": "jwt",
+		"idTokenAlg": "ES256", "accessTokenFormat": "jwt", "refreshTokenReuseInterval": 10.0,
 	}
 	for k, v := range want {
 		if !reflect.DeepEqual(got[k], v) {
@@ -216,4 +218,25 @@ func TestAppDelete_NeedsYes(t *testing.T) {
 	}
 	wantFailure(t, c.run("app", "show", "--org", "acme", id), 1, "not found")
 	wantFailure(t, c.run("app", "delete", "--org", "acme", id, "--yes"), 1, "not found")
+}
+
+func TestAppUpdate_RefreshTokenReuseInterval(t *testing.T) {
+	c := newCLI(t)
+	c.createOrg("acme")
+	id := c.object("app", "create", "--org", "acme", "--name", "Wiki", "--redirect-uri", "https://wiki.acme.example/cb")["clientId"].(string)
+	if got := c.object("app", "show", "--org", "acme", id)["refreshTokenReuseInterval"]; got != 30.0 {
+		t.Fatalf("default refreshTokenReuseInterval = %v, want 30", got)
+	}
+	if got := c.object("app", "update", "--org", "acme", id, "--refresh-token-reuse-interval", "0")["refreshTokenReuseInterval"]; got != 0.0 {
+		t.Fatalf("after --refresh-token-reuse-interval 0: %v", got)
+	}
+	if out := c.ok("app", "show", "--org", "acme", id); !strings.Contains(out, "Refresh token reuse interval") {
+		t.Errorf("app show does not show the reuse interval:\n%s", out)
+	}
+	wantFailure(t, c.run("app", "update", "--org", "acme", id, "--refresh-token-reuse-interval", "301"), 2,
+		"refresh_token_reuse_interval (--refresh-token-reuse-interval)", "300")
+	wantFailure(t, c.run("app", "update", "--org", "acme", id, "--refresh-token-reuse-interval", "-1"), 2, "--refresh-token-reuse-interval")
+	if got := c.object("app", "show", "--org", "acme", id)["refreshTokenReuseInterval"]; got != 0.0 {
+		t.Fatalf("a refused update changed the interval: %v", got)
+	}
 }

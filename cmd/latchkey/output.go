@@ -66,10 +66,12 @@ type appJSON struct {
 	AccessTokenLifetime    int64    `json:"accessTokenLifetime"`
 	IDTokenLifetime        int64    `json:"idTokenLifetime"`
 	RefreshTokenLifetime   int64    `json:"refreshTokenLifetime"`
-	IDTokenAlg             string   `json:"idTokenAlg"`
-	AccessTokenFormat      string   `json:"accessTokenFormat"`
-	CreatedAt              string   `json:"createdAt"`
-	UpdatedAt              string   `json:"updatedAt"`
+	// RefreshTokenReuseInterval is in seconds; 0 is off.
+	RefreshTokenReuseInterval int64  `json:"refreshTokenReuseInterval"`
+	IDTokenAlg                string `json:"idTokenAlg"`
+	AccessTokenFormat         string `json:"accessTokenFormat"`
+	CreatedAt                 string `json:"createdAt"`
+	UpdatedAt                 string `json:"updatedAt"`
 }
 
 // appSecretJSON is printed on create and on rotate-secret, the only times
@@ -125,7 +127,8 @@ func toAppJSON(a *domain.Application) appJSON {
 		RedirectURIs: nonNil(a.RedirectURIs), PostLogoutRedirectURIs: nonNil(a.PostLogoutRedirectURIs),
 		BackchannelLogoutURI: a.BackchannelLogoutURI, GrantTypes: nonNil(a.GrantTypes),
 		AccessTokenLifetime: a.AccessTokenLifetime, IDTokenLifetime: a.IDTokenLifetime, RefreshTokenLifetime: a.RefreshTokenLifetime,
-		IDTokenAlg: a.IDTokenAlg, AccessTokenFormat: a.AccessTokenFormat,
+		RefreshTokenReuseInterval: a.RefreshTokenReuseInterval,
+		IDTokenAlg:                a.IDTokenAlg, AccessTokenFormat: a.AccessTokenFormat,
 		CreatedAt: stamp(a.CreatedAt), UpdatedAt: stamp(a.UpdatedAt),
 	}
 }
@@ -222,6 +225,7 @@ var fieldFlags = map[string]string{
 	"access_token_lifetime":        "--access-token-lifetime",
 	"id_token_lifetime":            "--id-token-lifetime",
 	"refresh_token_lifetime":       "--refresh-token-lifetime",
+	"refresh_token_reuse_interval": "--refresh-token-reuse-interval",
 	"id_token_signed_response_alg": "--id-token-alg",
 	"access_token_format":          "--access-token-format",
 	"alg":                          "--alg",

@@ -282,7 +282,7 @@ func (c *cli) upstreamCheckCmd() *cobra.Command {
 		Short: "Fetch the upstream's discovery document and show what it offers, or why it cannot be used",
 		Long: `Fetch the upstream's discovery document through Latchkey's outbound client
 (the same address rules as real logins) and show what it offers, or why it
-failed: dns, connect, timeout, tls, forbidden_address, http, http_status,
+failed: unreachable (DNS, connection, timeout or a refused address), tls, http, http_status,
 not_json, issuer_mismatch, incomplete or invalid_document. Exits 1 on failure.`,
 		Args: args(),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -302,7 +302,11 @@ not_json, issuer_mismatch, incomplete or invalid_document. Exits 1 on failure.`,
 			out := upstreamCheckJSON{OrgID: org, ConfigURL: check.ConfigURL, OK: check.OK, Warnings: check.Warnings}
 			if ce := check.Error; ce != nil {
 				out.Error = &upstreamErrorJSON{Kind: string(ce.Kind), Detail: ce.Detail, URL: ce.URL, Status: ce.Status}
-				failure := fmt.Errorf("upstream check of %s failed [%s]: %s", org, ce.Kind, ce.Detail)
+				detail := ce.Detail
+				if ce.Reason != "" { // the operator, on the server, may see what the log says
+					detail += " Reason: " + ce.Reason
+				}
+				failure := fmt.Errorf("upstream check of %s failed [%s]: %s", org, ce.Kind, detail)
 				if wantJSON(cmd) {
 					if err := c.print(cmd, out, nil); err != nil {
 						return err

@@ -263,7 +263,7 @@ func TestUpstreamCheck_FailsWithTheCategorizedReason(t *testing.T) {
 	c.setUpstream(idp.URL + "/.well-known/openid-configuration")
 
 	// Loopback is refused unless the operator allowed it.
-	wantFailure(t, c.run("upstream", "check", "--org", "acme"), 1, "forbidden_address", "--outbound-allow-loopback")
+	wantFailure(t, c.run("upstream", "check", "--org", "acme"), 1, "unreachable", "--outbound-allow-loopback")
 
 	c.ok("upstream", "set", "--org", "acme", "--config-url", broken.URL+"/.well-known/openid-configuration")
 	r := c.run("upstream", "check", "--org", "acme", "--outbound-allow-loopback", "--json")

@@ -131,7 +131,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, migrate bool
 	// Components read the clock through env, so a test can replace env.Now.
 	clock := func() time.Time { return env.Now() }
 	env.Keys = signer.New(st, master, clock)
-	env.Outbound = outbound.NewClient(cfg.OutboundAllowLoopback, 15*time.Second)
+	env.Outbound = outbound.NewGuardedClient(outbound.Policy{
+		AllowLoopback: cfg.OutboundAllowLoopback, DenyPrivate: cfg.OutboundDenyPrivate, Allow: cfg.OutboundAllow,
+	}, 15*time.Second, outbound.Options{})
 	env.Logout = &logout.Service{Store: st, Keys: env.Keys, Client: env.Outbound, Log: log, PublicURL: cfg.PublicURL, Now: clock,
 		Lease: cfg.BackchannelLease, Senders: cfg.BackchannelSenders, PerOrg: cfg.BackchannelPerOrg}
 	env.Directory = &directory.Directory{

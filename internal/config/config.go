@@ -36,6 +36,10 @@ type Config struct {
 	LogLevel              slog.Level
 	LogFormat             string // text or json; "" = text on a terminal, else json
 	OutboundAllowLoopback bool
+	// OutboundDenyPrivate also refuses private (RFC 1918, ULA) targets.
+	OutboundDenyPrivate bool
+	// OutboundAllow are ranges outbound calls may reach whatever the rules.
+	OutboundAllow []netip.Prefix
 	// DatabaseTimeout bounds every database statement and transaction.
 	DatabaseTimeout time.Duration
 	// Back-channel logout delivery: the lease on a claimed notification,
@@ -86,6 +90,8 @@ var settings = []setting{
 	{name: "backchannel-per-org", def: "4", usage: "concurrent back-channel logout sends per organization per node"},
 	{name: "debug-addr", usage: "loopback host:port serving /debug/pprof/ and /debug/vars for profiling (default off), e.g. 127.0.0.1:6060"},
 	{name: "outbound-allow-loopback", def: "false", usage: "allow outbound calls (back-channel logout, upstream IdP) to loopback addresses; for development", isBool: true},
+	{name: "outbound-deny-private", def: "false", usage: "also refuse outbound calls to private addresses (RFC 1918, RFC 6598, IPv6 unique local); for shared multi-tenant deployments", isBool: true},
+	{name: "outbound-allow", usage: "comma-separated CIDRs outbound calls may always reach (exceptions to every outbound address rule)"},
 }
 
 func envName(name string) string {
@@ -208,19 +214,8 @@ func build(raw map[string]string, explicit map[string]bool) (Config, error) {
 	if c.LogFormat != "" && c.LogFormat != "text" && c.LogFormat != "json" {
 		return c, fmt.Errorf("log-format: must be text or json (got %q)", c.LogFormat)
 	}
-	for _, v := range strings.Split(raw["trusted-proxies"], ",") {
-		if v = strings.TrimSpace(v); v == "" {
-			continue
-		}
-		pfx, err := netip.ParsePrefix(v)
-		if err != nil {
-			addr, aerr := netip.ParseAddr(v)
-			if aerr != nil {
-				return c, fmt.Errorf("trusted-proxies: %q is not a CIDR or IP address", v)
-			}
-			pfx = netip.PrefixFrom(addr, addr.BitLen())
-		}
-		c.TrustedProxies = append(c.TrustedProxies, pfx.Masked())
+	if c.TrustedProxies, err = prefixes("trusted-proxies", raw["trusted-proxies"]); err != nil {
+		return c, err
 	}
 	if c.DatabaseTimeout, err = time.ParseDuration(raw["database-timeout"]); err != nil || c.DatabaseTimeout < 100*time.Millisecond || c.DatabaseTimeout > 10*time.Minute {
 		return c, fmt.Errorf("database-timeout: must be a duration from 100ms to 10m, e.g. 5s (got %q)", raw["database-timeout"])
@@ -236,6 +231,12 @@ func build(raw map[string]string, explicit map[string]bool) (Config, error) {
 	}
 	if c.OutboundAllowLoopback, err = strconv.ParseBool(raw["outbound-allow-loopback"]); err != nil {
 		return c, fmt.Errorf("outbound-allow-loopback: must be true or false (got %q)", raw["outbound-allow-loopback"])
+	}
+	if c.OutboundDenyPrivate, err = strconv.ParseBool(raw["outbound-deny-private"]); err != nil {
+		return c, fmt.Errorf("outbound-deny-private: must be true or false (got %q)", raw["outbound-deny-private"])
+	}
+	if c.OutboundAllow, err = prefixes("outbound-allow", raw["outbound-allow"]); err != nil {
+		return c, err
 	}
 	if c.DebugAddr = strings.TrimSpace(raw["debug-addr"]); c.DebugAddr != "" {
 		if err := loopbackOnly(c.DebugAddr); err != nil {
@@ -264,6 +265,27 @@ func loopbackOnly(hostport string) error {
 		return fmt.Errorf("%q must be a loopback address (127.0.0.1:PORT, [::1]:PORT or localhost:PORT); profiles are never served to other machines", hostport)
 	}
 	return nil
+}
+
+// prefixes parses a comma-separated list of CIDRs (a bare address is a
+// one-address range).
+func prefixes(setting, list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range strings.Split(list, ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		pfx, err := netip.ParsePrefix(v)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				return nil, fmt.Errorf("%s: %q is not a CIDR or IP address", setting, v)
+			}
+			pfx = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		out = append(out, pfx.Masked())
+	}
+	return out, nil
 }
 
 // redact hides a password in a database URL for messages.

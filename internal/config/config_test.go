@@ -121,3 +121,30 @@ func TestLoad_DebugAddrOffByDefaultAndLoopbackOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestLoad_OutboundDenyPrivateAndAllow(t *testing.T) {
+	cfg, err := load(t, nil, map[string]string{"LATCHKEY_OUTBOUND_DENY_PRIVATE": "true", "LATCHKEY_OUTBOUND_ALLOW": "10.9.0.0/16, fd00:1::/32,192.0.2.7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.OutboundDenyPrivate || len(cfg.OutboundAllow) != 3 || cfg.OutboundAllow[2].String() != "192.0.2.7/32" {
+		t.Fatalf("deny private %v, allow %v", cfg.OutboundDenyPrivate, cfg.OutboundAllow)
+	}
+	cfg, err = load(t, []string{"--outbound-deny-private=false", "--outbound-allow", "10.1.0.0/16"}, map[string]string{"LATCHKEY_OUTBOUND_DENY_PRIVATE": "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.OutboundDenyPrivate || len(cfg.OutboundAllow) != 1 {
+		t.Fatalf("flags did not win: deny private %v, allow %v", cfg.OutboundDenyPrivate, cfg.OutboundAllow)
+	}
+	if _, err := load(t, []string{"--outbound-allow", "10.0.0.0/99"}, nil); err == nil || !strings.Contains(err.Error(), "outbound-allow:") {
+		t.Fatalf("bad CIDR: %v", err)
+	}
+	if _, err := load(t, nil, map[string]string{"LATCHKEY_OUTBOUND_DENY_PRIVATE": "maybe"}); err == nil || !strings.Contains(err.Error(), "outbound-deny-private:") {
+		t.Fatalf("bad bool: %v", err)
+	}
+	cfg, err = load(t, []string{"--config", writeFile(t, "outbound_deny_private: true\noutbound_allow: 10.2.0.0/16\n")}, nil)
+	if err != nil || !cfg.OutboundDenyPrivate || len(cfg.OutboundAllow) != 1 {
+		t.Fatalf("file: %v %+v", err, cfg)
+	}
+}

@@ -24,6 +24,8 @@ type AppChanges struct {
 	RefreshTokenLifetime   *int64
 	IDTokenAlg             *string
 	AccessTokenFormat      *string
+	// RefreshTokenReuseInterval is in seconds; 0 turns reuse off.
+	RefreshTokenReuseInterval *int64
 }
 
 func (c AppChanges) apply(a *domain.Application) {
@@ -50,6 +52,7 @@ func (c AppChanges) apply(a *domain.Application) {
 	setInt(&a.AccessTokenLifetime, c.AccessTokenLifetime)
 	setInt(&a.IDTokenLifetime, c.IDTokenLifetime)
 	setInt(&a.RefreshTokenLifetime, c.RefreshTokenLifetime)
+	setInt(&a.RefreshTokenReuseInterval, c.RefreshTokenReuseInterval)
 	set(&a.IDTokenAlg, c.IDTokenAlg)
 	set(&a.AccessTokenFormat, c.AccessTokenFormat)
 }
@@ -75,7 +78,8 @@ func (d *Directory) CreateApp(ctx context.Context, a Actor, orgID string, public
 		return nil, "", err
 	}
 	now := d.now()
-	app := &domain.Application{OrgID: orgID, ClientID: id, Public: public, CreatedAt: now, UpdatedAt: now}
+	app := &domain.Application{OrgID: orgID, ClientID: id, Public: public, CreatedAt: now, UpdatedAt: now,
+		RefreshTokenReuseInterval: domain.DefaultRefreshTokenReuseInterval}
 	c.apply(app)
 	app.ApplyDefaults()
 	var plain string

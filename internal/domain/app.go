@@ -37,6 +37,11 @@ const (
 	MinTokenLifetime            = 60
 	MaxAccessTokenLifetime      = 24 * 3600
 	MaxRefreshTokenLifetime     = 365 * 24 * 3600
+	// DefaultRefreshTokenReuseInterval is how long a rotated refresh token
+	// may be presented again by its client (concurrent refreshes of one
+	// token by a web server's parallel requests); 0 disables it.
+	DefaultRefreshTokenReuseInterval = 30
+	MaxRefreshTokenReuseInterval     = 300
 )
 
 // Application is an OpenID Connect client of one organization.
@@ -56,8 +61,12 @@ type Application struct {
 	RefreshTokenLifetime   int64
 	IDTokenAlg             string
 	AccessTokenFormat      string
-	CreatedAt              time.Time
-	UpdatedAt              time.Time
+	// RefreshTokenReuseInterval (seconds, 0 = off): within it after a
+	// rotation, the rotated refresh token presented again by the same
+	// client gets a new token of the same family instead of revoking it.
+	RefreshTokenReuseInterval int64
+	CreatedAt                 time.Time
+	UpdatedAt                 time.Time
 }
 
 // ApplyDefaults fills unset lifetimes, algorithm, format and grant types.
@@ -133,6 +142,9 @@ func (a *Application) Validate() error {
 	}
 	if err := checkLifetime("refresh_token_lifetime", a.RefreshTokenLifetime, MaxRefreshTokenLifetime); err != nil {
 		return err
+	}
+	if a.RefreshTokenReuseInterval < 0 || a.RefreshTokenReuseInterval > MaxRefreshTokenReuseInterval {
+		return Invalid("refresh_token_reuse_interval", "must be between 0 (off) and %d seconds", MaxRefreshTokenReuseInterval)
 	}
 	if !slices.Contains(SigningAlgs, a.IDTokenAlg) {
 		return Invalid("id_token_signed_response_alg", "must be RS256, ES256 or EdDSA (got %q)", a.IDTokenAlg)

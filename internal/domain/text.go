@@ -133,3 +133,70 @@ func checkURIList(field string, vs []string) error {
 	}
 	return nil
 }
+
+// JSONHasLoneSurrogate reports whether JSON text escapes a UTF-16
+// surrogate that is not part of a pair ("\ud800" alone). encoding/json
+// would quietly turn it into U+FFFD, storing something the client never
+// sent; an API refuses it instead.
+func JSONHasLoneSurrogate(data []byte) bool {
+	inString := false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if !inString {
+			if c == '"' {
+				inString = true
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = false
+		case '\\':
+			if i+1 >= len(data) {
+				return false
+			}
+			if data[i+1] != 'u' {
+				i++ // skip the escaped character
+				continue
+			}
+			r, ok := hex4(data, i+2)
+			if !ok {
+				return false // not valid JSON; the parser says so
+			}
+			switch {
+			case r >= 0xD800 && r <= 0xDBFF:
+				if i+11 < len(data) && data[i+6] == '\\' && data[i+7] == 'u' {
+					if lo, ok := hex4(data, i+8); ok && lo >= 0xDC00 && lo <= 0xDFFF {
+						i += 11
+						continue
+					}
+				}
+				return true
+			case r >= 0xDC00 && r <= 0xDFFF:
+				return true
+			}
+			i += 5
+		}
+	}
+	return false
+}
+
+func hex4(data []byte, at int) (rune, bool) {
+	if at+4 > len(data) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range data[at : at+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/outbound"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/signer"
 	"github.com/latchkey/latchkey/internal/store"
@@ -313,9 +314,12 @@ func (s *Service) attempt(d *domain.BackchannelDelivery) {
 		d.DeliveredAt, d.LastError = now, ""
 	case s.abort.Err() != nil:
 		// Shutting down: hand the delivery to another node now.
-		a.Error, d.LastError, d.NextAttemptAt = err.Error(), err.Error(), now
+		a.Error, d.LastError, d.NextAttemptAt = outbound.Public(err), outbound.Public(err), now
 	default:
-		a.Error, d.LastError = err.Error(), err.Error()
+		// An org admin reads these records: one word for "could not reach it"
+		// (whatever the reason), the exact reason only in the log below.
+		a.Error = outbound.Public(err)
+		d.LastError = a.Error
 		if d.Attempts >= maxAttempts {
 			d.GaveUpAt = now
 			s.Log.Warn("back-channel logout given up", "org", d.OrgID, "client_id", d.ClientID, "attempts", d.Attempts, "err", err)

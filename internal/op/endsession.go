@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -27,6 +29,14 @@ type hintClaims struct {
 	Subject  string          `json:"sub"`
 	SID      string          `json:"sid"`
 	Audience json.RawMessage `json:"aud"`
+	Expiry   int64           `json:"exp"`
+	// Events is set only in logout tokens, which are no id_token.
+	Events json.RawMessage `json:"events"`
+}
+
+// expired reports whether the hint's id_token had expired at now.
+func (h *hintClaims) expired(now time.Time) bool {
+	return h.Expiry == 0 || !now.Before(time.Unix(h.Expiry, 0))
 }
 
 func (h *hintClaims) audiences() []string {
@@ -46,9 +56,16 @@ func (p *Provider) parseLogoutRequest(ctx context.Context, org *domain.Organizat
 	clientID := params.Get("client_id")
 	if raw := params.Get("id_token_hint"); raw != "" {
 		var h hintClaims
-		// Signature only: an expired hint is still a valid hint (§2).
-		if err := p.Keys.Verify(ctx, org.ID, raw, &h); err != nil {
+		// An expired hint is still a hint (§2); what it may end depends on
+		// its expiry and the browser's cookie (see endSession).
+		typ, err := p.Keys.VerifyType(ctx, org.ID, raw, &h)
+		if err != nil {
 			return nil, "The sign-out request carries an id_token_hint that " + org.Name + " did not issue."
+		}
+		// Only an id_token is a hint: an access token (at+jwt) or a logout
+		// token (logout+jwt) of the same keys must not end a session.
+		if (typ != "" && !strings.EqualFold(typ, "JWT")) || len(h.Events) > 0 {
+			return nil, "The id_token_hint is not an ID token."
 		}
 		if h.Issuer != p.Issuer(org.ID) {
 			return nil, "The sign-out request carries an id_token_hint from another issuer."
@@ -61,6 +78,9 @@ func (p *Provider) parseLogoutRequest(ctx context.Context, org *domain.Organizat
 			clientID = auds[0]
 		} else if !slices.Contains(auds, clientID) {
 			return nil, "client_id does not match the id_token_hint."
+		}
+		if _, err := p.Store.GetApp(ctx, org.ID, auds[0]); err != nil {
+			return nil, "The id_token_hint was not issued to an application of " + org.Name + "."
 		}
 		lr.hint = &h
 	}
@@ -103,18 +123,24 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 		p.internalError(w, r, "load session", err)
 		return
 	}
-	// A hint that names this browser's session (or its user), or a browser
-	// with no session at all, needs no confirmation; anything else could be
-	// logout CSRF, so the user confirms.
-	if lr.hint != nil && (sess == nil || sess.SID == lr.hint.SID || sess.UserSub == lr.hint.Subject) {
+	switch {
+	case sess != nil && lr.hint != nil && lr.hint.SID != "" && lr.hint.SID == sess.SID:
+		// The browser's own session, named by its own id_token.
 		p.finishLogout(w, r, org, sess, lr)
-		return
-	}
-	if sess == nil {
+	case sess != nil:
+		// No hint, or a hint for another session: could be logout CSRF.
+		p.confirmLogout(w, r, org, sess, lr)
+	case lr.hint != nil && !lr.hint.expired(p.now()):
+		// No cookie: a server-side call (a proxy's back-end logout) or a
+		// cross-site POST. A live id_token names the session to end.
 		p.finishLogout(w, r, org, nil, lr)
-		return
+	case lr.hint != nil:
+		// An expired id_token proves little: whoever holds the browser
+		// confirms (the form is same-site, so it carries the cookie).
+		p.confirmLogout(w, r, org, nil, lr)
+	default:
+		p.finishLogout(w, r, org, nil, lr)
 	}
-	p.confirmLogout(w, r, org, sess, lr)
 }
 
 type logoutPageData struct {

@@ -16,12 +16,33 @@ import (
 	"github.com/latchkey/latchkey/internal/throttle"
 )
 
-// Password sign-in limits: attempts per user and per client address in a
-// 15-minute window. Counts live in the database, so every node shares them.
+// Password sign-in limits, counted in the database so every node shares
+// them. A client address may make loginLimitAddr attempts per window, and
+// loginLimitUserAddr of them for one userName: past either it gets 429.
+// Attempts for one userName from every address together never block (that
+// would let anyone lock any user out); past loginSlowUser each attempt is
+// slowed down (loginSlowStep more per attempt, at most loginSlowMax), which
+// caps distributed guessing while the right password still gets through.
 var (
-	loginLimitUser = throttle.Limit{N: 10, Window: 15 * time.Minute}
-	loginLimitAddr = throttle.Limit{N: 100, Window: 15 * time.Minute}
+	loginLimitAddr     = throttle.Limit{N: 100, Window: 15 * time.Minute}
+	loginLimitUserAddr = throttle.Limit{N: 10, Window: 15 * time.Minute}
+	loginUserWindow    = 15 * time.Minute
 )
+
+const (
+	loginSlowUser = 10
+	loginSlowStep = 250 * time.Millisecond
+	loginSlowMax  = 3 * time.Second
+)
+
+// loginDelay is how long an attempt waits when the userName has seen n
+// attempts in the current window.
+func loginDelay(n int) time.Duration {
+	if n <= loginSlowUser {
+		return 0
+	}
+	return min(time.Duration(n-loginSlowUser)*loginSlowStep, loginSlowMax)
+}
 
 const msgBadCredentials = "Incorrect username or password."
 
@@ -171,21 +192,27 @@ func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkPassword verifies a password sign-in. Unknown users, users without a
-// password and wrong passwords get the same message after the same work.
+// password, disabled users and wrong passwords get the same answer after the
+// same work, so a guesser learns nothing from it.
 func (p *Provider) checkPassword(r *http.Request, org *domain.Organization, userName, pw string) (*domain.User, int, string) {
 	ctx := r.Context()
 	ip := ClientIP(r)
+	folded := domain.FoldUserName(userName)
+	unavailable := func(what string, err error) (*domain.User, int, string) {
+		p.Log.Error(what, "request_id", p.RequestID(ctx), "err", err)
+		return nil, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again in a moment."
+	}
+	userAddrBucket := "login:user-addr:" + org.ID + ":" + folded + ":" + ip
 	for _, lim := range []struct {
 		bucket string
 		limit  throttle.Limit
 	}{
 		{"login:addr:" + ip, loginLimitAddr},
-		{"login:user:" + org.ID + ":" + domain.FoldUserName(userName), loginLimitUser},
+		{userAddrBucket, loginLimitUserAddr},
 	} {
 		ok, retry, err := p.Limiter.Hit(ctx, lim.bucket, lim.limit)
 		if err != nil {
-			p.Log.Error("rate limit", "request_id", p.RequestID(ctx), "err", err)
-			return nil, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again in a moment."
+			return unavailable("rate limit", err)
 		}
 		if !ok {
 			p.audit(r, org.ID, userName, "login.password", userName, "rate_limited", nil)
@@ -193,17 +220,30 @@ func (p *Provider) checkPassword(r *http.Request, org *domain.Organization, user
 			return nil, http.StatusTooManyRequests, fmt.Sprintf("Too many sign-in attempts. Try again in %d minute%s.", mins, plural(mins))
 		}
 	}
+	// Counted, never refused: the count only slows attempts down.
+	userBucket := "login:user:" + org.ID + ":" + folded
+	n, err := p.Limiter.Count(ctx, userBucket, loginUserWindow)
+	if err != nil {
+		return unavailable("rate limit", err)
+	}
+	if d := loginDelay(n); d > 0 {
+		if err := p.wait(ctx, d); err != nil {
+			return nil, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again in a moment."
+		}
+	}
 	user, err := p.Store.GetUserByName(ctx, org.ID, userName)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		p.Log.Error("load user", "request_id", p.RequestID(ctx), "err", err)
-		return nil, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again in a moment."
+		return unavailable("load user", err)
 	}
 	if user == nil || user.PasswordHash == "" {
-		password.VerifyNothing(pw)
+		password.VerifyNothingContext(ctx, pw)
 		p.audit(r, org.ID, userName, "login.password", userName, "bad_credentials", nil)
 		return nil, http.StatusUnauthorized, msgBadCredentials
 	}
-	match, err := password.Verify(pw, user.PasswordHash)
+	match, err := password.VerifyContext(ctx, pw, user.PasswordHash)
+	if err != nil && ctx.Err() != nil {
+		return nil, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again in a moment."
+	}
 	if err != nil {
 		p.Log.Error("verify password", "request_id", p.RequestID(ctx), "user", user.UserName, "err", err)
 	}
@@ -212,11 +252,29 @@ func (p *Provider) checkPassword(r *http.Request, org *domain.Organization, user
 		return nil, http.StatusUnauthorized, msgBadCredentials
 	}
 	if user.Disabled {
+		// The audit log says why; the page must not, or it would confirm
+		// to a guesser that the password was right.
 		p.audit(r, org.ID, user.UserName, "login.password", user.UserName, "disabled", nil)
-		return nil, http.StatusForbidden, "This account is disabled. Contact your organization's administrator."
+		return nil, http.StatusUnauthorized, msgBadCredentials
 	}
-	_ = p.Limiter.Reset(ctx, "login:user:"+org.ID+":"+domain.FoldUserName(userName))
+	_ = p.Limiter.Reset(ctx, userAddrBucket)
+	_ = p.Limiter.Reset(ctx, userBucket)
 	return user, http.StatusOK, ""
+}
+
+// wait pauses a request for d (or less, when ctx ends first).
+func (p *Provider) wait(ctx context.Context, d time.Duration) error {
+	if p.Wait != nil {
+		return p.Wait(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func plural(n int) string {

@@ -44,6 +44,8 @@ type Provider struct {
 	// RequestID returns the request's reference id for error pages and logs.
 	RequestID func(context.Context) string
 	Now       func() time.Time
+	// Wait pauses a slowed-down sign-in; nil waits on a timer.
+	Wait func(ctx context.Context, d time.Duration) error
 }
 
 // UpstreamLogin is what the provider needs of federated login (package
@@ -92,6 +94,7 @@ func (p *Provider) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+iss+"/account", p.account)
 	mux.HandleFunc("GET "+iss+"/{$}", p.issuerHome)
 	mux.HandleFunc("GET "+iss, p.issuerHome)
+	mux.HandleFunc("POST "+iss+"/{$}", p.issuerHomeSubmit)
 	mux.HandleFunc("GET "+iss+"/end_session", p.endSession)
 	mux.HandleFunc("POST "+iss+"/end_session", p.endSession)
 	mux.HandleFunc("GET "+iss+"/logout", p.logoutPage)

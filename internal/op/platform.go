@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/platform/ticket"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -105,6 +106,84 @@ func (p *Provider) issuerHome(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodHead { // link checkers must not use up the ticket
 		w.WriteHeader(http.StatusOK)
 		return
+	}
+	if p.confirmTicketUser(w, r, org, vals) {
+		return
+	}
+	p.redeemTicket(w, r, org, vals)
+}
+
+type ticketConfirmData struct {
+	pageData
+	// UserName is who the link signs in; Current who is signed in now.
+	UserName  string
+	Current   string
+	Action    string
+	CSRF      string
+	Ticket    string
+	CancelURL string
+}
+
+// confirmTicketUser guards against login CSRF: a sign-in link is a GET
+// anyone can make a browser follow, so a link for one user must not
+// silently replace another user's live session in this browser. It asks
+// "Continue as NAME?" (a POST with a CSRF token) and reports whether it
+// did. The ticket is only looked at, not used up.
+func (p *Provider) confirmTicketUser(w http.ResponseWriter, r *http.Request, org *domain.Organization, vals []string) bool {
+	ctx := r.Context()
+	if len(vals) != 1 {
+		return false
+	}
+	if orgID, ok := ticket.Org(vals[0]); !ok || orgID != org.ID {
+		return false
+	}
+	sess, err := p.Sessions.Current(ctx, r, org.ID)
+	if err != nil || sess == nil {
+		return false
+	}
+	t, err := p.Store.GetTicket(ctx, org.ID, ticket.Hash(vals[0]))
+	if err != nil || !t.UsedAt.IsZero() || !p.now().Before(t.ExpiresAt) || t.UserSub == sess.UserSub {
+		return false // redeemTicket explains what is wrong, or renews the session
+	}
+	user, err := p.Store.GetUser(ctx, org.ID, t.UserSub)
+	if err != nil || user.Disabled {
+		return false
+	}
+	current, err := p.Store.GetUser(ctx, org.ID, sess.UserSub)
+	if err != nil {
+		return false
+	}
+	p.audit(r, org.ID, current.UserName, "login.ticket", user.UserName, "confirm_switch", nil)
+	p.render(w, r, http.StatusOK, "ticket_confirm", ticketConfirmData{
+		pageData: pageData{Title: "Continue as " + user.UserName + "?", OrgName: org.Name},
+		UserName: user.UserName, Current: current.UserName,
+		Action: p.Issuer(org.ID) + "/", CSRF: p.Sessions.CSRFToken(w, r, org.ID), Ticket: vals[0],
+		CancelURL: p.Issuer(org.ID) + "/account",
+	})
+	return true
+}
+
+// issuerHomeSubmit (POST ISS/) is the confirmed switch to the user of a
+// sign-in link, from the "Continue as NAME?" page.
+func (p *Provider) issuerHomeSubmit(w http.ResponseWriter, r *http.Request) {
+	org, ok := p.org(w, r)
+	if !ok {
+		return
+	}
+	noStoreNoReferrer(w)
+	form, perr := oauth.ParseForm(w, r)
+	if perr != nil {
+		p.ticketError(w, r, org, "This sign-in link is not valid", "The form could not be read: "+perr.Description)
+		return
+	}
+	if !p.Sessions.CheckCSRF(r, org.ID, form.Get("csrf_token")) {
+		p.errorPage(w, r, org, http.StatusForbidden, "Sign-in form expired",
+			"This page was open too long or came from somewhere else. Go back and follow the sign-in link again.")
+		return
+	}
+	var vals []string
+	if v, ok := form[ticketParam]; ok {
+		vals = []string{v}
 	}
 	p.redeemTicket(w, r, org, vals)
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -119,6 +120,12 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, t *tokenRequest) 
 	}
 	now := p.now()
 	hash := secret.Hash(code)
+	// A code presented by another client of the organization (a leaked
+	// code, or a confused client) must not use it up for its own client:
+	// look before consuming.
+	if c, err := p.Store.GetCode(ctx, t.org.ID, hash); err == nil && c.ClientID != t.app.ClientID {
+		return nil, oauth.InvalidGrant("the authorization code was issued to another client")
+	}
 	c, err := p.Store.ConsumeCode(ctx, t.org.ID, hash, now)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -239,10 +246,18 @@ func (p *Provider) grantRefreshToken(ctx context.Context, t *tokenRequest) (*tok
 	if err != nil {
 		return nil, serverError(err)
 	}
+	// sibling: the token was rotated a moment ago and its client presents
+	// it again within the application's reuse interval (parallel requests
+	// of one web server refreshing at once): answer with a new token of the
+	// same family instead of treating it as theft.
+	sibling := false
 	if !old.RotatedAt.IsZero() {
-		return nil, p.refreshReused(ctx, t.org.ID, old)
+		if !p.withinReuseInterval(t.app, old, now) {
+			return nil, p.refreshReused(ctx, t.org.ID, old)
+		}
+		sibling = true
 	}
-	if !old.Usable(now) {
+	if !old.Usable(now) && !(sibling && old.RevokedAt.IsZero() && now.Before(old.ExpiresAt)) {
 		return nil, oauth.InvalidGrant("the refresh token has expired or was revoked")
 	}
 	scope := old.Scope
@@ -283,12 +298,50 @@ func (p *Provider) grantRefreshToken(ctx context.Context, t *tokenRequest) (*tok
 	for _, tok := range tokens {
 		tok.Offline = old.Offline
 	}
-	err = p.Store.RotateRefreshToken(ctx, t.org.ID, hash, now, tokens...)
-	if errors.Is(err, store.ErrAlreadyUsed) {
-		return nil, p.refreshReused(ctx, t.org.ID, old)
+	if !sibling {
+		err = p.Store.RotateRefreshToken(ctx, t.org.ID, hash, now, tokens...)
+		if !errors.Is(err, store.ErrAlreadyUsed) {
+			if err != nil {
+				return nil, serverError(err)
+			}
+			return resp, nil
+		}
+		// Another request rotated it first (or it was revoked meanwhile).
+		if old, err = p.Store.GetToken(ctx, t.org.ID, hash); err != nil {
+			return nil, serverError(err)
+		}
+		if !old.RevokedAt.IsZero() || !p.withinReuseInterval(t.app, old, now) {
+			return nil, p.refreshReused(ctx, t.org.ID, old)
+		}
 	}
+	return p.issueSibling(ctx, t.org.ID, hash, resp, tokens)
+}
+
+// withinReuseInterval reports whether a rotated refresh token may still be
+// presented by its client (the application's reuse interval since its
+// rotation, and neither it nor its family revoked).
+func (p *Provider) withinReuseInterval(app *domain.Application, old *domain.Token, now time.Time) bool {
+	window := time.Duration(app.RefreshTokenReuseInterval) * time.Second
+	return window > 0 && old.RevokedAt.IsZero() && !old.RotatedAt.IsZero() && now.Sub(old.RotatedAt) <= window
+}
+
+// issueSibling stores tokens minted for a reuse within the interval: new
+// tokens of the same family, next to the successor the first rotation
+// made. If the family was revoked meanwhile (a logout, a reuse after the
+// interval), they are revoked with it and the request fails.
+func (p *Provider) issueSibling(ctx context.Context, orgID string, hash []byte, resp *tokenResponse, tokens []*domain.Token) (*tokenResponse, *oauth.Error) {
+	if err := p.Store.CreateTokens(ctx, tokens...); err != nil {
+		return nil, serverError(err)
+	}
+	old, err := p.Store.GetToken(ctx, orgID, hash)
 	if err != nil {
 		return nil, serverError(err)
+	}
+	if !old.RevokedAt.IsZero() {
+		if err := p.Store.RevokeTokenFamily(ctx, orgID, old.FamilyID, p.now()); err != nil {
+			return nil, serverError(err)
+		}
+		return nil, oauth.InvalidGrant("the refresh token was already used")
 	}
 	return resp, nil
 }

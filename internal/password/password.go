@@ -4,11 +4,13 @@
 package password
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -52,13 +54,38 @@ func Validate(pw string) error {
 	return nil
 }
 
+// work admits one argon2id computation per core at a time. Each holds its
+// whole memory cost (19 MiB with Default) while it runs, so without a bound
+// a burst of sign-ins multiplies that by the number of requests in flight;
+// with it, a burst waits its turn and memory stays at cores × cost.
+var work = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+
+// idKey runs argon2id once a slot is free, or gives up when ctx ends first.
+func idKey(ctx context.Context, pw, salt []byte, p Params, keyLen uint32) ([]byte, error) {
+	select {
+	case work <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-work }()
+	return argon2.IDKey(pw, salt, p.Time, p.Memory, p.Threads, keyLen), nil
+}
+
 // Hash returns the PHC string of pw under p.
 func Hash(pw string, p Params) (string, error) {
+	return HashContext(context.Background(), pw, p)
+}
+
+// HashContext is Hash that stops waiting for a free core when ctx ends.
+func HashContext(ctx context.Context, pw string, p Params) (string, error) {
 	salt := make([]byte, p.SaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	key := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, p.KeyLen)
+	key, err := idKey(ctx, []byte(pw), salt, p, p.KeyLen)
+	if err != nil {
+		return "", err
+	}
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.Memory, p.Time, p.Threads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
 }
@@ -68,6 +95,12 @@ var ErrMalformed = errors.New("password hash is not argon2id")
 
 // Verify reports whether pw matches the PHC string encoded.
 func Verify(pw, encoded string) (bool, error) {
+	return VerifyContext(context.Background(), pw, encoded)
+}
+
+// VerifyContext is Verify that stops waiting for a free core when ctx ends
+// (the error is then ctx's).
+func VerifyContext(ctx context.Context, pw, encoded string) (bool, error) {
 	p, salt, want, err := decode(encoded)
 	if err != nil {
 		return false, err
@@ -75,7 +108,10 @@ func Verify(pw, encoded string) (bool, error) {
 	if len(pw) > MaxLen {
 		return false, nil
 	}
-	got := argon2.IDKey([]byte(pw), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
+	got, err := idKey(ctx, []byte(pw), salt, p, uint32(len(want)))
+	if err != nil {
+		return false, err
+	}
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
@@ -92,7 +128,12 @@ var dummyHash = sync.OnceValue(func() string {
 // an unknown user or a user without a password answers in the same time as a
 // wrong password.
 func VerifyNothing(pw string) {
-	_, _ = Verify(pw, dummyHash())
+	VerifyNothingContext(context.Background(), pw)
+}
+
+// VerifyNothingContext is VerifyNothing bounded by ctx like VerifyContext.
+func VerifyNothingContext(ctx context.Context, pw string) {
+	_, _ = VerifyContext(ctx, pw, dummyHash())
 }
 
 func decode(encoded string) (Params, []byte, []byte, error) {

@@ -1,6 +1,11 @@
 package password
 
-import "testing"
+import (
+	"context"
+	"errors"
+	"runtime"
+	"testing"
+)
 
 func TestHashThenVerify_AcceptsOnlyTheRightPassword(t *testing.T) {
 	p := Params{Memory: 1024, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
@@ -49,5 +54,43 @@ func BenchmarkHashAndVerify(b *testing.B) {
 		if ok, _ := Verify("correct horse battery staple", h); !ok {
 			b.Fatal("verify failed")
 		}
+	}
+}
+
+// TestVerify_WaitsForAFreeCore proves argon2id work is bounded: with every
+// slot taken, a verification waits (here until its context ends) instead of
+// allocating another 19 MiB next to the others.
+func TestVerify_WaitsForAFreeCore(t *testing.T) {
+	p := Params{Memory: 1024, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}
+	h, err := Hash("correct horse", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cap(work) != max(1, runtime.GOMAXPROCS(0)) {
+		t.Fatalf("%d slots for %d cores", cap(work), runtime.GOMAXPROCS(0))
+	}
+	for range cap(work) {
+		work <- struct{}{}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := VerifyContext(ctx, "correct horse", h)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("verification ran with every core busy (err %v)", err)
+	default:
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("waiting verification: err %v, want context.Canceled", err)
+	}
+	for range cap(work) {
+		<-work
+	}
+	if ok, err := VerifyContext(context.Background(), "correct horse", h); !ok || err != nil {
+		t.Fatalf("after the slots freed: %v %v", ok, err)
 	}
 }

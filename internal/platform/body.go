@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/latchkey/latchkey/internal/domain"
 )
 
 // userFields are the fields an update may set. nil means "not given"
@@ -90,6 +92,9 @@ func readUserFields(w http.ResponseWriter, r *http.Request) (*userFields, *apiEr
 	if !utf8.Valid(body) {
 		return nil, invalid("body", "The body must be valid UTF-8.")
 	}
+	if domain.JSONHasLoneSurrogate(body) {
+		return nil, invalid("body", "The body contains an unpaired UTF-16 surrogate escape (such as \\ud800); send valid Unicode.")
+	}
 	return f, nil
 }
 
@@ -104,6 +109,9 @@ func stringOrNull(field string, raw json.RawMessage) (*string, *apiError) {
 	}
 	if !utf8.Valid(raw) {
 		return nil, invalid(field, fmt.Sprintf("%s must be valid UTF-8.", field))
+	}
+	if domain.JSONHasLoneSurrogate(raw) {
+		return nil, invalid(field, fmt.Sprintf("%s contains an unpaired UTF-16 surrogate escape (such as \\ud800); send valid Unicode.", field))
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {

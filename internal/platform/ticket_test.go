@@ -262,23 +262,57 @@ func TestTicket_DisabledOrDeletedUserCannotRedeem(t *testing.T) {
 	}
 }
 
-func TestTicket_SignsOutAnotherUsersSessionInTheSameBrowser(t *testing.T) {
-	s := startPlatform(t, "sqlite", "acme")
-	john := s.update(t, "johndoe", `{}`).want(t, http.StatusCreated).Str(t, "sub")
-	s.update(t, "jane", `{}`).want(t, http.StatusCreated)
-	b := servertest.NewBrowser(t)
-	b.Follow(b.Get(s.loginURL(t, "johndoe")), "")
-	// The same user again renews the session rather than adding one.
-	b.Follow(b.Get(s.loginURL(t, "johndoe")), "")
-	ss := s.sessions(t, "acme", john)
-	if len(ss) != 1 || !ss[0].Active(s.inst.Clock.Now()) {
-		t.Fatalf("johndoe's sessions = %+v, want one active", ss)
-	}
-	p := b.Follow(b.Get(s.loginURL(t, "jane")), "")
-	if !strings.Contains(p.Body, "jane") {
-		t.Fatalf("not signed in as jane:\n%s", p.Body)
-	}
-	if ss := s.sessions(t, "acme", john); ss[0].Active(s.inst.Clock.Now()) {
-		t.Fatal("johndoe's session survived jane's sign-in in the same browser")
+// TestTicket_AsksBeforeReplacingAnotherUsersSession: a sign-in link is a
+// GET anyone can send a browser to (login CSRF). With another user's live
+// session in the browser, it asks "Continue as NAME?" and switches only on
+// a POST carrying the page's CSRF token.
+func TestTicket_AsksBeforeReplacingAnotherUsersSession(t *testing.T) {
+	for _, backend := range servertest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			s := startPlatform(t, backend, "acme")
+			john := s.update(t, "johndoe", `{}`).want(t, http.StatusCreated).Str(t, "sub")
+			jane := s.update(t, "jane", `{}`).want(t, http.StatusCreated).Str(t, "sub")
+			b := servertest.NewBrowser(t)
+			b.Follow(b.Get(s.loginURL(t, "johndoe")), "")
+			// The same user again renews the session rather than adding one.
+			b.Follow(b.Get(s.loginURL(t, "johndoe")), "")
+			ss := s.sessions(t, "acme", john)
+			if len(ss) != 1 || !ss[0].Active(s.inst.Clock.Now()) {
+				t.Fatalf("johndoe's sessions = %+v, want one active", ss)
+			}
+
+			// The attacker's (jane's) link: a question, not a switch.
+			p := b.Follow(b.Get(s.loginURL(t, "jane")), "")
+			if p.Status != http.StatusOK || !strings.Contains(p.Body, "Continue as jane?") || !strings.Contains(p.Body, "johndoe") {
+				t.Fatalf("want the Continue as jane? page, got %d\n%s", p.Status, p.Body)
+			}
+			if ss := s.sessions(t, "acme", john); !ss[0].Active(s.inst.Clock.Now()) {
+				t.Fatal("johndoe's session ended by a GET of jane's link")
+			}
+			if len(s.sessions(t, "acme", jane)) != 0 {
+				t.Fatal("jane signed in without confirmation")
+			}
+			f := p.Form(t)
+			// A cross-site POST without the page's token switches nothing.
+			forged := b.PostForm(f.Action, url.Values{"refresh-token": {f.Values.Get("refresh-token")}, "csrf_token": {"forged"}})
+			if forged.Status != http.StatusForbidden || len(s.sessions(t, "acme", jane)) != 0 {
+				t.Fatalf("forged confirmation: %d, jane's sessions %d", forged.Status, len(s.sessions(t, "acme", jane)))
+			}
+			// The user's own confirmation switches (the ticket was not used up by the GET).
+			p = b.Follow(b.Submit(f, nil), "")
+			if !strings.Contains(p.Body, "jane") || p.Status != http.StatusOK {
+				t.Fatalf("not signed in as jane after confirming: %d\n%s", p.Status, p.Body)
+			}
+			if ss := s.sessions(t, "acme", john); ss[0].Active(s.inst.Clock.Now()) {
+				t.Fatal("johndoe's session survived the confirmed switch")
+			}
+			if strings.Contains(p.URL.String(), "refresh-token") {
+				t.Fatalf("ticket left in the URL: %s", p.URL)
+			}
+			// The confirmation is single use like the link.
+			if again := b.Submit(f, nil); again.Status != http.StatusBadRequest && again.Status != http.StatusForbidden {
+				t.Fatalf("second confirmation: %d", again.Status)
+			}
+		})
 	}
 }

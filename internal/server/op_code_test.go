@@ -91,10 +91,14 @@ func TestAuthorizationCode_RejectedExchangesIssueNothing(t *testing.T) {
 				s.exchange(t, c, authBasic, q.Get("code"), oauth2.GenerateVerifier()).wantError(t, http.StatusBadRequest, "invalid_grant")
 			})
 
-			t.Run("code issued to another client", func(t *testing.T) {
+			t.Run("code issued to another client is refused and not used up", func(t *testing.T) {
 				other := s.newApp(t, c.org, false, noChanges())
 				code, verifier := s.code(t, b, c)
 				s.exchange(t, other, authBasic, code, verifier).wantError(t, http.StatusBadRequest, "invalid_grant")
+				// Its own client still redeems it: the other client's
+				// attempt neither burnt it nor counted as a replay.
+				tok := s.exchange(t, c, authBasic, code, verifier).tokens(t)
+				s.wantUserinfo(t, c.org, tok.Access, http.StatusOK)
 			})
 
 			t.Run("unknown code", func(t *testing.T) {

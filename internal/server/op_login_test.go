@@ -2,14 +2,17 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/server/servertest"
 )
@@ -145,14 +148,20 @@ func TestLogin_HostedPage(t *testing.T) {
 				}
 			})
 
-			t.Run("a disabled user cannot sign in", func(t *testing.T) {
+			t.Run("a disabled user cannot sign in, and is answered like a wrong password", func(t *testing.T) {
 				s.addUser(t, c.org, "dave", "dave's long password", true)
 				b := servertest.NewBrowser(t)
-				p := submitLogin(t, b, s.loginPage(t, b, c, nil), "dave", "dave's long password")
-				if p.Status == http.StatusOK || p.Location != "" || !strings.Contains(strings.ToLower(loginError(p)), "disabled") {
-					t.Fatalf("disabled user: %d, Location %q, error %q", p.Status, p.Location, loginError(p))
+				right := submitLogin(t, b, s.loginPage(t, b, c, nil), "dave", "dave's long password")
+				if right.Status == http.StatusOK || right.Location != "" {
+					t.Fatalf("disabled user: %d, Location %q, error %q", right.Status, right.Location, loginError(right))
 				}
 				s.wantNoSession(t, b, c)
+				b2 := servertest.NewBrowser(t)
+				wrong := submitLogin(t, b2, s.loginPage(t, b2, c, nil), "dave", "not dave's password at all")
+				if right.Status != wrong.Status || loginError(right) != loginError(wrong) {
+					t.Fatalf("a disabled account tells the password was right: right %d %q, wrong %d %q",
+						right.Status, loginError(right), wrong.Status, loginError(wrong))
+				}
 			})
 
 			t.Run("a user disabled after signing in loses the session and tokens", func(t *testing.T) {
@@ -176,7 +185,7 @@ func TestLogin_HostedPage(t *testing.T) {
 				s.refresh(t, c, tok.Refresh).wantError(t, http.StatusBadRequest, "invalid_grant")
 			})
 
-			t.Run("ten failures lock the user out, even with the right password", func(t *testing.T) {
+			t.Run("ten failures from one address lock that address out for the user", func(t *testing.T) {
 				s.addUser(t, c.org, "carol", "carol's long password", false)
 				// Attempts are counted in 15-minute windows: keep them in one.
 				now := s.inst.Clock.Now()
@@ -213,6 +222,75 @@ func TestLogin_HostedPage(t *testing.T) {
 					t.Fatalf("carol still locked out after the window: %d %q", p.Status, loginError(p))
 				}
 			})
+		})
+	}
+}
+
+// forwardedFor makes a browser's requests arrive as if from addr through a
+// trusted proxy.
+type forwardedFor struct {
+	addr string
+	next http.RoundTripper
+}
+
+func (f forwardedFor) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Forwarded-For", f.addr)
+	return f.next.RoundTrip(r)
+}
+
+func browserFrom(t *testing.T, addr string) *servertest.Browser {
+	b := servertest.NewBrowser(t)
+	b.Client.Transport = forwardedFor{addr: addr, next: http.DefaultTransport}
+	return b
+}
+
+// TestLogin_FailuresFromManyAddressesDoNotLockTheUserOut: wrong passwords
+// for a userName sent from many addresses must not keep its owner out.
+func TestLogin_FailuresFromManyAddressesDoNotLockTheUserOut(t *testing.T) {
+	for _, backend := range servertest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			inst := servertest.Start(t, backend, servertest.Options{Config: func(cfg *config.Config) {
+				cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+			}})
+			s := &opServer{t: t, inst: inst, fx: inst.NewFixture(t, "acme", opRedirectURI), http: &http.Client{
+				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+				Timeout:       30 * time.Second,
+			}}
+			c := s.client(s.fx)
+			s.addUser(t, c.org, "carol", "carol's long password", false)
+			now := s.inst.Clock.Now()
+			if next := now.Truncate(15 * time.Minute).Add(15 * time.Minute); next.Sub(now) < time.Minute {
+				s.inst.Clock.Advance(next.Sub(now) + time.Second)
+			}
+			for i := range 12 {
+				b := browserFrom(t, fmt.Sprintf("203.0.113.%d", 10+i))
+				name := "carol"
+				if i%2 == 1 {
+					name = "CAROL"
+				}
+				p := submitLogin(t, b, s.loginPage(t, b, c, nil), name, "wrong guess from afar")
+				if p.Status != http.StatusUnauthorized {
+					t.Fatalf("attempt %d: status %d %q", i+1, p.Status, loginError(p))
+				}
+			}
+			// The owner, from a fresh address, gets in (slowed down, not blocked).
+			b := browserFrom(t, "198.51.100.7")
+			p := b.Follow(submitLogin(t, b, s.loginPage(t, b, c, nil), "carol", "carol's long password"), c.redirectURI)
+			if !strings.HasPrefix(p.Location, c.redirectURI) {
+				t.Fatalf("carol locked out by failures from other addresses: %d %q", p.Status, loginError(p))
+			}
+			// One address that keeps guessing is still stopped.
+			guesser := browserFrom(t, "192.0.2.66")
+			page := s.loginPage(t, guesser, c, nil)
+			for i := range 10 {
+				if p := submitLogin(t, guesser, page, "carol", "wrong guess nearby"); p.Status != http.StatusUnauthorized {
+					t.Fatalf("guess %d: status %d", i+1, p.Status)
+				}
+			}
+			if p := submitLogin(t, guesser, page, "carol", "carol's long password"); p.Status != http.StatusTooManyRequests {
+				t.Fatalf("11th attempt from one address: status %d %q", p.Status, loginError(p))
+			}
 		})
 	}
 }

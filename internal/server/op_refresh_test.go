@@ -3,9 +3,11 @@ package server_test
 import (
 	"net/http"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/server/servertest"
 )
 
@@ -36,7 +38,9 @@ func TestRefresh_RotatesAndReuseRevokesTheWholeFamily(t *testing.T) {
 				s.wantActive(t, c, second.Refresh)
 				s.wantInactive(t, c, first.Refresh) // rotated
 
-				// Presenting the rotated token again is refused ...
+				// Presenting the rotated token again after the reuse
+				// interval (30 s by default) is refused ...
+				s.inst.Clock.Advance(31 * time.Second)
 				s.refresh(t, c, first.Refresh).wantError(t, http.StatusBadRequest, "invalid_grant")
 
 				// ... and proves a copy exists: everything of the family dies.
@@ -63,6 +67,7 @@ func TestRefresh_RotatesAndReuseRevokesTheWholeFamily(t *testing.T) {
 				victim := s.signIn(t, b, c)
 				bystander := s.signIn(t, b, c) // same user and session, another grant
 				s.refresh(t, c, victim.Refresh).tokens(t)
+				s.inst.Clock.Advance(31 * time.Second)
 				s.refresh(t, c, victim.Refresh).wantError(t, http.StatusBadRequest, "invalid_grant")
 				s.wantUserinfo(t, c.org, bystander.Access, http.StatusOK)
 				s.refresh(t, c, bystander.Refresh).tokens(t)
@@ -93,4 +98,78 @@ func TestRefresh_RotatesAndReuseRevokesTheWholeFamily(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestRefresh_ConcurrentRefreshesOfOneTokenAllSucceedWithinTheReuseInterval:
+// a web server's parallel requests (mod_auth_openidc, oauth2-proxy) refresh
+// the same token at once. Within the application's reuse interval every one
+// gets tokens of the same family; a reuse after it revokes the family.
+func TestRefresh_ConcurrentRefreshesOfOneTokenAllSucceedWithinTheReuseInterval(t *testing.T) {
+	for _, backend := range servertest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			s := startOP(t, backend)
+			c := s.client(s.fx)
+			b := servertest.NewBrowser(t)
+			first := s.signIn(t, b, c)
+
+			const parallel = 10
+			results := make([]*opResponse, parallel)
+			var wg sync.WaitGroup
+			for i := range parallel {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					results[i] = s.refresh(t, c, first.Refresh)
+				}()
+			}
+			wg.Wait()
+			var issued []opTokens
+			for i, r := range results {
+				if r.Status != http.StatusOK {
+					t.Fatalf("refresh %d of %d: %d %s", i+1, parallel, r.Status, r.Body)
+				}
+				tok := r.tokens(t)
+				if tok.Refresh == "" || tok.Refresh == first.Refresh {
+					t.Fatalf("refresh %d: no new refresh token", i+1)
+				}
+				issued = append(issued, tok)
+			}
+			// Every answer works: its access token and its refresh token.
+			for _, tok := range issued {
+				s.wantUserinfo(t, c.org, tok.Access, http.StatusOK)
+				s.wantActive(t, c, tok.Refresh)
+			}
+			next := s.refresh(t, c, issued[3].Refresh).tokens(t)
+
+			// Still within the interval, a late duplicate succeeds too.
+			s.inst.Clock.Advance(20 * time.Second)
+			s.refresh(t, c, first.Refresh).tokens(t)
+
+			// After the interval, the reuse is theft: the family dies.
+			s.inst.Clock.Advance(15 * time.Second)
+			s.refresh(t, c, first.Refresh).wantError(t, http.StatusBadRequest, "invalid_grant")
+			for _, tok := range append(issued, next) {
+				s.wantUserinfo(t, c.org, tok.Access, http.StatusUnauthorized)
+				s.wantInactive(t, c, tok.Refresh)
+			}
+			s.refresh(t, c, next.Refresh).wantError(t, http.StatusBadRequest, "invalid_grant")
+		})
+	}
+}
+
+func TestRefresh_ReuseIntervalZeroRevokesOnTheFirstReuse(t *testing.T) {
+	s := startOP(t, "sqlite")
+	zero := int64(0)
+	c := s.newApp(t, "acme", false, directory.AppChanges{RefreshTokenReuseInterval: &zero})
+	b := servertest.NewBrowser(t)
+	first := s.signIn(t, b, c)
+	second := s.refresh(t, c, first.Refresh).tokens(t)
+	s.refresh(t, c, first.Refresh).wantError(t, http.StatusBadRequest, "invalid_grant")
+	s.refresh(t, c, second.Refresh).wantError(t, http.StatusBadRequest, "invalid_grant")
+	s.wantUserinfo(t, c.org, second.Access, http.StatusUnauthorized)
+	// Another client of the organization never reuses this client's token.
+	other := s.newApp(t, "acme", false, noChanges())
+	third := s.signIn(t, b, other)
+	s.refresh(t, other, third.Refresh).tokens(t)
+	s.refresh(t, c, third.Refresh).wantError(t, http.StatusBadRequest, "invalid_grant")
 }

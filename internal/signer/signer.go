@@ -297,24 +297,34 @@ var ErrBadSignature = errors.New("token signature does not verify with the organ
 // published keys and decodes its claims into out. It checks nothing else:
 // issuer, audience and time are the caller's rules.
 func (k *Keys) Verify(ctx context.Context, orgID, token string, out any) error {
+	_, err := k.VerifyType(ctx, orgID, token, out)
+	return err
+}
+
+// VerifyType is Verify that also returns the token's "typ" header ("JWT"
+// for id_tokens, "at+jwt" for access tokens, "logout+jwt" for logout
+// tokens), so a caller can refuse one kind of token posing as another.
+func (k *Keys) VerifyType(ctx context.Context, orgID, token string, out any) (string, error) {
 	parsed, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrBadSignature, err)
+		return "", fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}
 	if len(parsed.Headers) != 1 {
-		return ErrBadSignature
+		return "", ErrBadSignature
 	}
 	set, err := k.JWKS(ctx, orgID)
 	if err != nil {
-		return err
+		return "", err
 	}
-	for _, jwk := range set.Key(parsed.Headers[0].KeyID) {
-		if jwk.Algorithm != parsed.Headers[0].Algorithm {
+	h := parsed.Headers[0]
+	for _, jwk := range set.Key(h.KeyID) {
+		if jwk.Algorithm != h.Algorithm {
 			continue
 		}
 		if err := parsed.Claims(jwk.Key, out); err == nil {
-			return nil
+			typ, _ := h.ExtraHeaders[jose.HeaderType].(string)
+			return typ, nil
 		}
 	}
-	return ErrBadSignature
+	return "", ErrBadSignature
 }

@@ -160,6 +160,9 @@ type Codes interface {
 	// number of concurrent callers succeeds; the others get ErrAlreadyUsed.
 	// Expiry is the caller's to check on the returned code.
 	ConsumeCode(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.AuthCode, error)
+	// GetCode returns the code without using it up (to check who may
+	// redeem it before anything is consumed).
+	GetCode(ctx context.Context, orgID string, hash []byte) (*domain.AuthCode, error)
 	// MarkCodeReplayed records that a used code was presented again.
 	MarkCodeReplayed(ctx context.Context, orgID string, hash []byte, at time.Time) error
 	// CodeReplayed reports whether the code was presented again after use.
@@ -186,6 +189,8 @@ type Tickets interface {
 	CreateTicket(ctx context.Context, t *domain.LoginTicket) error
 	// ConsumeTicket has ConsumeCode's single-winner guarantee.
 	ConsumeTicket(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.LoginTicket, error)
+	// GetTicket returns the ticket without using it up.
+	GetTicket(ctx context.Context, orgID string, hash []byte) (*domain.LoginTicket, error)
 }
 
 // RateLimits counts events per bucket and fixed window, shared by all nodes.
@@ -296,6 +301,11 @@ type UpstreamFlows interface {
 	ConsumeUpstreamLogin(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.UpstreamLogin, error)
 	CreateUpstreamLogout(ctx context.Context, l *domain.UpstreamLogout) error
 	ConsumeUpstreamLogout(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.UpstreamLogout, error)
+	// RememberLogoutToken records an upstream back-channel logout token
+	// (by the hash of its issuer and jti) until expiresAt. ErrAlreadyUsed
+	// if the same token was remembered before and has not expired at now:
+	// a replay, on whichever node it arrives.
+	RememberLogoutToken(ctx context.Context, orgID string, hash []byte, expiresAt, now time.Time) error
 	// ListSessionsByUpstreamSID returns the sessions of an upstream session.
 	ListSessionsByUpstreamSID(ctx context.Context, orgID, upstreamSID string) ([]*domain.Session, error)
 }

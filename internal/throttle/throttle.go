@@ -22,13 +22,24 @@ type Limiter struct {
 	Now   func() time.Time
 }
 
+func (t *Limiter) now() time.Time {
+	if t.Now != nil {
+		return t.Now()
+	}
+	return time.Now()
+}
+
+// Count counts one event for bucket in the current window of the given
+// length and returns the window's count so far (this event included).
+func (t *Limiter) Count(ctx context.Context, bucket string, window time.Duration) (int, error) {
+	start := t.now().Truncate(window)
+	return t.Store.HitRateLimit(ctx, bucket, start, start.Add(-window))
+}
+
 // Hit counts one event for bucket and reports whether it is within l; when
 // it is not, retryAfter says when the window ends.
 func (t *Limiter) Hit(ctx context.Context, bucket string, l Limit) (ok bool, retryAfter time.Duration, err error) {
-	now := time.Now()
-	if t.Now != nil {
-		now = t.Now()
-	}
+	now := t.now()
 	window := now.Truncate(l.Window)
 	n, err := t.Store.HitRateLimit(ctx, bucket, window, window.Add(-l.Window))
 	if err != nil {

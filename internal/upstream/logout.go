@@ -16,8 +16,12 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-// maxLogoutTokenAge bounds how old an upstream logout token's iat may be.
-const maxLogoutTokenAge = 5 * time.Minute
+// maxLogoutTokenAge bounds how old an upstream logout token's iat may be,
+// and maxLogoutTokenSkew how far in the future (clocks differ a little).
+const (
+	maxLogoutTokenAge  = 5 * time.Minute
+	maxLogoutTokenSkew = time.Minute
+)
 
 // AfterLogout continues a Latchkey logout of a federated session that has
 // already ended here: through the upstream IdP's end_session_endpoint when
@@ -119,6 +123,30 @@ type upstreamLogoutClaims struct {
 	Nonce    *string                    `json:"nonce"`
 }
 
+// readLogoutClaims decodes a verified logout token's claims and checks
+// them (OIDC Back-Channel Logout §2.6); a non-empty problem refuses it.
+func readLogoutClaims(payload []byte, now time.Time) (*upstreamLogoutClaims, string) {
+	var lc upstreamLogoutClaims
+	if err := json.Unmarshal(payload, &lc); err != nil {
+		return nil, "the logout token's claims are malformed"
+	}
+	switch {
+	case lc.Events == nil || !isJSONObject(lc.Events[logout.Event]):
+		return nil, "the logout token lacks the back-channel logout event"
+	case lc.Nonce != nil:
+		return nil, "a logout token must not contain a nonce"
+	case lc.Subject == "" && lc.SID == "":
+		return nil, "the logout token names neither sub nor sid"
+	case lc.IssuedAt <= 0 || now.Sub(time.Unix(lc.IssuedAt, 0)) > maxLogoutTokenAge:
+		return nil, "the logout token is too old"
+	case time.Unix(lc.IssuedAt, 0).Sub(now) > maxLogoutTokenSkew:
+		return nil, "the logout token was issued in the future"
+	case lc.JTI == "":
+		return nil, "the logout token has no jti"
+	}
+	return &lc, ""
+}
+
 // backchannel receives the upstream IdP's Back-Channel Logout tokens
 // (ISS/backchannel) and ends the matching Latchkey sessions, which in turn
 // notifies this organization's applications.
@@ -162,23 +190,30 @@ func (f *Federation) backchannel(w http.ResponseWriter, r *http.Request) {
 		bad("the logout token did not verify", err)
 		return
 	}
-	var lc upstreamLogoutClaims
-	if err := tok.Claims(&lc); err != nil {
+	var payload json.RawMessage
+	if err := tok.Claims(&payload); err != nil {
 		bad("the logout token's claims are malformed", err)
 		return
 	}
-	switch {
-	case lc.Events == nil || !isJSONObject(lc.Events[logout.Event]):
-		bad("the logout token lacks the back-channel logout event", nil)
+	lc, problem := readLogoutClaims(payload, f.now())
+	if problem != "" {
+		bad(problem, nil)
 		return
-	case lc.Nonce != nil:
-		bad("a logout token must not contain a nonce", nil)
+	}
+	// A logout token is single use (§2.6): remember its jti, in the
+	// database so a replay to another node is refused too, for as long as
+	// the token would be accepted.
+	until := time.Unix(lc.IssuedAt, 0).Add(maxLogoutTokenAge)
+	if tok.Expiry.After(until) {
+		until = tok.Expiry
+	}
+	switch err := f.Store.RememberLogoutToken(ctx, org.ID, secret.Hash(tok.Issuer+"\x00"+lc.JTI), until, f.now()); {
+	case errors.Is(err, store.ErrAlreadyUsed):
+		bad("the logout token was already used", nil)
 		return
-	case lc.Subject == "" && lc.SID == "":
-		bad("the logout token names neither sub nor sid", nil)
-		return
-	case lc.IssuedAt == 0 || f.now().Sub(time.Unix(lc.IssuedAt, 0)) > maxLogoutTokenAge:
-		bad("the logout token is too old", nil)
+	case err != nil:
+		f.Log.Error("remember upstream logout token", "org", org.ID, "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
 	var sessions []*domain.Session

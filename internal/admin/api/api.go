@@ -252,6 +252,8 @@ type errorJSON struct {
 var apiFieldNames = map[string]string{
 	"userName": "user_name",
 	"overlap":  "overlap_seconds",
+	// The newest application setting already uses the camelCase JSON shape.
+	"refresh_token_reuse_interval": "refreshTokenReuseInterval",
 }
 
 // fail answers err and audits the refusal.

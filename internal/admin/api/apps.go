@@ -21,8 +21,10 @@ type appJSON struct {
 	RefreshTokenLifetime   int64    `json:"refresh_token_lifetime"`
 	IDTokenAlg             string   `json:"id_token_signed_response_alg"`
 	AccessTokenFormat      string   `json:"access_token_format"`
-	CreatedAt              string   `json:"created_at"`
-	UpdatedAt              string   `json:"updated_at"`
+	// RefreshTokenReuseInterval is in seconds (0 = off).
+	RefreshTokenReuseInterval int64  `json:"refreshTokenReuseInterval"`
+	CreatedAt                 string `json:"created_at"`
+	UpdatedAt                 string `json:"updated_at"`
 }
 
 // appCreatedJSON is answered on create: the client secret, shown this once
@@ -50,7 +52,7 @@ func toAppJSON(a *domain.Application) appJSON {
 		RedirectURIs: nonNil(a.RedirectURIs), PostLogoutRedirectURIs: nonNil(a.PostLogoutRedirectURIs),
 		BackchannelLogoutURI: a.BackchannelLogoutURI, GrantTypes: nonNil(a.GrantTypes),
 		AccessTokenLifetime: a.AccessTokenLifetime, IDTokenLifetime: a.IDTokenLifetime, RefreshTokenLifetime: a.RefreshTokenLifetime,
-		IDTokenAlg: a.IDTokenAlg, AccessTokenFormat: a.AccessTokenFormat,
+		IDTokenAlg: a.IDTokenAlg, AccessTokenFormat: a.AccessTokenFormat, RefreshTokenReuseInterval: a.RefreshTokenReuseInterval,
 		CreatedAt: stamp(a.CreatedAt), UpdatedAt: stamp(a.UpdatedAt),
 	}
 }
@@ -59,6 +61,7 @@ func toAppJSON(a *domain.Application) appJSON {
 var appSettings = []string{
 	"name", "redirect_uris", "post_logout_redirect_uris", "backchannel_logout_uri", "grant_types",
 	"access_token_lifetime", "id_token_lifetime", "refresh_token_lifetime", "id_token_signed_response_alg", "access_token_format",
+	"refreshTokenReuseInterval",
 }
 
 var appReadOnly = []string{"client_id", "client_secret", "created_at", "updated_at"}
@@ -95,6 +98,9 @@ func appChanges(body *object) (directory.AppChanges, error) {
 		return ch, err
 	}
 	if ch.AccessTokenFormat, err = body.str("access_token_format"); err != nil {
+		return ch, err
+	}
+	if ch.RefreshTokenReuseInterval, err = body.seconds("refreshTokenReuseInterval"); err != nil {
 		return ch, err
 	}
 	return ch, nil

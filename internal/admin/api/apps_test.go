@@ -13,7 +13,7 @@ import (
 var appKeys = []string{
 	"client_id", "name", "public", "redirect_uris", "post_logout_redirect_uris", "backchannel_logout_uri", "grant_types",
 	"access_token_lifetime", "id_token_lifetime", "refresh_token_lifetime", "id_token_signed_response_alg", "access_token_format",
-	"created_at", "updated_at",
+	"created_at", "updated_at", "refreshTokenReuseInterval",
 }
 
 func wantKeys(t *testing.T, what string, m map[string]any, keys ...string) {
@@ -116,6 +116,14 @@ func TestApps_PatchChangesOnlyTheGivenFields(t *testing.T) {
 		if got := r["post_logout_redirect_uris"].([]any); len(got) != 0 {
 			t.Errorf("an empty string left post-logout URIs %v", got)
 		}
+		// The refresh-token reuse interval: 30 s by default, 0 turns it off.
+		if before["refreshTokenReuseInterval"] != 30.0 {
+			t.Errorf("default refreshTokenReuseInterval = %v", before["refreshTokenReuseInterval"])
+		}
+		r = s.ok(t, s.acmeTok, "PATCH", path, map[string]any{"refreshTokenReuseInterval": 0}, http.StatusOK).obj
+		if stored, _ := s.inst.Env.Store.GetApp(context.Background(), "acme", s.acme.ClientID); r["refreshTokenReuseInterval"] != 0.0 || stored.RefreshTokenReuseInterval != 0 {
+			t.Errorf("after PATCH refreshTokenReuseInterval 0: %v", r["refreshTokenReuseInterval"])
+		}
 	})
 }
 
@@ -139,6 +147,9 @@ func TestApps_RefuseInvalidInputAndChangeNothing(t *testing.T) {
 			{"lifetime too long", map[string]any{"access_token_lifetime": "86.401"}, "invalid_request", "access_token_lifetime"},
 			{"unknown alg", map[string]any{"id_token_signed_response_alg": "HS256"}, "invalid_request", "id_token_signed_response_alg"},
 			{"unknown format", map[string]any{"access_token_format": "saml"}, "invalid_request", "access_token_format"},
+			{"reuse interval too long", map[string]any{"refreshTokenReuseInterval": 301}, "invalid_request", "refreshTokenReuseInterval"},
+			{"reuse interval negative", map[string]any{"refreshTokenReuseInterval": -1}, "invalid_request", "refreshTokenReuseInterval"},
+			{"reuse interval as a bool", map[string]any{"refreshTokenReuseInterval": true}, "invalid_request", "refreshTokenReuseInterval"},
 			{"public cannot change", map[string]any{"public": true}, "invalid_request", "public"},
 			{"client_id is read-only", map[string]any{"client_id": "other"}, "invalid_request", "client_id"},
 			{"client_secret is read-only", map[string]any{"client_secret": "chosen"}, "invalid_request", "client_secret"},

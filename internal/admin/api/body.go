@@ -106,6 +106,9 @@ func parseObject(data []byte) (*object, error) {
 		if _, dup := o.fields[key]; dup {
 			return nil, fieldError(key, "is given twice")
 		}
+		if domain.JSONHasLoneSurrogate(raw) {
+			return nil, fieldError(key, "contains an unpaired UTF-16 surrogate escape (such as \\ud800); send valid Unicode")
+		}
 		o.fields[key] = raw
 	}
 	if _, err := dec.Token(); err != nil {
@@ -113,6 +116,9 @@ func parseObject(data []byte) (*object, error) {
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, invalidJSON("unexpected data after the JSON object")
+	}
+	if domain.JSONHasLoneSurrogate(data) { // in a member name
+		return nil, invalidJSON("the request body contains an unpaired UTF-16 surrogate escape (such as \\ud800); send valid Unicode")
 	}
 	return o, nil
 }

@@ -107,6 +107,8 @@ func TestPatchOrg_RefusesInvalidInputNamingTheFieldAndChangesNothing(t *testing.
 			{"duplicate member", rawBody(`{"name": "Changed", "name": "Again"}`), "invalid_request", "name"},
 			{"empty body", rawBody(``), "invalid_json", ""},
 			{"invalid UTF-8", rawBody("{\"name\": \"Acme \xff\xfe\"}"), "invalid_request", ""},
+			{"lone surrogate", rawBody(`{"name": "Acme \ud800"}`), "invalid_request", "name"},
+			{"lone surrogate in a member name", rawBody(`{"na\udc00me": "Acme"}`), "invalid_json", ""},
 			{"body over 64 KiB", rawBody(`{"name": "` + strings.Repeat("x", 64<<10) + `"}`), "request_too_large", ""},
 		}
 		for _, tt := range tests {

@@ -192,7 +192,7 @@ func (a *API) checkUpstream(c *call) (int, any, error) {
 	c.changeAudited = true
 	out := upstreamCheckJSON{OK: check.OK, ConfigURL: check.ConfigURL, Warnings: check.Warnings}
 	if ce := check.Error; ce != nil {
-		a.log().Info("admin api: upstream check failed", "org", c.org.ID, "kind", ce.Kind, "url", ce.URL, "err", ce.Err,
+		a.log().Info("admin api: upstream check failed", "org", c.org.ID, "kind", ce.Kind, "url", ce.URL, "reason", ce.Reason, "err", ce.Err,
 			"request_id", a.requestID(c.r))
 		out.Error = &upstreamErrorJSON{Kind: string(ce.Kind), Detail: ce.Detail, URL: ce.URL, Status: ce.Status}
 		return http.StatusOK, out, nil

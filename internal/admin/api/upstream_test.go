@@ -397,7 +397,7 @@ func TestUpstreamCheck_ReportsWhatTheUpstreamOffersOrWhyItCannotBeUsed(t *testin
 		r = s.ok(t, s.acmeTok, "POST", checkPath, map[string]any{"config_url": down}, http.StatusOK)
 		wantKeys(t, "failed upstream check", r.obj, "ok", "config_url", "warnings", "error")
 		e, _ := r.obj["error"].(map[string]any)
-		if r.obj["ok"] != false || e["kind"] != "connect" || e["url"] != down+"/.well-known/openid-configuration" || e["detail"] == "" {
+		if r.obj["ok"] != false || e["kind"] != "unreachable" || e["url"] != down+"/.well-known/openid-configuration" || e["detail"] == "" {
 			t.Errorf("check of a closed port = %s", r.raw)
 		}
 		// Checking another URL saved nothing.
@@ -431,7 +431,7 @@ func TestUpstreamCheck_ReportsWhatTheUpstreamOffersOrWhyItCannotBeUsed(t *testin
 				checks = append(checks, events[i].Result)
 			}
 		}
-		wantChecks := []string{"not_found", "ok", "ok", "ok", "check_failed: connect", "check_failed: http_status",
+		wantChecks := []string{"not_found", "ok", "ok", "ok", "check_failed: unreachable", "check_failed: http_status",
 			"invalid_request: config_url", "invalid_request: client_id"}
 		if !reflect.DeepEqual(checks, wantChecks) {
 			t.Errorf("audited checks = %q, want %q", checks, wantChecks)

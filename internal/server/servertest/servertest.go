@@ -69,6 +69,8 @@ type Options struct {
 	// Database and MasterKeyFile, if set, make this server another node of
 	// an existing one (same PostgreSQL schema and master key).
 	Database, MasterKeyFile string
+	// Config, if set, adjusts the configuration before the store opens.
+	Config func(cfg *config.Config)
 }
 
 // Start runs Latchkey on backend ("sqlite" or "postgres") until the test
@@ -98,6 +100,9 @@ func Start(t testing.TB, backend string, opts ...Options) *Instance {
 		if _, err := secret.CreateMasterKeyFile(cfg.MasterKeyFile); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if o.Config != nil {
+		o.Config(&cfg)
 	}
 	logOut := o.Log
 	if logOut == nil {

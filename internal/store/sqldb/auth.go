@@ -40,6 +40,9 @@ func (s *DB) CreateSession(ctx context.Context, x *domain.Session) error {
 }
 
 func (s *DB) GetSession(ctx context.Context, orgID, sid string) (*domain.Session, error) {
+	if !storableKey(sid, orgID) {
+		return nil, store.ErrNotFound
+	}
 	x, err := scanSession(s.db.QueryRowContext(ctx, s.q(`SELECT `+sessionCols+` FROM sessions WHERE org_id = ? AND sid = ?`), orgID, sid))
 	return x, s.classify(err)
 }
@@ -93,6 +96,9 @@ func (s *DB) CreateAuthRequest(ctx context.Context, r *domain.AuthRequest) error
 }
 
 func (s *DB) GetAuthRequest(ctx context.Context, orgID, id string, now time.Time) (*domain.AuthRequest, error) {
+	if !storableKey(id, orgID) {
+		return nil, store.ErrNotFound
+	}
 	var params string
 	var created, expires int64
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT params, created_at, expires_at FROM auth_requests WHERE org_id = ? AND id = ? AND expires_at > ?`),
@@ -137,6 +143,11 @@ func (s *DB) CreateCode(ctx context.Context, c *domain.AuthCode) error {
 		c.OrgID, c.Hash, c.ClientID, c.RedirectURI, c.UserSub, c.SID, c.Scope, c.Nonce, c.CodeChallenge,
 		ts(c.AuthTime), jsonText(nonNil(c.AMR)), ts(c.CreatedAt), ts(c.ExpiresAt), ts(c.UsedAt))
 	return s.classify(err)
+}
+
+func (s *DB) GetCode(ctx context.Context, orgID string, hash []byte) (*domain.AuthCode, error) {
+	c, err := scanCode(s.db.QueryRowContext(ctx, s.q(`SELECT `+codeCols+` FROM auth_codes WHERE org_id = ? AND hash = ?`), orgID, hash))
+	return c, s.classify(err)
 }
 
 func (s *DB) ConsumeCode(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.AuthCode, error) {
@@ -283,6 +294,11 @@ func (s *DB) CreateTicket(ctx context.Context, t *domain.LoginTicket) error {
 	return s.classify(err)
 }
 
+func (s *DB) GetTicket(ctx context.Context, orgID string, hash []byte) (*domain.LoginTicket, error) {
+	t, err := scanTicket(s.db.QueryRowContext(ctx, s.q(`SELECT `+ticketCols+` FROM login_tickets WHERE org_id = ? AND hash = ?`), orgID, hash))
+	return t, s.classify(err)
+}
+
 func (s *DB) ConsumeTicket(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.LoginTicket, error) {
 	return consume(ctx, s, "login_tickets", ticketCols, scanTicket, orgID, hash, at)
 }
@@ -311,7 +327,14 @@ func (s *DB) ResetRateLimit(ctx context.Context, bucket string) error {
 
 // --- audit log ---
 
+// auditTimeout bounds writing one audit event. The write does not follow
+// the caller's cancellation: an event about a request must be recorded
+// even when its client went away before the answer.
+const auditTimeout = 10 * time.Second
+
 func (s *DB) AppendAudit(ctx context.Context, e *domain.AuditEvent) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+	defer cancel()
 	return s.insertAudit(ctx, s.db, e)
 }
 
@@ -319,12 +342,14 @@ func (s *DB) insertAudit(ctx context.Context, x querier, e *domain.AuditEvent) e
 	if e.ID == "" {
 		e.ID = newEventID(e.At)
 	}
+	id := e.ID
+	e = e.Sanitized() // request input (a path segment, a bad name) made safe to store
 	detail := e.Detail
 	if detail == nil {
 		detail = map[string]string{}
 	}
 	_, err := s.exec(ctx, x, `INSERT INTO audit_events (org_id, id, occurred_at, actor, action, target, result, client_ip, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.OrgID, e.ID, ts(e.At), e.Actor, e.Action, e.Target, e.Result, e.ClientIP, jsonText(detail))
+		e.OrgID, id, ts(e.At), e.Actor, e.Action, e.Target, e.Result, e.ClientIP, jsonText(detail))
 	return s.classify(err)
 }
 

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/store"
@@ -148,6 +149,18 @@ func (s *DB) classify(err error) error {
 		return fmt.Errorf("%w: %v", store.ErrConflict, err)
 	}
 	return err
+}
+
+// storableKey reports whether every key could be stored at all: a lookup by
+// a value with a NUL byte or invalid UTF-8 (straight from a request) finds
+// nothing, rather than making PostgreSQL fail the query.
+func storableKey(keys ...string) bool {
+	for _, k := range keys {
+		if !utf8.ValidString(k) || strings.IndexByte(k, 0) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // inTx runs fn in a transaction, committing when it returns nil. The whole

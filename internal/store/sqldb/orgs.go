@@ -60,6 +60,9 @@ func scanOrg(row interface{ Scan(...any) error }) (*domain.Organization, error) 
 }
 
 func (s *DB) GetOrg(ctx context.Context, id string) (*domain.Organization, error) {
+	if !storableKey(id) {
+		return nil, store.ErrNotFound
+	}
 	o, err := scanOrg(s.db.QueryRowContext(ctx, s.q(`SELECT `+orgCols+` FROM orgs WHERE id = ?`), id))
 	return o, s.classify(err)
 }
@@ -211,11 +214,17 @@ func (s *DB) insertUser(ctx context.Context, x querier, u *domain.User) error {
 }
 
 func (s *DB) GetUser(ctx context.Context, orgID, sub string) (*domain.User, error) {
+	if !storableKey(sub, orgID) {
+		return nil, store.ErrNotFound
+	}
 	u, err := scanUser(s.db.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE org_id = ? AND sub = ?`), orgID, sub))
 	return u, s.classify(err)
 }
 
 func (s *DB) GetUserByName(ctx context.Context, orgID, userName string) (*domain.User, error) {
+	if !storableKey(userName, orgID) {
+		return nil, store.ErrNotFound
+	}
 	u, err := scanUser(s.db.QueryRowContext(ctx, s.q(`SELECT `+userCols+` FROM users WHERE org_id = ? AND user_name_fold = ?`),
 		orgID, domain.FoldUserName(userName)))
 	return u, s.classify(err)
@@ -308,7 +317,8 @@ func (s *DB) DeleteUser(ctx context.Context, orgID, sub string, audit ...*domain
 // --- applications ---
 
 const appCols = `org_id, client_id, name, secret_hash, public, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri,
-	grant_types, access_token_lifetime, id_token_lifetime, refresh_token_lifetime, id_token_alg, access_token_format, created_at, updated_at`
+	grant_types, access_token_lifetime, id_token_lifetime, refresh_token_lifetime, id_token_alg, access_token_format, created_at, updated_at,
+	refresh_token_reuse_interval`
 
 func scanApp(row interface{ Scan(...any) error }) (*domain.Application, error) {
 	var a domain.Application
@@ -316,7 +326,7 @@ func scanApp(row interface{ Scan(...any) error }) (*domain.Application, error) {
 	var created, updated int64
 	if err := row.Scan(&a.OrgID, &a.ClientID, &a.Name, &a.SecretHash, &a.Public, &redirects, &postLogout, &a.BackchannelLogoutURI,
 		&grants, &a.AccessTokenLifetime, &a.IDTokenLifetime, &a.RefreshTokenLifetime, &a.IDTokenAlg, &a.AccessTokenFormat,
-		&created, &updated); err != nil {
+		&created, &updated, &a.RefreshTokenReuseInterval); err != nil {
 		return nil, err
 	}
 	var err error
@@ -353,14 +363,17 @@ func (s *DB) CreateApp(ctx context.Context, a *domain.Application, audit ...*dom
 }
 
 func (s *DB) insertApp(ctx context.Context, x querier, a *domain.Application) error {
-	_, err := s.exec(ctx, x, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, x, `INSERT INTO apps (`+appCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		a.OrgID, a.ClientID, a.Name, a.SecretHash, a.Public, jsonText(nonNil(a.RedirectURIs)), jsonText(nonNil(a.PostLogoutRedirectURIs)),
 		a.BackchannelLogoutURI, jsonText(nonNil(a.GrantTypes)), a.AccessTokenLifetime, a.IDTokenLifetime, a.RefreshTokenLifetime,
-		a.IDTokenAlg, a.AccessTokenFormat, ts(a.CreatedAt), ts(a.UpdatedAt))
+		a.IDTokenAlg, a.AccessTokenFormat, ts(a.CreatedAt), ts(a.UpdatedAt), a.RefreshTokenReuseInterval)
 	return s.classify(err)
 }
 
 func (s *DB) GetApp(ctx context.Context, orgID, clientID string) (*domain.Application, error) {
+	if !storableKey(clientID, orgID) {
+		return nil, store.ErrNotFound
+	}
 	a, err := scanApp(s.db.QueryRowContext(ctx, s.q(`SELECT `+appCols+` FROM apps WHERE org_id = ? AND client_id = ?`), orgID, clientID))
 	return a, s.classify(err)
 }
@@ -390,10 +403,10 @@ func (s *DB) UpdateApp(ctx context.Context, orgID, clientID string, fn func(a *d
 func (s *DB) saveApp(ctx context.Context, x querier, a *domain.Application) error {
 	return s.execOne(ctx, x, `UPDATE apps SET name = ?, secret_hash = ?, public = ?, redirect_uris = ?, post_logout_redirect_uris = ?,
 		backchannel_logout_uri = ?, grant_types = ?, access_token_lifetime = ?, id_token_lifetime = ?, refresh_token_lifetime = ?,
-		id_token_alg = ?, access_token_format = ?, updated_at = ? WHERE org_id = ? AND client_id = ?`,
+		id_token_alg = ?, access_token_format = ?, updated_at = ?, refresh_token_reuse_interval = ? WHERE org_id = ? AND client_id = ?`,
 		a.Name, a.SecretHash, a.Public, jsonText(nonNil(a.RedirectURIs)), jsonText(nonNil(a.PostLogoutRedirectURIs)),
 		a.BackchannelLogoutURI, jsonText(nonNil(a.GrantTypes)), a.AccessTokenLifetime, a.IDTokenLifetime, a.RefreshTokenLifetime,
-		a.IDTokenAlg, a.AccessTokenFormat, ts(a.UpdatedAt), a.OrgID, a.ClientID)
+		a.IDTokenAlg, a.AccessTokenFormat, ts(a.UpdatedAt), a.RefreshTokenReuseInterval, a.OrgID, a.ClientID)
 }
 
 // DeleteApp removes the application and the codes and tokens issued to it.

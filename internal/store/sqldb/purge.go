@@ -14,6 +14,7 @@ var purges = []string{
 	`DELETE FROM login_tickets WHERE expires_at < ?`,
 	`DELETE FROM upstream_logins WHERE expires_at < ?`,
 	`DELETE FROM upstream_logouts WHERE expires_at < ?`,
+	`DELETE FROM seen_logout_tokens WHERE expires_at < ?`,
 	`DELETE FROM rate_limits WHERE window_start < ?`,
 	`DELETE FROM backchannel_attempts WHERE attempted_at < ?`,
 	`DELETE FROM backchannel_deliveries WHERE (delivered_at <> 0 AND delivered_at < ?) OR (gave_up_at <> 0 AND gave_up_at < ?)`,

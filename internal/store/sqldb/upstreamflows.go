@@ -2,9 +2,12 @@ package sqldb
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 const upstreamLoginCols = `org_id, hash, browser_hash, auth_request_id, nonce, verifier_sealed, created_at, expires_at, used_at`
@@ -49,6 +52,20 @@ func (s *DB) CreateUpstreamLogout(ctx context.Context, l *domain.UpstreamLogout)
 
 func (s *DB) ConsumeUpstreamLogout(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.UpstreamLogout, error) {
 	return consume(ctx, s, "upstream_logouts", upstreamLogoutCols, scanUpstreamLogout, orgID, hash, at)
+}
+
+func (s *DB) RememberLogoutToken(ctx context.Context, orgID string, hash []byte, expiresAt, now time.Time) error {
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := s.exec(ctx, tx, `DELETE FROM seen_logout_tokens WHERE org_id = ? AND hash = ? AND expires_at < ?`, orgID, hash, ts(now)); err != nil {
+			return err
+		}
+		_, err := s.exec(ctx, tx, `INSERT INTO seen_logout_tokens (org_id, hash, expires_at) VALUES (?, ?, ?)`, orgID, hash, ts(expiresAt))
+		return err
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return store.ErrAlreadyUsed
+	}
+	return err
 }
 
 func (s *DB) ListSessionsByUpstreamSID(ctx context.Context, orgID, upstreamSID string) ([]*domain.Session, error) {

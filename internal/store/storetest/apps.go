@@ -60,7 +60,7 @@ var appTests = []test{
 			BackchannelLogoutURI:   "",
 			GrantTypes:             []string{domain.GrantAuthorizationCode},
 			AccessTokenLifetime:    60, IDTokenLifetime: 61, RefreshTokenLifetime: 62,
-			IDTokenAlg: domain.AlgEdDSA, AccessTokenFormat: domain.AccessTokenOpaque,
+			IDTokenAlg: domain.AlgEdDSA, AccessTokenFormat: domain.AccessTokenOpaque, RefreshTokenReuseInterval: 17,
 			CreatedAt: a.CreatedAt, UpdatedAt: at(99 * time.Hour),
 		}
 		ok(t, "UpdateApp", saveApp(ctx, s, changed))

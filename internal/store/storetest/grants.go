@@ -11,6 +11,27 @@ import (
 )
 
 var codeTests = []test{
+	{"GetCodeAndGetTicketUseNothingUpAndStayInTheirOrganization", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		createOrg(t, s, "globex")
+		c := createCode(t, s, "acme", "code-1", "sub-1", "sid-1")
+		x := createTicket(t, s, "acme", "ticket-1", "sub-1")
+		got, err := s.GetCode(ctx, "acme", c.Hash)
+		ok(t, "GetCode", err)
+		equal(t, "GetCode", got, c)
+		gotT, err := s.GetTicket(ctx, "acme", x.Hash)
+		ok(t, "GetTicket", err)
+		equal(t, "GetTicket", gotT, x)
+		_, err = s.GetCode(ctx, "globex", c.Hash)
+		wantErr(t, "GetCode at another organization", err, store.ErrNotFound)
+		_, err = s.GetTicket(ctx, "globex", x.Hash)
+		wantErr(t, "GetTicket at another organization", err, store.ErrNotFound)
+		_, err = s.ConsumeCode(ctx, "acme", c.Hash, at(time.Second))
+		ok(t, "ConsumeCode after GetCode", err)
+		_, err = s.ConsumeTicket(ctx, "acme", x.Hash, at(time.Second))
+		ok(t, "ConsumeTicket after GetTicket", err)
+	}},
 	{"ConsumeCodeReturnsEveryFieldAndMarksItUsed", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		createOrg(t, s, "acme")

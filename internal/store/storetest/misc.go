@@ -1,9 +1,12 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/store"
@@ -115,6 +118,29 @@ var auditTests = []test{
 		}
 		got[0].Detail = nil
 		equal(t, "event", got[0], e)
+	}},
+	{"AuditEventFromHostileInputIsStoredSanitizedEvenAfterTheRequestIsGone", func(t *testing.T, s store.Store) {
+		createOrg(t, s, "acme")
+		// The client went away: the event is recorded all the same.
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		e := &domain.AuditEvent{OrgID: "acme", At: t0, Actor: "bad\xffactor", Action: "user.get", Target: "\xff\x00users/" + strings.Repeat("x", 5000),
+			Result: "invalid_request", Detail: map[string]string{"field\xff": "v\x00\xfe"}}
+		ok(t, "AppendAudit with a canceled context and raw bytes", s.AppendAudit(ctx, e))
+		got, err := s.ListAudit(t.Context(), "acme", store.AuditFilter{Limit: 10})
+		ok(t, "ListAudit", err)
+		if len(got) != 1 {
+			t.Fatalf("ListAudit = %s, want one event", show(got))
+		}
+		g := got[0]
+		for _, v := range []string{g.Actor, g.Target, g.Detail["field\uFFFD"]} {
+			if !utf8.ValidString(v) || strings.ContainsAny(v, "\x00") || len(v) > domain.MaxAuditText+len("…") {
+				t.Errorf("stored %q", v)
+			}
+		}
+		if !strings.HasPrefix(g.Target, "\uFFFD\uFFFDusers/xxx") || !strings.HasSuffix(g.Target, "…") || g.Detail["field\uFFFD"] != "v\uFFFD\uFFFD" {
+			t.Errorf("stored target %q detail %v", g.Target, g.Detail)
+		}
 	}},
 	{"EventsAtTheSameMicrosecondAreAllKept", func(t *testing.T, s store.Store) {
 		ctx := t.Context()

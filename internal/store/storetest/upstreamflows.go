@@ -9,6 +9,17 @@ import (
 )
 
 var upstreamFlowTests = []test{
+	{"RememberLogoutTokenRefusesAReplayUntilItExpires", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		createOrg(t, s, "globex")
+		h := []byte("0123456789abcdef0123456789abcdef")
+		ok(t, "RememberLogoutToken", s.RememberLogoutToken(ctx, "acme", h, at(time.Minute), at(0)))
+		wantErr(t, "the same token again", s.RememberLogoutToken(ctx, "acme", h, at(time.Minute), at(30*time.Second)), store.ErrAlreadyUsed)
+		ok(t, "the same hash at another organization", s.RememberLogoutToken(ctx, "globex", h, at(time.Minute), at(30*time.Second)))
+		ok(t, "after it expired", s.RememberLogoutToken(ctx, "acme", h, at(3*time.Minute), at(2*time.Minute)))
+		wantErr(t, "and again", s.RememberLogoutToken(ctx, "acme", h, at(3*time.Minute), at(2*time.Minute)), store.ErrAlreadyUsed)
+	}},
 	{"UpstreamLoginIsConsumedOnceWithEveryField", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		createOrg(t, s, "acme")

@@ -256,9 +256,13 @@ func (p *schemaPool) take(t testing.TB) (schema, url string) {
 func (p *schemaPool) start(t testing.TB) {
 	t.Helper()
 	p.base = baseURL()
-	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+	cctx, ccancel := context.WithTimeout(context.Background(), connectTimeout)
+	defer ccancel()
+	conn := connect(cctx, t, p.base)
+	// The sweep may drop many schemas while other test processes load the
+	// server: it gets far longer than connecting.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	conn := connect(ctx, t, p.base)
 	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatalf("testdb: %v", err)

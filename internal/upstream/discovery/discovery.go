@@ -106,18 +106,15 @@ type Kind string
 const (
 	// KindConfigURL: the configuration URL itself is unusable.
 	KindConfigURL Kind = "config_url"
-	// KindDNS: the host name does not resolve.
-	KindDNS Kind = "dns"
-	// KindConnect: no TCP connection (refused, unreachable, reset).
-	KindConnect Kind = "connect"
-	// KindTimeout: no answer in time.
-	KindTimeout Kind = "timeout"
+	// KindUnreachable: the host could not be reached — it does not
+	// resolve, refuses or drops the connection, does not answer in time, or
+	// is an address Latchkey does not call. One kind for all of these, so
+	// that an organization admin cannot map the network with checks; the
+	// exact reason (CheckError.Reason) goes to the server log.
+	KindUnreachable Kind = "unreachable"
 	// KindTLS: the TLS handshake failed (untrusted or wrong certificate,
 	// or the server does not speak TLS).
 	KindTLS Kind = "tls"
-	// KindForbiddenAddress: the host resolves to an address outbound
-	// requests may not reach (loopback, link-local …).
-	KindForbiddenAddress Kind = "forbidden_address"
 	// KindHTTP: the request failed otherwise (a redirect to another host,
 	// a response over the size limit, a protocol error).
 	KindHTTP Kind = "http"
@@ -144,6 +141,9 @@ type CheckError struct {
 	URL string
 	// Status is the HTTP status for KindHTTPStatus.
 	Status int
+	// Reason is the exact cause of a KindUnreachable failure, for the
+	// server log and the operator's CLI; never shown to organization admins.
+	Reason string
 	// Err is the underlying error, for logs.
 	Err error
 }
@@ -283,36 +283,34 @@ func transportError(docURL string, err error) *CheckError {
 		cause = ue.Err
 	}
 	var dnsErr *net.DNSError
-	var netErr net.Error
 	var opErr *net.OpError
 	switch {
 	case errors.Is(err, outbound.ErrForbiddenAddress):
-		ce.Kind = KindForbiddenAddress
-		ce.Detail = fmt.Sprintf("%s is, or resolves to, an address Latchkey does not call (%v). Loopback is allowed only with --outbound-allow-loopback (development).",
+		ce.Reason = fmt.Sprintf("%s is, or resolves to, an address Latchkey does not call (%v); loopback is allowed only with --outbound-allow-loopback, other ranges with --outbound-allow",
 			host, forbiddenReason(err))
 	case errors.As(err, &dnsErr):
-		ce.Kind = KindDNS
 		if dnsErr.IsNotFound {
-			ce.Detail = fmt.Sprintf("the host name %q does not resolve (no such host)", dnsErr.Name)
+			ce.Reason = fmt.Sprintf("the host name %q does not resolve (no such host)", dnsErr.Name)
 		} else {
-			ce.Detail = fmt.Sprintf("the host name %q could not be resolved: %v", dnsErr.Name, dnsErr.Err)
+			ce.Reason = fmt.Sprintf("the host name %q could not be resolved: %v", dnsErr.Name, dnsErr.Err)
 		}
 	case isTLSError(err):
 		ce.Kind = KindTLS
 		ce.Detail = fmt.Sprintf("the TLS handshake with %s failed: %v", host, cause)
+		return ce
 	case errors.Is(err, syscall.ECONNREFUSED):
-		ce.Kind = KindConnect
-		ce.Detail = fmt.Sprintf("%s refused the connection (nothing listens on that port)", host)
-	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
-		ce.Kind = KindTimeout
-		ce.Detail = fmt.Sprintf("%s did not answer in time (a firewall dropping the connection?)", host)
+		ce.Reason = fmt.Sprintf("%s refused the connection (nothing listens on that port)", host)
+	case outbound.Unreachable(err) && !(errors.As(err, &opErr) && opErr.Op == "dial"):
+		ce.Reason = fmt.Sprintf("%s did not answer in time (a firewall dropping the connection?)", host)
 	case errors.As(err, &opErr) && opErr.Op == "dial":
-		ce.Kind = KindConnect
-		ce.Detail = fmt.Sprintf("cannot connect to %s: %v", host, opErr.Err)
+		ce.Reason = fmt.Sprintf("cannot connect to %s: %v", host, opErr.Err)
 	default:
 		ce.Kind = KindHTTP
 		ce.Detail = fmt.Sprintf("the request to %s failed: %v", docURL, cause)
+		return ce
 	}
+	ce.Kind = KindUnreachable
+	ce.Detail = fmt.Sprintf("%s could not be reached. Check the URL and that the identity provider is up; the server log has the reason.", host)
 	return ce
 }
 

@@ -1,0 +1,59 @@
+package oauth
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzParseRequest feeds authorization and token endpoint requests —
+// query, form body, content type and Authorization header — through the
+// strict parameter parser and client credential reader. Whatever comes in,
+// nothing panics, and what is accepted is one valid UTF-8 value per name
+// within the length limit.
+func FuzzParseRequest(f *testing.F) {
+	f.Add(false, "response_type=code&client_id=abc&redirect_uri=https%3A%2F%2Fapp%2Fcb&scope=openid&state=s&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256", "", "", "")
+	f.Add(true, "", "grant_type=authorization_code&code=c0de&redirect_uri=https%3A%2F%2Fapp%2Fcb&code_verifier=v", "application/x-www-form-urlencoded", "Basic YWJjOnNlY3JldA==")
+	f.Add(true, "", "grant_type=refresh_token&refresh_token=r&client_id=abc&client_secret=s", "application/x-www-form-urlencoded", "")
+	f.Add(true, "", "client_id=a&client_id=b", "application/x-www-form-urlencoded; charset=utf-8", "Basic Og==")
+	f.Add(false, "scope=%ff%fe&state=%00", "", "", "")
+	f.Add(true, "", "a=%zz&b", "multipart/form-data; boundary=x", "Bearer x")
+	f.Add(true, "", "client_id=%E2%82", "text/plain", "Basic !!!")
+	f.Add(false, "x="+strings.Repeat("a", 9000), "", "", "")
+	f.Fuzz(func(t *testing.T, post bool, query, body, contentType, authorization string) {
+		method := http.MethodGet
+		if post {
+			method = http.MethodPost
+		}
+		r := httptest.NewRequest(method, "/o/acme/token", strings.NewReader(body))
+		r.URL.RawQuery = query
+		if contentType != "" {
+			r.Header.Set("Content-Type", contentType)
+		}
+		if authorization != "" {
+			r.Header.Set("Authorization", authorization)
+		}
+		p, perr := ParseRequest(httptest.NewRecorder(), r)
+		if perr != nil {
+			if perr.Code == "" || perr.Status < 400 {
+				t.Fatalf("error without a code or status: %+v", perr)
+			}
+			return
+		}
+		for k, v := range p {
+			if !utf8.ValidString(k) || !utf8.ValidString(v) || len(v) > MaxParamLen {
+				t.Fatalf("accepted %q=%q", k, v)
+			}
+		}
+		creds, cerr := ReadClientCredentials(r, p)
+		if cerr == nil && creds.Method != "none" && creds.Method != "client_secret_basic" && creds.Method != "client_secret_post" {
+			t.Fatalf("unknown method %q", creds.Method)
+		}
+		_ = ParseScope(p.Get("scope"))
+		_ = ValidPKCEValue(p.Get("code_challenge"))
+		_, _ = url.ParseQuery(query)
+	})
+}
