@@ -33,7 +33,8 @@ deps:
 	fi
 
 ## bench: Go benchmarks of the hot paths, then the load generator for whole
-## flows on SQLite and PostgreSQL (flags via LOAD_FLAGS, e.g. LOAD_FLAGS='-duration 30s').
+## flows on SQLite and PostgreSQL beside the machine's signing and argon2id limits
+## (flags via LOAD_FLAGS, e.g. LOAD_FLAGS='-duration 30s -cpuprofile-dir build/profiles').
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./... && $(GO) run ./test/load $(LOAD_FLAGS)
 

@@ -106,11 +106,19 @@ func TestServe_NotifiesSystemdWhenReadyAndPassesItsOwnHealthcheck(t *testing.T) 
 	t.Setenv("NOTIFY_SOCKET", sock)
 	t.Setenv("LATCHKEY_LOG_FORMAT", "text")
 
+	// A free loopback port for --debug-addr (the listener opens before READY=1).
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	debugAddr := free.Addr().String()
+	free.Close()
+
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	done := make(chan result, 1)
 	go func() {
-		done <- runCommand(ctx, "serve", "--addr", "127.0.0.1:0", "--database", "sqlite:"+filepath.Join(dir, "latchkey.db"), "--data-dir", dir, "--log-level", "error")
+		done <- runCommand(ctx, "serve", "--addr", "127.0.0.1:0", "--debug-addr", debugAddr, "--database", "sqlite:"+filepath.Join(dir, "latchkey.db"), "--data-dir", dir, "--log-level", "error")
 	}()
 	receive := func() string {
 		t.Helper()
@@ -138,11 +146,37 @@ func TestServe_NotifiesSystemdWhenReadyAndPassesItsOwnHealthcheck(t *testing.T) 
 	if r := runCommand(context.Background(), "healthcheck", "--addr", addr); r.code != 0 {
 		t.Fatalf("healthcheck right after READY=1: exit %d, stderr %q", r.code, r.stderr)
 	}
+	for _, probe := range []struct {
+		url  string
+		want int
+	}{
+		{"http://" + debugAddr + "/debug/vars", http.StatusOK},
+		{"http://" + debugAddr + "/debug/pprof/goroutine", http.StatusOK},
+		{"http://" + addr + "/debug/pprof/", http.StatusNotFound},
+	} {
+		resp, err := http.Get(probe.url)
+		if err != nil {
+			t.Fatalf("GET %s: %v", probe.url, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != probe.want {
+			t.Errorf("GET %s: %d, want %d", probe.url, resp.StatusCode, probe.want)
+		}
+	}
 	stop()
 	if got := receive(); got != "STOPPING=1" {
 		t.Errorf("notification on stop = %q, want STOPPING=1", got)
 	}
 	if r := <-done; r.code != 0 {
 		t.Errorf("serve exited %d: %s", r.code, r.stderr)
+	}
+}
+
+func TestServe_RefusesADebugAddressOtherMachinesCouldReach(t *testing.T) {
+	dir := t.TempDir()
+	r := runCommand(context.Background(), "serve", "--addr", "127.0.0.1:0", "--debug-addr", "0.0.0.0:0",
+		"--database", "sqlite:"+filepath.Join(dir, "latchkey.db"), "--data-dir", dir, "--log-level", "error")
+	if r.code == 0 || !strings.Contains(r.stderr, "debug-addr") || !strings.Contains(r.stderr, "loopback") {
+		t.Fatalf("serve --debug-addr 0.0.0.0:0: exit %d, stderr %q; want a refusal naming debug-addr", r.code, r.stderr)
 	}
 }

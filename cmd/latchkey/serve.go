@@ -77,6 +77,14 @@ func listen(addr string) (net.Listener, error) {
 // serving, after the database has been migrated, and stopping when it
 // drains.
 func serve(ctx context.Context, env *bootstrap.Env, ln net.Listener, srv *server.Server, notifySocket string) error {
+	if env.Config.DebugAddr != "" {
+		dln, err := net.Listen("tcp", env.Config.DebugAddr)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("debug-addr: %w", err)
+		}
+		go server.ServeDebug(ctx, dln, env.Logger)
+	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

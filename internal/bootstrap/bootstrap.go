@@ -23,6 +23,7 @@ import (
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/signer"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/store/cache"
 	"github.com/latchkey/latchkey/internal/store/postgres"
 	"github.com/latchkey/latchkey/internal/store/sqldb"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
@@ -62,7 +63,25 @@ func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 		return nil, err
 	}
 	st.SetTimeout(cfg.DatabaseTimeout)
-	return st, nil
+	if cfg.DatabaseKind() == "postgres" {
+		// Other nodes change the database: cache only while following
+		// their announcements (Env.FollowChanges).
+		return cache.New(st, cache.AnnouncedTTL, true), nil
+	}
+	// Changes from this process are seen at once; those of another
+	// process on the same file (a CLI command) within the TTL.
+	return cache.New(st, cache.LocalTTL, false), nil
+}
+
+// FollowChanges keeps the cache of organizations and applications in step
+// with other nodes' changes until ctx ends (PostgreSQL; nothing to do on
+// SQLite). Without it a PostgreSQL node reads them from the database.
+func (e *Env) FollowChanges(ctx context.Context) {
+	c, ok := e.Store.(*cache.Store)
+	if !ok || e.Config.DatabaseKind() != "postgres" {
+		return
+	}
+	go postgres.FollowChanges(ctx, e.Config.Database, c, e.Logger)
 }
 
 // LoadMasterKey reads the master key file. With SQLite and no explicit key

@@ -51,6 +51,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// MasterKeyExplicit is true when master-key-file was set by the operator.
 	MasterKeyExplicit bool
+	// DebugAddr is the loopback host:port serving net/http/pprof and
+	// expvar; "" (the default) serves neither.
+	DebugAddr string
 }
 
 // DatabaseKind returns "sqlite" or "postgres".
@@ -85,6 +88,7 @@ var settings = []setting{
 	{name: "backchannel-lease", def: "30s", usage: "how long a node holds a back-channel logout notification it is sending; each send ends within half of it"},
 	{name: "backchannel-senders", def: "16", usage: "concurrent back-channel logout sends per node"},
 	{name: "backchannel-per-org", def: "4", usage: "concurrent back-channel logout sends per organization per node"},
+	{name: "debug-addr", usage: "loopback host:port serving /debug/pprof/ and /debug/vars for profiling (default off), e.g. 127.0.0.1:6060"},
 	{name: "outbound-allow-loopback", def: "false", usage: "allow outbound calls (back-channel logout, upstream IdP) to loopback addresses; for development", isBool: true},
 	{name: "outbound-deny-private", def: "false", usage: "also refuse outbound calls to private addresses (RFC 1918, RFC 6598, IPv6 unique local); for shared multi-tenant deployments", isBool: true},
 	{name: "outbound-allow", usage: "comma-separated CIDRs outbound calls may always reach (exceptions to every outbound address rule)"},
@@ -238,7 +242,33 @@ func build(raw map[string]string, explicit map[string]bool) (Config, error) {
 	if c.OutboundAllow, err = prefixes("outbound-allow", raw["outbound-allow"]); err != nil {
 		return c, err
 	}
+	if c.DebugAddr = strings.TrimSpace(raw["debug-addr"]); c.DebugAddr != "" {
+		if err := loopbackOnly(c.DebugAddr); err != nil {
+			return c, fmt.Errorf("debug-addr: %w", err)
+		}
+	}
 	return c, nil
+}
+
+// loopbackOnly accepts host:port only when host is a loopback address or
+// "localhost": profiles and runtime variables reveal memory contents and
+// cost CPU, so they are never reachable from another machine.
+func loopbackOnly(hostport string) error {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port: %v", hostport, err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("%q: port must be a number from 0 to 65535", hostport)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil || !a.Unmap().IsLoopback() {
+		return fmt.Errorf("%q must be a loopback address (127.0.0.1:PORT, [::1]:PORT or localhost:PORT); profiles are never served to other machines", hostport)
+	}
+	return nil
 }
 
 // prefixes parses a comma-separated list of CIDRs (a bare address is a

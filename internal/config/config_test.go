@@ -85,6 +85,12 @@ func TestLoad_ErrorsNameTheSetting(t *testing.T) {
 		{env: map[string]string{"LATCHKEY_LOG_LEVEL": "loud"}, want: "log-level:"},
 		{args: []string{"--log-format", "xml"}, want: "log-format:"},
 		{env: map[string]string{"LATCHKEY_OUTBOUND_ALLOW_LOOPBACK": "perhaps"}, want: "outbound-allow-loopback:"},
+		{args: []string{"--debug-addr", ":6060"}, want: "debug-addr:"},
+		{args: []string{"--debug-addr", "0.0.0.0:6060"}, want: "debug-addr:"},
+		{args: []string{"--debug-addr", "192.0.2.1:6060"}, want: "debug-addr:"},
+		{env: map[string]string{"LATCHKEY_DEBUG_ADDR": "example.com:6060"}, want: "debug-addr:"},
+		{args: []string{"--debug-addr", "127.0.0.1"}, want: "debug-addr:"},
+		{args: []string{"--debug-addr", "127.0.0.1:http"}, want: "debug-addr:"},
 		{file: "adr: 127.0.0.1:1\n", want: `unknown setting "adr"`},
 		{file: "addr: [1, 2]\n", want: `setting "addr" must be a string`},
 	} {
@@ -119,6 +125,22 @@ func TestLoad_TrustedProxies(t *testing.T) {
 	}
 	if _, err := load(t, []string{"--trusted-proxies", "10.0.0.0/33"}, nil); err == nil || !strings.Contains(err.Error(), "trusted-proxies:") {
 		t.Fatalf("bad CIDR: %v", err)
+	}
+}
+
+func TestLoad_DebugAddrOffByDefaultAndLoopbackOnly(t *testing.T) {
+	cfg, err := load(t, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DebugAddr != "" {
+		t.Fatalf("debug-addr defaults to %q, want off", cfg.DebugAddr)
+	}
+	for _, addr := range []string{"127.0.0.1:6060", "[::1]:6060", "localhost:0", "127.0.0.2:7070"} {
+		cfg, err := load(t, []string{"--debug-addr", addr}, nil)
+		if err != nil || cfg.DebugAddr != addr {
+			t.Errorf("--debug-addr %s: %q, %v", addr, cfg.DebugAddr, err)
+		}
 	}
 }
 

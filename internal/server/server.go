@@ -80,6 +80,7 @@ func New(env *bootstrap.Env, opts ...Option) (*Server, error) {
 // Start runs the background workers (back-channel logout delivery) until
 // ctx ends. Every node runs them; the database hands each job to one.
 func (s *Server) Start(ctx context.Context) {
+	s.env.FollowChanges(ctx)
 	s.logout.Start(ctx)
 	go s.purge(ctx)
 }

@@ -19,18 +19,24 @@ import (
 
 // flowDef is one whole flow. setup runs once per virtual user before the
 // measured phase, run is what is measured, and repair (optional) puts a
-// virtual user back on its feet after a failed run, unmeasured.
+// virtual user back on its feet after a failed run, unmeasured. bound names
+// the measured limit (limits.go) the flow does once per run and that bounds
+// it; "" when no CPU-bound primitive does (the database does).
 type flowDef struct {
 	name   string
+	bound  string
 	setup  func(ctx context.Context, v *vu) error
 	run    func(ctx context.Context, v *vu) error
 	repair func(ctx context.Context, v *vu) error
 }
 
 var flows = []flowDef{
-	{name: "silent-sso", setup: setupSignedIn, run: runSilentSSO},
-	{name: "refresh", setup: setupRefresh, run: runRefresh, repair: setupRefreshToken},
-	{name: "password-login", setup: setupPassword, run: runPasswordLogin},
+	{name: "silent-sso", bound: limitRS256, setup: setupSignedIn, run: runSilentSSO},
+	{name: "silent-sso-es256", bound: limitES256, setup: setupSignedInES256, run: runSilentSSOES256},
+	{name: "refresh", bound: limitRS256, setup: setupRefresh, run: runRefresh, repair: setupRefreshToken},
+	{name: "client-credentials", setup: setupService, run: runClientCredentials},
+	{name: "introspect", setup: setupService, run: runIntrospect},
+	{name: "password-login", bound: limitArgon2id, setup: setupPassword, run: runPasswordLogin},
 	{name: "ticket-login", setup: setupTicket, run: runTicketLogin},
 }
 
@@ -61,6 +67,16 @@ type vu struct {
 	b       *browser     // the signed-in browser (silent-sso, refresh)
 	user    string
 	refresh string // the current refresh token (refresh)
+	// rpConfig is the relying party's client (nil: the RS256 application).
+	rpConfig *oauth2.Config
+}
+
+// client is the relying party v acts as.
+func (v *vu) client() *oauth2.Config {
+	if v.rpConfig != nil {
+		return v.rpConfig
+	}
+	return v.inst.oauth
 }
 
 func newVU(inst *instance, id int) *vu {
@@ -93,7 +109,7 @@ type authRequest struct {
 
 func (v *vu) newAuthRequest() authRequest {
 	r := authRequest{state: randomString(), verifier: oauth2.GenerateVerifier()}
-	r.url = v.inst.oauth.AuthCodeURL(r.state, oauth2.S256ChallengeOption(r.verifier), oidc.Nonce(randomString()))
+	r.url = v.client().AuthCodeURL(r.state, oauth2.S256ChallengeOption(r.verifier), oidc.Nonce(randomString()))
 	return r
 }
 
@@ -115,7 +131,7 @@ func (r authRequest) code(location string) (string, error) {
 
 // exchange redeems a code at the token endpoint (client_secret_basic, PKCE).
 func (v *vu) exchange(ctx context.Context, r authRequest, code string) (*oauth2.Token, error) {
-	tok, err := v.inst.oauth.Exchange(v.rpCtx(ctx), code, oauth2.VerifierOption(r.verifier))
+	tok, err := v.client().Exchange(v.rpCtx(ctx), code, oauth2.VerifierOption(r.verifier))
 	if err != nil {
 		return nil, fmt.Errorf("token exchange: %w", err)
 	}
@@ -239,6 +255,110 @@ func runSilentSSO(ctx context.Context, v *vu) error {
 	}
 	if info.Subject == "" {
 		return errors.New("userinfo without sub")
+	}
+	return nil
+}
+
+// setupSignedInES256 signs the browser in through the application whose
+// ID tokens are ES256.
+func setupSignedInES256(ctx context.Context, v *vu) error {
+	v.user = "es-" + strconv.Itoa(v.id)
+	v.rpConfig = v.inst.oauthES256
+	return v.signIn(ctx)
+}
+
+// runSilentSSOES256 is runSilentSSO for the ES256 application; it checks
+// the ID token really is ES256-signed.
+func runSilentSSOES256(ctx context.Context, v *vu) error {
+	r := v.newAuthRequest()
+	code, err := v.silentCode(ctx, r)
+	if err != nil {
+		return err
+	}
+	tok, err := v.exchange(ctx, r, code)
+	if err != nil {
+		return err
+	}
+	if alg := jwsAlg(tok.Extra("id_token").(string)); alg != "ES256" {
+		return fmt.Errorf("id_token signed with %q, want ES256", alg)
+	}
+	info, err := v.inst.provider.UserInfo(v.rpCtx(ctx), oauth2.StaticTokenSource(tok))
+	if err != nil {
+		return fmt.Errorf("userinfo: %w", err)
+	}
+	if info.Subject == "" {
+		return errors.New("userinfo without sub")
+	}
+	return nil
+}
+
+// jwsAlg is the alg of a compact JWS's protected header ("" if unreadable).
+func jwsAlg(compact string) string {
+	head, _, _ := strings.Cut(compact, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return ""
+	}
+	var h struct {
+		Alg string `json:"alg"`
+	}
+	_ = json.Unmarshal(raw, &h)
+	return h.Alg
+}
+
+// setupService needs nothing per virtual user: the service application is
+// provisioned with the organization.
+func setupService(context.Context, *vu) error { return nil }
+
+// serviceToken: one client_credentials grant (client_secret_basic), an
+// opaque access token.
+func (v *vu) serviceToken(ctx context.Context) (string, error) {
+	tok, err := v.inst.service.Token(v.rpCtx(ctx))
+	if err != nil {
+		return "", fmt.Errorf("client_credentials: %w", err)
+	}
+	if tok.AccessToken == "" {
+		return "", errors.New("client_credentials: no access token")
+	}
+	return tok.AccessToken, nil
+}
+
+func runClientCredentials(ctx context.Context, v *vu) error {
+	_, err := v.serviceToken(ctx)
+	return err
+}
+
+// runIntrospect: client_credentials, then the same client introspects the
+// token it got (RFC 7662), which must be active.
+func runIntrospect(ctx context.Context, v *vu) error {
+	at, err := v.serviceToken(ctx)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, v.inst.iss+"/introspect",
+		strings.NewReader(url.Values{"token": {at}}.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(v.inst.service.ClientID), url.QueryEscape(v.inst.service.ClientSecret))
+	resp, err := v.rp.Do(req)
+	if err != nil {
+		return fmt.Errorf("introspect: %w", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Active   bool   `json:"active"`
+		ClientID string `json:"client_id"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("introspect: status %d", resp.StatusCode)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&out); err != nil {
+		return fmt.Errorf("introspect: %w", err)
+	}
+	if !out.Active || out.ClientID != v.inst.service.ClientID {
+		return fmt.Errorf("introspect: a fresh token is not active for its client: %+v", out)
 	}
 	return nil
 }

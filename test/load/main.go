@@ -4,18 +4,27 @@
 // organization, and drives whole flows over real HTTP with virtual users,
 // each a real HTTP client with its own cookie jar:
 //
-//	silent-sso      a signed-in browser: authorize (no login page) → code → token → userinfo
-//	refresh         refresh_token grant, rotating the refresh token each time
-//	password-login  a fresh browser: authorize → identifier → password → code → token
-//	ticket-login    platform API update + generate-token, then the landing in a fresh browser
+//	silent-sso          a signed-in browser: authorize (no login page) → code → token (RS256 id_token) → userinfo
+//	silent-sso-es256    the same through an application whose ID tokens are ES256
+//	refresh             refresh_token grant, rotating the refresh token each time
+//	client-credentials  client_credentials grant, opaque access token
+//	introspect          client_credentials, then the client introspects its token
+//	password-login      a fresh browser: authorize → identifier → password → code → token
+//	ticket-login        platform API update + generate-token, then the landing in a fresh browser
+//
+// Before the flows it measures, in the same process, the machine's limits:
+// RS256, ES256 and EdDSA signatures per second and argon2id hashes per
+// second on all cores. Each flow that does one of those once is reported
+// also as a fraction of that limit.
 //
 // For every flow and backend it reports completed flows, errors, flows/s,
 // latency percentiles, CPU seconds per flow and peak memory, as a table or
 // (-json) as JSON. Each flow runs for -duration and at most -max-flows
 // times, so the command always ends by itself. It sends traffic only to
-// 127.0.0.1.
+// 127.0.0.1. -cpuprofile-dir DIR writes a CPU profile of each flow's
+// measured phase to DIR/BACKEND-FLOW.pprof (go tool pprof -top FILE).
 //
-//	go run ./test/load [-duration 10s] [-concurrency 4] [-json]
+//	go run ./test/load [-duration 10s] [-concurrency 4] [-json] [-cpuprofile-dir DIR]
 //
 // Passwords are hashed with the production argon2id parameters: the cost
 // of a password login is what that flow measures.
@@ -48,6 +57,11 @@ type options struct {
 	Flows       []string      `json:"flows"`
 	JSON        bool          `json:"-"`
 	Verbose     bool          `json:"-"`
+	// CPUProfileDir, if set, receives one CPU profile per flow and backend.
+	CPUProfileDir  string        `json:"cpuprofile_dir,omitempty"`
+	LimitsDuration time.Duration `json:"-"`
+	// limits are the measured limits flows are compared to.
+	limits []limit
 }
 
 // report is the whole output of a run (the -json document).
@@ -60,6 +74,7 @@ type report struct {
 	GOMAXPROCS int       `json:"gomaxprocs"`
 	Argon2id   string    `json:"argon2id"`
 	Options    options   `json:"options"`
+	Limits     []limit   `json:"limits"`
 	Results    []*result `json:"results"`
 	Notes      []string  `json:"notes"`
 }
@@ -78,6 +93,8 @@ func run() int {
 	flag.StringVar(&flows, "flows", strings.Join(flowNames(), ","), "comma-separated flows to run")
 	flag.BoolVar(&o.JSON, "json", false, "print the results as JSON instead of a table")
 	flag.BoolVar(&o.Verbose, "v", false, "show the server's info-level log (default: warnings and errors)")
+	flag.StringVar(&o.CPUProfileDir, "cpuprofile-dir", "", "write a CPU profile of each flow's measured phase to DIR/BACKEND-FLOW.pprof")
+	flag.DurationVar(&o.LimitsDuration, "limits-duration", 2*time.Second, "how long each limit (RS256, ES256, EdDSA signatures, argon2id hashes per second) is measured")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./test/load [flags]\n\n"+
 			"Runs whole Latchkey flows against an in-process server on 127.0.0.1, on SQLite and on\n"+
@@ -90,8 +107,8 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "load: unexpected arguments %q\n", flag.Args())
 		return 2
 	}
-	if o.Duration <= 0 || o.Concurrency < 1 || o.MaxFlows < 0 {
-		fmt.Fprintln(os.Stderr, "load: -duration and -concurrency must be positive and -max-flows not negative")
+	if o.Duration <= 0 || o.Concurrency < 1 || o.MaxFlows < 0 || o.LimitsDuration <= 0 {
+		fmt.Fprintln(os.Stderr, "load: -duration, -concurrency and -limits-duration must be positive and -max-flows not negative")
 		return 2
 	}
 	o.DurationSec = o.Duration.Seconds()
@@ -127,6 +144,21 @@ func run() int {
 		"RSS peak is sampled during each phase after returning freed memory to the OS; maxRSS is the process high-water mark so far (getrusage), so it never goes down.",
 	)
 
+	fmt.Fprintf(progress, "== measuring this machine's limits (%s each)\n", o.LimitsDuration)
+	limits, err := measureLimits(o.LimitsDuration)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "load: limits:", err)
+		return 1
+	}
+	o.limits, rep.Limits = limits, limits
+	for _, l := range limits {
+		fmt.Fprintf(progress, "   %s: %.0f/s\n", l.Name, l.PerSecond)
+	}
+	rep.Notes = append(rep.Notes, "Limits are measured in this process before the flows, on all cores with nothing else running here; a flow's fraction is its flows/s over the limit of the one operation it does once per flow that bounds it. The load generator shares the cores, so 100% is out of reach: count its CPU when you read the fraction. maxRSS includes the limits' argon2id hashes (19 MiB each, one per core).")
+	if o.CPUProfileDir != "" {
+		rep.Notes = append(rep.Notes, "CPU profiles ("+o.CPUProfileDir+") cover the measured phase of this process: the server and the load generator's clients together.")
+	}
+
 	rotated := false
 	for _, backend := range o.Backends {
 		if ctx.Err() != nil {
@@ -157,7 +189,11 @@ func run() int {
 			}
 			fmt.Fprintf(progress, "== %s: %s for %s with %d virtual users\n", backend, name, o.Duration, o.Concurrency)
 			r := runFlow(ctx, inst, flowByName(name), o)
-			fmt.Fprintf(progress, "   %d flows, %d errors, %.1f flows/s\n", r.Completed, r.Errors, r.FlowsPerSecond)
+			fmt.Fprintf(progress, "   %d flows, %d errors, %.1f flows/s", r.Completed, r.Errors, r.FlowsPerSecond)
+			if r.Limit != "" {
+				fmt.Fprintf(progress, " (%.0f%% of the %s limit)", 100*r.FractionOfLimit, r.Limit)
+			}
+			fmt.Fprintln(progress)
 			for _, e := range r.ErrorSamples {
 				fmt.Fprintf(progress, "   error: %s\n", e)
 			}

@@ -12,16 +12,25 @@ func printTable(w io.Writer, rep *report) {
 	o := rep.Options
 	fmt.Fprintf(w, "Latchkey load test: %s %s/%s, %d CPUs (GOMAXPROCS %d); %d virtual users, %s per flow and backend; argon2id %s\n\n",
 		rep.GoVersion, rep.GOOS, rep.GOARCH, rep.NumCPU, rep.GOMAXPROCS, o.Concurrency, o.Duration, rep.Argon2id)
+	fmt.Fprint(w, "Limits on this machine (all cores, per second):")
+	for _, l := range rep.Limits {
+		fmt.Fprintf(w, " %s %.0f;", l.Name, l.PerSecond)
+	}
+	fmt.Fprint(w, "\n\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "backend\tflow\tflows\terrors\tflows/s\tp50\tp95\tp99\tmax\tCPU/flow\tRSS peak\tmaxRSS\t")
+	fmt.Fprintln(tw, "backend\tflow\tflows\terrors\tflows/s\tof limit\tp50\tp95\tp99\tmax\tCPU/flow\tRSS peak\tmaxRSS\t")
 	for _, r := range rep.Results {
 		if r.SetupError != "" {
-			fmt.Fprintf(tw, "%s\t%s\t-\tsetup failed\t-\t-\t-\t-\t-\t-\t-\t-\t\n", r.Backend, r.Flow)
+			fmt.Fprintf(tw, "%s\t%s\t-\tsetup failed\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", r.Backend, r.Flow)
 			continue
 		}
 		l := r.LatencyMs
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\t%s\t%.0f MiB\t%.0f MiB\t\n",
-			r.Backend, r.Flow, r.Completed, r.Errors, r.FlowsPerSecond,
+		frac := "-"
+		if r.Limit != "" {
+			frac = fmt.Sprintf("%.0f%% %s", 100*r.FractionOfLimit, r.Limit)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f MiB\t%.0f MiB\t\n",
+			r.Backend, r.Flow, r.Completed, r.Errors, r.FlowsPerSecond, frac,
 			ms(l.P50), ms(l.P95), ms(l.P99), ms(l.Max), ms(r.CPUSecondsPerFlow*1000), r.PeakRSSMiB, r.MaxRSSMiB)
 	}
 	_ = tw.Flush()
@@ -33,7 +42,12 @@ func printTable(w io.Writer, rep *report) {
 			fmt.Fprintf(w, "%s %s: %d errors, e.g. %s\n", r.Backend, r.Flow, r.Errors, r.ErrorSamples[0])
 		}
 	}
-	fmt.Fprintln(w, "Latency and CPU/flow are per whole flow (all of its HTTP requests); RSS in MiB.")
+	fmt.Fprintln(w, "Latency and CPU/flow are per whole flow (all of its HTTP requests); RSS in MiB. \"of limit\": flows/s over the measured limit of the operation bounding the flow.")
+	for _, r := range rep.Results {
+		if r.CPUProfile != "" {
+			fmt.Fprintf(w, "CPU profile %s %s: %s\n", r.Backend, r.Flow, r.CPUProfile)
+		}
+	}
 	for _, n := range rep.Notes {
 		fmt.Fprintln(w, "- "+n)
 	}

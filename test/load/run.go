@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -44,6 +47,13 @@ type result struct {
 	// MaxRSSMiB the process's high-water mark so far (getrusage).
 	PeakRSSMiB float64 `json:"peak_rss_mib"`
 	MaxRSSMiB  float64 `json:"max_rss_mib"`
+	// Limit names the measured limit that bounds the flow (one operation
+	// per flow) and FractionOfLimit is FlowsPerSecond over it; empty when
+	// the flow has none. CPUProfile is the phase's profile file, if taken.
+	Limit           string  `json:"limit,omitempty"`
+	LimitPerSecond  float64 `json:"limit_per_second,omitempty"`
+	FractionOfLimit float64 `json:"fraction_of_limit,omitempty"`
+	CPUProfile      string  `json:"cpu_profile,omitempty"`
 }
 
 // errorLog counts errors and keeps a few distinct messages.
@@ -106,6 +116,16 @@ func runFlow(ctx context.Context, inst *instance, f flowDef, o options) *result 
 	runtime.GC()
 	debug.FreeOSMemory()
 	sampler := startRSSSampler()
+	if o.CPUProfileDir != "" {
+		path, stop, err := startCPUProfile(o.CPUProfileDir, inst.backend, f.name)
+		if err != nil {
+			sampler.stop()
+			r.SetupError = err.Error()
+			return r
+		}
+		r.CPUProfile = path
+		defer stop()
+	}
 	var errs errorLog
 	var started atomic.Int64
 	lats := make([][]time.Duration, len(vus))
@@ -158,12 +178,36 @@ func runFlow(ctx context.Context, inst *instance, f flowDef, o options) *result 
 	if len(all) > 0 {
 		r.CPUSecondsPerFlow = cpu.Seconds() / float64(len(all))
 	}
+	if l, ok := limitOf(o.limits, f.bound); ok && l.PerSecond > 0 {
+		r.Limit, r.LimitPerSecond, r.FractionOfLimit = l.Name, l.PerSecond, r.FlowsPerSecond/l.PerSecond
+	}
 	r.MaxRSSMiB = mib(maxRSS())
 	r.PeakRSSMiB = mib(peak)
 	if peak == 0 { // no sampling on this system
 		r.PeakRSSMiB = r.MaxRSSMiB
 	}
 	return r
+}
+
+// startCPUProfile profiles this process (the server and the load
+// generator) into DIR/BACKEND-FLOW.pprof until stop is called.
+func startCPUProfile(dir, backend, flow string) (path string, stop func(), err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, fmt.Errorf("cpuprofile-dir: %w", err)
+	}
+	path = filepath.Join(dir, backend+"-"+flow+".pprof")
+	f, err := os.Create(path)
+	if err != nil {
+		return "", nil, fmt.Errorf("cpuprofile-dir: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return "", nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return path, func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }
 
 // summarize takes sorted latencies (nearest-rank percentiles).

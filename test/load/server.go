@@ -18,6 +18,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/config"
@@ -47,6 +48,10 @@ type instance struct {
 	clientID, clientSecret string
 	provider               *oidc.Provider
 	oauth                  *oauth2.Config
+	// oauthES256 is a second relying party whose ID tokens are ES256;
+	// service a client_credentials application (opaque access tokens).
+	oauthES256 *oauth2.Config
+	service    *clientcredentials.Config
 	// rotate is set when browsers can dial from their own loopback addresses.
 	rotate bool
 	src    *sourceAddrs
@@ -169,6 +174,27 @@ func (i *instance) provision(ctx context.Context) error {
 	ep.AuthStyle = oauth2.AuthStyleInHeader // client_secret_basic, without oauth2's probing
 	i.oauth = &oauth2.Config{ClientID: i.clientID, ClientSecret: i.clientSecret, RedirectURL: redirectURI,
 		Endpoint: ep, Scopes: []string{oidc.ScopeOpenID, "profile", "email"}}
+
+	esName, es256 := "Load RP (ES256)", "ES256"
+	esApp, esSecret, err := d.CreateApp(ctx, actor, orgID, false, directory.AppChanges{
+		Name: &esName, RedirectURIs: &[]string{redirectURI}, IDTokenAlg: &es256,
+		GrantTypes: &[]string{"authorization_code", "refresh_token"},
+	})
+	if err != nil {
+		return err
+	}
+	i.oauthES256 = &oauth2.Config{ClientID: esApp.ClientID, ClientSecret: esSecret, RedirectURL: redirectURI,
+		Endpoint: ep, Scopes: []string{oidc.ScopeOpenID, "profile", "email"}}
+
+	svcName := "Load service"
+	svc, svcSecret, err := d.CreateApp(ctx, actor, orgID, false, directory.AppChanges{
+		Name: &svcName, GrantTypes: &[]string{"client_credentials"},
+	})
+	if err != nil {
+		return err
+	}
+	i.service = &clientcredentials.Config{ClientID: svc.ClientID, ClientSecret: svcSecret, TokenURL: ep.TokenURL,
+		AuthStyle: oauth2.AuthStyleInHeader}
 	return nil
 }
 

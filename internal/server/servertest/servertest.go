@@ -70,6 +70,9 @@ type Options struct {
 	// Host names the server in its public URL instead of 127.0.0.1
 	// ("localhost" for WebAuthn, which refuses IP addresses).
 	Host string
+	// Database and MasterKeyFile, if set, make this server another node of
+	// an existing one (same PostgreSQL schema and master key).
+	Database, MasterKeyFile string
 	// Config, if set, adjusts the configuration before the store opens.
 	Config func(cfg *config.Config)
 }
@@ -95,7 +98,10 @@ func Start(t testing.TB, backend string, opts ...Options) *Instance {
 		Addr: ln.Addr().String(), PublicURL: base, DataDir: dir, MasterKeyFile: filepath.Join(dir, "master.key"),
 		Database: "sqlite:" + filepath.Join(dir, "latchkey.db"), OutboundAllowLoopback: true,
 	}
-	if backend == "postgres" {
+	switch {
+	case o.Database != "":
+		cfg.Database, cfg.MasterKeyFile, cfg.MasterKeyExplicit = o.Database, o.MasterKeyFile, true
+	case backend == "postgres":
 		cfg.Database = testdb.PostgresURL(t)
 		cfg.MasterKeyExplicit = true
 		if _, err := secret.CreateMasterKeyFile(cfg.MasterKeyFile); err != nil {

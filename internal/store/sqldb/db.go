@@ -62,7 +62,11 @@ var _ store.Store = (*DB)(nil)
 // New wraps db. The caller has configured the pool; Close closes it and
 // then runs onClose.
 func New(db *sql.DB, d Dialect, onClose ...func()) *DB {
-	return &DB{db: &pool{raw: db, unavailable: d.IsUnavailable}, dialect: d, onClose: onClose}
+	p := &pool{raw: db, unavailable: d.IsUnavailable}
+	if sp, ok := d.(StatementPreparer); ok && sp.PrepareStatements() {
+		p.stmts = &statements{}
+	}
+	return &DB{db: p, dialect: d, onClose: onClose}
 }
 
 // SQL exposes the pool to backend tests that must read raw rows.
@@ -70,6 +74,9 @@ func (s *DB) SQL() *sql.DB { return s.db.raw }
 
 // Close closes the pool.
 func (s *DB) Close() error {
+	if s.db.stmts != nil {
+		s.db.stmts.close()
+	}
 	err := s.db.raw.Close()
 	for _, f := range s.onClose {
 		f()

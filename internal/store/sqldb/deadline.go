@@ -28,6 +28,33 @@ type pool struct {
 	raw         *sql.DB
 	timeout     time.Duration
 	unavailable func(error) bool // the dialect's own connection-failure errors
+	// stmts, when set, holds the statements prepared once per pool.
+	stmts *statements
+}
+
+// prepared returns query prepared for x (the pool or a transaction), or
+// nil to run the text.
+func (p *pool) prepared(ctx context.Context, x any, query string) *sql.Stmt {
+	if p.stmts == nil {
+		return nil
+	}
+	switch x := x.(type) {
+	case *sql.DB:
+		return p.stmts.get(ctx, p.raw, query)
+	case *sql.Tx:
+		// Inside a transaction only a statement prepared before is used:
+		// preparing one now would take a second connection from the pool
+		// while this one holds SQLite's write lock, and with every
+		// connection held by writers waiting for that lock, the pool and
+		// the lock wait on each other until the busy timeout.
+		st := p.stmts.lookup(query)
+		if st == nil {
+			return nil
+		}
+		// Closed with the transaction; reuses the connection's statement.
+		return x.StmtContext(ctx, st)
+	}
+	return nil
 }
 
 // bound derives the context of one database call from the caller's.
@@ -72,7 +99,13 @@ func (p *pool) isConnectionFailure(err error) bool {
 func (p *pool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	bctx, cancel := p.bound(ctx)
 	defer cancel()
-	res, err := p.raw.ExecContext(bctx, query, args...)
+	var res sql.Result
+	var err error
+	if st := p.prepared(bctx, p.raw, query); st != nil {
+		res, err = st.ExecContext(bctx, args...)
+	} else {
+		res, err = p.raw.ExecContext(bctx, query, args...)
+	}
 	return res, p.wrap(ctx, err)
 }
 
@@ -96,7 +129,13 @@ func (r *rows) Scan(dest ...any) error { return r.p.wrap(r.caller, r.Rows.Scan(d
 
 func (p *pool) QueryContext(ctx context.Context, query string, args ...any) (*rows, error) {
 	bctx, cancel := p.bound(ctx)
-	rs, err := p.raw.QueryContext(bctx, query, args...)
+	var rs *sql.Rows
+	var err error
+	if st := p.prepared(bctx, p.raw, query); st != nil {
+		rs, err = st.QueryContext(bctx, args...)
+	} else {
+		rs, err = p.raw.QueryContext(bctx, query, args...)
+	}
 	if err != nil {
 		cancel()
 		return nil, p.wrap(ctx, err)
@@ -124,6 +163,9 @@ type rowQuerier interface {
 
 func (p *pool) queryRow(ctx context.Context, x rowQuerier, query string, args ...any) *row {
 	bctx, cancel := p.bound(ctx)
+	if st := p.prepared(bctx, x, query); st != nil {
+		return &row{row: st.QueryRowContext(bctx, args...), caller: ctx, cancel: cancel, p: p}
+	}
 	return &row{row: x.QueryRowContext(bctx, query, args...), caller: ctx, cancel: cancel, p: p}
 }
 
@@ -140,7 +182,13 @@ type txExec struct {
 func (t txExec) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	bctx, cancel := t.p.bound(ctx)
 	defer cancel()
-	res, err := t.tx.ExecContext(bctx, query, args...)
+	var res sql.Result
+	var err error
+	if st := t.p.prepared(bctx, t.tx, query); st != nil {
+		res, err = st.ExecContext(bctx, args...)
+	} else {
+		res, err = t.tx.ExecContext(bctx, query, args...)
+	}
 	return res, t.p.wrap(ctx, err)
 }
 
@@ -152,7 +200,13 @@ type rowsQuerier interface {
 // queryIn runs a query on x (a transaction) under its own deadline.
 func (p *pool) queryIn(ctx context.Context, x rowsQuerier, query string, args ...any) (*rows, error) {
 	bctx, cancel := p.bound(ctx)
-	rs, err := x.QueryContext(bctx, query, args...)
+	var rs *sql.Rows
+	var err error
+	if st := p.prepared(bctx, x, query); st != nil {
+		rs, err = st.QueryContext(bctx, args...)
+	} else {
+		rs, err = x.QueryContext(bctx, query, args...)
+	}
 	if err != nil {
 		cancel()
 		return nil, p.wrap(ctx, err)

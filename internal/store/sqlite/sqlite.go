@@ -24,9 +24,13 @@ var migrations embed.FS
 
 type dialect struct{}
 
-func (dialect) Name() string           { return "sqlite" }
-func (dialect) Placeholder(int) string { return "?" }
-func (dialect) Migrations() fs.FS      { sub, _ := fs.Sub(migrations, "migrations"); return sub }
+func (dialect) Name() string { return "sqlite" }
+
+// PrepareStatements: the driver parses SQL text on every call unless it is
+// prepared; the store prepares each statement once (sqldb.StatementPreparer).
+func (dialect) PrepareStatements() bool { return true }
+func (dialect) Placeholder(int) string  { return "?" }
+func (dialect) Migrations() fs.FS       { sub, _ := fs.Sub(migrations, "migrations"); return sub }
 
 // LockRow is empty: every transaction is BEGIN IMMEDIATE (_txlock), which
 // takes the write lock before the first read.

@@ -40,3 +40,24 @@ func TestMigrate_ConcurrentStoresOnOneFileApplyTheSchemaOnce(t *testing.T) {
 func BenchmarkGetApp(b *testing.B)             { storetest.BenchGetApp(b, testdb.SQLite) }
 func BenchmarkGetSessionByCookie(b *testing.B) { storetest.BenchGetSessionByCookie(b, testdb.SQLite) }
 func BenchmarkConsumeCode(b *testing.B)        { storetest.BenchConsumeCode(b, testdb.SQLite) }
+
+func TestStatements_PreparedOncePerPool(t *testing.T) {
+	ctx := t.Context()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "latchkey.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before := s.PreparedStatements()
+	for range 5 {
+		if _, err := s.GetOrg(ctx, "nobody"); err == nil {
+			t.Fatal("GetOrg of a missing organization succeeded")
+		}
+	}
+	if got := s.PreparedStatements(); got != before+1 {
+		t.Fatalf("five GetOrg calls left %d prepared statements (from %d), want one more", got, before)
+	}
+}

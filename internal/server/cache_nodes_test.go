@@ -1,0 +1,101 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/server/servertest"
+	"github.com/latchkey/latchkey/internal/store/cache"
+)
+
+// TestCache_ChangesOnOneNodeStopWorkingOnTheOther runs two nodes on one
+// PostgreSQL schema. Node B has the application cached; on node A the
+// client secret is rotated, the user disabled and the application deleted.
+// Each must stop working on B. Both caches keep entries for an hour, so
+// only the database's change announcements can make B notice: the bound is
+// the announcement's delivery (milliseconds), not a timer.
+func TestCache_ChangesOnOneNodeStopWorkingOnTheOther(t *testing.T) {
+	a := startOP(t, "postgres")
+	b := &opServer{t: t, fx: a.fx, http: a.http, inst: servertest.Start(t, "postgres", servertest.Options{
+		Database: a.inst.Env.Config.Database, MasterKeyFile: a.inst.Env.Config.MasterKeyFile,
+	})}
+	caches := map[string]*cache.Store{}
+	for name, n := range map[string]*opServer{"A": a, "B": b} {
+		c, ok := n.inst.Env.Store.(*cache.Store)
+		if !ok {
+			t.Fatalf("node %s's store is %T, not cached", name, n.inst.Env.Store)
+		}
+		c.SetTTL(time.Hour)
+		caches[name] = c
+	}
+	eventually(t, "node B follows the change announcements", caches["B"].Live)
+
+	c := b.client(a.fx)
+	cc := url.Values{"grant_type": {"client_credentials"}}
+	tokens := b.signIn(t, servertest.NewBrowser(t), c) // on B
+	if tokens.Refresh == "" {
+		t.Fatal("no refresh token")
+	}
+	if r := b.backChannel(t, c, "/token", authBasic, cc); r.Status != http.StatusOK {
+		t.Fatalf("client_credentials on B: %d %s", r.Status, r.Body)
+	}
+	if !caches["B"].HasApp(c.org, c.id) {
+		t.Fatal("node B did not cache the application; the test would prove nothing")
+	}
+	ctx := context.Background()
+
+	t.Run("a rotated client secret", func(t *testing.T) {
+		secret, err := a.inst.Env.Directory.RotateAppSecret(ctx, a.inst.Actor, c.org, c.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the old secret is refused on B", func() bool {
+			return b.backChannel(t, c, "/token", authBasic, cc).Status == http.StatusUnauthorized
+		})
+		c.secret = secret
+		if r := b.backChannel(t, c, "/token", authBasic, cc); r.Status != http.StatusOK {
+			t.Fatalf("the new secret on B: %d %s", r.Status, r.Body)
+		}
+	})
+
+	t.Run("a disabled user", func(t *testing.T) {
+		disabled := true
+		if _, err := a.inst.Env.Directory.UpdateUser(ctx, a.inst.Actor, c.org, a.fx.UserName, directory.UserChanges{Disabled: &disabled}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the disabled user's refresh token is refused on B", func() bool {
+			return b.refresh(t, c, tokens.Refresh).Status == http.StatusBadRequest
+		})
+		b.refresh(t, c, tokens.Refresh).wantError(t, http.StatusBadRequest, "invalid_grant")
+	})
+
+	t.Run("a deleted application", func(t *testing.T) {
+		if !caches["B"].HasApp(c.org, c.id) {
+			t.Fatal("node B no longer caches the application")
+		}
+		if err := a.inst.Env.Directory.DeleteApp(ctx, a.inst.Actor, c.org, c.id); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the deleted application is refused on B", func() bool {
+			return b.backChannel(t, c, "/token", authBasic, cc).Status == http.StatusUnauthorized
+		})
+	})
+}
+
+// eventually waits (generously: the machine may be busy) for cond and
+// logs how long it took.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	start := time.Now()
+	for deadline := start.Add(30 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 30s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("%s after %s", what, time.Since(start).Round(time.Millisecond))
+}

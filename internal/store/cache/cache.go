@@ -1,0 +1,250 @@
+// Package cache keeps organizations and applications — read on every
+// protocol request, changed rarely — in memory in front of a store.Store,
+// and drops them the moment they change.
+//
+// Invalidation is what makes the cache safe: a rotated client secret, a
+// deleted application or a changed organization must stop being served at
+// once on this node and within a second on every other node. Three layers:
+//
+//   - This node: every change that passes through the store (the
+//     management service's updaters, creates and deletes) drops the entries
+//     it touches before it returns, so a node always reads its own writes.
+//   - Other nodes: the database announces every change of an organization
+//     or an application (on PostgreSQL a trigger NOTIFYs inside the
+//     changing transaction, so no writer — not even plain SQL — can forget
+//     it); each node LISTENs and drops the entries named. While a node is
+//     not listening (starting, or its listening connection is lost) it
+//     serves nothing from the cache, and it flushes everything when it
+//     listens again, so a notification missed while disconnected never
+//     leaves a stale entry behind.
+//   - A short time to live on every entry, as the safety net.
+//
+// Users are not cached: disabling a user acts on the next request on every
+// node. Parsed signing keys are cached by internal/signer.
+package cache
+
+import (
+	"context"
+	"database/sql"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Times to live: the safety net behind announcements on PostgreSQL, and on
+// SQLite the bound for changes made by another process on the same file.
+const (
+	AnnouncedTTL = 5 * time.Second
+	LocalTTL     = time.Second
+)
+
+// Change names what changed: an organization (ClientID "") with everything
+// it owns, or one application.
+type Change struct {
+	OrgID    string
+	ClientID string
+}
+
+// Store is a store.Store whose GetOrg and GetApp are served from memory.
+type Store struct {
+	store.Store
+	ttl time.Duration
+	now func() time.Time
+
+	mu sync.Mutex
+	// gen counts invalidations: a read that started before one must not
+	// fill the cache with what it read.
+	gen  uint64
+	live bool // notifications are flowing (or not needed)
+	orgs map[string]entry[domain.Organization]
+	apps map[Change]entry[domain.Application]
+}
+
+type entry[T any] struct {
+	v  *T
+	at time.Time
+}
+
+// New caches st's organizations and applications for ttl. When
+// announced is true, another node may change the database: entries are
+// served only between Listening and Lost, while announcements of changes
+// are being delivered to Invalidate. When false (one process owns the
+// database, as with SQLite) the cache is live at once.
+func New(st store.Store, ttl time.Duration, announced bool) *Store {
+	return &Store{Store: st, ttl: ttl, now: time.Now, live: !announced,
+		orgs: map[string]entry[domain.Organization]{}, apps: map[Change]entry[domain.Application]{}}
+}
+
+// Invalidate drops what c names: the organization and all of its
+// applications, or one application.
+func (s *Store) Invalidate(c Change) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gen++
+	if c.ClientID != "" {
+		delete(s.apps, c)
+		return
+	}
+	delete(s.orgs, c.OrgID)
+	for k := range s.apps {
+		if k.OrgID == c.OrgID {
+			delete(s.apps, k)
+		}
+	}
+}
+
+// Listening is called once announcements flow: everything cached before
+// (possibly missing announcements) is dropped and the cache serves again.
+func (s *Store) Listening() { s.reset(true) }
+
+// Lost is called when announcements may be missed: the cache stops serving
+// until Listening.
+func (s *Store) Lost() { s.reset(false) }
+
+func (s *Store) reset(live bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gen++
+	s.live = live
+	clear(s.orgs)
+	clear(s.apps)
+}
+
+// lookup returns a fresh entry, or the generation a fill must match.
+func lookup[K comparable, T any](s *Store, m map[K]entry[T], k K) (*T, uint64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := m[k]; ok && s.live {
+		if age := s.now().Sub(e.at); age >= 0 && age < s.ttl {
+			return e.v, s.gen, true
+		}
+		delete(m, k)
+	}
+	return nil, s.gen, false
+}
+
+// fill caches v unless an invalidation happened since gen was read.
+func fill[K comparable, T any](s *Store, m map[K]entry[T], k K, v *T, gen uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.live && s.gen == gen {
+		m[k] = entry[T]{v: v, at: s.now()}
+	}
+}
+
+// Callers may change what they get, so each gets its own copy.
+func cloneOrg(o *domain.Organization) *domain.Organization {
+	c := *o
+	return &c
+}
+
+func cloneApp(a *domain.Application) *domain.Application {
+	c := *a
+	c.SecretHash = slices.Clone(a.SecretHash)
+	c.RedirectURIs = slices.Clone(a.RedirectURIs)
+	c.PostLogoutRedirectURIs = slices.Clone(a.PostLogoutRedirectURIs)
+	c.GrantTypes = slices.Clone(a.GrantTypes)
+	return &c
+}
+
+// GetOrg serves the organization from memory when it can.
+func (s *Store) GetOrg(ctx context.Context, id string) (*domain.Organization, error) {
+	v, gen, ok := lookup(s, s.orgs, id)
+	if ok {
+		return cloneOrg(v), nil
+	}
+	o, err := s.Store.GetOrg(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	fill(s, s.orgs, id, cloneOrg(o), gen)
+	return o, nil
+}
+
+// GetApp serves the application from memory when it can.
+func (s *Store) GetApp(ctx context.Context, orgID, clientID string) (*domain.Application, error) {
+	k := Change{OrgID: orgID, ClientID: clientID}
+	v, gen, ok := lookup(s, s.apps, k)
+	if ok {
+		return cloneApp(v), nil
+	}
+	a, err := s.Store.GetApp(ctx, orgID, clientID)
+	if err != nil {
+		return nil, err
+	}
+	fill(s, s.apps, k, cloneApp(a), gen)
+	return a, nil
+}
+
+// The changes below drop what they touch on this node once the database
+// has them (and, on error, too: a failed commit may still have landed).
+
+func (s *Store) CreateOrg(ctx context.Context, o *domain.Organization, key *domain.APIKey, keys []*domain.SigningKey, audit ...*domain.AuditEvent) error {
+	defer s.Invalidate(Change{OrgID: o.ID})
+	return s.Store.CreateOrg(ctx, o, key, keys, audit...)
+}
+
+func (s *Store) UpdateOrg(ctx context.Context, id string, update func(o *domain.Organization) error, audit ...*domain.AuditEvent) (*domain.Organization, error) {
+	defer s.Invalidate(Change{OrgID: id})
+	return s.Store.UpdateOrg(ctx, id, update, audit...)
+}
+
+func (s *Store) DeleteOrg(ctx context.Context, id string) error {
+	defer s.Invalidate(Change{OrgID: id})
+	return s.Store.DeleteOrg(ctx, id)
+}
+
+func (s *Store) CreateApp(ctx context.Context, a *domain.Application, audit ...*domain.AuditEvent) error {
+	defer s.Invalidate(Change{OrgID: a.OrgID, ClientID: a.ClientID})
+	return s.Store.CreateApp(ctx, a, audit...)
+}
+
+func (s *Store) UpdateApp(ctx context.Context, orgID, clientID string, update func(a *domain.Application) error, audit ...*domain.AuditEvent) (*domain.Application, error) {
+	defer s.Invalidate(Change{OrgID: orgID, ClientID: clientID})
+	return s.Store.UpdateApp(ctx, orgID, clientID, update, audit...)
+}
+
+func (s *Store) DeleteApp(ctx context.Context, orgID, clientID string, audit ...*domain.AuditEvent) error {
+	defer s.Invalidate(Change{OrgID: orgID, ClientID: clientID})
+	return s.Store.DeleteApp(ctx, orgID, clientID, audit...)
+}
+
+// SetTTL changes the time to live of entries cached from now on (tests
+// use a long one to prove that announcements alone keep nodes in step).
+func (s *Store) SetTTL(d time.Duration) {
+	s.mu.Lock()
+	s.ttl = d
+	s.mu.Unlock()
+}
+
+// Live reports whether the cache serves entries: always on a store only
+// this process changes, else while announcements are followed.
+func (s *Store) Live() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.live
+}
+
+// HasApp reports whether the application is cached.
+func (s *Store) HasApp(orgID, clientID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.apps[Change{OrgID: orgID, ClientID: clientID}]
+	return ok
+}
+
+// Changed is Invalidate for announcements from the database.
+func (s *Store) Changed(orgID, clientID string) {
+	s.Invalidate(Change{OrgID: orgID, ClientID: clientID})
+}
+
+// SQL exposes the wrapped pool to tests that read raw rows.
+func (s *Store) SQL() *sql.DB {
+	if x, ok := s.Store.(interface{ SQL() *sql.DB }); ok {
+		return x.SQL()
+	}
+	return nil
+}

@@ -1,0 +1,3 @@
+-- SQLite needs nothing here: one process owns the file, and changes of
+-- organizations and applications are announced in-process
+-- (internal/store/cache). PostgreSQL announces them with triggers.

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/latchkey/latchkey/internal/password"
+)
+
+// limit is one operation's rate on this machine: the ceiling of every flow
+// that does it once. Measured with GOMAXPROCS goroutines on every core,
+// with nothing else running in this process.
+type limit struct {
+	Name      string  `json:"name"`
+	PerSecond float64 `json:"per_second"`
+}
+
+// Names of the limits a flow can be bound by.
+const (
+	limitRS256    = "RS256"
+	limitES256    = "ES256"
+	limitEdDSA    = "EdDSA"
+	limitArgon2id = "argon2id"
+)
+
+// measureLimits measures JWS signatures per second for each algorithm the
+// server signs ID tokens with (go-jose over a typical ID token's claims,
+// as the server signs them) and argon2id hashes per second with the
+// production parameters, each for about d.
+func measureLimits(d time.Duration) ([]limit, error) {
+	claims := []byte(`{"iss":"http://127.0.0.1:8080/o/load","sub":"0d0a5ad7-4a5e-4c67-8b5e-6c0f8a8f6b77","aud":"lk_0123456789abcdef","exp":1796000000,"iat":1795996400,"auth_time":1795996000,"nonce":"b3JkZXJseS1ub25jZS12YWx1ZQ","sid":"c2Vzc2lvbi1pZC12YWx1ZQ","at_hash":"YWNjZXNzLXRva2VuLWhhc2g","name":"Load sso-1","email":"sso-1@example.com","email_verified":true}`)
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	_, edKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	var out []limit
+	for _, k := range []struct {
+		name string
+		alg  jose.SignatureAlgorithm
+		key  any
+	}{{limitRS256, jose.RS256, rsaKey}, {limitES256, jose.ES256, ecKey}, {limitEdDSA, jose.EdDSA, edKey}} {
+		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: k.key}, (&jose.SignerOptions{}).WithType("JWT"))
+		if err != nil {
+			return nil, err
+		}
+		rate, err := parallelRate(d, func() error {
+			jws, err := signer.Sign(claims)
+			if err != nil {
+				return err
+			}
+			_, err = jws.CompactSerialize()
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k.name, err)
+		}
+		out = append(out, limit{Name: k.name, PerSecond: rate})
+	}
+	rate, err := parallelRate(d, func() error {
+		_, err := password.Hash(userPass, password.Default)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("argon2id: %w", err)
+	}
+	return append(out, limit{Name: limitArgon2id, PerSecond: rate}), nil
+}
+
+// parallelRate runs op on GOMAXPROCS goroutines for about d and returns
+// completed operations per second.
+func parallelRate(d time.Duration, op func() error) (float64, error) {
+	var n atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	deadline := t0.Add(d)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				if err := op(); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				n.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return 0, err
+	}
+	return float64(n.Load()) / time.Since(t0).Seconds(), nil
+}
+
+// limitOf finds a measured limit by name.
+func limitOf(limits []limit, name string) (limit, bool) {
+	for _, l := range limits {
+		if l.Name == name {
+			return l, true
+		}
+	}
+	return limit{}, false
+}
