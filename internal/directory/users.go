@@ -188,31 +188,7 @@ func (d *Directory) UpdateUser(ctx context.Context, a Actor, orgID, userName str
 	if err != nil {
 		return nil, err
 	}
-	hash, err := c.hashPassword(d.passwordParams())
-	if err != nil {
-		return nil, err
-	}
-	ev := d.event(orgID, a, "user.update", cur.UserName, map[string]string{"changed": c.fieldNames()})
-	u, err := d.Store.UpdateUser(ctx, orgID, cur.Sub, func(u *domain.User) error {
-		if err := c.apply(u, hash); err != nil {
-			return err
-		}
-		u.UpdatedAt = d.now()
-		ev.Target = u.UserName
-		return nil
-	}, ev)
-	switch {
-	case errors.Is(err, store.ErrConflict) && c.UserName != nil:
-		return nil, userTaken(*c.UserName, orgID)
-	case err != nil:
-		return nil, notFound(err, "user %q in organization %q", userName, orgID)
-	}
-	if c.Disabled != nil && *c.Disabled {
-		if _, err := d.endSessions(ctx, a, u); err != nil {
-			return u, fmt.Errorf("user %q was disabled, but ending their sessions failed: %w", u.UserName, err)
-		}
-	}
-	return u, nil
+	return d.UpdateUserBySub(ctx, a, orgID, cur.Sub, c)
 }
 
 // DeleteUser ends the user's sessions the way a logout does (applications
@@ -222,13 +198,7 @@ func (d *Directory) DeleteUser(ctx context.Context, a Actor, orgID, userName str
 	if err != nil {
 		return err
 	}
-	if _, err := d.endSessions(ctx, a, u); err != nil {
-		return fmt.Errorf("delete user %q: end sessions: %w", u.UserName, err)
-	}
-	if err := d.Store.DeleteUser(ctx, orgID, u.Sub, d.event(orgID, a, "user.delete", u.UserName, nil)); err != nil {
-		return notFound(err, "user %q in organization %q", userName, orgID)
-	}
-	return nil
+	return d.DeleteUserBySub(ctx, a, orgID, u.Sub)
 }
 
 // UnlinkUpstream forgets the upstream identity linked to the user, so that
