@@ -419,10 +419,11 @@ func (b *backchannelRP) got() ([]*demo.LogoutClaims, []string) {
 	return append([]*demo.LogoutClaims(nil), b.received...), append([]string(nil), b.rejected...)
 }
 
-// waitFor polls cond for up to 15 s (back-channel delivery is asynchronous).
+// waitFor polls cond for up to 60 s (back-channel delivery is asynchronous
+// and a busy machine slows it).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
