@@ -87,7 +87,7 @@ func run() int {
 	var o options
 	var backends, flows string
 	flag.DurationVar(&o.Duration, "duration", 10*time.Second, "how long each flow runs on each backend")
-	flag.IntVar(&o.Concurrency, "concurrency", 4, "virtual users per flow, each a separate HTTP client with its own cookie jar")
+	flag.IntVar(&o.Concurrency, "concurrency", 8, "virtual users per flow, each a separate HTTP client with its own cookie jar")
 	flag.IntVar(&o.MaxFlows, "max-flows", 100000, "at most this many flows per flow and backend (0: no limit but -duration)")
 	flag.StringVar(&backends, "backends", "sqlite,postgres", "comma-separated backends to run: sqlite, postgres")
 	flag.StringVar(&flows, "flows", strings.Join(flowNames(), ","), "comma-separated flows to run")
