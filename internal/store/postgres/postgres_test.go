@@ -46,6 +46,12 @@ func TestMigrate_ConcurrentNodesApplyTheSchemaOnce(t *testing.T) {
 func BenchmarkGetApp(b *testing.B)             { storetest.BenchGetApp(b, testdb.Postgres) }
 func BenchmarkGetSessionByCookie(b *testing.B) { storetest.BenchGetSessionByCookie(b, testdb.Postgres) }
 func BenchmarkConsumeCode(b *testing.B)        { storetest.BenchConsumeCode(b, testdb.Postgres) }
+func BenchmarkCreateTokenParallel(b *testing.B) {
+	storetest.BenchCreateTokenParallel(b, testdb.Postgres)
+}
+func BenchmarkRotateRefreshParallel(b *testing.B) {
+	storetest.BenchRotateRefreshParallel(b, testdb.Postgres)
+}
 
 // A statement that cannot finish within the timeout (here it waits for a
 // lock another session holds, as it would on a frozen primary) fails as
