@@ -178,12 +178,15 @@ func (s *DB) CodeReplayed(ctx context.Context, orgID string, hash []byte) (bool,
 // transaction: the conditional UPDATE of ConsumeCode, then one INSERT of
 // the tokens.
 func (s *DB) RedeemCode(ctx context.Context, orgID string, hash []byte, at time.Time, tokens ...*domain.Token) error {
+	const use = `UPDATE auth_codes SET used_at = ? WHERE org_id = ? AND hash = ? AND used_at = 0`
+	const used = `SELECT used_at FROM auth_codes WHERE org_id = ? AND hash = ?`
+	s.prepare(ctx, use, used)
 	inserts := s.planInsert(ctx, s.db, nil, "tokens", tokenCols, tokenRows(tokens))
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		err := s.execOne(ctx, tx, `UPDATE auth_codes SET used_at = ? WHERE org_id = ? AND hash = ? AND used_at = 0`, ts(at), orgID, hash)
+		err := s.execOne(ctx, tx, use, ts(at), orgID, hash)
 		if errors.Is(err, store.ErrNotFound) {
-			var used int64
-			if err := s.db.queryRow(ctx, tx, s.q(`SELECT used_at FROM auth_codes WHERE org_id = ? AND hash = ?`), orgID, hash).Scan(&used); err != nil {
+			var usedAt int64
+			if err := s.db.queryRow(ctx, tx, s.q(used), orgID, hash).Scan(&usedAt); err != nil {
 				return s.classify(err)
 			}
 			return store.ErrAlreadyUsed
@@ -263,10 +266,11 @@ func (s *DB) GetToken(ctx context.Context, orgID string, hash []byte) (*domain.T
 // conditional UPDATE that marks the token rotated, and one INSERT of the
 // next tokens.
 func (s *DB) RotateRefreshToken(ctx context.Context, orgID string, hash []byte, at time.Time, next ...*domain.Token) error {
+	const rotate = `UPDATE tokens SET rotated_at = ? WHERE org_id = ? AND hash = ? AND kind = 'refresh' AND rotated_at = 0 AND revoked_at = 0`
+	s.prepare(ctx, rotate)
 	inserts := s.planInsert(ctx, s.db, nil, "tokens", tokenCols, tokenRows(next))
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		err := s.execOne(ctx, tx, `UPDATE tokens SET rotated_at = ? WHERE org_id = ? AND hash = ? AND kind = 'refresh' AND rotated_at = 0 AND revoked_at = 0`,
-			ts(at), orgID, hash)
+		err := s.execOne(ctx, tx, rotate, ts(at), orgID, hash)
 		if errors.Is(err, store.ErrNotFound) {
 			return store.ErrAlreadyUsed
 		}
