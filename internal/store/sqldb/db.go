@@ -93,6 +93,15 @@ func (s *DB) SetRelaxedPool(db *sql.DB, onClose ...func()) {
 // SQL exposes the pool to backend tests that must read raw rows.
 func (s *DB) SQL() *sql.DB { return s.db.raw }
 
+// RelaxedSQL exposes the pool of relaxed commits (nil when there is none)
+// to backend tests.
+func (s *DB) RelaxedSQL() *sql.DB {
+	if s.relaxed == nil {
+		return nil
+	}
+	return s.relaxed.raw
+}
+
 // Close closes the pool.
 func (s *DB) Close() error {
 	if s.db.stmts != nil {
