@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -324,11 +323,16 @@ func execInserts(ctx context.Context, p *pool, tx *sql.Tx, stmts []insertStmt) e
 	return nil
 }
 
-var insertTexts sync.Map // table, cols, rows → INSERT text with ? markers
+var insertTexts sync.Map // insertKey → INSERT text with ? markers
+
+type insertKey struct {
+	table, cols string
+	rows        int
+}
 
 // insertText is INSERT INTO table (cols) VALUES (?, …), … for n rows.
 func insertText(table, cols string, n int) string {
-	key := fmt.Sprintf("%s\x00%s\x00%d", table, cols, n)
+	key := insertKey{table, cols, n}
 	if v, ok := insertTexts.Load(key); ok {
 		return v.(string)
 	}
