@@ -120,35 +120,65 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, t *tokenRequest) 
 	}
 	now := p.now()
 	hash := secret.Hash(code)
-	// A code presented by another client of the organization (a leaked
-	// code, or a confused client) must not use it up for its own client:
-	// look before consuming.
-	if c, err := p.Store.GetCode(ctx, t.org.ID, hash); err == nil && c.ClientID != t.app.ClientID {
-		return nil, oauth.InvalidGrant("the authorization code was issued to another client")
-	}
-	c, err := p.Store.ConsumeCode(ctx, t.org.ID, hash, now)
+	// Look before using up: a code presented by another client of the
+	// organization (a leaked code, or a confused client) must not use it
+	// up for its own client; a used one is a replay.
+	c, err := p.Store.GetCode(ctx, t.org.ID, hash)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, oauth.InvalidGrant("the authorization code is invalid")
-	case errors.Is(err, store.ErrAlreadyUsed):
-		// A replayed code may be stolen: what it yielded is revoked (RFC 9700 §4.5).
-		// Mark first, revoke second: an exchange that won the code but has
-		// not stored its tokens yet sees the mark and revokes them itself.
-		if c.ClientID == t.app.ClientID {
-			if err := p.Store.MarkCodeReplayed(ctx, t.org.ID, hash, now); err != nil {
-				return nil, serverError(err)
-			}
-			if err := p.Store.RevokeTokensFromCode(ctx, t.org.ID, hash, now); err != nil {
-				return nil, serverError(err)
-			}
+	case err != nil:
+		return nil, serverError(err)
+	case c.ClientID != t.app.ClientID:
+		return nil, oauth.InvalidGrant("the authorization code was issued to another client")
+	case !c.UsedAt.IsZero():
+		return nil, p.codeReplayed(ctx, t.org.ID, hash, now)
+	}
+	g, perr := p.codeGrant(ctx, t, c, hash, now)
+	if perr != nil {
+		// A refused exchange uses the code up all the same.
+		_, err := p.Store.ConsumeCode(ctx, t.org.ID, hash, now)
+		switch {
+		case errors.Is(err, store.ErrAlreadyUsed):
+			return nil, p.codeReplayed(ctx, t.org.ID, hash, now)
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return nil, serverError(err)
 		}
-		return nil, oauth.InvalidGrant("the authorization code was already used")
+		return nil, perr
+	}
+	resp, tokens, err := p.mint(ctx, g)
+	if err != nil {
+		return nil, serverError(err)
+	}
+	// The code is used up and its tokens stored in one transaction, so a
+	// replay that finds the code used finds its tokens to revoke.
+	err = p.Store.RedeemCode(ctx, t.org.ID, hash, now, tokens...)
+	switch {
+	case errors.Is(err, store.ErrAlreadyUsed):
+		return nil, p.codeReplayed(ctx, t.org.ID, hash, now)
+	case errors.Is(err, store.ErrNotFound):
+		return nil, oauth.InvalidGrant("the authorization code is invalid")
 	case err != nil:
 		return nil, serverError(err)
 	}
-	if c.ClientID != t.app.ClientID {
-		return nil, oauth.InvalidGrant("the authorization code was issued to another client")
+	return resp, nil
+}
+
+// codeReplayed answers a used code presented again by its client: it may
+// be stolen, so what it yielded is revoked (RFC 9700 §4.5).
+func (p *Provider) codeReplayed(ctx context.Context, orgID string, hash []byte, now time.Time) *oauth.Error {
+	if err := p.Store.MarkCodeReplayed(ctx, orgID, hash, now); err != nil {
+		return serverError(err)
 	}
+	if err := p.Store.RevokeTokensFromCode(ctx, orgID, hash, now); err != nil {
+		return serverError(err)
+	}
+	return oauth.InvalidGrant("the authorization code was already used")
+}
+
+// codeGrant checks an unused code of the client against the request and
+// the live user and session, and returns the grant it yields.
+func (p *Provider) codeGrant(ctx context.Context, t *tokenRequest, c *domain.AuthCode, hash []byte, now time.Time) (*grant, *oauth.Error) {
 	if !now.Before(c.ExpiresAt) {
 		return nil, oauth.InvalidGrant("the authorization code has expired")
 	}
@@ -179,19 +209,7 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, t *tokenRequest) 
 	if !oauth.HasScope(c.Scope, oauth.ScopeOfflineAccess) {
 		g.refreshExpires = sess.ExpiresAt
 	}
-	resp, perr := p.issue(ctx, g)
-	if perr != nil {
-		return nil, perr
-	}
-	// A replay that raced this exchange marked the code before revoking;
-	// seeing the mark now means the replay may have missed these tokens.
-	if replayed, err := p.Store.CodeReplayed(ctx, t.org.ID, hash); err != nil || replayed {
-		if err := p.Store.RevokeTokensFromCode(ctx, t.org.ID, hash, p.now()); err != nil {
-			return nil, serverError(err)
-		}
-		return nil, oauth.InvalidGrant("the authorization code was already used")
-	}
-	return resp, nil
+	return g, nil
 }
 
 // liveSubject loads the user and session a grant is for and refuses if the

@@ -160,6 +160,12 @@ type Codes interface {
 	// number of concurrent callers succeeds; the others get ErrAlreadyUsed.
 	// Expiry is the caller's to check on the returned code.
 	ConsumeCode(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.AuthCode, error)
+	// RedeemCode marks the code used at at and stores the tokens it
+	// yields, in one transaction: either both happen or neither. It has
+	// ConsumeCode's single-winner guarantee: ErrAlreadyUsed (nothing
+	// stored) if the code was used before, ErrNotFound if there is no such
+	// code. The caller checks the code (GetCode) before.
+	RedeemCode(ctx context.Context, orgID string, hash []byte, at time.Time, tokens ...*domain.Token) error
 	// GetCode returns the code without using it up (to check who may
 	// redeem it before anything is consumed).
 	GetCode(ctx context.Context, orgID string, hash []byte) (*domain.AuthCode, error)

@@ -69,6 +69,10 @@ func (dialect) LockMigrations(ctx context.Context, conn *sql.Conn) (func(), erro
 // does not set connect_timeout.
 const DefaultConnectTimeout = 5 * time.Second
 
+// relaxedConns bounds the pool for commits without the WAL flush wait: the
+// batching writer runs up to four batches at once.
+const relaxedConns = 4
+
 // Open connects to the database at url (postgres://…).
 func Open(ctx context.Context, url string) (*sqldb.DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
@@ -97,6 +101,20 @@ func Open(ctx context.Context, url string) (*sqldb.DB, error) {
 	}
 	db := stdlib.OpenDBFromPool(pool)
 	s := sqldb.New(db, dialect{}, pool.Close)
+	if cfg.ConnConfig.RuntimeParams["synchronous_commit"] != "off" {
+		// The rows a crash may lose are committed on connections that do
+		// not wait for the WAL flush (docs/performance.md).
+		rcfg := cfg.Copy()
+		rcfg.MaxConns = relaxedConns
+		rcfg.MinConns = 0
+		rcfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+		relaxed, err := pgxpool.NewWithConfig(ctx, rcfg)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("postgres: %w", err)
+		}
+		s.SetRelaxedPool(stdlib.OpenDBFromPool(relaxed), relaxed.Close)
+	}
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)

@@ -2,8 +2,10 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,6 +48,54 @@ func TestMigrate_ConcurrentNodesApplyTheSchemaOnce(t *testing.T) {
 func BenchmarkGetApp(b *testing.B)             { storetest.BenchGetApp(b, testdb.Postgres) }
 func BenchmarkGetSessionByCookie(b *testing.B) { storetest.BenchGetSessionByCookie(b, testdb.Postgres) }
 func BenchmarkConsumeCode(b *testing.B)        { storetest.BenchConsumeCode(b, testdb.Postgres) }
+func BenchmarkCreateTokenParallel(b *testing.B) {
+	storetest.BenchCreateTokenParallel(b, testdb.Postgres)
+}
+func BenchmarkRotateRefreshParallel(b *testing.B) {
+	storetest.BenchRotateRefreshParallel(b, testdb.Postgres)
+}
+
+// With synchronous_commit on (the server's default), the rows a crash may
+// lose are committed on connections with it off, and everything else on
+// connections that keep it on.
+func TestRelaxedCommits_OnlyForTheRowsACrashMayLose(t *testing.T) {
+	ctx := t.Context()
+	url := strings.Replace(testdb.PostgresURL(t), "synchronous_commit=off", "synchronous_commit=on", 1)
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s.RelaxedSQL() == nil {
+		t.Fatal("no pool for relaxed commits with synchronous_commit on")
+	}
+	for _, c := range []struct {
+		db   *sql.DB
+		want string
+	}{{s.SQL(), "on"}, {s.RelaxedSQL(), "off"}} {
+		var got string
+		if err := c.db.QueryRowContext(ctx, "SHOW synchronous_commit").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("synchronous_commit = %q, want %q", got, c.want)
+		}
+	}
+	storetest.CheckIssuedRows(t, s)
+
+	// A URL that turns it off for everything needs no second pool.
+	off, err := postgres.Open(ctx, testdb.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer off.Close()
+	if off.RelaxedSQL() != nil {
+		t.Error("a second pool with synchronous_commit already off")
+	}
+}
 
 // A statement that cannot finish within the timeout (here it waits for a
 // lock another session holds, as it would on a frozen primary) fails as

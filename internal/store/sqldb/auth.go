@@ -89,10 +89,13 @@ func (s *DB) ListSessionClients(ctx context.Context, orgID, sid string) ([]strin
 
 // --- pending authorization requests ---
 
+const authRequestCols = `org_id, id, params, created_at, expires_at`
+
+// CreateAuthRequest goes through the batching writer, relaxed: a pending
+// request lost in a crash only makes the user start the login again.
 func (s *DB) CreateAuthRequest(ctx context.Context, r *domain.AuthRequest) error {
-	_, err := s.exec(ctx, s.db, `INSERT INTO auth_requests (org_id, id, params, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
-		r.OrgID, r.ID, jsonText(r), ts(r.CreatedAt), ts(r.ExpiresAt))
-	return s.classify(err)
+	return s.insert(ctx, "auth_requests", authRequestCols, true,
+		[]any{r.OrgID, r.ID, jsonText(r), ts(r.CreatedAt), ts(r.ExpiresAt)})
 }
 
 func (s *DB) GetAuthRequest(ctx context.Context, orgID, id string, now time.Time) (*domain.AuthRequest, error) {
@@ -138,11 +141,14 @@ func scanCode(row interface{ Scan(...any) error }) (*domain.AuthCode, error) {
 	return &c, nil
 }
 
+// CreateCode goes through the batching writer, relaxed: a code lost in a
+// crash fails its exchange, and the client starts the login again. Its
+// use (RedeemCode, ConsumeCode) is committed durably, and with it every
+// earlier commit, the code's own included.
 func (s *DB) CreateCode(ctx context.Context, c *domain.AuthCode) error {
-	_, err := s.exec(ctx, s.db, `INSERT INTO auth_codes (`+codeCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.OrgID, c.Hash, c.ClientID, c.RedirectURI, c.UserSub, c.SID, c.Scope, c.Nonce, c.CodeChallenge,
-		ts(c.AuthTime), jsonText(nonNil(c.AMR)), ts(c.CreatedAt), ts(c.ExpiresAt), ts(c.UsedAt))
-	return s.classify(err)
+	return s.insert(ctx, "auth_codes", codeCols, true,
+		[]any{c.OrgID, c.Hash, c.ClientID, c.RedirectURI, c.UserSub, c.SID, c.Scope, c.Nonce, c.CodeChallenge,
+			ts(c.AuthTime), jsonText(nonNil(c.AMR)), ts(c.CreatedAt), ts(c.ExpiresAt), ts(c.UsedAt)})
 }
 
 func (s *DB) GetCode(ctx context.Context, orgID string, hash []byte) (*domain.AuthCode, error) {
@@ -166,6 +172,30 @@ func (s *DB) CodeReplayed(ctx context.Context, orgID string, hash []byte) (bool,
 		return false, s.classify(err)
 	}
 	return at != 0, nil
+}
+
+// RedeemCode marks the code used and stores the tokens it yields in one
+// transaction: the conditional UPDATE of ConsumeCode, then one INSERT of
+// the tokens.
+func (s *DB) RedeemCode(ctx context.Context, orgID string, hash []byte, at time.Time, tokens ...*domain.Token) error {
+	const use = `UPDATE auth_codes SET used_at = ? WHERE org_id = ? AND hash = ? AND used_at = 0`
+	const used = `SELECT used_at FROM auth_codes WHERE org_id = ? AND hash = ?`
+	s.prepare(ctx, use, used)
+	inserts := s.planInsert(ctx, s.db, nil, "tokens", tokenCols, tokenRows(tokens))
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		err := s.execOne(ctx, tx, use, ts(at), orgID, hash)
+		if errors.Is(err, store.ErrNotFound) {
+			var usedAt int64
+			if err := s.db.queryRow(ctx, tx, s.q(used), orgID, hash).Scan(&usedAt); err != nil {
+				return s.classify(err)
+			}
+			return store.ErrAlreadyUsed
+		}
+		if err != nil {
+			return err
+		}
+		return execInserts(ctx, s.db, tx, inserts)
+	})
 }
 
 // consume marks a single-use row used with one conditional UPDATE, so that
@@ -207,22 +237,24 @@ func scanToken(row interface{ Scan(...any) error }) (*domain.Token, error) {
 	return &t, nil
 }
 
-func (s *DB) insertTokens(ctx context.Context, x querier, tokens []*domain.Token) error {
-	for _, t := range tokens {
-		if _, err := s.exec(ctx, x, `INSERT INTO tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			t.OrgID, t.Hash, t.Kind, t.ClientID, t.UserSub, t.SID, t.Scope, ts(t.AuthTime), jsonText(nonNil(t.AMR)), t.FamilyID,
-			t.CodeHash, t.Offline, ts(t.CreatedAt), ts(t.ExpiresAt), ts(t.RevokedAt), ts(t.RotatedAt)); err != nil {
-			return err
-		}
+func tokenRows(tokens []*domain.Token) [][]any {
+	rows := make([][]any, len(tokens))
+	for i, t := range tokens {
+		rows[i] = []any{t.OrgID, t.Hash, t.Kind, t.ClientID, t.UserSub, t.SID, t.Scope, ts(t.AuthTime), jsonText(nonNil(t.AMR)), t.FamilyID,
+			t.CodeHash, t.Offline, ts(t.CreatedAt), ts(t.ExpiresAt), ts(t.RevokedAt), ts(t.RotatedAt)}
 	}
-	return nil
+	return rows
 }
 
+// CreateTokens goes through the batching writer. Access tokens alone are
+// relaxed (one lost in a crash makes its client ask again); a refresh
+// token is committed durably, as losing it would sign its user out.
 func (s *DB) CreateTokens(ctx context.Context, tokens ...*domain.Token) error {
-	if len(tokens) == 1 {
-		return s.classify(s.insertTokens(ctx, s.db, tokens))
+	relaxed := true
+	for _, t := range tokens {
+		relaxed = relaxed && t.Kind == domain.TokenAccess
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error { return s.insertTokens(ctx, tx, tokens) })
+	return s.insert(ctx, "tokens", tokenCols, relaxed, tokenRows(tokens)...)
 }
 
 func (s *DB) GetToken(ctx context.Context, orgID string, hash []byte) (*domain.Token, error) {
@@ -230,17 +262,22 @@ func (s *DB) GetToken(ctx context.Context, orgID string, hash []byte) (*domain.T
 	return t, s.classify(err)
 }
 
+// RotateRefreshToken is one transaction of two statements: the
+// conditional UPDATE that marks the token rotated, and one INSERT of the
+// next tokens.
 func (s *DB) RotateRefreshToken(ctx context.Context, orgID string, hash []byte, at time.Time, next ...*domain.Token) error {
+	const rotate = `UPDATE tokens SET rotated_at = ? WHERE org_id = ? AND hash = ? AND kind = 'refresh' AND rotated_at = 0 AND revoked_at = 0`
+	s.prepare(ctx, rotate)
+	inserts := s.planInsert(ctx, s.db, nil, "tokens", tokenCols, tokenRows(next))
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		err := s.execOne(ctx, tx, `UPDATE tokens SET rotated_at = ? WHERE org_id = ? AND hash = ? AND kind = 'refresh' AND rotated_at = 0 AND revoked_at = 0`,
-			ts(at), orgID, hash)
+		err := s.execOne(ctx, tx, rotate, ts(at), orgID, hash)
 		if errors.Is(err, store.ErrNotFound) {
 			return store.ErrAlreadyUsed
 		}
 		if err != nil {
 			return err
 		}
-		return s.insertTokens(ctx, tx, next)
+		return execInserts(ctx, s.db, tx, inserts)
 	})
 }
 

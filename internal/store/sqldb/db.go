@@ -51,7 +51,12 @@ type Dialect interface {
 
 // DB is a store.Store on a *sql.DB.
 type DB struct {
-	db      *pool
+	db *pool
+	// relaxed, when set, is a pool whose commits do not wait for the WAL
+	// flush (PostgreSQL synchronous_commit off), for the rows a crash may
+	// lose (docs/performance.md).
+	relaxed *pool
+	batch   *batcher
 	dialect Dialect
 	queries sync.Map // query with ? → dialect form
 	onClose []func()
@@ -66,11 +71,36 @@ func New(db *sql.DB, d Dialect, onClose ...func()) *DB {
 	if sp, ok := d.(StatementPreparer); ok && sp.PrepareStatements() {
 		p.stmts = &statements{}
 	}
-	return &DB{db: p, dialect: d, onClose: onClose}
+	s := &DB{db: p, dialect: d, onClose: onClose}
+	s.batch = &batcher{write: s.writeBatch, maxRunning: 1}
+	if d.Name() != "sqlite" {
+		// SQLite has one writer at a time; PostgreSQL commits concurrent
+		// batches side by side.
+		s.batch.maxRunning = 4
+	}
+	return s
+}
+
+// SetRelaxedPool gives the store a pool whose commits do not wait for the
+// WAL flush, for the rows a crash may lose: a just-issued access token, an
+// authorization code, a pending authorization request. Close closes it
+// and then runs onClose.
+func (s *DB) SetRelaxedPool(db *sql.DB, onClose ...func()) {
+	s.relaxed = &pool{raw: db, timeout: s.db.timeout, unavailable: s.dialect.IsUnavailable}
+	s.onClose = append(append([]func(){func() { _ = db.Close() }}, onClose...), s.onClose...)
 }
 
 // SQL exposes the pool to backend tests that must read raw rows.
 func (s *DB) SQL() *sql.DB { return s.db.raw }
+
+// RelaxedSQL exposes the pool of relaxed commits (nil when there is none)
+// to backend tests.
+func (s *DB) RelaxedSQL() *sql.DB {
+	if s.relaxed == nil {
+		return nil
+	}
+	return s.relaxed.raw
+}
 
 // Close closes the pool.
 func (s *DB) Close() error {
@@ -166,21 +196,26 @@ func storableKey(keys ...string) bool {
 // inTx runs fn in a transaction, committing when it returns nil. The whole
 // transaction, and each of its statements, is bounded by the timeout.
 func (s *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	bctx, cancel := s.db.bound(ctx)
+	return s.inTxOn(ctx, s.db, fn)
+}
+
+// inTxOn is inTx on the pool p.
+func (s *DB) inTxOn(ctx context.Context, p *pool, fn func(tx *sql.Tx) error) error {
+	bctx, cancel := p.bound(ctx)
 	defer cancel()
-	tx, err := s.db.raw.BeginTx(bctx, nil)
+	tx, err := p.raw.BeginTx(bctx, nil)
 	if err != nil {
-		return s.classify(s.db.wrap(ctx, err))
+		return s.classify(p.wrap(ctx, err))
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
 		if bctx.Err() != nil && !errors.Is(err, store.ErrUnavailable) {
 			// The transaction's deadline ended it under a statement.
-			err = s.db.wrap(ctx, fmt.Errorf("%w: %v", context.DeadlineExceeded, err))
+			err = p.wrap(ctx, fmt.Errorf("%w: %v", context.DeadlineExceeded, err))
 		}
 		return s.classify(err)
 	}
-	return s.classify(s.db.wrap(ctx, tx.Commit()))
+	return s.classify(p.wrap(ctx, tx.Commit()))
 }
 
 // appendAudit writes events in tx; nil events are skipped.

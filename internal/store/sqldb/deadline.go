@@ -17,7 +17,12 @@ import (
 // SetTimeout bounds every statement and transaction: one that has no
 // answer within d fails with store.ErrUnavailable (so a request answers
 // 503 instead of hanging on a frozen database). 0 means no bound.
-func (s *DB) SetTimeout(d time.Duration) { s.db.timeout = d }
+func (s *DB) SetTimeout(d time.Duration) {
+	s.db.timeout = d
+	if s.relaxed != nil {
+		s.relaxed.timeout = d
+	}
+}
 
 // Timeout is the bound SetTimeout set.
 func (s *DB) Timeout() time.Duration { return s.db.timeout }

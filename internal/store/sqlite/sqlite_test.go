@@ -37,9 +37,13 @@ func TestMigrate_ConcurrentStoresOnOneFileApplyTheSchemaOnce(t *testing.T) {
 	storetest.MigrateConcurrently(t, 4, func() (storetest.Migrator, error) { return sqlite.Open(ctx, path) }, "?")
 }
 
-func BenchmarkGetApp(b *testing.B)             { storetest.BenchGetApp(b, testdb.SQLite) }
-func BenchmarkGetSessionByCookie(b *testing.B) { storetest.BenchGetSessionByCookie(b, testdb.SQLite) }
-func BenchmarkConsumeCode(b *testing.B)        { storetest.BenchConsumeCode(b, testdb.SQLite) }
+func BenchmarkGetApp(b *testing.B)              { storetest.BenchGetApp(b, testdb.SQLite) }
+func BenchmarkGetSessionByCookie(b *testing.B)  { storetest.BenchGetSessionByCookie(b, testdb.SQLite) }
+func BenchmarkConsumeCode(b *testing.B)         { storetest.BenchConsumeCode(b, testdb.SQLite) }
+func BenchmarkCreateTokenParallel(b *testing.B) { storetest.BenchCreateTokenParallel(b, testdb.SQLite) }
+func BenchmarkRotateRefreshParallel(b *testing.B) {
+	storetest.BenchRotateRefreshParallel(b, testdb.SQLite)
+}
 
 func TestStatements_PreparedOncePerPool(t *testing.T) {
 	ctx := t.Context()

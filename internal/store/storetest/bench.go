@@ -2,9 +2,11 @@ package storetest
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -78,4 +80,54 @@ func BenchConsumeCode(b *testing.B, open Opener) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// benchWriters is how many goroutines the parallel write benchmarks run
+// (per GOMAXPROCS), like concurrent token requests of a loaded server.
+const benchWriters = 4
+
+// BenchCreateTokenParallel measures storing one access token per call from
+// concurrent callers, done on every client_credentials request.
+func BenchCreateTokenParallel(b *testing.B, open Opener) {
+	s := benchStore(b, open)
+	ctx := b.Context()
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(benchWriters)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			tk := newToken("bench", fmt.Sprintf("at-%d", n.Add(1)), domain.TokenAccess, "", "", "")
+			if err := s.CreateTokens(ctx, tk); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchRotateRefreshParallel measures refresh-token rotation on concurrent
+// chains: each caller rotates its own chain's current token into a new
+// access and refresh token, as a refresh_token request does.
+func BenchRotateRefreshParallel(b *testing.B, open Opener) {
+	s := benchStore(b, open)
+	ctx := b.Context()
+	var chains, n atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(benchWriters)
+	b.RunParallel(func(pb *testing.PB) {
+		fam := fmt.Sprintf("fam-%d", chains.Add(1))
+		cur := newToken("bench", "rt-"+fam, domain.TokenRefresh, "sid-1", fam, "")
+		if err := s.CreateTokens(ctx, cur); err != nil {
+			b.Error(err)
+			return
+		}
+		for pb.Next() {
+			next := refreshPair("bench", fmt.Sprintf("%s-%d", fam, n.Add(1)), fam)
+			if err := s.RotateRefreshToken(ctx, "bench", cur.Hash, t0.Add(time.Second), next...); err != nil {
+				b.Error(err)
+				return
+			}
+			cur = next[1]
+		}
+	})
 }

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,7 +11,7 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-var codeTests = []test{
+var codeTests = append([]test{
 	{"GetCodeAndGetTicketUseNothingUpAndStayInTheirOrganization", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		createOrg(t, s, "acme")
@@ -114,7 +115,7 @@ var codeTests = []test{
 			}
 		}
 	}},
-}
+}, redeemTests...)
 
 var ticketTests = []test{
 	{"ConsumeTicketReturnsEveryFieldAndMarksItUsed", func(t *testing.T, s store.Store) {
@@ -183,7 +184,7 @@ func tokenStored(t testing.TB, s store.Store, tk *domain.Token) bool {
 	return true
 }
 
-var tokenTests = []test{
+var tokenTests = append([]test{
 	{"CreateTokensKeepsEveryField", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		createOrg(t, s, "acme")
@@ -398,7 +399,7 @@ var tokenTests = []test{
 		checkRevoked(t, s, online, at(time.Minute))
 		checkRevoked(t, s, []*domain.Token{offline, otherSession, machine}, time.Time{})
 	}},
-}
+}, append(batchTests, rotationReplayTests...)...)
 
 // checkRevoked checks that each token is unchanged except for RevokedAt.
 func checkRevoked(t testing.TB, s store.Store, tokens []*domain.Token, revokedAt time.Time) {
@@ -410,4 +411,316 @@ func checkRevoked(t testing.TB, s store.Store, tokens []*domain.Token, revokedAt
 		want.RevokedAt = revokedAt
 		equal(t, fmt.Sprintf("%s token of family %q", tk.Kind, tk.FamilyID), got, want)
 	}
+}
+
+// writeHolder is a store whose batching writer can be held, so that a
+// test writes a batch of a known composition (sqldb.DB.HoldWrites).
+type writeHolder interface {
+	HoldWrites() (queued func() int, release func())
+}
+
+// holdWrites holds s's batching writer, if it has one, and returns what
+// waits until n callers are queued and then writes them as one batch.
+func holdWrites(t testing.TB, s store.Store) (releaseWhenQueued func(n int)) {
+	t.Helper()
+	h, isHolder := s.(writeHolder)
+	if !isHolder {
+		return func(int) {}
+	}
+	queued, release := h.HoldWrites()
+	released := false
+	t.Cleanup(func() {
+		if !released {
+			release()
+		}
+	})
+	return func(n int) {
+		deadline := time.Now().Add(60 * time.Second)
+		for queued() < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d writes queued after 60 s", queued(), n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		released = true
+		release()
+	}
+}
+
+var batchTests = []test{
+	{"ConcurrentInsertsAllLandAndAreReadable", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		const n = racers
+		tokens := make([][]*domain.Token, n)
+		codes := make([]*domain.AuthCode, n)
+		reqs := make([]*domain.AuthRequest, n)
+		for i := range n {
+			switch i % 3 {
+			case 0:
+				tokens[i] = []*domain.Token{newToken("acme", fmt.Sprintf("at-%d", i), domain.TokenAccess, "", "", "")}
+			case 1:
+				tokens[i] = refreshPair("acme", fmt.Sprint(i), fmt.Sprintf("fam-%d", i))
+			case 2:
+				tokens[i] = []*domain.Token{newToken("acme", fmt.Sprintf("rt-%d", i), domain.TokenRefresh, "sid-1", fmt.Sprintf("fam-%d", i), "")}
+			}
+			codes[i] = newCode("acme", fmt.Sprintf("code-%d", i), "sub-1", "sid-1")
+			reqs[i] = newAuthRequest("acme", fmt.Sprintf("req-%d", i))
+		}
+		errs := race(3*n, func(i int) error {
+			switch i % 3 {
+			case 0:
+				return s.CreateTokens(ctx, tokens[i/3]...)
+			case 1:
+				return s.CreateCode(ctx, codes[i/3])
+			default:
+				return s.CreateAuthRequest(ctx, reqs[i/3])
+			}
+		})
+		for i, err := range errs {
+			ok(t, fmt.Sprintf("write %d", i), err)
+		}
+		for i := range n {
+			for _, want := range tokens[i] {
+				got, err := s.GetToken(ctx, "acme", want.Hash)
+				ok(t, "GetToken", err)
+				equal(t, "GetToken", got, want)
+			}
+			got, err := s.GetCode(ctx, "acme", codes[i].Hash)
+			ok(t, "GetCode", err)
+			equal(t, "GetCode", got, codes[i])
+			gotR, err := s.GetAuthRequest(ctx, "acme", reqs[i].ID, t0)
+			ok(t, "GetAuthRequest", err)
+			equal(t, "GetAuthRequest", gotR, reqs[i])
+		}
+	}},
+	{"OneBadRowInABatchFailsAlone", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		taken := newToken("acme", "at-taken", domain.TokenAccess, "", "", "")
+		ok(t, "CreateTokens", s.CreateTokens(ctx, taken))
+		takenCode := createCode(t, s, "acme", "code-taken", "sub-1", "sid-1")
+
+		// One batch: good tokens, a pair whose second token's hash is
+		// taken, a code whose hash is taken, two callers with the same new
+		// hash, a good code and a good pending request.
+		good := make([][]*domain.Token, 8)
+		for i := range good {
+			good[i] = refreshPair("acme", fmt.Sprint(i), fmt.Sprintf("fam-%d", i))
+		}
+		badPair := []*domain.Token{
+			newToken("acme", "at-bad", domain.TokenAccess, "sid-1", "fam-bad", ""),
+			newToken("acme", "at-taken", domain.TokenAccess, "sid-1", "fam-bad", ""),
+		}
+		twins := [][]*domain.Token{
+			{newToken("acme", "at-twin", domain.TokenAccess, "", "", "")},
+			{newToken("acme", "at-twin", domain.TokenAccess, "", "fam-twin-2", "")},
+		}
+		badCode := newCode("acme", "code-taken", "sub-2", "sid-2")
+		goodCode := newCode("acme", "code-good", "sub-1", "sid-1")
+		req := newAuthRequest("acme", "req-good")
+
+		releaseWhenQueued := holdWrites(t, s)
+		writes := []func() error{
+			func() error { return s.CreateTokens(ctx, badPair...) },
+			func() error { return s.CreateTokens(ctx, twins[0]...) },
+			func() error { return s.CreateTokens(ctx, twins[1]...) },
+			func() error { return s.CreateCode(ctx, badCode) },
+			func() error { return s.CreateCode(ctx, goodCode) },
+			func() error { return s.CreateAuthRequest(ctx, req) },
+		}
+		for i := range good {
+			writes = append(writes, func() error { return s.CreateTokens(ctx, good[i]...) })
+		}
+		errs := make([]error, len(writes))
+		var wg sync.WaitGroup
+		for i, w := range writes {
+			wg.Add(1)
+			go func() { defer wg.Done(); errs[i] = w() }()
+		}
+		releaseWhenQueued(len(writes))
+		wg.Wait()
+
+		wantErr(t, "CreateTokens with a taken hash", errs[0], store.ErrConflict)
+		if tokenStored(t, s, badPair[0]) {
+			t.Error("the refused caller's other token was stored")
+		}
+		twinErrs := errs[1:3]
+		if (twinErrs[0] == nil) == (twinErrs[1] == nil) {
+			t.Fatalf("two callers inserting one hash: errs = %v, want exactly one to succeed", twinErrs)
+		}
+		for i, err := range twinErrs {
+			if err != nil {
+				wantErr(t, "the second of two equal hashes", err, store.ErrConflict)
+			} else {
+				got, err := s.GetToken(ctx, "acme", twins[i][0].Hash)
+				ok(t, "GetToken twin", err)
+				equal(t, "the stored twin", got, twins[i][0])
+			}
+		}
+		wantErr(t, "CreateCode with a taken hash", errs[3], store.ErrConflict)
+		got, err := s.GetCode(ctx, "acme", takenCode.Hash)
+		ok(t, "GetCode", err)
+		equal(t, "the code after the refused duplicate", got, takenCode)
+		for i, err := range errs[4:] {
+			ok(t, fmt.Sprintf("good write %d", i), err)
+		}
+		gotC, err := s.GetCode(ctx, "acme", goodCode.Hash)
+		ok(t, "GetCode good", err)
+		equal(t, "good code", gotC, goodCode)
+		gotR, err := s.GetAuthRequest(ctx, "acme", req.ID, t0)
+		ok(t, "GetAuthRequest", err)
+		equal(t, "good request", gotR, req)
+		for _, pair := range good {
+			for _, want := range pair {
+				got, err := s.GetToken(ctx, "acme", want.Hash)
+				ok(t, "GetToken good", err)
+				equal(t, "good token", got, want)
+			}
+		}
+	}},
+	{"AHeldBatchOfOneCallerIsWrittenLikeAnyWrite", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		pair := refreshPair("acme", "1", "fam-1")
+		releaseWhenQueued := holdWrites(t, s)
+		done := make(chan error, 1)
+		go func() { done <- s.CreateTokens(ctx, pair...) }()
+		releaseWhenQueued(1)
+		ok(t, "CreateTokens", <-done)
+		for _, want := range pair {
+			got, err := s.GetToken(ctx, "acme", want.Hash)
+			ok(t, "GetToken", err)
+			equal(t, "GetToken", got, want)
+		}
+	}},
+}
+
+var redeemTests = []test{
+	{"RedeemCodeUsesTheCodeAndStoresItsTokens", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		c := createCode(t, s, "acme", "code-1", "sub-1", "sid-1")
+		tokens := []*domain.Token{
+			newToken("acme", "at-1", domain.TokenAccess, "sid-1", "fam-1", "code-1"),
+			newToken("acme", "rt-1", domain.TokenRefresh, "sid-1", "fam-1", "code-1"),
+		}
+		ok(t, "RedeemCode", s.RedeemCode(ctx, "acme", c.Hash, at(time.Second), tokens...))
+		for _, want := range tokens {
+			got, err := s.GetToken(ctx, "acme", want.Hash)
+			ok(t, "GetToken", err)
+			equal(t, "GetToken", got, want)
+		}
+		got, err := s.ConsumeCode(ctx, "acme", c.Hash, at(2*time.Second))
+		wantErr(t, "ConsumeCode after RedeemCode", err, store.ErrAlreadyUsed)
+		equal(t, "UsedAt", got.UsedAt, at(time.Second))
+	}},
+	{"RedeemCodeOfAUsedOrUnknownCodeStoresNothing", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		createOrg(t, s, "globex")
+		c := createCode(t, s, "acme", "code-1", "sub-1", "sid-1")
+		ok(t, "RedeemCode", s.RedeemCode(ctx, "acme", c.Hash, at(time.Second), refreshPair("acme", "1", "fam-1")...))
+		again := refreshPair("acme", "again", "fam-2")
+		wantErr(t, "RedeemCode again", s.RedeemCode(ctx, "acme", c.Hash, at(2*time.Second), again...), store.ErrAlreadyUsed)
+		unknown := refreshPair("acme", "unknown", "fam-3")
+		wantErr(t, "RedeemCode of an unknown code", s.RedeemCode(ctx, "acme", h("code-404"), at(time.Second), unknown...), store.ErrNotFound)
+		elsewhere := refreshPair("globex", "elsewhere", "fam-4")
+		wantErr(t, "RedeemCode at another organization", s.RedeemCode(ctx, "globex", c.Hash, at(time.Second), elsewhere...), store.ErrNotFound)
+		for _, tk := range append(append(again, unknown...), elsewhere...) {
+			if tokenStored(t, s, tk) {
+				t.Errorf("a refused redemption stored token %x", tk.Hash[:4])
+			}
+		}
+	}},
+	{"RedeemCodeIsAllOrNothing", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		c := createCode(t, s, "acme", "code-1", "sub-1", "sid-1")
+		taken := newToken("acme", "at-taken", domain.TokenAccess, "", "", "")
+		ok(t, "CreateTokens", s.CreateTokens(ctx, taken))
+		fresh := newToken("acme", "rt-1", domain.TokenRefresh, "sid-1", "fam-1", "code-1")
+		dup := newToken("acme", "at-taken", domain.TokenAccess, "sid-1", "fam-1", "code-1")
+		wantErr(t, "RedeemCode with a taken token hash", s.RedeemCode(ctx, "acme", c.Hash, at(time.Second), fresh, dup), store.ErrConflict)
+		if tokenStored(t, s, fresh) {
+			t.Error("the failed redemption stored its other token")
+		}
+		got, err := s.GetCode(ctx, "acme", c.Hash)
+		ok(t, "GetCode", err)
+		equal(t, "code after a failed redemption", got, c)
+		retry := refreshPair("acme", "retry", "fam-1")
+		ok(t, "RedeemCode retried", s.RedeemCode(ctx, "acme", c.Hash, at(2*time.Second), retry...))
+	}},
+	{"ConcurrentRedeemCodeHasExactlyOneWinnerWhoseTokensAReplayRevokes", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		c := createCode(t, s, "acme", "code-1", "sub-1", "sid-1")
+		nexts := make([][]*domain.Token, racers)
+		for i := range nexts {
+			nexts[i] = []*domain.Token{
+				newToken("acme", fmt.Sprintf("at-%d", i), domain.TokenAccess, "sid-1", fmt.Sprintf("fam-%d", i), "code-1"),
+				newToken("acme", fmt.Sprintf("rt-%d", i), domain.TokenRefresh, "sid-1", fmt.Sprintf("fam-%d", i), "code-1"),
+			}
+		}
+		errs := race(racers, func(i int) error {
+			return s.RedeemCode(ctx, "acme", c.Hash, at(time.Second), nexts[i]...)
+		})
+		w := oneWinner(t, errs)
+		for i, next := range nexts {
+			for _, n := range next {
+				if stored := tokenStored(t, s, n); stored != (i == w) {
+					t.Errorf("racer %d's %s token stored = %v (winner was %d)", i, n.Kind, stored, w)
+				}
+			}
+		}
+		// Every loser's replay finds the winner's tokens to revoke.
+		ok(t, "RevokeTokensFromCode", s.RevokeTokensFromCode(ctx, "acme", c.Hash, at(2*time.Second)))
+		checkRevoked(t, s, nexts[w], at(2*time.Second))
+	}},
+}
+
+var rotationReplayTests = []test{
+	{"ConcurrentChainsRotateAndEveryReplayIsAlreadyUsed", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		const chains, steps = 8, 5
+		cur := make([]*domain.Token, chains)
+		var seen [][]byte
+		for i := range cur {
+			cur[i] = newToken("acme", fmt.Sprintf("rt-%d-0", i), domain.TokenRefresh, "sid-1", fmt.Sprintf("fam-%d", i), "")
+			ok(t, "CreateTokens", s.CreateTokens(ctx, cur[i]))
+		}
+		for step := 1; step <= steps; step++ {
+			nexts := make([][]*domain.Token, chains)
+			for i := range nexts {
+				nexts[i] = refreshPair("acme", fmt.Sprintf("%d-%d", i, step), fmt.Sprintf("fam-%d", i))
+			}
+			// Each chain rotates once, and a replay of its previous
+			// token (rotated a step before) races along.
+			errs := race(2*chains, func(i int) error {
+				if i < chains {
+					return s.RotateRefreshToken(ctx, "acme", cur[i].Hash, at(time.Duration(step)*time.Second), nexts[i]...)
+				}
+				if step == 1 {
+					return store.ErrAlreadyUsed // nothing rotated yet to replay
+				}
+				return s.RotateRefreshToken(ctx, "acme", seen[i-chains], at(time.Duration(step)*time.Second), refreshPair("acme", fmt.Sprintf("replay-%d-%d", i, step), "x")...)
+			})
+			for i, err := range errs {
+				if i < chains {
+					ok(t, "RotateRefreshToken", err)
+				} else {
+					wantErr(t, "RotateRefreshToken of a rotated token", err, store.ErrAlreadyUsed)
+				}
+			}
+			seen = seen[:0]
+			for i := range cur {
+				seen = append(seen, cur[i].Hash)
+				cur[i] = nexts[i][1]
+				got, err := s.GetToken(ctx, "acme", seen[i])
+				ok(t, "GetToken", err)
+				equal(t, "rotated at", got.RotatedAt, at(time.Duration(step)*time.Second))
+			}
+		}
+	}},
 }

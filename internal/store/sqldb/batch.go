@@ -1,0 +1,350 @@
+package sqldb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/store"
+)
+
+// Group commit.
+//
+// The rows the protocol flows insert on every request — access and refresh
+// tokens, authorization codes, pending authorization requests — are
+// written by a small batching writer: concurrent inserts share one
+// transaction, so a loaded server pays one commit (one WAL write and
+// flush) for many rows instead of one each.
+//
+//   - When no batch is being written, a write goes at once, alone, on the
+//     caller's goroutine: an idle server adds no latency.
+//   - While batches are being written, new writes queue. A queued write
+//     waits for a running batch to finish, or for at most batchWait when
+//     another batch may start beside the running ones (PostgreSQL), or
+//     until batchRows rows are queued.
+//   - Each caller's rows (CreateTokens' access and refresh token) are
+//     stored together or not at all, and each caller gets its own error:
+//     when a batch's transaction fails for any reason but an unavailable
+//     database, every caller's rows are written again in a transaction of
+//     their own, so only the bad rows fail.
+//   - A call returns nil only once its rows are committed.
+
+const (
+	// batchRows caps the rows of one batch transaction.
+	batchRows = 64
+	// batchWait bounds how long a queued write waits for a batch to start
+	// when the database takes concurrent batches.
+	batchWait = time.Millisecond
+)
+
+// insertGroup is one caller's rows of one table.
+type insertGroup struct {
+	ctx   context.Context
+	table string
+	cols  string
+	rows  [][]any
+	// relaxed: the rows may be committed without waiting for the WAL
+	// flush (PostgreSQL synchronous_commit off; see docs/performance.md).
+	relaxed bool
+
+	err  error
+	done chan struct{}
+}
+
+// batcher queues insert groups and runs their batches.
+type batcher struct {
+	write      func(batch []*insertGroup)
+	maxRunning int // batches written at once: 1 on SQLite (one writer)
+
+	mu      sync.Mutex
+	queue   []*insertGroup
+	rows    int // rows queued
+	running int
+	armed   bool // a batchWait timer is pending
+	held    bool // tests: queue everything until released
+}
+
+// submit queues g and waits for its result.
+func (b *batcher) submit(g *insertGroup) error {
+	g.done = make(chan struct{})
+	b.mu.Lock()
+	b.queue = append(b.queue, g)
+	b.rows += len(g.rows)
+	switch {
+	case b.held:
+		b.mu.Unlock()
+	case b.running == 0:
+		// Idle: write at once on this goroutine, with whatever else
+		// happens to be queued.
+		b.running++
+		batch := b.takeLocked()
+		b.mu.Unlock()
+		b.write(batch)
+		b.next()
+	default:
+		b.scheduleLocked()
+		b.mu.Unlock()
+	}
+	select {
+	case <-g.done:
+		return g.err
+	case <-g.ctx.Done():
+		// The rows may still be written; the caller has gone.
+		return g.ctx.Err()
+	}
+}
+
+// takeLocked removes the next batch from the queue: groups in order until
+// batchRows rows (at least one group).
+func (b *batcher) takeLocked() []*insertGroup {
+	n, rows := 0, 0
+	for n < len(b.queue) && (n == 0 || rows+len(b.queue[n].rows) <= batchRows) {
+		rows += len(b.queue[n].rows)
+		n++
+	}
+	batch := make([]*insertGroup, n)
+	copy(batch, b.queue)
+	clear(b.queue[:n])
+	b.queue = b.queue[n:]
+	b.rows -= rows
+	return batch
+}
+
+// scheduleLocked starts another batch beside the running ones when the
+// queue is full, or arms the batchWait timer.
+func (b *batcher) scheduleLocked() {
+	if b.running >= b.maxRunning || len(b.queue) == 0 {
+		return
+	}
+	if b.rows >= batchRows {
+		b.running++
+		go b.drive(b.takeLocked())
+		return
+	}
+	if !b.armed {
+		b.armed = true
+		time.AfterFunc(batchWait, b.expire)
+	}
+}
+
+func (b *batcher) expire() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.armed = false
+	if b.held || len(b.queue) == 0 || b.running >= b.maxRunning {
+		return
+	}
+	b.running++
+	go b.drive(b.takeLocked())
+}
+
+// next, after a batch was written, hands what queued meanwhile to a
+// goroutine of its own, so the caller that wrote the batch returns.
+func (b *batcher) next() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.held || len(b.queue) == 0 {
+		b.running--
+		return
+	}
+	go b.drive(b.takeLocked())
+}
+
+// drive writes batch, then every batch queued meanwhile.
+func (b *batcher) drive(batch []*insertGroup) {
+	for {
+		b.write(batch)
+		b.mu.Lock()
+		if b.held || len(b.queue) == 0 {
+			b.running--
+			b.mu.Unlock()
+			return
+		}
+		batch = b.takeLocked()
+		b.mu.Unlock()
+	}
+}
+
+// hold makes writes queue until the returned release, which writes what
+// queued as one batch (tests: a batch of a known composition).
+func (b *batcher) hold() (queued func() int, release func()) {
+	b.mu.Lock()
+	b.held = true
+	b.mu.Unlock()
+	queued = func() int {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(b.queue)
+	}
+	release = func() {
+		b.mu.Lock()
+		b.held = false
+		if len(b.queue) == 0 || b.running >= b.maxRunning {
+			b.mu.Unlock()
+			return
+		}
+		b.running++
+		batch := b.takeLocked()
+		b.mu.Unlock()
+		b.drive(batch)
+	}
+	return queued, release
+}
+
+// HoldWrites makes the batching writer queue every insert until release
+// is called, which writes what queued as one batch (up to 64 rows);
+// queued reports how many callers wait. For tests that need a batch of a
+// known composition.
+func (s *DB) HoldWrites() (queued func() int, release func()) { return s.batch.hold() }
+
+// insert stores g's rows through the batching writer.
+func (s *DB) insert(ctx context.Context, table, cols string, relaxed bool, rows ...[]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	return s.batch.submit(&insertGroup{ctx: ctx, table: table, cols: cols, rows: rows, relaxed: relaxed})
+}
+
+// writeBatch writes a batch: alone when it is one group, else in one
+// transaction, else (the transaction failed) group by group.
+func (s *DB) writeBatch(batch []*insertGroup) {
+	live := batch[:0:0]
+	for _, g := range batch {
+		if err := g.ctx.Err(); err != nil {
+			g.err = err
+			close(g.done)
+			continue
+		}
+		live = append(live, g)
+	}
+	switch len(live) {
+	case 0:
+		return
+	case 1:
+		g := live[0]
+		g.err = s.writeGroups(g.ctx, live)
+		close(g.done)
+		return
+	}
+	// The batch is everyone's: it does not end when one caller goes away.
+	ctx := context.WithoutCancel(live[0].ctx)
+	err := s.writeGroups(ctx, live)
+	if err != nil && !errors.Is(err, store.ErrUnavailable) {
+		for _, g := range live {
+			g.err = s.writeGroups(g.ctx, []*insertGroup{g})
+			close(g.done)
+		}
+		return
+	}
+	for _, g := range live {
+		if err != nil {
+			store.MarkUnavailable(g.ctx)
+		}
+		g.err = err
+		close(g.done)
+	}
+}
+
+// writeGroups inserts the groups' rows: one statement when they are one
+// row, else one transaction with a multi-row INSERT per table (in chunks
+// of powers of two rows, so that few statement texts exist to prepare).
+func (s *DB) writeGroups(ctx context.Context, groups []*insertGroup) error {
+	p := s.db
+	relaxed := true
+	for _, g := range groups {
+		relaxed = relaxed && g.relaxed
+	}
+	if relaxed && s.relaxed != nil {
+		p = s.relaxed
+	}
+	if len(groups) == 1 && len(groups[0].rows) == 1 {
+		g := groups[0]
+		_, err := p.ExecContext(ctx, s.q(insertText(g.table, g.cols, 1)), g.rows[0]...)
+		return s.classify(err)
+	}
+	// Tables in the order they first appear; rows in order.
+	var tables []*insertGroup
+	for _, g := range groups {
+		i := 0
+		for i < len(tables) && tables[i].table != g.table {
+			i++
+		}
+		if i == len(tables) {
+			tables = append(tables, &insertGroup{table: g.table, cols: g.cols})
+		}
+		tables[i].rows = append(tables[i].rows, g.rows...)
+	}
+	var stmts []insertStmt
+	for _, t := range tables {
+		stmts = s.planInsert(ctx, p, stmts, t.table, t.cols, t.rows)
+	}
+	return s.inTxOn(ctx, p, func(tx *sql.Tx) error { return execInserts(ctx, p, tx, stmts) })
+}
+
+// insertStmt is one multi-row INSERT of a transaction.
+type insertStmt struct {
+	query string
+	args  []any
+}
+
+// planInsert appends the statements that insert rows into table: as few
+// as chunks of powers of two rows allow, so that few statement texts
+// exist. On SQLite it prepares them now, on the pool: a statement used in
+// a transaction must be prepared before (see pool.prepared).
+func (s *DB) planInsert(ctx context.Context, p *pool, out []insertStmt, table, cols string, rows [][]any) []insertStmt {
+	for len(rows) > 0 {
+		n := 1
+		for n*2 <= len(rows) && n*2 <= batchRows {
+			n *= 2
+		}
+		query := s.q(insertText(table, cols, n))
+		if p.stmts != nil {
+			p.stmts.get(ctx, p.raw, query)
+		}
+		args := make([]any, 0, n*len(rows[0]))
+		for _, r := range rows[:n] {
+			args = append(args, r...)
+		}
+		out = append(out, insertStmt{query: query, args: args})
+		rows = rows[n:]
+	}
+	return out
+}
+
+func execInserts(ctx context.Context, p *pool, tx *sql.Tx, stmts []insertStmt) error {
+	for _, st := range stmts {
+		if _, err := (txExec{tx: tx, p: p}).ExecContext(ctx, st.query, st.args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var insertTexts sync.Map // insertKey → INSERT text with ? markers
+
+type insertKey struct {
+	table, cols string
+	rows        int
+}
+
+// insertText is INSERT INTO table (cols) VALUES (?, …), … for n rows.
+func insertText(table, cols string, n int) string {
+	key := insertKey{table, cols, n}
+	if v, ok := insertTexts.Load(key); ok {
+		return v.(string)
+	}
+	row := "(" + strings.Repeat("?, ", strings.Count(cols, ",")) + "?)"
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + table + " (" + cols + ") VALUES ")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	insertTexts.Store(key, b.String())
+	return b.String()
+}

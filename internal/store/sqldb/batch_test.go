@@ -1,0 +1,147 @@
+package sqldb
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+)
+
+// recorder is a batch writer that records each batch's size.
+type recorder struct {
+	mu      sync.Mutex
+	batches []int
+	fail    error
+}
+
+func (r *recorder) write(batch []*insertGroup) {
+	r.mu.Lock()
+	r.batches = append(r.batches, len(batch))
+	r.mu.Unlock()
+	for _, g := range batch {
+		g.err = r.fail
+		close(g.done)
+	}
+}
+
+func (r *recorder) sizes() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]int(nil), r.batches...)
+}
+
+func group(ctx context.Context) *insertGroup {
+	return &insertGroup{ctx: ctx, table: "t", cols: "a", rows: [][]any{{1}}}
+}
+
+func waitQueued(t *testing.T, queued func() int, n int) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for queued() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d writes queued after 60 s", queued(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestBatcher_AnIdleWriterWritesAtOnceAlone(t *testing.T) {
+	r := &recorder{fail: errors.New("boom")}
+	b := &batcher{write: r.write, maxRunning: 1}
+	if err := b.submit(group(t.Context())); err == nil || err.Error() != "boom" {
+		t.Fatalf("submit: err = %v, want the writer's error", err)
+	}
+	if got := r.sizes(); len(got) != 1 || got[0] != 1 {
+		t.Fatalf("batches = %v, want one of one group", got)
+	}
+	if b.running != 0 {
+		t.Fatalf("running = %d after the write, want 0", b.running)
+	}
+}
+
+func TestBatcher_QueuedWritesGoTogetherUpToTheRowBound(t *testing.T) {
+	r := &recorder{}
+	b := &batcher{write: r.write, maxRunning: 1}
+	queued, release := b.hold()
+	n := batchRows + 6
+	errs := make(chan error, n)
+	for range n {
+		go func() { errs <- b.submit(group(t.Context())) }()
+	}
+	waitQueued(t, queued, n)
+	release()
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := r.sizes(); len(got) != 2 || got[0] != batchRows || got[1] != 6 {
+		t.Fatalf("batches = %v, want [%d 6]", got, batchRows)
+	}
+}
+
+func TestBatcher_ACallerThatGoesAwayIsToldSo(t *testing.T) {
+	r := &recorder{}
+	b := &batcher{write: r.write, maxRunning: 1}
+	queued, release := b.hold()
+	defer release()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- b.submit(group(ctx)) }()
+	waitQueued(t, queued, 1)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("submit: err = %v, want context.Canceled", err)
+	}
+}
+
+func TestBatcher_ConcurrentBatchesStartBesideARunningOne(t *testing.T) {
+	// A writer that blocks its first batch until the second has been
+	// written: with maxRunning 2, the queued write must not wait for it.
+	first := make(chan struct{})
+	var once sync.Once
+	var mu sync.Mutex
+	calls := 0
+	b := &batcher{maxRunning: 2}
+	b.write = func(batch []*insertGroup) {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		if n == 1 {
+			<-first
+		} else {
+			once.Do(func() { close(first) })
+		}
+		for _, g := range batch {
+			close(g.done)
+		}
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- b.submit(group(t.Context())) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		mu.Lock()
+		started := calls == 1
+		mu.Unlock()
+		if started {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first write did not start within 60 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	go func() { errs <- b.submit(group(t.Context())) }()
+	for range 2 {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("a write queued beside a running batch waited for it")
+		}
+	}
+}
