@@ -12,6 +12,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -67,7 +68,7 @@ func (p *Provider) parseLogoutRequest(ctx context.Context, org *domain.Organizat
 		if (typ != "" && !strings.EqualFold(typ, "JWT")) || len(h.Events) > 0 {
 			return nil, "The id_token_hint is not an ID token."
 		}
-		if h.Issuer != p.Issuer(org.ID) {
+		if h.Issuer != request.Issuer(ctx) {
 			return nil, "The sign-out request carries an id_token_hint from another issuer."
 		}
 		auds := h.audiences()
@@ -104,10 +105,7 @@ func (p *Provider) parseLogoutRequest(ctx context.Context, org *domain.Organizat
 
 // endSession is the end_session endpoint (RP-Initiated Logout 1.0).
 func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
-	org, ok := p.org(w, r)
-	if !ok {
-		return
-	}
+	org := request.Org(r.Context())
 	params, perr := oauth.ParseRequest(w, r)
 	if perr != nil {
 		p.errorPage(w, r, org, http.StatusBadRequest, "Invalid sign-out request", perr.Description)
@@ -160,8 +158,8 @@ type logoutPageData struct {
 func (p *Provider) confirmLogout(w http.ResponseWriter, r *http.Request, org *domain.Organization, sess *domain.Session, lr *logoutRequest) {
 	d := logoutPageData{
 		pageData: pageData{Title: "Sign out", OrgName: org.Name},
-		Action:   p.Issuer(org.ID) + "/logout", CSRF: p.Sessions.CSRFToken(w, r, org.ID),
-		PostLogoutRedirectURI: lr.postLogoutRedirectURI, State: lr.state, CancelURL: p.Issuer(org.ID) + "/account",
+		Action:   request.Issuer(r.Context()) + "/logout", CSRF: p.Sessions.CSRFToken(w, r, org.ID),
+		PostLogoutRedirectURI: lr.postLogoutRedirectURI, State: lr.state, CancelURL: request.Issuer(r.Context()) + "/account",
 	}
 	if lr.app != nil {
 		d.AppName, d.ClientID = lr.app.Name, lr.app.ClientID
@@ -176,10 +174,7 @@ func (p *Provider) confirmLogout(w http.ResponseWriter, r *http.Request, org *do
 
 // logoutPage (GET ISS/logout) asks the signed-in user to confirm.
 func (p *Provider) logoutPage(w http.ResponseWriter, r *http.Request) {
-	org, ok := p.org(w, r)
-	if !ok {
-		return
-	}
+	org := request.Org(r.Context())
 	sess, err := p.Sessions.Current(r.Context(), r, org.ID)
 	if err != nil {
 		p.internalError(w, r, "load session", err)
@@ -195,10 +190,7 @@ func (p *Provider) logoutPage(w http.ResponseWriter, r *http.Request) {
 // logoutSubmit (POST ISS/logout) is the confirmed sign-out, from the
 // confirmation page or the account page.
 func (p *Provider) logoutSubmit(w http.ResponseWriter, r *http.Request) {
-	org, ok := p.org(w, r)
-	if !ok {
-		return
-	}
+	org := request.Org(r.Context())
 	form, perr := oauth.ParseForm(w, r)
 	if perr != nil {
 		p.errorPage(w, r, org, http.StatusBadRequest, "Sign-out failed", perr.Description)
@@ -284,5 +276,5 @@ func (p *Provider) finishLogout(w http.ResponseWriter, r *http.Request, org *dom
 		return
 	}
 	p.render(w, r, http.StatusOK, "logged_out", logoutPageData{pageData: pageData{Title: "Signed out", OrgName: org.Name},
-		Link: p.Issuer(org.ID) + "/account", LinkText: "Sign in again"})
+		Link: request.Issuer(r.Context()) + "/account", LinkText: "Sign in again"})
 }

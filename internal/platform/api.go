@@ -19,14 +19,14 @@ import (
 	"github.com/latchkey/latchkey/internal/throttle"
 )
 
-// Store is what the API reads and writes directly; user changes go
-// through the Directory.
+// Store is what the API reads and writes directly (only the methods it
+// calls); user changes go through the Directory.
 type Store interface {
-	store.Orgs
-	store.APIKeys
-	store.Users
-	store.Tickets
-	store.Audit
+	AppendAudit(ctx context.Context, e *domain.AuditEvent) error
+	CreateTicket(ctx context.Context, t *domain.LoginTicket) error
+	FindAPIKey(ctx context.Context, orgID string, hash []byte, now time.Time) (*domain.APIKey, error)
+	GetOrg(ctx context.Context, id string) (*domain.Organization, error)
+	GetUserByName(ctx context.Context, orgID, userName string) (*domain.User, error)
 }
 
 // API serves the trusted-platform endpoints.
@@ -203,6 +203,6 @@ func (a *API) audit(ctx context.Context, orgID string, who directory.Actor, acti
 		OrgID: orgID, At: a.now(), Actor: who.Name, Action: action, Target: target, Result: result, ClientIP: who.ClientIP, Detail: detail,
 	})
 	if err != nil {
-		a.Log.Error("append audit event", "request_id", a.RequestID(ctx), "action", action, "err", err)
+		a.Log.ErrorContext(ctx, "append audit event", "action", action, "err", err)
 	}
 }

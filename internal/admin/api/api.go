@@ -188,7 +188,7 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request, action string
 		a.internalError(w, r, err)
 		return nil, false
 	}
-	a.log().Info("admin api: token refused", "request_id", a.requestID(r), "action", action, "reason", result, "client_ip", clientIP(r))
+	a.log().InfoContext(r.Context(), "admin api: token refused", "action", action, "reason", result, "client_ip", clientIP(r))
 	if tok != nil && tok.OrgID != "" {
 		// A real token of this organization stopped working: its admins
 		// should see who still uses it.
