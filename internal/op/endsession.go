@@ -103,6 +103,23 @@ func (p *Provider) parseLogoutRequest(ctx context.Context, org *domain.Organizat
 	return lr, ""
 }
 
+// logoutRequest validates a sign-out request's parameters and finds the
+// browser's session (nil without one); when it returns false it has
+// answered the request.
+func (p *Provider) logoutRequest(w http.ResponseWriter, r *http.Request, org *domain.Organization, params oauth.Params) (*logoutRequest, *domain.Session, bool) {
+	lr, problem := p.parseLogoutRequest(r.Context(), org, params)
+	if problem != "" {
+		p.errorPage(w, r, org, http.StatusBadRequest, "Invalid sign-out request", problem)
+		return nil, nil, false
+	}
+	sess, err := p.Sessions.Current(r.Context(), r, org.ID)
+	if err != nil {
+		p.internalError(w, r, "load session", err)
+		return nil, nil, false
+	}
+	return lr, sess, true
+}
+
 // endSession is the end_session endpoint (RP-Initiated Logout 1.0).
 func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 	org := request.Org(r.Context())
@@ -111,14 +128,8 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 		p.errorPage(w, r, org, http.StatusBadRequest, "Invalid sign-out request", perr.Description)
 		return
 	}
-	lr, problem := p.parseLogoutRequest(r.Context(), org, params)
-	if problem != "" {
-		p.errorPage(w, r, org, http.StatusBadRequest, "Invalid sign-out request", problem)
-		return
-	}
-	sess, err := p.Sessions.Current(r.Context(), r, org.ID)
-	if err != nil {
-		p.internalError(w, r, "load session", err)
+	lr, sess, ok := p.logoutRequest(w, r, org, params)
+	if !ok {
 		return
 	}
 	switch {
@@ -202,14 +213,8 @@ func (p *Provider) logoutSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	// The confirmation form carries no hint, only what was validated before.
 	delete(form, "id_token_hint")
-	lr, problem := p.parseLogoutRequest(r.Context(), org, form)
-	if problem != "" {
-		p.errorPage(w, r, org, http.StatusBadRequest, "Invalid sign-out request", problem)
-		return
-	}
-	sess, err := p.Sessions.Current(r.Context(), r, org.ID)
-	if err != nil {
-		p.internalError(w, r, "load session", err)
+	lr, sess, ok := p.logoutRequest(w, r, org, form)
+	if !ok {
 		return
 	}
 	p.finishLogout(w, r, org, sess, lr)

@@ -128,16 +128,27 @@ func (p *Provider) newLoginData(w http.ResponseWriter, r *http.Request, org *dom
 	return d
 }
 
-func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
+// signInForm reads a sign-in form (password, second factor, passkey,
+// enrolment) of the request's organization and checks its CSRF token; when
+// it returns false it has answered the request.
+func (p *Provider) signInForm(w http.ResponseWriter, r *http.Request) (*domain.Organization, oauth.Params, bool) {
 	org := request.Org(r.Context())
 	form, perr := oauth.ParseForm(w, r)
 	if perr != nil {
 		p.errorPage(w, r, org, http.StatusBadRequest, "Sign-in failed", "The form could not be read: "+perr.Description)
-		return
+		return nil, nil, false
 	}
 	if !p.Sessions.CheckCSRF(r, org.ID, form.Get("csrf_token")) {
 		p.errorPage(w, r, org, http.StatusForbidden, "Sign-in form expired",
 			"This page was open too long or came from somewhere else. Go back, reload the page and try again.")
+		return nil, nil, false
+	}
+	return org, form, true
+}
+
+func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	org, form, ok := p.signInForm(w, r)
+	if !ok {
 		return
 	}
 	if org.Settings.LoginMethod != domain.LoginPassword {

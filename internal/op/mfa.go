@@ -27,22 +27,6 @@ import (
 // Upstream and trusted-platform sessions are never asked: their own
 // systems own the factors.
 
-func (p *Provider) registerMFA(iss *request.Issuers) {
-	iss.HandleFunc("GET /mfa.js", p.mfaScript)
-	iss.HandleFunc("GET /login/factor", p.factorPage)
-	iss.HandleFunc("POST /login/factor", p.factorSubmit)
-	iss.HandleFunc("GET /login/enrol", p.enrolPage)
-	iss.HandleFunc("POST /login/enrol", p.enrolSubmit)
-	iss.HandleFunc("POST /login/passkey/options", p.passkeyOptions)
-	iss.HandleFunc("POST /login/passkey", p.passkeySubmit)
-	iss.HandleFunc("POST /account/passkey", p.accountAddPasskey)
-	iss.HandleFunc("POST /account/passkey/remove", p.accountRemovePasskey)
-	iss.HandleFunc("GET /account/totp", p.accountTOTPPage)
-	iss.HandleFunc("POST /account/totp", p.accountTOTPSubmit)
-	iss.HandleFunc("POST /account/totp/remove", p.accountRemoveTOTP)
-	iss.HandleFunc("POST /account/recovery", p.accountNewRecoveryCodes)
-}
-
 // mfaOn reports whether second factors are in use in org at all.
 func (p *Provider) mfaOn(org *domain.Organization) bool {
 	return p.MFA != nil && org.Settings.MFA != domain.MFAOff && org.Settings.LoginMethod == domain.LoginPassword
@@ -306,15 +290,8 @@ func (p *Provider) mfaFailure(r *http.Request, org *domain.Organization, user *d
 }
 
 func (p *Provider) factorSubmit(w http.ResponseWriter, r *http.Request) {
-	org := request.Org(r.Context())
-	form, perr := oauth.ParseForm(w, r)
-	if perr != nil {
-		p.errorPage(w, r, org, http.StatusBadRequest, "Sign-in failed", "The form could not be read: "+perr.Description)
-		return
-	}
-	if !p.Sessions.CheckCSRF(r, org.ID, form.Get("csrf_token")) {
-		p.errorPage(w, r, org, http.StatusForbidden, "Sign-in form expired",
-			"This page was open too long or came from somewhere else. Go back, reload the page and try again.")
+	org, form, ok := p.signInForm(w, r)
+	if !ok {
 		return
 	}
 	flow, user, ok := p.pendingFlow(w, r, org, domain.FlowSecondFactor, domain.FlowStepUp)
@@ -472,15 +449,8 @@ func (p *Provider) passkeyOptions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Provider) passkeySubmit(w http.ResponseWriter, r *http.Request) {
-	org := request.Org(r.Context())
-	form, perr := oauth.ParseForm(w, r)
-	if perr != nil {
-		p.errorPage(w, r, org, http.StatusBadRequest, "Sign-in failed", "The form could not be read: "+perr.Description)
-		return
-	}
-	if !p.Sessions.CheckCSRF(r, org.ID, form.Get("csrf_token")) {
-		p.errorPage(w, r, org, http.StatusForbidden, "Sign-in form expired",
-			"This page was open too long or came from somewhere else. Go back, reload the page and try again.")
+	org, form, ok := p.signInForm(w, r)
+	if !ok {
 		return
 	}
 	req, appName := p.loginContext(r.Context(), org, form.Get("req"))

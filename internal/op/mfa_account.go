@@ -360,15 +360,8 @@ func (p *Provider) enrolPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Provider) enrolSubmit(w http.ResponseWriter, r *http.Request) {
-	org := request.Org(r.Context())
-	form, perr := oauth.ParseForm(w, r)
-	if perr != nil {
-		p.errorPage(w, r, org, http.StatusBadRequest, "Sign-in failed", "The form could not be read: "+perr.Description)
-		return
-	}
-	if !p.Sessions.CheckCSRF(r, org.ID, form.Get("csrf_token")) {
-		p.errorPage(w, r, org, http.StatusForbidden, "Sign-in form expired",
-			"This page was open too long or came from somewhere else. Go back, reload the page and try again.")
+	org, form, ok := p.signInForm(w, r)
+	if !ok {
 		return
 	}
 	flow, user, ok := p.pendingFlow(w, r, org, domain.FlowEnrol)

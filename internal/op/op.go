@@ -12,7 +12,6 @@ package op
 
 import (
 	"context"
-	"errors"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -25,7 +24,6 @@ import (
 	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/signer"
-	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/throttle"
 	"github.com/latchkey/latchkey/web"
 )
@@ -135,7 +133,20 @@ func (p *Provider) Register(iss *request.Issuers) {
 	iss.HandleFunc("POST /end_session", p.endSession)
 	iss.HandleFunc("GET /logout", p.logoutPage)
 	iss.HandleFunc("POST /logout", p.logoutSubmit)
-	p.registerMFA(iss)
+	// Second factors (mfa.go, mfa_account.go).
+	iss.HandleFunc("GET /mfa.js", p.mfaScript)
+	iss.HandleFunc("GET /login/factor", p.factorPage)
+	iss.HandleFunc("POST /login/factor", p.factorSubmit)
+	iss.HandleFunc("GET /login/enrol", p.enrolPage)
+	iss.HandleFunc("POST /login/enrol", p.enrolSubmit)
+	iss.HandleFunc("POST /login/passkey/options", p.passkeyOptions)
+	iss.HandleFunc("POST /login/passkey", p.passkeySubmit)
+	iss.HandleFunc("POST /account/passkey", p.accountAddPasskey)
+	iss.HandleFunc("POST /account/passkey/remove", p.accountRemovePasskey)
+	iss.HandleFunc("GET /account/totp", p.accountTOTPPage)
+	iss.HandleFunc("POST /account/totp", p.accountTOTPSubmit)
+	iss.HandleFunc("POST /account/totp/remove", p.accountRemoveTOTP)
+	iss.HandleFunc("POST /account/recovery", p.accountNewRecoveryCodes)
 }
 
 // InternalError is how the server's front door answers a request whose
@@ -145,31 +156,26 @@ func (p *Provider) InternalError(w http.ResponseWriter, r *http.Request, what st
 }
 
 // internalError logs err (the log line carries the request id) and
-// answers with only the reference: a page for a browser, JSON otherwise.
+// answers with only the reference: a page for a browser, JSON otherwise;
+// 503 ("try again", the server adds Retry-After) when the database is
+// unavailable, else 500.
 func (p *Provider) internalError(w http.ResponseWriter, r *http.Request, what string, err error) {
 	ref := p.RequestID(r.Context())
 	p.Log.ErrorContext(r.Context(), what, "err", err)
-	if errors.Is(err, store.ErrUnavailable) || store.Unavailable(r.Context()) {
-		// The server answers 503 with Retry-After (see internal/server).
-		store.MarkUnavailable(r.Context())
-		if strings.Contains(r.Header.Get("Accept"), "text/html") {
-			p.errorPage(w, r, nil, http.StatusServiceUnavailable, "Temporarily unavailable", "Latchkey cannot reach its database right now. Try again in a few seconds.")
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte(`{"error":"temporarily_unavailable","error_description":"the database is unavailable; try again (reference ` + ref + `)"}` + "\n"))
-		return
+	status, title, message := http.StatusInternalServerError, "Something went wrong", "Latchkey could not complete this request. Try again in a moment."
+	code, description := "server_error", "internal error"
+	if request.DatabaseDown(r.Context(), err) {
+		status, title, message = http.StatusServiceUnavailable, "Temporarily unavailable", "Latchkey cannot reach its database right now. Try again in a few seconds."
+		code, description = "temporarily_unavailable", "the database is unavailable; try again"
 	}
 	if strings.Contains(r.Header.Get("Accept"), "text/html") {
-		p.errorPage(w, r, nil, http.StatusInternalServerError, "Something went wrong", "Latchkey could not complete this request. Try again in a moment.")
+		p.errorPage(w, r, nil, status, title, message)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusInternalServerError)
-	_, _ = w.Write([]byte(`{"error":"server_error","error_description":"internal error (reference ` + ref + `)"}` + "\n"))
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(`{"error":"` + code + `","error_description":"` + description + ` (reference ` + ref + `)"}` + "\n"))
 }
 
 type pageData struct {

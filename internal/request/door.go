@@ -70,3 +70,15 @@ func (s *Issuers) HandleFunc(pattern string, h http.HandlerFunc) {
 	method, path, _ := strings.Cut(pattern, " ")
 	s.Mux.Handle(method+" "+IssuerPrefix+path, s.Door.Wrap(h))
 }
+
+// DatabaseDown reports whether a request that failed with err failed
+// because the database is unavailable; it then marks the request so the
+// server answers 503 with Retry-After. Every surface's failure answer asks
+// it before choosing between "try again" (503) and "internal error" (500).
+func DatabaseDown(ctx context.Context, err error) bool {
+	if errors.Is(err, store.ErrUnavailable) || store.Unavailable(ctx) {
+		store.MarkUnavailable(ctx)
+		return true
+	}
+	return false
+}

@@ -47,7 +47,7 @@ func (s *Server) routes() error {
 	issuers := &request.Issuers{Mux: s.mux, Door: door}
 	federation := &upstream.Federation{
 		Store: env.Store, Directory: env.Directory, Sessions: sessions, Logout: s.logout, Master: env.Master,
-		Client: s.outbound, Templates: templates, Log: s.log, RequestID: RequestID, Now: clock,
+		Client: s.outbound, Templates: templates, Log: s.log, Now: clock,
 	}
 	federation.Register(issuers)
 	provider := &op.Provider{
@@ -62,9 +62,9 @@ func (s *Server) routes() error {
 	s.mux.HandleFunc("GET /{$}", provider.TicketLanding)
 	(&platform.API{
 		Store: env.Store, Directory: env.Directory, Limiter: provider.Limiter, Log: s.log,
-		PublicURL: env.Config.PublicURL, RequestID: RequestID, Now: clock,
+		PublicURL: env.Config.PublicURL, Now: clock,
 	}).Register(s.mux)
-	(&api.API{Directory: env.Directory, Log: s.log, RequestID: RequestID}).Register(s.mux)
+	(&api.API{Directory: env.Directory, Log: s.log}).Register(s.mux)
 	(&scim.Service{Directory: env.Directory, PublicURL: env.Config.PublicURL, Log: s.log, RequestID: RequestID}).Register(s.mux)
 
 	s.mux.Handle("/admin/", (&portal.Portal{

@@ -66,7 +66,6 @@ type Federation struct {
 	Client    *http.Client
 	Templates *template.Template
 	Log       *slog.Logger
-	RequestID func(context.Context) string
 	Now       func() time.Time
 
 	mu        sync.Mutex
@@ -225,7 +224,7 @@ func (f *Federation) Begin(w http.ResponseWriter, r *http.Request, org *domain.O
 // fail ends a federated login on a clear page with a reference id; the
 // detail goes to the log only.
 func (f *Federation) fail(w http.ResponseWriter, r *http.Request, org *domain.Organization, status int, title, message string, detail error) {
-	ref := f.RequestID(r.Context())
+	ref := request.ID(r.Context())
 	if detail != nil {
 		f.Log.WarnContext(r.Context(), "upstream login failed", "reason", title, "err", detail)
 	}
