@@ -103,32 +103,46 @@ func (p *Provider) parseLogoutRequest(ctx context.Context, org *domain.Organizat
 	return lr, ""
 }
 
-// logoutRequest validates a sign-out request's parameters and finds the
-// browser's session (nil without one); when it returns false it has
-// answered the request.
-func (p *Provider) logoutRequest(w http.ResponseWriter, r *http.Request, org *domain.Organization, params oauth.Params) (*logoutRequest, *domain.Session, bool) {
+// logoutRequest reads a sign-out request: the RP-Initiated Logout
+// parameters sent to end_session, or (confirmed) the confirmation form
+// posted to ISS/logout, which must carry its CSRF token and whose hint is
+// ignored (it carries only what was validated before). It validates them
+// and finds the browser's session (nil without one); when it returns false
+// it has answered the request.
+func (p *Provider) logoutRequest(w http.ResponseWriter, r *http.Request, confirmed bool) (*domain.Organization, *logoutRequest, *domain.Session, bool) {
+	org := request.Org(r.Context())
+	read, title := oauth.ParseRequest, "Invalid sign-out request"
+	if confirmed {
+		read, title = oauth.ParseForm, "Sign-out failed"
+	}
+	params, perr := read(w, r)
+	if perr != nil {
+		p.errorPage(w, r, org, http.StatusBadRequest, title, perr.Description)
+		return nil, nil, nil, false
+	}
+	if confirmed {
+		if !p.Sessions.CheckCSRF(r, org.ID, params.Get("csrf_token")) {
+			p.errorPage(w, r, org, http.StatusForbidden, "Sign-out form expired", "Go back, reload the page and try again.")
+			return nil, nil, nil, false
+		}
+		delete(params, "id_token_hint")
+	}
 	lr, problem := p.parseLogoutRequest(r.Context(), org, params)
 	if problem != "" {
 		p.errorPage(w, r, org, http.StatusBadRequest, "Invalid sign-out request", problem)
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	sess, err := p.Sessions.Current(r.Context(), r, org.ID)
 	if err != nil {
 		p.internalError(w, r, "load session", err)
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
-	return lr, sess, true
+	return org, lr, sess, true
 }
 
 // endSession is the end_session endpoint (RP-Initiated Logout 1.0).
 func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
-	org := request.Org(r.Context())
-	params, perr := oauth.ParseRequest(w, r)
-	if perr != nil {
-		p.errorPage(w, r, org, http.StatusBadRequest, "Invalid sign-out request", perr.Description)
-		return
-	}
-	lr, sess, ok := p.logoutRequest(w, r, org, params)
+	org, lr, sess, ok := p.logoutRequest(w, r, false)
 	if !ok {
 		return
 	}
@@ -201,19 +215,7 @@ func (p *Provider) logoutPage(w http.ResponseWriter, r *http.Request) {
 // logoutSubmit (POST ISS/logout) is the confirmed sign-out, from the
 // confirmation page or the account page.
 func (p *Provider) logoutSubmit(w http.ResponseWriter, r *http.Request) {
-	org := request.Org(r.Context())
-	form, perr := oauth.ParseForm(w, r)
-	if perr != nil {
-		p.errorPage(w, r, org, http.StatusBadRequest, "Sign-out failed", perr.Description)
-		return
-	}
-	if !p.Sessions.CheckCSRF(r, org.ID, form.Get("csrf_token")) {
-		p.errorPage(w, r, org, http.StatusForbidden, "Sign-out form expired", "Go back, reload the page and try again.")
-		return
-	}
-	// The confirmation form carries no hint, only what was validated before.
-	delete(form, "id_token_hint")
-	lr, sess, ok := p.logoutRequest(w, r, org, form)
+	org, lr, sess, ok := p.logoutRequest(w, r, true)
 	if !ok {
 		return
 	}

@@ -9,7 +9,8 @@ import (
 // ("org") of the context a line is logged with, when there are any, so
 // that handlers log with their request's context (InfoContext, ErrorContext
 // …) and never name these by hand. A line logged without a request's
-// context is passed on unchanged.
+// context is passed on unchanged, and a line that names either itself
+// keeps its own.
 type LogHandler struct {
 	slog.Handler
 }
@@ -19,15 +20,31 @@ func NewLogHandler(h slog.Handler) *LogHandler { return &LogHandler{Handler: h} 
 
 // Handle adds the request's attributes to rec and passes it on.
 func (h *LogHandler) Handle(ctx context.Context, rec slog.Record) error {
-	if ctx != nil {
-		if i := from(ctx); i != nil {
-			if i.id != "" {
-				rec.AddAttrs(slog.String("request_id", i.id))
-			}
-			if i.org != nil {
-				rec.AddAttrs(slog.String("org", i.org.ID))
-			}
+	if ctx == nil {
+		return h.Handler.Handle(ctx, rec)
+	}
+	i := from(ctx)
+	if i == nil {
+		return h.Handler.Handle(ctx, rec)
+	}
+	id, org := i.id, ""
+	if i.org != nil {
+		org = i.org.ID
+	}
+	rec.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "request_id":
+			id = ""
+		case "org":
+			org = ""
 		}
+		return true
+	})
+	if id != "" {
+		rec.AddAttrs(slog.String("request_id", id))
+	}
+	if org != "" {
+		rec.AddAttrs(slog.String("org", org))
 	}
 	return h.Handler.Handle(ctx, rec)
 }

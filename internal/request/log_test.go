@@ -54,3 +54,14 @@ func TestLogHandler_AnOrganizationIsNamedOnlyOnceTheDoorLoadedIt(t *testing.T) {
 		t.Errorf("line %v", line)
 	}
 }
+
+func TestLogHandler_ALineThatNamesThemItselfKeepsItsOwn(t *testing.T) {
+	ctx := request.Begin(context.Background(), "req-3", "192.0.2.1")
+	ctx = request.WithOrg(ctx, "https://id.example", &domain.Organization{ID: "acme"})
+	var buf bytes.Buffer
+	slog.New(request.NewLogHandler(slog.NewTextHandler(&buf, nil))).InfoContext(ctx, "hello", "org", "other", "request_id", "req-3")
+	if got := buf.String(); bytes.Count([]byte(got), []byte("org=")) != 1 || bytes.Count([]byte(got), []byte("request_id=")) != 1 ||
+		!bytes.Contains([]byte(got), []byte("org=other")) {
+		t.Errorf("line %q", got)
+	}
+}
