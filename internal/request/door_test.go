@@ -69,3 +69,29 @@ func TestDoor_AFailedLoadDoesNotReachTheHandler(t *testing.T) {
 		t.Errorf("status %d, handler ran: %v", w.Code, org != nil)
 	}
 }
+
+func TestDoor_AFailedLoadIsAnsweredByFail(t *testing.T) {
+	var failed error
+	mux := http.NewServeMux()
+	iss := &request.Issuers{Mux: mux, Door: &request.Door{Orgs: &orgs{err: store.ErrUnavailable}, PublicURL: "https://id.example",
+		Fail: func(w http.ResponseWriter, _ *http.Request, _ string, err error) {
+			failed = err
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}}}
+	iss.HandleFunc("GET /keys", func(http.ResponseWriter, *http.Request) { t.Error("handler ran") })
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, httptest.NewRequest("GET", "/o/acme/keys", nil))
+	if w.Code != http.StatusServiceUnavailable || !errors.Is(failed, store.ErrUnavailable) {
+		t.Errorf("status %d, Fail given %v", w.Code, failed)
+	}
+}
+
+func TestDatabaseDown_MarksTheRequestForRetryAfter(t *testing.T) {
+	ctx := store.TrackUnavailable(context.Background())
+	if request.DatabaseDown(ctx, errors.New("boom")) || store.Unavailable(ctx) {
+		t.Fatal("an ordinary failure counted as the database being down")
+	}
+	if !request.DatabaseDown(ctx, store.ErrUnavailable) || !store.Unavailable(ctx) {
+		t.Fatal("ErrUnavailable not counted, or the request not marked")
+	}
+}

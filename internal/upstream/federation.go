@@ -46,7 +46,6 @@ type Store interface {
 	CreateUpstreamLogin(ctx context.Context, l *domain.UpstreamLogin) error
 	CreateUpstreamLogout(ctx context.Context, l *domain.UpstreamLogout) error
 	GetAuthRequest(ctx context.Context, orgID, id string, now time.Time) (*domain.AuthRequest, error)
-	GetOrg(ctx context.Context, id string) (*domain.Organization, error)
 	GetUpstream(ctx context.Context, orgID string) (*domain.UpstreamConnection, error)
 	GetUserByName(ctx context.Context, orgID, userName string) (*domain.User, error)
 	GetUserByUpstream(ctx context.Context, orgID, issuer, subject string) (*domain.User, error)
