@@ -389,6 +389,3 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(body)
 }
-
-// clientIP is the client's address (see package request).
-func clientIP(r *http.Request) string { return request.ClientIP(r) }
