@@ -55,9 +55,17 @@ func backoff(n int) time.Duration {
 	return min(d, time.Hour)
 }
 
+// Store is what single logout reads and writes: only the methods it calls.
+type Store interface {
+	ClaimBackchannel(ctx context.Context, c store.BackchannelClaim) ([]*domain.BackchannelDelivery, error)
+	EndSessionAndNotify(ctx context.Context, orgID, sid string, at time.Time, plan store.LogoutPlan) error
+	FinishBackchannelAttempt(ctx context.Context, owner string, d *domain.BackchannelDelivery, a *domain.BackchannelAttempt) error
+	GetApp(ctx context.Context, orgID, clientID string) (*domain.Application, error)
+}
+
 // Service ends sessions and delivers back-channel logout notifications.
 type Service struct {
-	Store     store.Store
+	Store     Store
 	Keys      *signer.Keys
 	Client    *http.Client
 	Log       *slog.Logger

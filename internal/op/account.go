@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -33,12 +34,9 @@ func (p *Provider) account(w http.ResponseWriter, r *http.Request) {
 // renderAccount shows the account page, with a notice or a problem from
 // the change that led to it.
 func (p *Provider) renderAccount(w http.ResponseWriter, r *http.Request, status int, notice, problem string) {
-	org, ok := p.org(w, r)
-	if !ok {
-		return
-	}
+	org := request.Org(r.Context())
 	ctx := r.Context()
-	d := accountPageData{pageData: pageData{Title: "Your account", OrgName: org.Name}, LoginURL: p.Issuer(org.ID) + "/login"}
+	d := accountPageData{pageData: pageData{Title: "Your account", OrgName: org.Name}, LoginURL: request.Issuer(r.Context()) + "/login"}
 	sess, err := p.Sessions.Current(ctx, r, org.ID)
 	if err != nil {
 		p.internalError(w, r, "load session", err)
@@ -54,7 +52,7 @@ func (p *Provider) renderAccount(w http.ResponseWriter, r *http.Request, status 
 			d.User = user
 			d.AuthTime = sess.AuthTime.Format("2006-01-02 15:04 MST")
 			d.Expires = sess.ExpiresAt.Format("2006-01-02 15:04 MST")
-			d.LogoutAction, d.CSRF = p.Issuer(org.ID)+"/logout", p.Sessions.CSRFToken(w, r, org.ID)
+			d.LogoutAction, d.CSRF = request.Issuer(r.Context())+"/logout", p.Sessions.CSRFToken(w, r, org.ID)
 			clients, err := p.Store.ListSessionClients(ctx, org.ID, sess.SID)
 			if err != nil {
 				p.internalError(w, r, "list session applications", err)
@@ -70,7 +68,7 @@ func (p *Provider) renderAccount(w http.ResponseWriter, r *http.Request, status 
 				return
 			}
 			if d.Factors != nil {
-				d.Factors.Notice, d.Factors.Error, d.Script = notice, problem, p.Issuer(org.ID)+"/mfa.js"
+				d.Factors.Notice, d.Factors.Error, d.Script = notice, problem, request.Issuer(r.Context())+"/mfa.js"
 			}
 		}
 	}

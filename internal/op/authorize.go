@@ -11,6 +11,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/web"
@@ -20,10 +21,7 @@ import (
 // client and redirect URI are known to be valid, problems are shown on a
 // page; after that they go back to the client as error parameters.
 func (p *Provider) authorize(w http.ResponseWriter, r *http.Request) {
-	org, ok := p.org(w, r)
-	if !ok {
-		return
-	}
+	org := request.Org(r.Context())
 	params, perr := oauth.ParseRequest(w, r)
 	if perr != nil {
 		p.errorPage(w, r, org, http.StatusBadRequest, "Invalid sign-in request", "The application sent a malformed request: "+perr.Description)
@@ -51,7 +49,7 @@ func (p *Provider) parseAuthRequest(r *http.Request, org *domain.Organization, p
 	app, err := p.Store.GetApp(r.Context(), org.ID, clientID)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
-			p.Log.Error("load application", "request_id", p.RequestID(r.Context()), "err", err)
+			p.Log.ErrorContext(r.Context(), "load application", "err", err)
 		}
 		return nil, nil, oauth.InvalidRequest("The application %q is not registered with %s.", clientID, org.Name), false
 	}
@@ -189,7 +187,7 @@ func (p *Provider) proceed(w http.ResponseWriter, r *http.Request, org *domain.O
 		}
 	}
 	p.Sessions.SetPending(w, org.ID, req.ID, authRequestLifetime)
-	http.Redirect(w, r, p.Issuer(org.ID)+"/login?req="+url.QueryEscape(req.ID), http.StatusFound)
+	http.Redirect(w, r, request.Issuer(r.Context())+"/login?req="+url.QueryEscape(req.ID), http.StatusFound)
 }
 
 // sessionSatisfies decides whether a session may answer req without a new
@@ -208,10 +206,7 @@ func (p *Provider) sessionSatisfies(org *domain.Organization, req *domain.AuthRe
 
 // continueAuthorize resumes the browser's pending request after a login.
 func (p *Provider) continueAuthorize(w http.ResponseWriter, r *http.Request) {
-	org, ok := p.org(w, r)
-	if !ok {
-		return
-	}
+	org := request.Org(r.Context())
 	// The request id is a 256-bit secret: holding it is what lets a browser
 	// resume the request (the same capability a fresh authorize link gives).
 	// Without one, the browser's latest pending request is resumed.
@@ -220,7 +215,7 @@ func (p *Provider) continueAuthorize(w http.ResponseWriter, r *http.Request) {
 		id = p.Sessions.Pending(r)
 	}
 	if id == "" {
-		http.Redirect(w, r, p.Issuer(org.ID)+"/account", http.StatusFound)
+		http.Redirect(w, r, request.Issuer(r.Context())+"/account", http.StatusFound)
 		return
 	}
 	req, err := p.Store.GetAuthRequest(r.Context(), org.ID, id, p.now())
@@ -264,7 +259,7 @@ func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, org *domain
 	}
 	if req.ID != "" {
 		if err := p.Store.DeleteAuthRequest(ctx, org.ID, req.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-			p.Log.Warn("delete finished authorization request", "request_id", p.RequestID(ctx), "err", err)
+			p.Log.WarnContext(ctx, "delete finished authorization request", "err", err)
 		}
 		p.Sessions.ClearPending(w, org.ID)
 	}
@@ -288,7 +283,7 @@ func (p *Provider) respond(w http.ResponseWriter, r *http.Request, org *domain.O
 	if req.State != "" {
 		v.Set("state", req.State)
 	}
-	v.Set("iss", p.Issuer(org.ID))
+	v.Set("iss", request.Issuer(r.Context()))
 	if req.ResponseMode == "form_post" {
 		fields := make([]formField, 0, len(v))
 		for _, k := range []string{"code", "error", "error_description", "state", "iss"} {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/request"
 )
 
 // Metadata is the OpenID Provider Metadata (OIDC Discovery §3).
@@ -42,8 +43,7 @@ type Metadata struct {
 }
 
 // metadata describes the organization's provider.
-func (p *Provider) metadata(org *domain.Organization) Metadata {
-	iss := p.Issuer(org.ID)
+func (p *Provider) metadata(iss string) Metadata {
 	clientAuth := []string{"client_secret_basic", "client_secret_post", "none"}
 	m := Metadata{
 		Issuer:                                 iss,
@@ -78,21 +78,14 @@ func (p *Provider) metadata(org *domain.Organization) Metadata {
 }
 
 func (p *Provider) discovery(w http.ResponseWriter, r *http.Request) {
-	org, ok := p.org(w, r)
-	if !ok {
-		return
-	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	w.Header().Set("Access-Control-Allow-Origin", "*")
-	_ = json.NewEncoder(w).Encode(p.metadata(org))
+	_ = json.NewEncoder(w).Encode(p.metadata(request.Issuer(r.Context())))
 }
 
 func (p *Provider) jwks(w http.ResponseWriter, r *http.Request) {
-	org, ok := p.org(w, r)
-	if !ok {
-		return
-	}
+	org := request.Org(r.Context())
 	set, err := p.Keys.JWKS(r.Context(), org.ID)
 	if err != nil {
 		p.internalError(w, r, "load JWKS", err)

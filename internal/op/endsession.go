@@ -12,6 +12,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -67,7 +68,7 @@ func (p *Provider) parseLogoutRequest(ctx context.Context, org *domain.Organizat
 		if (typ != "" && !strings.EqualFold(typ, "JWT")) || len(h.Events) > 0 {
 			return nil, "The id_token_hint is not an ID token."
 		}
-		if h.Issuer != p.Issuer(org.ID) {
+		if h.Issuer != request.Issuer(ctx) {
 			return nil, "The sign-out request carries an id_token_hint from another issuer."
 		}
 		auds := h.audiences()
@@ -102,25 +103,47 @@ func (p *Provider) parseLogoutRequest(ctx context.Context, org *domain.Organizat
 	return lr, ""
 }
 
-// endSession is the end_session endpoint (RP-Initiated Logout 1.0).
-func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
-	org, ok := p.org(w, r)
-	if !ok {
-		return
+// logoutRequest reads a sign-out request: the RP-Initiated Logout
+// parameters sent to end_session, or (confirmed) the confirmation form
+// posted to ISS/logout, which must carry its CSRF token and whose hint is
+// ignored (it carries only what was validated before). It validates them
+// and finds the browser's session (nil without one); when it returns false
+// it has answered the request.
+func (p *Provider) logoutRequest(w http.ResponseWriter, r *http.Request, confirmed bool) (*domain.Organization, *logoutRequest, *domain.Session, bool) {
+	org := request.Org(r.Context())
+	read, title := oauth.ParseRequest, "Invalid sign-out request"
+	if confirmed {
+		read, title = oauth.ParseForm, "Sign-out failed"
 	}
-	params, perr := oauth.ParseRequest(w, r)
+	params, perr := read(w, r)
 	if perr != nil {
-		p.errorPage(w, r, org, http.StatusBadRequest, "Invalid sign-out request", perr.Description)
-		return
+		p.errorPage(w, r, org, http.StatusBadRequest, title, perr.Description)
+		return nil, nil, nil, false
+	}
+	if confirmed {
+		if !p.Sessions.CheckCSRF(r, org.ID, params.Get("csrf_token")) {
+			p.errorPage(w, r, org, http.StatusForbidden, "Sign-out form expired", "Go back, reload the page and try again.")
+			return nil, nil, nil, false
+		}
+		delete(params, "id_token_hint")
 	}
 	lr, problem := p.parseLogoutRequest(r.Context(), org, params)
 	if problem != "" {
 		p.errorPage(w, r, org, http.StatusBadRequest, "Invalid sign-out request", problem)
-		return
+		return nil, nil, nil, false
 	}
 	sess, err := p.Sessions.Current(r.Context(), r, org.ID)
 	if err != nil {
 		p.internalError(w, r, "load session", err)
+		return nil, nil, nil, false
+	}
+	return org, lr, sess, true
+}
+
+// endSession is the end_session endpoint (RP-Initiated Logout 1.0).
+func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
+	org, lr, sess, ok := p.logoutRequest(w, r, false)
+	if !ok {
 		return
 	}
 	switch {
@@ -160,8 +183,8 @@ type logoutPageData struct {
 func (p *Provider) confirmLogout(w http.ResponseWriter, r *http.Request, org *domain.Organization, sess *domain.Session, lr *logoutRequest) {
 	d := logoutPageData{
 		pageData: pageData{Title: "Sign out", OrgName: org.Name},
-		Action:   p.Issuer(org.ID) + "/logout", CSRF: p.Sessions.CSRFToken(w, r, org.ID),
-		PostLogoutRedirectURI: lr.postLogoutRedirectURI, State: lr.state, CancelURL: p.Issuer(org.ID) + "/account",
+		Action:   request.Issuer(r.Context()) + "/logout", CSRF: p.Sessions.CSRFToken(w, r, org.ID),
+		PostLogoutRedirectURI: lr.postLogoutRedirectURI, State: lr.state, CancelURL: request.Issuer(r.Context()) + "/account",
 	}
 	if lr.app != nil {
 		d.AppName, d.ClientID = lr.app.Name, lr.app.ClientID
@@ -176,10 +199,7 @@ func (p *Provider) confirmLogout(w http.ResponseWriter, r *http.Request, org *do
 
 // logoutPage (GET ISS/logout) asks the signed-in user to confirm.
 func (p *Provider) logoutPage(w http.ResponseWriter, r *http.Request) {
-	org, ok := p.org(w, r)
-	if !ok {
-		return
-	}
+	org := request.Org(r.Context())
 	sess, err := p.Sessions.Current(r.Context(), r, org.ID)
 	if err != nil {
 		p.internalError(w, r, "load session", err)
@@ -195,29 +215,8 @@ func (p *Provider) logoutPage(w http.ResponseWriter, r *http.Request) {
 // logoutSubmit (POST ISS/logout) is the confirmed sign-out, from the
 // confirmation page or the account page.
 func (p *Provider) logoutSubmit(w http.ResponseWriter, r *http.Request) {
-	org, ok := p.org(w, r)
+	org, lr, sess, ok := p.logoutRequest(w, r, true)
 	if !ok {
-		return
-	}
-	form, perr := oauth.ParseForm(w, r)
-	if perr != nil {
-		p.errorPage(w, r, org, http.StatusBadRequest, "Sign-out failed", perr.Description)
-		return
-	}
-	if !p.Sessions.CheckCSRF(r, org.ID, form.Get("csrf_token")) {
-		p.errorPage(w, r, org, http.StatusForbidden, "Sign-out form expired", "Go back, reload the page and try again.")
-		return
-	}
-	// The confirmation form carries no hint, only what was validated before.
-	delete(form, "id_token_hint")
-	lr, problem := p.parseLogoutRequest(r.Context(), org, form)
-	if problem != "" {
-		p.errorPage(w, r, org, http.StatusBadRequest, "Invalid sign-out request", problem)
-		return
-	}
-	sess, err := p.Sessions.Current(r.Context(), r, org.ID)
-	if err != nil {
-		p.internalError(w, r, "load session", err)
 		return
 	}
 	p.finishLogout(w, r, org, sess, lr)
@@ -284,5 +283,5 @@ func (p *Provider) finishLogout(w http.ResponseWriter, r *http.Request, org *dom
 		return
 	}
 	p.render(w, r, http.StatusOK, "logged_out", logoutPageData{pageData: pageData{Title: "Signed out", OrgName: org.Name},
-		Link: p.Issuer(org.ID) + "/account", LinkText: "Sign in again"})
+		Link: request.Issuer(r.Context()) + "/account", LinkText: "Sign in again"})
 }

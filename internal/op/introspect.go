@@ -6,6 +6,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -52,7 +53,7 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := introspection{
 		Active: true, Scope: tok.Scope, ClientID: tok.ClientID, Expiry: tok.ExpiresAt.Unix(), IssuedAt: tok.CreatedAt.Unix(),
-		Audience: tok.ClientID, Issuer: p.Issuer(org.ID), SID: tok.SID, AuthTime: unix(tok.AuthTime), Subject: tok.ClientID,
+		Audience: tok.ClientID, Issuer: request.Issuer(r.Context()), SID: tok.SID, AuthTime: unix(tok.AuthTime), Subject: tok.ClientID,
 	}
 	if tok.Kind == domain.TokenAccess {
 		resp.TokenType = "Bearer"

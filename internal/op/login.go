@@ -65,9 +65,6 @@ type loginPageData struct {
 
 func (d loginPageData) usesScript() bool { return d.Passkey != "" }
 
-// ClientIP is the address a request came from (see package request).
-func ClientIP(r *http.Request) string { return request.ClientIP(r) }
-
 // loginContext loads the pending request named by req, if any, for the
 // page's "continue to APP" line. A missing or expired request is no error:
 // the login then leads to the account page.
@@ -86,10 +83,7 @@ func (p *Provider) loginContext(ctx context.Context, org *domain.Organization, r
 }
 
 func (p *Provider) loginPage(w http.ResponseWriter, r *http.Request) {
-	org, ok := p.org(w, r)
-	if !ok {
-		return
-	}
+	org := request.Org(r.Context())
 	q := r.URL.Query()
 	req, appName := p.loginContext(r.Context(), org, q.Get("req"))
 	if p.platformLogin(w, r, org, req) {
@@ -110,7 +104,7 @@ func (p *Provider) newLoginData(w http.ResponseWriter, r *http.Request, org *dom
 	d := loginPageData{
 		pageData: pageData{Title: "Sign in", OrgName: org.Name},
 		AppName:  appName,
-		Action:   p.Issuer(org.ID) + "/login",
+		Action:   request.Issuer(r.Context()) + "/login",
 		CSRF:     p.Sessions.CSRFToken(w, r, org.ID),
 	}
 	change := url.Values{"change": {"1"}}
@@ -118,9 +112,9 @@ func (p *Provider) newLoginData(w http.ResponseWriter, r *http.Request, org *dom
 		d.Request = req.ID
 		change.Set("req", req.ID)
 	}
-	d.ChangeUserURL = p.Issuer(org.ID) + "/login?" + change.Encode()
+	d.ChangeUserURL = request.Issuer(r.Context()) + "/login?" + change.Encode()
 	if p.passwordless(org) {
-		d.Passkey = p.Issuer(org.ID) + "/mfa.js"
+		d.Passkey = request.Issuer(r.Context()) + "/mfa.js"
 	}
 	if p.Upstream != nil {
 		if label, ok := p.Upstream.Available(r.Context(), org); ok {
@@ -128,25 +122,33 @@ func (p *Provider) newLoginData(w http.ResponseWriter, r *http.Request, org *dom
 			if req != nil {
 				up.Set("req", req.ID)
 			}
-			d.UpstreamURL, d.UpstreamLabel = p.Issuer(org.ID)+"/login/upstream?"+up.Encode(), label
+			d.UpstreamURL, d.UpstreamLabel = request.Issuer(r.Context())+"/login/upstream?"+up.Encode(), label
 		}
 	}
 	return d
 }
 
-func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
-	org, ok := p.org(w, r)
-	if !ok {
-		return
-	}
+// signInForm reads a sign-in form (password, second factor, passkey,
+// enrolment) of the request's organization and checks its CSRF token; when
+// it returns false it has answered the request.
+func (p *Provider) signInForm(w http.ResponseWriter, r *http.Request) (*domain.Organization, oauth.Params, bool) {
+	org := request.Org(r.Context())
 	form, perr := oauth.ParseForm(w, r)
 	if perr != nil {
 		p.errorPage(w, r, org, http.StatusBadRequest, "Sign-in failed", "The form could not be read: "+perr.Description)
-		return
+		return nil, nil, false
 	}
 	if !p.Sessions.CheckCSRF(r, org.ID, form.Get("csrf_token")) {
 		p.errorPage(w, r, org, http.StatusForbidden, "Sign-in form expired",
 			"This page was open too long or came from somewhere else. Go back, reload the page and try again.")
+		return nil, nil, false
+	}
+	return org, form, true
+}
+
+func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	org, form, ok := p.signInForm(w, r)
+	if !ok {
 		return
 	}
 	if org.Settings.LoginMethod != domain.LoginPassword {
@@ -189,10 +191,10 @@ func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
 // same work, so a guesser learns nothing from it.
 func (p *Provider) checkPassword(r *http.Request, org *domain.Organization, userName, pw string) (*domain.User, int, string) {
 	ctx := r.Context()
-	ip := ClientIP(r)
+	ip := request.ClientIP(r)
 	folded := domain.FoldUserName(userName)
 	unavailable := func(what string, err error) (*domain.User, int, string) {
-		p.Log.Error(what, "request_id", p.RequestID(ctx), "err", err)
+		p.Log.ErrorContext(ctx, what, "err", err)
 		return nil, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again in a moment."
 	}
 	userAddrBucket := "login:user-addr:" + org.ID + ":" + folded + ":" + ip
@@ -238,7 +240,7 @@ func (p *Provider) checkPassword(r *http.Request, org *domain.Organization, user
 		return nil, http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again in a moment."
 	}
 	if err != nil {
-		p.Log.Error("verify password", "request_id", p.RequestID(ctx), "user", user.UserName, "err", err)
+		p.Log.ErrorContext(ctx, "verify password", "user", user.UserName, "err", err)
 	}
 	if !match {
 		p.audit(r, org.ID, user.UserName, "login.password", user.UserName, "bad_credentials", nil)
@@ -281,9 +283,9 @@ func plural(n int) string {
 func (p *Provider) audit(r *http.Request, orgID, actor, action, target, result string, detail map[string]string) {
 	ctx := r.Context()
 	err := p.Store.AppendAudit(ctx, &domain.AuditEvent{
-		OrgID: orgID, At: p.now(), Actor: actor, Action: action, Target: target, Result: result, ClientIP: ClientIP(r), Detail: detail,
+		OrgID: orgID, At: p.now(), Actor: actor, Action: action, Target: target, Result: result, ClientIP: request.ClientIP(r), Detail: detail,
 	})
 	if err != nil {
-		p.Log.Error("append audit event", "request_id", p.RequestID(ctx), "action", action, "err", err)
+		p.Log.ErrorContext(ctx, "append audit event", "action", action, "err", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/mfa"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/throttle"
 	"github.com/latchkey/latchkey/web"
@@ -25,23 +26,6 @@ import (
 // demands it; and a passkey alone signs in (discoverable credentials).
 // Upstream and trusted-platform sessions are never asked: their own
 // systems own the factors.
-
-func (p *Provider) registerMFA(mux *http.ServeMux) {
-	const iss = "/o/{org}"
-	mux.HandleFunc("GET "+iss+"/mfa.js", p.mfaScript)
-	mux.HandleFunc("GET "+iss+"/login/factor", p.factorPage)
-	mux.HandleFunc("POST "+iss+"/login/factor", p.factorSubmit)
-	mux.HandleFunc("GET "+iss+"/login/enrol", p.enrolPage)
-	mux.HandleFunc("POST "+iss+"/login/enrol", p.enrolSubmit)
-	mux.HandleFunc("POST "+iss+"/login/passkey/options", p.passkeyOptions)
-	mux.HandleFunc("POST "+iss+"/login/passkey", p.passkeySubmit)
-	mux.HandleFunc("POST "+iss+"/account/passkey", p.accountAddPasskey)
-	mux.HandleFunc("POST "+iss+"/account/passkey/remove", p.accountRemovePasskey)
-	mux.HandleFunc("GET "+iss+"/account/totp", p.accountTOTPPage)
-	mux.HandleFunc("POST "+iss+"/account/totp", p.accountTOTPSubmit)
-	mux.HandleFunc("POST "+iss+"/account/totp/remove", p.accountRemoveTOTP)
-	mux.HandleFunc("POST "+iss+"/account/recovery", p.accountNewRecoveryCodes)
-}
 
 // mfaOn reports whether second factors are in use in org at all.
 func (p *Provider) mfaOn(org *domain.Organization) bool {
@@ -64,11 +48,11 @@ func (p *Provider) mfaScript(w http.ResponseWriter, r *http.Request) {
 }
 
 // continueURL is where a finished login goes next.
-func (p *Provider) continueURL(orgID, reqID string) string {
+func (p *Provider) continueURL(r *http.Request, reqID string) string {
 	if reqID != "" {
-		return p.Issuer(orgID) + "/authorize/continue?req=" + url.QueryEscape(reqID)
+		return request.Issuer(r.Context()) + "/authorize/continue?req=" + url.QueryEscape(reqID)
 	}
-	return p.Issuer(orgID) + "/account"
+	return request.Issuer(r.Context()) + "/account"
 }
 
 // passwordVerified continues a login after a correct password: straight
@@ -102,7 +86,7 @@ func (p *Provider) passwordVerified(w http.ResponseWriter, r *http.Request, org 
 		p.internalError(w, r, "start session", err)
 		return
 	}
-	http.Redirect(w, r, p.continueURL(org.ID, reqID), http.StatusSeeOther)
+	http.Redirect(w, r, p.continueURL(r, reqID), http.StatusSeeOther)
 }
 
 func (p *Provider) startMFAFlow(w http.ResponseWriter, r *http.Request, org *domain.Organization, f *domain.MFAFlow) {
@@ -116,7 +100,7 @@ func (p *Provider) startMFAFlow(w http.ResponseWriter, r *http.Request, org *dom
 	if f.Kind == domain.FlowEnrol {
 		next = "/login/enrol"
 	}
-	http.Redirect(w, r, p.Issuer(org.ID)+next, http.StatusSeeOther)
+	http.Redirect(w, r, request.Issuer(r.Context())+next, http.StatusSeeOther)
 }
 
 // stepUp answers an authorization request whose session is not strong
@@ -209,8 +193,8 @@ func (d factorPageData) usesScript() bool { return d.Passkey != nil }
 func (p *Provider) factorData(w http.ResponseWriter, r *http.Request, org *domain.Organization, user *domain.User) (factorPageData, error) {
 	d := factorPageData{
 		pageData: pageData{Title: "Confirm it's you", OrgName: org.Name},
-		Action:   p.Issuer(org.ID) + "/login/factor", CSRF: p.Sessions.CSRFToken(w, r, org.ID), UserName: user.UserName,
-		Script: p.Issuer(org.ID) + "/mfa.js",
+		Action:   request.Issuer(r.Context()) + "/login/factor", CSRF: p.Sessions.CSRFToken(w, r, org.ID), UserName: user.UserName,
+		Script: request.Issuer(r.Context()) + "/mfa.js",
 	}
 	f, err := p.MFA.UserFactors(r.Context(), org.ID, user.Sub)
 	if err != nil {
@@ -228,10 +212,7 @@ func (p *Provider) factorData(w http.ResponseWriter, r *http.Request, org *domai
 }
 
 func (p *Provider) factorPage(w http.ResponseWriter, r *http.Request) {
-	org, ok := p.org(w, r)
-	if !ok {
-		return
-	}
+	org := request.Org(r.Context())
 	_, user, ok := p.pendingFlow(w, r, org, domain.FlowSecondFactor, domain.FlowStepUp)
 	if !ok {
 		return
@@ -249,17 +230,17 @@ func (p *Provider) factorPage(w http.ResponseWriter, r *http.Request) {
 // slows attempts down. It reports a refusal, if any.
 func (p *Provider) mfaLimited(r *http.Request, org *domain.Organization, user *domain.User) (int, string) {
 	ctx := r.Context()
-	userAddr, userBucket := loginBuckets(org.ID, user.UserName, ClientIP(r))
+	userAddr, userBucket := loginBuckets(org.ID, user.UserName, request.ClientIP(r))
 	for _, lim := range []struct {
 		bucket string
 		limit  throttle.Limit
 	}{
-		{"login:addr:" + ClientIP(r), loginLimitAddr},
+		{"login:addr:" + request.ClientIP(r), loginLimitAddr},
 		{userAddr, loginLimitUserAddr},
 	} {
 		ok, retry, err := p.Limiter.Hit(ctx, lim.bucket, lim.limit)
 		if err != nil {
-			p.Log.Error("rate limit", "request_id", p.RequestID(ctx), "err", err)
+			p.Log.ErrorContext(ctx, "rate limit", "err", err)
 			return http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again in a moment."
 		}
 		if !ok {
@@ -301,7 +282,7 @@ func (p *Provider) mfaFailure(r *http.Request, org *domain.Organization, user *d
 		result, msg = "unknown_passkey", "That passkey is not registered for this account."
 	case errors.Is(err, mfa.ErrInvalid):
 	default:
-		p.Log.Error(action, "request_id", p.RequestID(r.Context()), "err", err)
+		p.Log.ErrorContext(r.Context(), action, "err", err)
 		return http.StatusServiceUnavailable, "Sign-in is unavailable right now. Try again in a moment."
 	}
 	p.audit(r, org.ID, user.UserName, action, user.UserName, result, detail)
@@ -309,18 +290,8 @@ func (p *Provider) mfaFailure(r *http.Request, org *domain.Organization, user *d
 }
 
 func (p *Provider) factorSubmit(w http.ResponseWriter, r *http.Request) {
-	org, ok := p.org(w, r)
+	org, form, ok := p.signInForm(w, r)
 	if !ok {
-		return
-	}
-	form, perr := oauth.ParseForm(w, r)
-	if perr != nil {
-		p.errorPage(w, r, org, http.StatusBadRequest, "Sign-in failed", "The form could not be read: "+perr.Description)
-		return
-	}
-	if !p.Sessions.CheckCSRF(r, org.ID, form.Get("csrf_token")) {
-		p.errorPage(w, r, org, http.StatusForbidden, "Sign-in form expired",
-			"This page was open too long or came from somewhere else. Go back, reload the page and try again.")
 		return
 	}
 	flow, user, ok := p.pendingFlow(w, r, org, domain.FlowSecondFactor, domain.FlowStepUp)
@@ -424,10 +395,10 @@ func (p *Provider) completeMFA(w http.ResponseWriter, r *http.Request, org *doma
 		}
 		p.audit(r, org.ID, user.UserName, "login.second_factor", user.UserName, "ok", detail)
 	}
-	userAddr, userBucket := loginBuckets(org.ID, user.UserName, ClientIP(r))
+	userAddr, userBucket := loginBuckets(org.ID, user.UserName, request.ClientIP(r))
 	_ = p.Limiter.Reset(ctx, userAddr)
 	_ = p.Limiter.Reset(ctx, userBucket)
-	return p.continueURL(org.ID, flow.Request), true
+	return p.continueURL(r, flow.Request), true
 }
 
 // mergeAMR adds methods to what was proved before, and mfa when the
@@ -455,10 +426,7 @@ func mergeAMR(before, added []string) []string {
 // --- passwordless ---
 
 func (p *Provider) passkeyOptions(w http.ResponseWriter, r *http.Request) {
-	org, ok := p.org(w, r)
-	if !ok {
-		return
-	}
+	org := request.Org(r.Context())
 	form, perr := oauth.ParseForm(w, r)
 	if perr != nil {
 		oauth.WriteJSON(w, http.StatusBadRequest, perr)
@@ -481,18 +449,8 @@ func (p *Provider) passkeyOptions(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Provider) passkeySubmit(w http.ResponseWriter, r *http.Request) {
-	org, ok := p.org(w, r)
+	org, form, ok := p.signInForm(w, r)
 	if !ok {
-		return
-	}
-	form, perr := oauth.ParseForm(w, r)
-	if perr != nil {
-		p.errorPage(w, r, org, http.StatusBadRequest, "Sign-in failed", "The form could not be read: "+perr.Description)
-		return
-	}
-	if !p.Sessions.CheckCSRF(r, org.ID, form.Get("csrf_token")) {
-		p.errorPage(w, r, org, http.StatusForbidden, "Sign-in form expired",
-			"This page was open too long or came from somewhere else. Go back, reload the page and try again.")
 		return
 	}
 	req, appName := p.loginContext(r.Context(), org, form.Get("req"))
@@ -501,7 +459,7 @@ func (p *Provider) passkeySubmit(w http.ResponseWriter, r *http.Request) {
 		p.errorPage(w, r, org, http.StatusForbidden, "Passkey sign-in is off", org.Name+" does not offer passkey sign-in.")
 		return
 	}
-	ok, retry, err := p.Limiter.Hit(r.Context(), "login:addr:"+ClientIP(r), loginLimitAddr)
+	ok, retry, err := p.Limiter.Hit(r.Context(), "login:addr:"+request.ClientIP(r), loginLimitAddr)
 	if err != nil || !ok {
 		d.Error = "Too many sign-in attempts. Try again later."
 		if err == nil {
@@ -543,5 +501,5 @@ func (p *Provider) passkeySubmit(w http.ResponseWriter, r *http.Request) {
 	if req != nil {
 		reqID = req.ID
 	}
-	http.Redirect(w, r, p.continueURL(org.ID, reqID), http.StatusSeeOther)
+	http.Redirect(w, r, p.continueURL(r, reqID), http.StatusSeeOther)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/mfa"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -57,7 +58,7 @@ func (p *Provider) factorsView(w http.ResponseWriter, r *http.Request, org *doma
 		return nil, err
 	}
 	v := &factorsView{
-		CSRF: p.Sessions.CSRFToken(w, r, org.ID), Base: p.Issuer(org.ID), TOTP: f.TOTP, RecoveryLeft: f.RecoveryLeft,
+		CSRF: p.Sessions.CSRFToken(w, r, org.ID), Base: request.Issuer(r.Context()), TOTP: f.TOTP, RecoveryLeft: f.RecoveryLeft,
 		Policy: org.Settings.MFA, Required: domain.MFARequiredFor(org.Settings.MFA, user),
 	}
 	for _, k := range f.Passkeys {
@@ -97,7 +98,7 @@ func (p *Provider) signedIn(w http.ResponseWriter, r *http.Request, org *domain.
 		}
 	}
 	if user == nil || user.Disabled {
-		http.Redirect(w, r, p.Issuer(org.ID)+"/login", http.StatusSeeOther)
+		http.Redirect(w, r, request.Issuer(r.Context())+"/login", http.StatusSeeOther)
 		return nil, nil, false
 	}
 	return sess, user, true
@@ -105,10 +106,7 @@ func (p *Provider) signedIn(w http.ResponseWriter, r *http.Request, org *domain.
 
 // accountForm reads and checks an account page form.
 func (p *Provider) accountForm(w http.ResponseWriter, r *http.Request) (*domain.Organization, *domain.User, oauth.Params, bool) {
-	org, ok := p.org(w, r)
-	if !ok {
-		return nil, nil, nil, false
-	}
+	org := request.Org(r.Context())
 	form, perr := oauth.ParseForm(w, r)
 	if perr != nil {
 		p.errorPage(w, r, org, http.StatusBadRequest, "Change failed", "The form could not be read: "+perr.Description)
@@ -181,7 +179,7 @@ func (p *Provider) accountAddPasskey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.audit(r, org.ID, user.UserName, "mfa.passkey.add", user.UserName, "ok", map[string]string{"passkey": k.Name})
-	p.afterFactorAdded(w, r, org, user, p.Issuer(org.ID)+"/account", "Your passkey \""+k.Name+"\" was added.")
+	p.afterFactorAdded(w, r, org, user, request.Issuer(r.Context())+"/account", "Your passkey \""+k.Name+"\" was added.")
 }
 
 // registrationFailure audits a refused passkey registration.
@@ -196,7 +194,7 @@ func (p *Provider) registrationFailure(r *http.Request, org *domain.Organization
 		p.audit(r, org.ID, user.UserName, "mfa.passkey.add", user.UserName, "invalid", nil)
 		return http.StatusBadRequest, "", "The passkey could not be verified. Try again."
 	}
-	p.Log.Error("add passkey", "request_id", p.RequestID(r.Context()), "err", err)
+	p.Log.ErrorContext(r.Context(), "add passkey", "err", err)
 	return http.StatusServiceUnavailable, "", "Passkeys are unavailable right now. Try again in a moment."
 }
 
@@ -278,7 +276,7 @@ func (p *Provider) totpPage(w http.ResponseWriter, r *http.Request, org *domain.
 	d := totpPageData{
 		pageData: pageData{Title: "Set up a second factor", OrgName: org.Name},
 		Action:   action, CSRF: p.Sessions.CSRFToken(w, r, org.ID), Setup: setup, Error: problem, Enrol: enrol,
-		Script: p.Issuer(org.ID) + "/mfa.js", QR: template.URL(setup.QR),
+		Script: request.Issuer(r.Context()) + "/mfa.js", QR: template.URL(setup.QR),
 	}
 	if !enrol {
 		d.Title = "Set up one-time codes"
@@ -295,15 +293,12 @@ func (p *Provider) totpPage(w http.ResponseWriter, r *http.Request, org *domain.
 }
 
 func (p *Provider) accountTOTPPage(w http.ResponseWriter, r *http.Request) {
-	org, ok := p.org(w, r)
-	if !ok {
-		return
-	}
+	org := request.Org(r.Context())
 	_, user, ok := p.signedIn(w, r, org)
 	if !ok {
 		return
 	}
-	p.totpPage(w, r, org, user, p.Issuer(org.ID)+"/account/totp", false, http.StatusOK, "")
+	p.totpPage(w, r, org, user, request.Issuer(r.Context())+"/account/totp", false, http.StatusOK, "")
 }
 
 func (p *Provider) accountTOTPSubmit(w http.ResponseWriter, r *http.Request) {
@@ -312,17 +307,17 @@ func (p *Provider) accountTOTPSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if status, msg := p.mfaLimited(r, org, user); status != 0 {
-		p.totpPage(w, r, org, user, p.Issuer(org.ID)+"/account/totp", false, status, msg)
+		p.totpPage(w, r, org, user, request.Issuer(r.Context())+"/account/totp", false, status, msg)
 		return
 	}
 	if err := p.MFA.ConfirmTOTP(r.Context(), org.ID, user.Sub, form.Get("code")); err != nil {
 		status, msg := p.mfaFailure(r, org, user, "mfa.totp.add", err, nil)
 		// A new secret is shown: the app must be set up again with it.
-		p.totpPage(w, r, org, user, p.Issuer(org.ID)+"/account/totp", false, status, msg+" Scan the new code below.")
+		p.totpPage(w, r, org, user, request.Issuer(r.Context())+"/account/totp", false, status, msg+" Scan the new code below.")
 		return
 	}
 	p.audit(r, org.ID, user.UserName, "mfa.totp.add", user.UserName, "ok", nil)
-	p.afterFactorAdded(w, r, org, user, p.Issuer(org.ID)+"/account", "One-time codes are set up.")
+	p.afterFactorAdded(w, r, org, user, request.Issuer(r.Context())+"/account", "One-time codes are set up.")
 }
 
 func (p *Provider) accountRemoveTOTP(w http.ResponseWriter, r *http.Request) {
@@ -350,43 +345,30 @@ func (p *Provider) accountNewRecoveryCodes(w http.ResponseWriter, r *http.Reques
 	if !ok {
 		return
 	}
-	p.showRecoveryCodes(w, r, org, user, p.Issuer(org.ID)+"/account", "Your earlier recovery codes no longer work.")
+	p.showRecoveryCodes(w, r, org, user, request.Issuer(r.Context())+"/account", "Your earlier recovery codes no longer work.")
 }
 
 // --- enrolment during sign-in ---
 
 func (p *Provider) enrolPage(w http.ResponseWriter, r *http.Request) {
-	org, ok := p.org(w, r)
-	if !ok {
-		return
-	}
+	org := request.Org(r.Context())
 	_, user, ok := p.pendingFlow(w, r, org, domain.FlowEnrol)
 	if !ok {
 		return
 	}
-	p.totpPage(w, r, org, user, p.Issuer(org.ID)+"/login/enrol", true, http.StatusOK, "")
+	p.totpPage(w, r, org, user, request.Issuer(r.Context())+"/login/enrol", true, http.StatusOK, "")
 }
 
 func (p *Provider) enrolSubmit(w http.ResponseWriter, r *http.Request) {
-	org, ok := p.org(w, r)
+	org, form, ok := p.signInForm(w, r)
 	if !ok {
-		return
-	}
-	form, perr := oauth.ParseForm(w, r)
-	if perr != nil {
-		p.errorPage(w, r, org, http.StatusBadRequest, "Sign-in failed", "The form could not be read: "+perr.Description)
-		return
-	}
-	if !p.Sessions.CheckCSRF(r, org.ID, form.Get("csrf_token")) {
-		p.errorPage(w, r, org, http.StatusForbidden, "Sign-in form expired",
-			"This page was open too long or came from somewhere else. Go back, reload the page and try again.")
 		return
 	}
 	flow, user, ok := p.pendingFlow(w, r, org, domain.FlowEnrol)
 	if !ok {
 		return
 	}
-	action := p.Issuer(org.ID) + "/login/enrol"
+	action := request.Issuer(r.Context()) + "/login/enrol"
 	ctx := r.Context()
 	var amr []string
 	var what string

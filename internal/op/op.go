@@ -12,7 +12,6 @@ package op
 
 import (
 	"context"
-	"errors"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -22,16 +21,47 @@ import (
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/logout"
 	"github.com/latchkey/latchkey/internal/mfa"
+	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/signer"
-	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/throttle"
 	"github.com/latchkey/latchkey/web"
 )
 
+// Store is what the provider reads and writes: only the methods it calls.
+type Store interface {
+	AddSessionClient(ctx context.Context, orgID, sid, clientID string, at time.Time) error
+	AppendAudit(ctx context.Context, e *domain.AuditEvent) error
+	CodeReplayed(ctx context.Context, orgID string, hash []byte) (bool, error)
+	ConsumeCode(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.AuthCode, error)
+	ConsumeTicket(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.LoginTicket, error)
+	CountRecoveryCodes(ctx context.Context, orgID, sub string) (int, error)
+	CreateAuthRequest(ctx context.Context, r *domain.AuthRequest) error
+	CreateCode(ctx context.Context, c *domain.AuthCode) error
+	CreateTokens(ctx context.Context, ts ...*domain.Token) error
+	DeleteAuthRequest(ctx context.Context, orgID, id string) error
+	GetApp(ctx context.Context, orgID, clientID string) (*domain.Application, error)
+	GetAuthRequest(ctx context.Context, orgID, id string, now time.Time) (*domain.AuthRequest, error)
+	GetCode(ctx context.Context, orgID string, hash []byte) (*domain.AuthCode, error)
+	GetOrg(ctx context.Context, id string) (*domain.Organization, error)
+	GetPasskey(ctx context.Context, orgID string, id []byte) (*domain.Passkey, error)
+	GetSession(ctx context.Context, orgID, sid string) (*domain.Session, error)
+	GetTicket(ctx context.Context, orgID string, hash []byte) (*domain.LoginTicket, error)
+	GetToken(ctx context.Context, orgID string, hash []byte) (*domain.Token, error)
+	GetUser(ctx context.Context, orgID, sub string) (*domain.User, error)
+	GetUserByName(ctx context.Context, orgID, userName string) (*domain.User, error)
+	ListSessionClients(ctx context.Context, orgID, sid string) ([]string, error)
+	ListUserGroups(ctx context.Context, orgID, sub string) ([]*domain.Group, error)
+	MarkCodeReplayed(ctx context.Context, orgID string, hash []byte, at time.Time) error
+	RevokeToken(ctx context.Context, orgID string, hash []byte, at time.Time) error
+	RevokeTokenFamily(ctx context.Context, orgID, familyID string, at time.Time) error
+	RevokeTokensFromCode(ctx context.Context, orgID string, codeHash []byte, at time.Time) error
+	RotateRefreshToken(ctx context.Context, orgID string, hash []byte, at time.Time, next ...*domain.Token) error
+}
+
 // Provider serves every organization's OpenID Provider endpoints.
 type Provider struct {
-	Store    store.Store
+	Store    Store
 	Keys     *signer.Keys
 	Sessions *session.Sessions
 	Limiter  *throttle.Limiter
@@ -76,80 +106,76 @@ func (p *Provider) now() time.Time {
 	return time.Now().UTC()
 }
 
-// Issuer is the organization's issuer URL.
+// Issuer is the organization's issuer URL, for the code that has no
+// request (handlers read request.Issuer, set by the front door).
 func (p *Provider) Issuer(orgID string) string { return domain.IssuerURL(p.PublicURL, orgID) }
 
-// Register mounts the provider's endpoints on mux.
-func (p *Provider) Register(mux *http.ServeMux) {
-	const iss = "/o/{org}"
-	mux.HandleFunc("GET "+iss+"/.well-known/openid-configuration", p.discovery)
-	mux.HandleFunc("GET "+iss+"/keys", p.jwks)
-	mux.HandleFunc("GET "+iss+"/authorize", p.authorize)
-	mux.HandleFunc("POST "+iss+"/authorize", p.authorize)
-	mux.HandleFunc("GET "+iss+"/authorize/continue", p.continueAuthorize)
-	mux.HandleFunc("GET "+iss+"/login", p.loginPage)
-	mux.HandleFunc("POST "+iss+"/login", p.loginSubmit)
-	mux.HandleFunc("POST "+iss+"/token", p.token)
-	mux.HandleFunc("GET "+iss+"/userinfo", p.userinfo)
-	mux.HandleFunc("POST "+iss+"/userinfo", p.userinfo)
-	mux.HandleFunc("POST "+iss+"/revoke", p.revoke)
-	mux.HandleFunc("POST "+iss+"/introspect", p.introspect)
-	mux.HandleFunc("GET "+iss+"/account", p.account)
-	mux.HandleFunc("GET "+iss+"/{$}", p.issuerHome)
-	mux.HandleFunc("GET "+iss, p.issuerHome)
-	mux.HandleFunc("POST "+iss+"/{$}", p.issuerHomeSubmit)
-	mux.HandleFunc("GET "+iss+"/end_session", p.endSession)
-	mux.HandleFunc("POST "+iss+"/end_session", p.endSession)
-	mux.HandleFunc("GET "+iss+"/logout", p.logoutPage)
-	mux.HandleFunc("POST "+iss+"/logout", p.logoutSubmit)
-	p.registerMFA(mux)
+// Register mounts the provider's endpoints on every organization's
+// issuer; the front door has loaded the organization when they run.
+func (p *Provider) Register(iss *request.Issuers) {
+	iss.HandleFunc("GET /.well-known/openid-configuration", p.discovery)
+	iss.HandleFunc("GET /keys", p.jwks)
+	iss.HandleFunc("GET /authorize", p.authorize)
+	iss.HandleFunc("POST /authorize", p.authorize)
+	iss.HandleFunc("GET /authorize/continue", p.continueAuthorize)
+	iss.HandleFunc("GET /login", p.loginPage)
+	iss.HandleFunc("POST /login", p.loginSubmit)
+	iss.HandleFunc("POST /token", p.token)
+	iss.HandleFunc("GET /userinfo", p.userinfo)
+	iss.HandleFunc("POST /userinfo", p.userinfo)
+	iss.HandleFunc("POST /revoke", p.revoke)
+	iss.HandleFunc("POST /introspect", p.introspect)
+	iss.HandleFunc("GET /account", p.account)
+	iss.HandleFunc("GET /{$}", p.issuerHome)
+	iss.HandleFunc("GET ", p.issuerHome)
+	iss.HandleFunc("POST /{$}", p.issuerHomeSubmit)
+	iss.HandleFunc("GET /end_session", p.endSession)
+	iss.HandleFunc("POST /end_session", p.endSession)
+	iss.HandleFunc("GET /logout", p.logoutPage)
+	iss.HandleFunc("POST /logout", p.logoutSubmit)
+	// Second factors (mfa.go, mfa_account.go).
+	iss.HandleFunc("GET /mfa.js", p.mfaScript)
+	iss.HandleFunc("GET /login/factor", p.factorPage)
+	iss.HandleFunc("POST /login/factor", p.factorSubmit)
+	iss.HandleFunc("GET /login/enrol", p.enrolPage)
+	iss.HandleFunc("POST /login/enrol", p.enrolSubmit)
+	iss.HandleFunc("POST /login/passkey/options", p.passkeyOptions)
+	iss.HandleFunc("POST /login/passkey", p.passkeySubmit)
+	iss.HandleFunc("POST /account/passkey", p.accountAddPasskey)
+	iss.HandleFunc("POST /account/passkey/remove", p.accountRemovePasskey)
+	iss.HandleFunc("GET /account/totp", p.accountTOTPPage)
+	iss.HandleFunc("POST /account/totp", p.accountTOTPSubmit)
+	iss.HandleFunc("POST /account/totp/remove", p.accountRemoveTOTP)
+	iss.HandleFunc("POST /account/recovery", p.accountNewRecoveryCodes)
 }
 
-// org loads the organization named in the path. An unknown organization
-// answers 404 without saying more.
-func (p *Provider) org(w http.ResponseWriter, r *http.Request) (*domain.Organization, bool) {
-	id := r.PathValue("org")
-	if domain.ValidateOrgID(id) != nil {
-		http.NotFound(w, r)
-		return nil, false
-	}
-	org, err := p.Store.GetOrg(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		http.NotFound(w, r)
-		return nil, false
-	}
-	if err != nil {
-		p.internalError(w, r, "load organization", err)
-		return nil, false
-	}
-	return org, true
+// InternalError is how the server's front door answers a request whose
+// organization cannot be loaded: the provider's own failure answer.
+func (p *Provider) InternalError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	p.internalError(w, r, what, err)
 }
 
-// internalError logs err with the request id and shows a page with only the reference.
+// internalError logs err (the log line carries the request id) and
+// answers with only the reference: a page for a browser, JSON otherwise;
+// 503 ("try again", the server adds Retry-After) when the database is
+// unavailable, else 500.
 func (p *Provider) internalError(w http.ResponseWriter, r *http.Request, what string, err error) {
 	ref := p.RequestID(r.Context())
-	p.Log.Error(what, "request_id", ref, "err", err)
-	if errors.Is(err, store.ErrUnavailable) || store.Unavailable(r.Context()) {
-		// The server answers 503 with Retry-After (see internal/server).
-		store.MarkUnavailable(r.Context())
-		if strings.Contains(r.Header.Get("Accept"), "text/html") {
-			p.errorPage(w, r, nil, http.StatusServiceUnavailable, "Temporarily unavailable", "Latchkey cannot reach its database right now. Try again in a few seconds.")
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		_, _ = w.Write([]byte(`{"error":"temporarily_unavailable","error_description":"the database is unavailable; try again (reference ` + ref + `)"}` + "\n"))
-		return
+	p.Log.ErrorContext(r.Context(), what, "err", err)
+	status, title, message := http.StatusInternalServerError, "Something went wrong", "Latchkey could not complete this request. Try again in a moment."
+	code, description := "server_error", "internal error"
+	if request.DatabaseDown(r.Context(), err) {
+		status, title, message = http.StatusServiceUnavailable, "Temporarily unavailable", "Latchkey cannot reach its database right now. Try again in a few seconds."
+		code, description = "temporarily_unavailable", "the database is unavailable; try again"
 	}
 	if strings.Contains(r.Header.Get("Accept"), "text/html") {
-		p.errorPage(w, r, nil, http.StatusInternalServerError, "Something went wrong", "Latchkey could not complete this request. Try again in a moment.")
+		p.errorPage(w, r, nil, status, title, message)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusInternalServerError)
-	_, _ = w.Write([]byte(`{"error":"server_error","error_description":"internal error (reference ` + ref + `)"}` + "\n"))
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(`{"error":"` + code + `","error_description":"` + description + ` (reference ` + ref + `)"}` + "\n"))
 }
 
 type pageData struct {
@@ -167,7 +193,7 @@ func (p *Provider) render(w http.ResponseWriter, r *http.Request, status int, na
 	}
 	w.WriteHeader(status)
 	if err := p.Templates.ExecuteTemplate(w, name, data); err != nil {
-		p.Log.Error("render page", "page", name, "request_id", p.RequestID(r.Context()), "err", err)
+		p.Log.ErrorContext(r.Context(), "render page", "page", name, "err", err)
 	}
 }
 
@@ -182,6 +208,6 @@ func (p *Provider) errorPage(w http.ResponseWriter, r *http.Request, org *domain
 
 func (p *Provider) renderError(w http.ResponseWriter, r *http.Request, status int, d web.ErrorPage) {
 	if err := web.RenderError(w, p.Templates, status, d); err != nil {
-		p.Log.Error("render page", "page", "error", "request_id", p.RequestID(r.Context()), "err", err)
+		p.Log.ErrorContext(r.Context(), "render page", "page", "error", "err", err)
 	}
 }

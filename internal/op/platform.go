@@ -9,6 +9,7 @@ import (
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/platform/ticket"
+	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/web"
 )
@@ -35,9 +36,9 @@ func (p *Provider) platformLogin(w http.ResponseWriter, r *http.Request, org *do
 		return true
 	}
 	q := u.Query()
-	returnTo := p.Issuer(org.ID) + "/account"
+	returnTo := request.Issuer(r.Context()) + "/account"
 	if req != nil {
-		returnTo = p.Issuer(org.ID) + "/authorize/continue?req=" + url.QueryEscape(req.ID)
+		returnTo = request.Issuer(r.Context()) + "/authorize/continue?req=" + url.QueryEscape(req.ID)
 		if req.LoginHint != "" {
 			q.Set("login_hint", req.LoginHint)
 		}
@@ -87,10 +88,7 @@ func (p *Provider) TicketLanding(w http.ResponseWriter, r *http.Request) {
 // issuerHome serves ISS/: with ?refresh-token= it redeems a login ticket;
 // without, it shows the account page.
 func (p *Provider) issuerHome(w http.ResponseWriter, r *http.Request) {
-	org, ok := p.org(w, r)
-	if !ok {
-		return
-	}
+	org := request.Org(r.Context())
 	if !strings.HasSuffix(r.URL.Path, "/") { // cookies are scoped to ISS/
 		u := *r.URL
 		u.Path += "/"
@@ -100,7 +98,7 @@ func (p *Provider) issuerHome(w http.ResponseWriter, r *http.Request) {
 	}
 	vals, ok := r.URL.Query()[ticketParam]
 	if !ok {
-		http.Redirect(w, r, p.Issuer(org.ID)+"/account", http.StatusFound)
+		http.Redirect(w, r, request.Issuer(r.Context())+"/account", http.StatusFound)
 		return
 	}
 	noStoreNoReferrer(w)
@@ -158,8 +156,8 @@ func (p *Provider) confirmTicketUser(w http.ResponseWriter, r *http.Request, org
 	p.render(w, r, http.StatusOK, "ticket_confirm", ticketConfirmData{
 		pageData: pageData{Title: "Continue as " + user.UserName + "?", OrgName: org.Name},
 		UserName: user.UserName, Current: current.UserName,
-		Action: p.Issuer(org.ID) + "/", CSRF: p.Sessions.CSRFToken(w, r, org.ID), Ticket: vals[0],
-		CancelURL: p.Issuer(org.ID) + "/account",
+		Action: request.Issuer(r.Context()) + "/", CSRF: p.Sessions.CSRFToken(w, r, org.ID), Ticket: vals[0],
+		CancelURL: request.Issuer(r.Context()) + "/account",
 	})
 	return true
 }
@@ -167,10 +165,7 @@ func (p *Provider) confirmTicketUser(w http.ResponseWriter, r *http.Request, org
 // issuerHomeSubmit (POST ISS/) is the confirmed switch to the user of a
 // sign-in link, from the "Continue as NAME?" page.
 func (p *Provider) issuerHomeSubmit(w http.ResponseWriter, r *http.Request) {
-	org, ok := p.org(w, r)
-	if !ok {
-		return
-	}
+	org := request.Org(r.Context())
 	noStoreNoReferrer(w)
 	form, perr := oauth.ParseForm(w, r)
 	if perr != nil {
@@ -247,7 +242,7 @@ func (p *Provider) redeemTicket(w http.ResponseWriter, r *http.Request, org *dom
 		return
 	}
 	p.audit(r, org.ID, user.UserName, action, user.UserName, "ok", nil)
-	http.Redirect(w, r, p.Issuer(org.ID)+"/authorize/continue", http.StatusSeeOther)
+	http.Redirect(w, r, request.Issuer(r.Context())+"/authorize/continue", http.StatusSeeOther)
 }
 
 // ticketError shows why a sign-in link did not work, with a way back to
@@ -259,7 +254,7 @@ func (p *Provider) ticketError(w http.ResponseWriter, r *http.Request, org *doma
 		if org.Settings.AuthRedirectURL != "" {
 			d.Link, d.LinkText = org.Settings.AuthRedirectURL, "Sign in again at "+platformHost(org.Settings.AuthRedirectURL)
 		} else {
-			d.Link, d.LinkText = p.Issuer(org.ID)+"/login", "Sign in to "+org.Name
+			d.Link, d.LinkText = request.Issuer(r.Context())+"/login", "Sign in to "+org.Name
 		}
 	}
 	p.renderError(w, r, http.StatusBadRequest, d)

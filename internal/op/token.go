@@ -10,6 +10,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -61,10 +62,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 // client. confidentialOnly refuses public clients. When it returns false
 // it has answered the request.
 func (p *Provider) clientRequest(w http.ResponseWriter, r *http.Request, confidentialOnly bool) (*domain.Organization, *domain.Application, oauth.Params, bool) {
-	org, ok := p.org(w, r)
-	if !ok {
-		return nil, nil, nil, false
-	}
+	org := request.Org(r.Context())
 	params, perr := oauth.ParseForm(w, r)
 	if perr != nil {
 		oauth.WriteError(w, perr, false)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -35,10 +36,7 @@ func bearerToken(w http.ResponseWriter, r *http.Request) (string, *oauth.Error) 
 
 // userinfo is the UserInfo endpoint (OIDC Core §5.3).
 func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
-	org, ok := p.org(w, r)
-	if !ok {
-		return
-	}
+	org := request.Org(r.Context())
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	raw, perr := bearerToken(w, r)
 	if perr != nil {

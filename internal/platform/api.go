@@ -19,14 +19,14 @@ import (
 	"github.com/latchkey/latchkey/internal/throttle"
 )
 
-// Store is what the API reads and writes directly; user changes go
-// through the Directory.
+// Store is what the API reads and writes directly (only the methods it
+// calls); user changes go through the Directory.
 type Store interface {
-	store.Orgs
-	store.APIKeys
-	store.Users
-	store.Tickets
-	store.Audit
+	AppendAudit(ctx context.Context, e *domain.AuditEvent) error
+	CreateTicket(ctx context.Context, t *domain.LoginTicket) error
+	FindAPIKey(ctx context.Context, orgID string, hash []byte, now time.Time) (*domain.APIKey, error)
+	GetOrg(ctx context.Context, id string) (*domain.Organization, error)
+	GetUserByName(ctx context.Context, orgID, userName string) (*domain.User, error)
 }
 
 // API serves the trusted-platform endpoints.
@@ -36,8 +36,6 @@ type API struct {
 	Limiter   *throttle.Limiter
 	Log       *slog.Logger
 	PublicURL string
-	// RequestID returns the request's reference id for error bodies and logs.
-	RequestID func(context.Context) string
 	// Now and Rand may be nil (time.Now, crypto/rand).
 	Now  func() time.Time
 	Rand io.Reader
@@ -109,22 +107,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, e *apiError) { writeJSON(w, e.Status, e) }
 
-// internalError logs err and answers 500 with only a reference.
+// internalError logs err and answers 500 (503 when the database is
+// unavailable; the server adds Retry-After) with only a reference.
 func (a *API) internalError(w http.ResponseWriter, r *http.Request, what string, err error) {
-	ref := a.RequestID(r.Context())
-	a.Log.Error(what, "request_id", ref, "err", err)
-	if errors.Is(err, store.ErrUnavailable) || store.Unavailable(r.Context()) {
-		// The server adds Retry-After.
-		writeError(w, &apiError{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
-			Message: "Latchkey cannot reach its database right now; try again in a few seconds (reference " + ref + ")."})
-		return
+	ref := request.ID(r.Context())
+	a.Log.ErrorContext(r.Context(), what, "err", err)
+	e := &apiError{Status: http.StatusInternalServerError, Code: "server_error", Message: "Latchkey could not complete this request (reference " + ref + ")."}
+	if request.DatabaseDown(r.Context(), err) {
+		e = &apiError{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
+			Message: "Latchkey cannot reach its database right now; try again in a few seconds (reference " + ref + ")."}
 	}
-	writeError(w, &apiError{Status: http.StatusInternalServerError, Code: "server_error",
-		Message: "Latchkey could not complete this request (reference " + ref + ")."})
+	writeError(w, e)
 }
-
-// clientIP is the client's address (see package request).
-func clientIP(r *http.Request) string { return request.ClientIP(r) }
 
 // caller is an authenticated platform: the organization and the key it used.
 type caller struct {
@@ -157,7 +151,7 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request, action string
 	case r.Header.Get("x-org-id") != orgID:
 		reason = "org_mismatch"
 	}
-	ip := clientIP(r)
+	ip := request.ClientIP(r)
 	if reason == "" {
 		org, err := a.Store.GetOrg(ctx, orgID)
 		if err != nil { // the key was just found, so the organization exists
@@ -203,6 +197,6 @@ func (a *API) audit(ctx context.Context, orgID string, who directory.Actor, acti
 		OrgID: orgID, At: a.now(), Actor: who.Name, Action: action, Target: target, Result: result, ClientIP: who.ClientIP, Detail: detail,
 	})
 	if err != nil {
-		a.Log.Error("append audit event", "request_id", a.RequestID(ctx), "action", action, "err", err)
+		a.Log.ErrorContext(ctx, "append audit event", "action", action, "err", err)
 	}
 }

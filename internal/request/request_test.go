@@ -32,3 +32,12 @@ func TestID_TravelsInTheContext(t *testing.T) {
 		t.Errorf("ID = %q, want abc123", got)
 	}
 }
+
+func TestClientIP_PrefersTheAddressTheFrontDoorFound(t *testing.T) {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.RemoteAddr = "10.0.0.1:5555"
+	r = r.WithContext(request.Begin(r.Context(), "id1", "203.0.113.7"))
+	if got := request.ClientIP(r); got != "203.0.113.7" {
+		t.Errorf("ClientIP = %q, want 203.0.113.7", got)
+	}
+}

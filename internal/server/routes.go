@@ -10,6 +10,7 @@ import (
 	"github.com/latchkey/latchkey/internal/mfa"
 	"github.com/latchkey/latchkey/internal/op"
 	"github.com/latchkey/latchkey/internal/platform"
+	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/scim"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/throttle"
@@ -39,11 +40,16 @@ func (s *Server) routes() error {
 		CSRFKey: env.Master.Derive("csrf"),
 	}
 	templates := web.Templates()
+	// Every route of an organization's issuer (/o/{org}/…) passes the same
+	// front door: it loads the organization once and hands it, with its
+	// issuer URL, to the handler through the request's context.
+	door := &request.Door{Orgs: env.Store, PublicURL: env.Config.PublicURL}
+	issuers := &request.Issuers{Mux: s.mux, Door: door}
 	federation := &upstream.Federation{
 		Store: env.Store, Directory: env.Directory, Sessions: sessions, Logout: s.logout, Master: env.Master,
-		Client: s.outbound, Templates: templates, Log: s.log, RequestID: RequestID, Now: clock,
+		Client: s.outbound, Templates: templates, Log: s.log, Now: clock,
 	}
-	federation.Register(s.mux)
+	federation.Register(issuers)
 	provider := &op.Provider{
 		Store: env.Store, Keys: env.Keys, Sessions: sessions, Logout: s.logout, Upstream: federation,
 		Limiter:   &throttle.Limiter{Store: env.Store, Now: clock},
@@ -51,13 +57,14 @@ func (s *Server) routes() error {
 		RequestID: RequestID, Now: clock,
 		MFA: &mfa.Service{Store: env.Store, Master: env.Master, PublicURL: env.Config.PublicURL, Now: clock},
 	}
-	provider.Register(s.mux)
+	provider.Register(issuers)
+	door.Fail = provider.InternalError
 	s.mux.HandleFunc("GET /{$}", provider.TicketLanding)
 	(&platform.API{
 		Store: env.Store, Directory: env.Directory, Limiter: provider.Limiter, Log: s.log,
-		PublicURL: env.Config.PublicURL, RequestID: RequestID, Now: clock,
+		PublicURL: env.Config.PublicURL, Now: clock,
 	}).Register(s.mux)
-	(&api.API{Directory: env.Directory, Log: s.log, RequestID: RequestID}).Register(s.mux)
+	(&api.API{Directory: env.Directory, Log: s.log}).Register(s.mux)
 	(&scim.Service{Directory: env.Directory, PublicURL: env.Config.PublicURL, Log: s.log, RequestID: RequestID}).Register(s.mux)
 
 	s.mux.Handle("/admin/", (&portal.Portal{

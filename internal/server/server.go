@@ -55,8 +55,12 @@ func WithHandler(pattern string, h http.Handler) Option {
 
 // New builds the server over env.
 func New(env *bootstrap.Env, opts ...Option) (*Server, error) {
+	log := env.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	s := &Server{
-		env: env, log: env.Logger, mux: http.NewServeMux(), registry: prometheus.NewRegistry(), extra: map[string]http.Handler{},
+		env: env, log: slog.New(request.NewLogHandler(log.Handler())), mux: http.NewServeMux(), registry: prometheus.NewRegistry(), extra: map[string]http.Handler{},
 		outbound: env.Outbound,
 	}
 	for _, o := range opts {
@@ -237,10 +241,10 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		_, _ = rand.Read(b[:])
 		id := hex.EncodeToString(b[:])
 		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(store.TrackUnavailable(request.WithID(r.Context(), id)))
 		if addr := s.clientAddr(r); addr != "" {
 			r.RemoteAddr = addr
 		}
+		r = r.WithContext(store.TrackUnavailable(request.Begin(r.Context(), id, request.ClientIP(r))))
 		sw := &statusWriter{ResponseWriter: w, ctx: r.Context()}
 		start := time.Now()
 		defer func() {
@@ -248,7 +252,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				s.log.Error("panic serving request", "request_id", id, "path", r.URL.Path, "panic", p)
+				s.log.ErrorContext(r.Context(), "panic serving request", "path", r.URL.Path, "panic", p)
 				if sw.code == 0 {
 					http.Error(sw, "internal error (reference "+id+")", http.StatusInternalServerError)
 				}
@@ -263,7 +267,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			}
 			s.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
 			s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
-			s.log.Debug("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "route", route,
+			s.log.DebugContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "route", route,
 				"status", code, "duration_ms", time.Since(start).Milliseconds())
 		}()
 		next.ServeHTTP(sw, r)

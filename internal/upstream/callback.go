@@ -9,46 +9,24 @@ import (
 
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-// Register mounts the upstream endpoints of every organization's issuer.
-func (f *Federation) Register(mux *http.ServeMux) {
-	const iss = "/o/{org}"
-	mux.HandleFunc("GET "+iss+"/login/upstream", f.start)
-	mux.HandleFunc("GET "+iss+"/callback", f.callback)
-	mux.HandleFunc("GET "+iss+"/logout/callback", f.logoutCallback)
-	mux.HandleFunc("POST "+iss+"/backchannel", f.backchannel)
-}
-
-// org loads the organization in the path, answering 404 for an unknown one.
-func (f *Federation) org(w http.ResponseWriter, r *http.Request) (*domain.Organization, bool) {
-	id := r.PathValue("org")
-	if domain.ValidateOrgID(id) != nil {
-		http.NotFound(w, r)
-		return nil, false
-	}
-	org, err := f.Store.GetOrg(r.Context(), id)
-	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			f.Log.Error("load organization", "request_id", f.RequestID(r.Context()), "err", err)
-			http.Error(w, "internal error", http.StatusInternalServerError)
-			return nil, false
-		}
-		http.NotFound(w, r)
-		return nil, false
-	}
-	return org, true
+// Register mounts the upstream endpoints of every organization's issuer;
+// the front door has loaded the organization when they run.
+func (f *Federation) Register(iss *request.Issuers) {
+	iss.HandleFunc("GET /login/upstream", f.start)
+	iss.HandleFunc("GET /callback", f.callback)
+	iss.HandleFunc("GET /logout/callback", f.logoutCallback)
+	iss.HandleFunc("POST /backchannel", f.backchannel)
 }
 
 // start is the "sign in with …" button of the login page.
 func (f *Federation) start(w http.ResponseWriter, r *http.Request) {
-	org, ok := f.org(w, r)
-	if !ok {
-		return
-	}
+	org := request.Org(r.Context())
 	var req *domain.AuthRequest
 	if id := r.URL.Query().Get("req"); id != "" {
 		if got, err := f.Store.GetAuthRequest(r.Context(), org.ID, id, f.now()); err == nil {
@@ -60,10 +38,7 @@ func (f *Federation) start(w http.ResponseWriter, r *http.Request) {
 
 // callback is the redirect URI registered at the upstream IdP (ISS/callback).
 func (f *Federation) callback(w http.ResponseWriter, r *http.Request) {
-	org, ok := f.org(w, r)
-	if !ok {
-		return
-	}
+	org := request.Org(r.Context())
 	ctx := r.Context()
 	q := r.URL.Query()
 	state := q.Get("state")
@@ -241,7 +216,7 @@ func (f *Federation) knownUser(w http.ResponseWriter, r *http.Request, org *doma
 	if user.UpstreamIssuer == "" {
 		// The directory re-checks the link inside its transaction, so two
 		// first logins racing cannot link two identities.
-		linked, err := f.Directory.LinkUpstream(ctx, directory.Actor{Name: user.UserName, ClientIP: clientAddr(r)}, org.ID, user.Sub, iss, sub)
+		linked, err := f.Directory.LinkUpstream(ctx, directory.Actor{Name: user.UserName, ClientIP: request.ClientIP(r)}, org.ID, user.Sub, iss, sub)
 		if _, ok := domain.AsFieldError(err); ok {
 			return refuse("subject_mismatch", "The account "+user.UserName+" is linked to another identity at your identity provider.")
 		}

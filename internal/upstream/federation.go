@@ -38,9 +38,25 @@ const (
 	bindingCookie = "lk_upstream"
 )
 
+// Store is what federation reads and writes: only the methods it calls.
+type Store interface {
+	AppendAudit(ctx context.Context, e *domain.AuditEvent) error
+	ConsumeUpstreamLogin(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.UpstreamLogin, error)
+	ConsumeUpstreamLogout(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.UpstreamLogout, error)
+	CreateUpstreamLogin(ctx context.Context, l *domain.UpstreamLogin) error
+	CreateUpstreamLogout(ctx context.Context, l *domain.UpstreamLogout) error
+	GetAuthRequest(ctx context.Context, orgID, id string, now time.Time) (*domain.AuthRequest, error)
+	GetUpstream(ctx context.Context, orgID string) (*domain.UpstreamConnection, error)
+	GetUserByName(ctx context.Context, orgID, userName string) (*domain.User, error)
+	GetUserByUpstream(ctx context.Context, orgID, issuer, subject string) (*domain.User, error)
+	ListSessionsByUpstreamSID(ctx context.Context, orgID, upstreamSID string) ([]*domain.Session, error)
+	ListUserSessions(ctx context.Context, orgID, sub string) ([]*domain.Session, error)
+	RememberLogoutToken(ctx context.Context, orgID string, hash []byte, expiresAt, now time.Time) error
+}
+
 // Federation signs organizations' users in through their upstream IdP.
 type Federation struct {
-	Store     store.Store
+	Store     Store
 	Directory *directory.Directory
 	Sessions  *session.Sessions
 	Logout    *logout.Service
@@ -49,7 +65,6 @@ type Federation struct {
 	Client    *http.Client
 	Templates *template.Template
 	Log       *slog.Logger
-	RequestID func(context.Context) string
 	Now       func() time.Time
 
 	mu        sync.Mutex
@@ -69,8 +84,6 @@ func (f *Federation) now() time.Time {
 	}
 	return time.Now().UTC()
 }
-
-func (f *Federation) issuer(orgID string) string { return f.Directory.Issuer(orgID) }
 
 // clientCtx makes go-oidc and x/oauth2 use the guarded client.
 func (f *Federation) clientCtx(ctx context.Context) context.Context {
@@ -210,34 +223,30 @@ func (f *Federation) Begin(w http.ResponseWriter, r *http.Request, org *domain.O
 // fail ends a federated login on a clear page with a reference id; the
 // detail goes to the log only.
 func (f *Federation) fail(w http.ResponseWriter, r *http.Request, org *domain.Organization, status int, title, message string, detail error) {
-	ref := f.RequestID(r.Context())
+	ref := request.ID(r.Context())
 	if detail != nil {
-		f.Log.Warn("upstream login failed", "request_id", ref, "org", org.ID, "reason", title, "err", detail)
+		f.Log.WarnContext(r.Context(), "upstream login failed", "reason", title, "err", detail)
 	}
 	d := web.ErrorPage{Title: title, OrgName: org.Name, Message: message, Reference: ref,
-		Link: f.issuer(org.ID) + "/login", LinkText: "Try signing in again"}
+		Link: request.Issuer(r.Context()) + "/login", LinkText: "Try signing in again"}
 	if err := web.RenderError(w, f.Templates, status, d); err != nil {
-		f.Log.Error("render page", "err", err)
+		f.Log.ErrorContext(r.Context(), "render page", "err", err)
 	}
 }
 
-// clientAddr is the client's address (see package request).
-func clientAddr(r *http.Request) string { return request.ClientIP(r) }
-
 func (f *Federation) audit(r *http.Request, orgID, actor, action, result string, detail map[string]string) {
-	host := clientAddr(r)
 	if err := f.Store.AppendAudit(r.Context(), &domain.AuditEvent{
-		OrgID: orgID, At: f.now(), Actor: actor, Action: action, Target: actor, Result: result, ClientIP: host, Detail: detail,
+		OrgID: orgID, At: f.now(), Actor: actor, Action: action, Target: actor, Result: result, ClientIP: request.ClientIP(r), Detail: detail,
 	}); err != nil {
-		f.Log.Error("append audit event", "action", action, "err", err)
+		f.Log.ErrorContext(r.Context(), "append audit event", "action", action, "err", err)
 	}
 }
 
 // resume sends the browser on after a federated login.
 func (f *Federation) resume(w http.ResponseWriter, r *http.Request, orgID, authRequestID string) {
-	target := f.issuer(orgID) + "/account"
+	target := request.Issuer(r.Context()) + "/account"
 	if authRequestID != "" {
-		target = f.issuer(orgID) + "/authorize/continue?req=" + url.QueryEscape(authRequestID)
+		target = request.Issuer(r.Context()) + "/authorize/continue?req=" + url.QueryEscape(authRequestID)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, target, http.StatusSeeOther)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/logout"
+	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -53,13 +54,13 @@ func (f *Federation) chain(w http.ResponseWriter, r *http.Request, org *domain.O
 	c, err := f.provider(ctx, conn)
 	if err != nil || c.meta.EndSessionEndpoint == "" {
 		if err != nil {
-			f.Log.Warn("upstream logout skipped: discovery failed", "org", org.ID, "err", err)
+			f.Log.WarnContext(r.Context(), "upstream logout skipped: discovery failed", "err", err)
 		}
 		return false
 	}
 	idToken, err := f.Master.Open(sess.UpstreamIDToken, "upstream-id-token/"+org.ID)
 	if err != nil {
-		f.Log.Warn("upstream logout skipped: id_token unreadable", "org", org.ID, "err", err)
+		f.Log.WarnContext(r.Context(), "upstream logout skipped: id_token unreadable", "err", err)
 		return false
 	}
 	now := f.now()
@@ -67,7 +68,7 @@ func (f *Federation) chain(w http.ResponseWriter, r *http.Request, org *domain.O
 	if err := f.Store.CreateUpstreamLogout(ctx, &domain.UpstreamLogout{
 		OrgID: org.ID, Hash: secret.Hash(state), RedirectURI: final, CreatedAt: now, ExpiresAt: now.Add(logoutLifetime),
 	}); err != nil {
-		f.Log.Error("store upstream logout", "org", org.ID, "err", err)
+		f.Log.ErrorContext(r.Context(), "store upstream logout", "err", err)
 		return false
 	}
 	u, err := url.Parse(c.meta.EndSessionEndpoint)
@@ -90,10 +91,7 @@ func (f *Federation) chain(w http.ResponseWriter, r *http.Request, org *domain.O
 // (ISS/logout/callback): the browser goes on to where Latchkey's logout
 // was headed.
 func (f *Federation) logoutCallback(w http.ResponseWriter, r *http.Request) {
-	org, ok := f.org(w, r)
-	if !ok {
-		return
-	}
+	org := request.Org(r.Context())
 	target := ""
 	if state := r.URL.Query().Get("state"); state != "" {
 		l, err := f.Store.ConsumeUpstreamLogout(r.Context(), org.ID, secret.Hash(state), f.now())
@@ -108,7 +106,7 @@ func (f *Federation) logoutCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	if target == "" {
 		// The session here ended before the round trip: say so.
-		target = f.issuer(org.ID) + "/logout"
+		target = request.Issuer(r.Context()) + "/logout"
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, target, http.StatusFound)
@@ -151,15 +149,12 @@ func readLogoutClaims(payload []byte, now time.Time) (*upstreamLogoutClaims, str
 // (ISS/backchannel) and ends the matching Latchkey sessions, which in turn
 // notifies this organization's applications.
 func (f *Federation) backchannel(w http.ResponseWriter, r *http.Request) {
-	org, ok := f.org(w, r)
-	if !ok {
-		return
-	}
+	org := request.Org(r.Context())
 	ctx := r.Context()
 	w.Header().Set("Cache-Control", "no-store")
 	bad := func(msg string, err error) {
 		if err != nil {
-			f.Log.Warn("upstream back-channel logout refused", "org", org.ID, "reason", msg, "err", err)
+			f.Log.WarnContext(r.Context(), "upstream back-channel logout refused", "reason", msg, "err", err)
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusBadRequest)
@@ -212,7 +207,7 @@ func (f *Federation) backchannel(w http.ResponseWriter, r *http.Request) {
 		bad("the logout token was already used", nil)
 		return
 	case err != nil:
-		f.Log.Error("remember upstream logout token", "org", org.ID, "err", err)
+		f.Log.ErrorContext(r.Context(), "remember upstream logout token", "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
@@ -229,7 +224,7 @@ func (f *Federation) backchannel(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		f.Log.Error("find sessions for upstream logout", "org", org.ID, "err", err)
+		f.Log.ErrorContext(r.Context(), "find sessions for upstream logout", "err", err)
 		w.WriteHeader(http.StatusInternalServerError)
 		return
 	}
@@ -242,7 +237,7 @@ func (f *Federation) backchannel(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		if err := f.Logout.EndSession(ctx, org.ID, s.SID); err != nil {
-			f.Log.Error("end session for upstream logout", "org", org.ID, "err", err)
+			f.Log.ErrorContext(r.Context(), "end session for upstream logout", "err", err)
 			w.WriteHeader(http.StatusInternalServerError)
 			return
 		}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,8 +19,6 @@ import (
 type API struct {
 	Directory *directory.Directory
 	Log       *slog.Logger
-	// RequestID returns the request's reference id for 500 answers and logs.
-	RequestID func(context.Context) string
 }
 
 // prefix is where the API lives.
@@ -117,9 +114,9 @@ func (a *API) handle(mux *http.ServeMux, pattern, action string, sc scope, h end
 		if !ok {
 			return
 		}
-		c := &call{w: w, r: r, token: tok, actor: directory.Actor{Name: "admin-token:" + tok.ID, ClientIP: clientIP(r)}, auditOrg: tok.OrgID}
+		c := &call{w: w, r: r, token: tok, actor: directory.Actor{Name: "admin-token:" + tok.ID, ClientIP: request.ClientIP(r)}, auditOrg: tok.OrgID}
 		if err := a.Directory.TouchAdminToken(r.Context(), tok); err != nil {
-			a.log().Warn("admin api: record token use", "token", tok.ID, "err", err)
+			a.log().WarnContext(r.Context(), "admin api: record token use", "token", tok.ID, "err", err)
 		}
 		status, body, err := a.run(c, sc, h, queryParams)
 		if err != nil {
@@ -140,6 +137,8 @@ func (a *API) run(c *call, sc scope, h endpoint, queryParams []string) (int, any
 			return 0, nil, err
 		}
 		c.org, c.auditOrg, c.target = o, o.ID, o.ID
+		// From here on the request's log lines name the organization.
+		c.r = c.r.WithContext(request.WithOrg(c.r.Context(), a.Directory.PublicURL, o))
 	}
 	q, err := checkQuery(c.r, queryParams)
 	if err != nil {
@@ -188,11 +187,11 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request, action string
 		a.internalError(w, r, err)
 		return nil, false
 	}
-	a.log().Info("admin api: token refused", "request_id", a.requestID(r), "action", action, "reason", result, "client_ip", clientIP(r))
+	a.log().InfoContext(r.Context(), "admin api: token refused", "action", action, "reason", result, "client_ip", request.ClientIP(r))
 	if tok != nil && tok.OrgID != "" {
 		// A real token of this organization stopped working: its admins
 		// should see who still uses it.
-		c := &call{r: r, token: tok, actor: directory.Actor{Name: "admin-token:" + tok.ID, ClientIP: clientIP(r)}, auditOrg: tok.OrgID}
+		c := &call{r: r, token: tok, actor: directory.Actor{Name: "admin-token:" + tok.ID, ClientIP: request.ClientIP(r)}, auditOrg: tok.OrgID}
 		a.record(c, action, result)
 	}
 	w.Header().Set("WWW-Authenticate", realm+`, error="invalid_token", error_description="`+message+`"`)
@@ -333,16 +332,14 @@ func isFieldError(err error) bool {
 }
 
 func (a *API) internalError(w http.ResponseWriter, r *http.Request, err error) {
-	id := a.requestID(r)
-	a.log().Error("admin api: internal error", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
-	if errors.Is(err, store.ErrUnavailable) || store.Unavailable(r.Context()) {
-		// The server adds Retry-After.
-		writeError(w, &apiError{status: http.StatusServiceUnavailable, code: "unavailable",
-			message: "the database is unavailable; try again in a few seconds (reference " + id + ")"})
-		return
+	id := request.ID(r.Context())
+	a.log().ErrorContext(r.Context(), "admin api: internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	e := &apiError{status: http.StatusInternalServerError, code: "internal_error", message: "something went wrong on the server (reference " + id + ")"}
+	if request.DatabaseDown(r.Context(), err) {
+		e = &apiError{status: http.StatusServiceUnavailable, code: "unavailable",
+			message: "the database is unavailable; try again in a few seconds (reference " + id + ")"}
 	}
-	writeError(w, &apiError{status: http.StatusInternalServerError, code: "internal_error",
-		message: "something went wrong on the server (reference " + id + ")"})
+	writeError(w, e)
 }
 
 func (a *API) log() *slog.Logger {
@@ -352,27 +349,20 @@ func (a *API) log() *slog.Logger {
 	return a.Log
 }
 
-func (a *API) requestID(r *http.Request) string {
-	if a.RequestID == nil {
-		return ""
-	}
-	return a.RequestID(r.Context())
-}
-
 // record audits one use of a token. Uses outside any organization (an
 // operator listing organizations, a deleted organization) have no audit
 // log to go to and are logged instead.
 func (a *API) record(c *call, action, result string) {
 	target := c.target
 	if c.auditOrg == "" {
-		a.log().Info("admin api: audit", "actor", c.actor.Name, "action", action, "target", target, "result", result,
-			"client_ip", c.actor.ClientIP, "request_id", a.requestID(c.r))
+		a.log().InfoContext(c.r.Context(), "admin api: audit", "actor", c.actor.Name, "action", action, "target", target, "result", result,
+			"client_ip", c.actor.ClientIP)
 		return
 	}
 	err := a.Directory.Record(c.r.Context(), c.auditOrg, c.actor, action, target, result,
 		map[string]string{"via": "admin-api", "method": c.r.Method, "path": c.r.URL.Path})
 	if err != nil {
-		a.log().Error("admin api: write audit event", "org", c.auditOrg, "action", action, "result", result, "err", err)
+		a.log().ErrorContext(c.r.Context(), "admin api: write audit event", "audit_org", c.auditOrg, "action", action, "result", result, "err", err)
 	}
 }
 
@@ -399,6 +389,3 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(body)
 }
-
-// clientIP is the client's address (see package request).
-func clientIP(r *http.Request) string { return request.ClientIP(r) }

@@ -9,6 +9,7 @@ import (
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/directory/resource"
 	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -95,7 +96,7 @@ func (a *API) createSCIMToken(c *call) (int, any, error) {
 	}
 	c.target, c.changeAudited = t.ID, true
 	return http.StatusCreated, scimTokenCreatedJSON{scimTokenJSON: a.toSCIMTokenJSON(t), Token: plain,
-		BaseURL: a.Directory.Issuer(c.org.ID) + "/scim/v2"}, nil
+		BaseURL: request.Issuer(c.r.Context()) + "/scim/v2"}, nil
 }
 
 func (a *API) revokeSCIMToken(c *call) (int, any, error) {

@@ -130,8 +130,7 @@ func (a *API) checkUpstream(c *call) (int, any, error) {
 	}
 	c.changeAudited = true
 	if ce := check.Error; ce != nil {
-		a.log().Info("admin api: upstream check failed", "org", c.org.ID, "kind", ce.Kind, "url", ce.URL, "reason", ce.Reason, "err", ce.Err,
-			"request_id", a.requestID(c.r))
+		a.log().InfoContext(c.r.Context(), "admin api: upstream check failed", "kind", ce.Kind, "url", ce.URL, "reason", ce.Reason, "err", ce.Err)
 	}
 	return http.StatusOK, resource.NewUpstreamCheck(check), nil
 }
