@@ -32,7 +32,6 @@ import (
 type Store interface {
 	AddSessionClient(ctx context.Context, orgID, sid, clientID string, at time.Time) error
 	AppendAudit(ctx context.Context, e *domain.AuditEvent) error
-	CodeReplayed(ctx context.Context, orgID string, hash []byte) (bool, error)
 	ConsumeCode(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.AuthCode, error)
 	ConsumeTicket(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.LoginTicket, error)
 	CountRecoveryCodes(ctx context.Context, orgID, sub string) (int, error)
@@ -53,6 +52,7 @@ type Store interface {
 	ListSessionClients(ctx context.Context, orgID, sid string) ([]string, error)
 	ListUserGroups(ctx context.Context, orgID, sub string) ([]*domain.Group, error)
 	MarkCodeReplayed(ctx context.Context, orgID string, hash []byte, at time.Time) error
+	RedeemCode(ctx context.Context, orgID string, hash []byte, at time.Time, tokens ...*domain.Token) error
 	RevokeToken(ctx context.Context, orgID string, hash []byte, at time.Time) error
 	RevokeTokenFamily(ctx context.Context, orgID, familyID string, at time.Time) error
 	RevokeTokensFromCode(ctx context.Context, orgID string, codeHash []byte, at time.Time) error
