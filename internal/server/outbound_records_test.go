@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/server/servertest"
@@ -52,20 +51,17 @@ func TestBackchannelLogout_AttemptRecordsSayOnlyUnreachable(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			logs := &syncBuffer{}
 			inst := servertest.Start(t, backend, servertest.Options{Log: logs})
-			s := &opServer{t: t, inst: inst, fx: inst.NewFixture(t, "acme", opRedirectURI), http: &http.Client{
-				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-				Timeout:       30 * time.Second,
-			}}
+			s := servertest.NewOP(t, inst, inst.NewFixture(t, "acme", servertest.OPRedirectURI))
 			ctx := context.Background()
 			// No packet goes to the metadata address: the address check
 			// refuses it before any dial.
-			metadata := s.newApp(t, "acme", false, directory.AppChanges{BackchannelLogoutURI: ptr("http://169.254.169.254/latest/bc")})
-			refused := s.newApp(t, "acme", false, directory.AppChanges{BackchannelLogoutURI: ptr("http://" + closedLoopbackPort(t) + "/bc")})
+			metadata := s.NewApp(t, "acme", false, directory.AppChanges{BackchannelLogoutURI: ptr("http://169.254.169.254/latest/bc")})
+			refused := s.NewApp(t, "acme", false, directory.AppChanges{BackchannelLogoutURI: ptr("http://" + closedLoopbackPort(t) + "/bc")})
 			b := servertest.NewBrowser(t)
-			tok := s.signIn(t, b, metadata)
-			s.signIn(t, b, refused)
-			sid, _ := jwtPart(t, tok.ID, 1)["sid"].(string)
-			if r := s.endSessionCall(t, "acme", url.Values{"id_token_hint": {tok.ID}}); r.Status != http.StatusOK {
+			tok := s.SignIn(t, b, metadata)
+			s.SignIn(t, b, refused)
+			sid, _ := servertest.JWTPart(t, tok.ID, 1)["sid"].(string)
+			if r := s.EndSessionCall(t, "acme", url.Values{"id_token_hint": {tok.ID}}); r.Status != http.StatusOK {
 				t.Fatalf("end_session: %d\n%s", r.Status, r.Body)
 			}
 			var errs []string
