@@ -10,6 +10,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/server/servertest"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // wantSignedIn asserts b still holds a live session (a silent authorize
@@ -30,7 +31,7 @@ func TestEndSession_RefusesTokensThatAreNotIDTokens(t *testing.T) {
 	for _, backend := range servertest.Backends {
 		t.Run(backend, func(t *testing.T) {
 			s := startOP(t, backend)
-			jwtApp := s.NewApp(t, "acme", false, directory.AppChanges{AccessTokenFormat: ptr("jwt")})
+			jwtApp := s.NewApp(t, "acme", false, directory.AppChanges{AccessTokenFormat: testkit.Ptr("jwt")})
 			b := servertest.NewBrowser(t)
 			tok := s.SignIn(t, b, jwtApp)
 			if typ := servertest.JWTPart(t, tok.Access, 0)["typ"]; typ != "at+jwt" {

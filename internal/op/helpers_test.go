@@ -16,5 +16,3 @@ func startOP(t *testing.T, backend string) *opServer {
 	t.Helper()
 	return &opServer{servertest.StartOP(t, backend)}
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -10,6 +10,7 @@ import (
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/server/servertest"
 	"github.com/latchkey/latchkey/internal/store/cache"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // TestCache_ChangesOnOneNodeStopWorkingOnTheOther runs two nodes on one
@@ -91,11 +92,6 @@ func TestCache_ChangesOnOneNodeStopWorkingOnTheOther(t *testing.T) {
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	start := time.Now()
-	for deadline := start.Add(30 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 30s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, what, cond)
 	t.Logf("%s after %s", what, time.Since(start).Round(time.Millisecond))
 }

@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/server/servertest"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // syncBuffer is a log sink that tests may read while the server writes.
@@ -32,17 +32,6 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func closedLoopbackPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // TestBackchannelLogout_AttemptRecordsSayOnlyUnreachable: an org admin
 // reads the attempt records; a refused address and a refused connection
 // look alike there ("unreachable"), and only the server log says which.
@@ -55,8 +44,8 @@ func TestBackchannelLogout_AttemptRecordsSayOnlyUnreachable(t *testing.T) {
 			ctx := context.Background()
 			// No packet goes to the metadata address: the address check
 			// refuses it before any dial.
-			metadata := s.NewApp(t, "acme", false, directory.AppChanges{BackchannelLogoutURI: ptr("http://169.254.169.254/latest/bc")})
-			refused := s.NewApp(t, "acme", false, directory.AppChanges{BackchannelLogoutURI: ptr("http://" + closedLoopbackPort(t) + "/bc")})
+			metadata := s.NewApp(t, "acme", false, directory.AppChanges{BackchannelLogoutURI: testkit.Ptr("http://169.254.169.254/latest/bc")})
+			refused := s.NewApp(t, "acme", false, directory.AppChanges{BackchannelLogoutURI: testkit.Ptr("http://" + testkit.ClosedPort(t) + "/bc")})
 			b := servertest.NewBrowser(t)
 			tok := s.SignIn(t, b, metadata)
 			s.SignIn(t, b, refused)
@@ -65,7 +54,7 @@ func TestBackchannelLogout_AttemptRecordsSayOnlyUnreachable(t *testing.T) {
 				t.Fatalf("end_session: %d\n%s", r.Status, r.Body)
 			}
 			var errs []string
-			waitFor(t, "both attempts to be recorded", func() bool {
+			testkit.WaitFor(t, "both attempts to be recorded", func() bool {
 				ds, err := inst.Env.Store.ListBackchannel(ctx, "acme", sid)
 				if err != nil || len(ds) != 2 {
 					return false
@@ -86,7 +75,7 @@ func TestBackchannelLogout_AttemptRecordsSayOnlyUnreachable(t *testing.T) {
 				}
 			}
 			var log string
-			waitFor(t, "the reasons in the server log", func() bool {
+			testkit.WaitFor(t, "the reasons in the server log", func() bool {
 				log = logs.String()
 				return strings.Contains(log, "169.254.169.254 is link-local") && strings.Contains(log, "connection refused")
 			})
