@@ -271,7 +271,7 @@ func (lk *latchkey) createApp(t *testing.T, public bool) (clientID, clientSecret
 		GrantTypes:             &[]string{"authorization_code", "refresh_token"},
 		// rp.mjs checks strict rotation: with the reuse interval off, the
 		// first reuse of a rotated refresh token revokes its family. The
-		// interval itself is tested in internal/server.
+		// interval itself is tested in internal/op.
 		RefreshTokenReuseInterval: &noReuseInterval,
 	})
 	if err != nil {
