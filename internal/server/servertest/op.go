@@ -16,13 +16,13 @@ import (
 	"github.com/latchkey/latchkey/internal/directory"
 )
 
-// OP speaks the OpenID Provider protocols to a running Latchkey with raw
-// requests, so tests see exact status codes, headers and bodies.
-
+// OPRedirectURI is the redirect URI of the fixture's application.
 const OPRedirectURI = "http://127.0.0.1:9/cb"
 
 // OP is a running Latchkey with a fixture organization, seen by a client
-// that does not follow redirects.
+// that does not follow redirects. Its methods speak the OpenID Provider
+// protocols with raw requests, so tests see exact status codes, headers and
+// bodies.
 type OP struct {
 	T    *testing.T
 	Inst *Instance
@@ -50,6 +50,7 @@ type OPClient struct {
 	Org, ID, Secret, RedirectURI string
 }
 
+// Client is the fixture application's credentials.
 func (s *OP) Client(fx *Fixture) OPClient {
 	return OPClient{Org: fx.Org, ID: fx.ClientID, Secret: fx.ClientSecret, RedirectURI: fx.RedirectURI}
 }
@@ -251,6 +252,7 @@ type OPTokens struct {
 	Access, Refresh, ID string
 }
 
+// Tokens asserts a successful, uncacheable token response and returns its tokens.
 func (r *OPResponse) Tokens(t *testing.T) OPTokens {
 	t.Helper()
 	if r.Status != http.StatusOK {
