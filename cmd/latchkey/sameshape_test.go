@@ -12,6 +12,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/server/servertest"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // The CLI's --json and the admin API print the same object for the same
@@ -25,8 +26,8 @@ func TestCLIJSONAndAdminAPI_PrintTheSameBytes(t *testing.T) {
 			ctx := context.Background()
 			secretValue := "upstream-secret"
 			if _, _, err := inst.Env.Directory.SetUpstream(ctx, inst.Actor, "acme", directory.UpstreamChanges{
-				ConfigURL: ptr("https://idp.example.com/"), ClientID: ptr("latchkey"), ClientSecret: &secretValue,
-				DisplayName: ptr("Acme & Co <SSO>"),
+				ConfigURL: testkit.Ptr("https://idp.example.com/"), ClientID: testkit.Ptr("latchkey"), ClientSecret: &secretValue,
+				DisplayName: testkit.Ptr("Acme & Co <SSO>"),
 			}); err != nil {
 				t.Fatal(err)
 			}
@@ -89,5 +90,3 @@ func compact(t *testing.T, b []byte) []byte {
 	}
 	return out.Bytes()
 }
-
-func ptr[T any](v T) *T { return &v }

@@ -18,9 +18,8 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/sqlite"
 	"github.com/latchkey/latchkey/internal/store/testdb"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
-
-func ptr[T any](v T) *T { return &v }
 
 // newUpstreamDirectory returns a directory on a fresh store with
 // organizations acme and globex, and a clock the test moves.
@@ -42,9 +41,9 @@ var actor = directory.Actor{Name: "test"}
 
 func firstUpstream() directory.UpstreamChanges {
 	return directory.UpstreamChanges{
-		ConfigURL:    ptr("https://idp.acme.example/.well-known/openid-configuration"),
-		ClientID:     ptr("latchkey"),
-		ClientSecret: ptr("first secret"),
+		ConfigURL:    testkit.Ptr("https://idp.acme.example/.well-known/openid-configuration"),
+		ClientID:     testkit.Ptr("latchkey"),
+		ClientSecret: testkit.Ptr("first secret"),
 	}
 }
 
@@ -84,7 +83,7 @@ func TestSetUpstream_UpdateChangesOnlyGivenFieldsAndKeepsTheSecret(t *testing.T)
 	}
 	*now = now.Add(time.Hour)
 	c, created, err := d.SetUpstream(ctx, actor, "acme", directory.UpstreamChanges{
-		DisplayName: ptr("Acme Okta"), Scopes: &[]string{"openid", "groups"}, EndUpstreamSession: ptr(true),
+		DisplayName: testkit.Ptr("Acme Okta"), Scopes: &[]string{"openid", "groups"}, EndUpstreamSession: testkit.Ptr(true),
 	})
 	if err != nil || created {
 		t.Fatalf("update: created %v, %v", created, err)
@@ -101,7 +100,7 @@ func TestSetUpstream_UpdateChangesOnlyGivenFieldsAndKeepsTheSecret(t *testing.T)
 
 	// A new secret replaces the old; "" for scopes and claim means default.
 	if _, _, err := d.SetUpstream(ctx, actor, "acme", directory.UpstreamChanges{
-		ClientSecret: ptr("second secret"), Scopes: &[]string{}, UsernameClaim: ptr(""),
+		ClientSecret: testkit.Ptr("second secret"), Scopes: &[]string{}, UsernameClaim: testkit.Ptr(""),
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -122,11 +121,11 @@ func TestSetUpstream_RefusesBadInputAndWritesNothing(t *testing.T) {
 		ch    directory.UpstreamChanges
 		field string
 	}{
-		{"first save without a secret", directory.UpstreamChanges{ConfigURL: ptr("https://idp.example/"), ClientID: ptr("x")}, "client_secret"},
-		{"first save without a client id", directory.UpstreamChanges{ConfigURL: ptr("https://idp.example/"), ClientSecret: ptr("s")}, "client_id"},
-		{"first save without a config URL", directory.UpstreamChanges{ClientID: ptr("x"), ClientSecret: ptr("s")}, "config_url"},
-		{"relative config URL", directory.UpstreamChanges{ConfigURL: ptr("idp.example"), ClientID: ptr("x"), ClientSecret: ptr("s")}, "config_url"},
-		{"empty secret", directory.UpstreamChanges{ConfigURL: ptr("https://idp.example/"), ClientID: ptr("x"), ClientSecret: ptr("")}, "client_secret"},
+		{"first save without a secret", directory.UpstreamChanges{ConfigURL: testkit.Ptr("https://idp.example/"), ClientID: testkit.Ptr("x")}, "client_secret"},
+		{"first save without a client id", directory.UpstreamChanges{ConfigURL: testkit.Ptr("https://idp.example/"), ClientSecret: testkit.Ptr("s")}, "client_id"},
+		{"first save without a config URL", directory.UpstreamChanges{ClientID: testkit.Ptr("x"), ClientSecret: testkit.Ptr("s")}, "config_url"},
+		{"relative config URL", directory.UpstreamChanges{ConfigURL: testkit.Ptr("idp.example"), ClientID: testkit.Ptr("x"), ClientSecret: testkit.Ptr("s")}, "config_url"},
+		{"empty secret", directory.UpstreamChanges{ConfigURL: testkit.Ptr("https://idp.example/"), ClientID: testkit.Ptr("x"), ClientSecret: testkit.Ptr("")}, "client_secret"},
 		{"scopes without openid", func() directory.UpstreamChanges {
 			c := firstUpstream()
 			c.Scopes = &[]string{"profile"}
@@ -134,7 +133,7 @@ func TestSetUpstream_RefusesBadInputAndWritesNothing(t *testing.T) {
 		}(), "scopes"},
 		{"bad logout URL", func() directory.UpstreamChanges {
 			c := firstUpstream()
-			c.LogoutURL = ptr("logout")
+			c.LogoutURL = testkit.Ptr("logout")
 			return c
 		}(), "logout_url"},
 	}
@@ -155,7 +154,7 @@ func TestSetUpstream_RefusesBadInputAndWritesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := d.SetUpstream(ctx, actor, "acme", directory.UpstreamChanges{ConfigURL: ptr(""), ClientSecret: ptr("new")}); err == nil {
+	if _, _, err := d.SetUpstream(ctx, actor, "acme", directory.UpstreamChanges{ConfigURL: testkit.Ptr(""), ClientSecret: testkit.Ptr("new")}); err == nil {
 		t.Fatal("clearing the config URL was accepted")
 	}
 	after, _ := d.GetUpstream(ctx, "acme")
@@ -189,7 +188,7 @@ func TestUpstream_ChangesAreAuditedWithoutTheSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	*now = now.Add(time.Second) // the audit log lists newest first, by time
-	if _, _, err := d.SetUpstream(ctx, actor, "acme", directory.UpstreamChanges{ClientSecret: ptr("second secret")}); err != nil {
+	if _, _, err := d.SetUpstream(ctx, actor, "acme", directory.UpstreamChanges{ClientSecret: testkit.Ptr("second secret")}); err != nil {
 		t.Fatal(err)
 	}
 	*now = now.Add(time.Second)
@@ -235,7 +234,7 @@ func TestUpstreamSecret_IsUnreadableInTheDatabaseFile(t *testing.T) {
 	d, _ := newUpstreamDirectory(t, st)
 	const clear = "upstream-client-secret-in-clear"
 	ch := firstUpstream()
-	ch.ClientSecret = ptr(clear)
+	ch.ClientSecret = testkit.Ptr(clear)
 	if _, _, err := d.SetUpstream(ctx, actor, "acme", ch); err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/latchkey/latchkey/internal/logout"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/testdb"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // newLogoutDirectory is newUpstreamDirectory with the real single logout
@@ -28,7 +29,7 @@ func newLogoutDirectory(t *testing.T, st store.Store) (*directory.Directory, *do
 		t.Fatal(err)
 	}
 	app, _, err := d.CreateApp(ctx, actor, "acme", false, directory.AppChanges{
-		Name: ptr("Wiki"), RedirectURIs: &[]string{"https://wiki.example/cb"}, BackchannelLogoutURI: ptr("https://wiki.example/bc"),
+		Name: testkit.Ptr("Wiki"), RedirectURIs: &[]string{"https://wiki.example/cb"}, BackchannelLogoutURI: testkit.Ptr("https://wiki.example/bc"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +70,7 @@ func TestDisableUser_EndsEverySessionWithSingleLogout(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, open func(testing.TB) store.Store) {
 		st := open(t)
 		d, _, app := newLogoutDirectory(t, st)
-		if _, err := d.UpdateUser(t.Context(), actor, "acme", "ALICE", directory.UserChanges{Disabled: ptr(true)}); err != nil {
+		if _, err := d.UpdateUser(t.Context(), actor, "acme", "ALICE", directory.UserChanges{Disabled: testkit.Ptr(true)}); err != nil {
 			t.Fatal(err)
 		}
 		wantLoggedOut(t, st, "sid-1", app.ClientID)
@@ -136,7 +137,7 @@ func TestUpdateUser_ConcurrentChangesOfDifferentFieldsAllSurvive(t *testing.T) {
 	d, _, _ := newLogoutDirectory(t, st)
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
-	for _, ch := range []directory.UserChanges{{Name: ptr("Alice Liddell")}, {Email: ptr("alice@wonderland.example")}, {Role: ptr(domain.RoleAdmin)}} {
+	for _, ch := range []directory.UserChanges{{Name: testkit.Ptr("Alice Liddell")}, {Email: testkit.Ptr("alice@wonderland.example")}, {Role: testkit.Ptr(domain.RoleAdmin)}} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -164,7 +165,7 @@ func TestUpdateUser_RefusedChangeLeavesNoAuditEvent(t *testing.T) {
 	st := testdb.SQLite(t)
 	d, _, _ := newLogoutDirectory(t, st)
 	before, _ := d.ListAudit(t.Context(), "acme", directory.AuditFilter{Action: "user.update"})
-	if _, err := d.UpdateUser(t.Context(), actor, "acme", "alice", directory.UserChanges{Role: ptr("OWNER")}); err == nil {
+	if _, err := d.UpdateUser(t.Context(), actor, "acme", "alice", directory.UserChanges{Role: testkit.Ptr("OWNER")}); err == nil {
 		t.Fatal("an invalid role was accepted")
 	}
 	if _, err := d.CreateUser(t.Context(), actor, "acme", "Alice", directory.UserChanges{}); !directory.IsConflict(err) {
@@ -178,21 +179,21 @@ func TestUpdateUser_RefusedChangeLeavesNoAuditEvent(t *testing.T) {
 
 func TestUpdateOrg_UpstreamLoginNeedsAConnection(t *testing.T) {
 	d, _ := newUpstreamDirectory(t, testdb.SQLite(t))
-	_, err := d.UpdateOrg(t.Context(), actor, "acme", directory.OrgChanges{LoginMethod: ptr(domain.LoginUpstream)})
+	_, err := d.UpdateOrg(t.Context(), actor, "acme", directory.OrgChanges{LoginMethod: testkit.Ptr(domain.LoginUpstream)})
 	if fe, ok := domain.AsFieldError(err); !ok || fe.Field != "login_method" {
 		t.Fatalf("UpdateOrg to upstream without a connection: %v", err)
 	}
 	if _, _, err := d.SetUpstream(t.Context(), actor, "acme", firstUpstream()); err != nil {
 		t.Fatal(err)
 	}
-	o, err := d.UpdateOrg(t.Context(), actor, "acme", directory.OrgChanges{LoginMethod: ptr(domain.LoginUpstream), Name: ptr("Acme")})
+	o, err := d.UpdateOrg(t.Context(), actor, "acme", directory.OrgChanges{LoginMethod: testkit.Ptr(domain.LoginUpstream), Name: testkit.Ptr("Acme")})
 	if err != nil || o.Settings.LoginMethod != domain.LoginUpstream || o.Name != "Acme" {
 		t.Fatalf("UpdateOrg: %+v, %v", o, err)
 	}
 	if err := d.DeleteUpstream(t.Context(), actor, "acme"); !directory.IsConflict(err) {
 		t.Errorf("DeleteUpstream while logins use it: %v, want a conflict", err)
 	}
-	if _, err := d.UpdateOrg(t.Context(), actor, "nope", directory.OrgChanges{Name: ptr("x")}); !errors.Is(err, store.ErrNotFound) {
+	if _, err := d.UpdateOrg(t.Context(), actor, "nope", directory.OrgChanges{Name: testkit.Ptr("x")}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("UpdateOrg of an unknown organization: %v", err)
 	}
 }

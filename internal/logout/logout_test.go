@@ -24,6 +24,7 @@ import (
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/testdb"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 var backends = []string{"sqlite", "postgres"}
@@ -172,17 +173,6 @@ func worker(env *bootstrap.Env, log io.Writer, lease time.Duration, senders, per
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func delivered(t *testing.T, s store.Store, ds []*domain.BackchannelDelivery) int {
 	n := 0
 	for _, d := range ds {
@@ -225,7 +215,7 @@ func TestBackchannel_SlowEndpointBacklogLongerThanTheLeaseIsSentOncePerDelivery(
 				w.Start(ctx)
 				ws = append(ws, w)
 			}
-			waitFor(t, "every delivery to be recorded as delivered", func() bool { return delivered(t, env.Store, ds) == n })
+			testkit.WaitFor(t, "every delivery to be recorded as delivered", func() bool { return delivered(t, env.Store, ds) == n })
 			stop()
 			for _, w := range ws {
 				w.Drain(context.Background())
@@ -271,7 +261,7 @@ func TestBackchannel_HangingOrganizationDoesNotDelayAnother(t *testing.T) {
 			w := worker(env, io.Discard, time.Minute, 4, 2)
 			ctx, stop := context.WithCancel(context.Background())
 			w.Start(ctx)
-			waitFor(t, "the other organization's logouts", func() bool { return delivered(t, env.Store, fastDs) == len(fastDs) })
+			testkit.WaitFor(t, "the other organization's logouts", func() bool { return delivered(t, env.Store, fastDs) == len(fastDs) })
 			hanging.mu.Lock()
 			held := hanging.inFlight
 			hanging.mu.Unlock()
@@ -279,7 +269,7 @@ func TestBackchannel_HangingOrganizationDoesNotDelayAnother(t *testing.T) {
 				t.Errorf("hanging organization holds %d senders, want its cap of 2", held)
 			}
 			close(release)
-			waitFor(t, "the hanging organization's logouts", func() bool { return delivered(t, env.Store, slowDs) == len(slowDs) })
+			testkit.WaitFor(t, "the hanging organization's logouts", func() bool { return delivered(t, env.Store, slowDs) == len(slowDs) })
 			stop()
 			w.Drain(context.Background())
 			if hanging.maxIn > 2 {
@@ -310,7 +300,7 @@ func TestBackchannel_DrainReleasesTheLeasesItHolds(t *testing.T) {
 			first := worker(env, io.Discard, time.Hour, 4, 4)
 			ctx, stop := context.WithCancel(context.Background())
 			first.Start(ctx)
-			waitFor(t, "the first send", func() bool { posts, _ := app.count(); return posts == 1 })
+			testkit.WaitFor(t, "the first send", func() bool { posts, _ := app.count(); return posts == 1 })
 			stop()
 			expired, cancel := context.WithCancel(context.Background())
 			cancel()

@@ -2,7 +2,6 @@ package platform_test
 
 import (
 	"net/http"
-	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/latchkey/latchkey/internal/server/servertest"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // The seed's two commands (seeds/trusted-platform-sso.txt), argument for
@@ -59,11 +59,9 @@ func curl(t *testing.T, args []string) (int, string) {
 }
 
 func needCurl(t *testing.T) {
+	t.Helper()
 	if _, err := exec.LookPath("curl"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("curl is not installed; under CI=true it is required")
-		}
-		t.Skip("curl is not installed")
+		testkit.Unavailable(t, "curl is not installed")
 	}
 }
 

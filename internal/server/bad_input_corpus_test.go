@@ -91,20 +91,19 @@ func TestBadInput_EveryEndpointAnswersBelow500AndChangesNothing(t *testing.T) {
 	for _, backend := range servertest.Backends {
 		t.Run(backend, func(t *testing.T) {
 			inst := servertest.Start(t, backend)
-			acme := inst.NewFixture(t, "acme", opRedirectURI)
-			globex := inst.NewFixture(t, "globex", opRedirectURI)
+			acme := inst.NewFixture(t, "acme", servertest.OPRedirectURI)
+			globex := inst.NewFixture(t, "globex", servertest.OPRedirectURI)
 			ctx := context.Background()
 			_, adminTok, err := inst.Env.Directory.CreateAdminToken(ctx, inst.Actor, "acme", "corpus", 0)
 			if err != nil {
 				t.Fatal(err)
 			}
 			// A live login ticket of globex: presented at acme it must stay unused.
-			s := &opServer{t: t, inst: inst, fx: acme, http: &http.Client{
-				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 60 * time.Second}}
+			s := servertest.NewOP(t, inst, acme)
 			req, _ := http.NewRequest(http.MethodPost, inst.URL+"/api/organization/globex/user/alice/generate-token", nil)
 			req.Header.Set("x-org-id", "globex")
 			req.Header.Set("x-api-key", globex.APIKey)
-			globexTicket := s.send(t, req).Str(t, "refreshToken")
+			globexTicket := s.Send(t, req).Str(t, "refreshToken")
 			if globexTicket == "" {
 				t.Fatal("no globex ticket")
 			}
@@ -118,7 +117,7 @@ func TestBadInput_EveryEndpointAnswersBelow500AndChangesNothing(t *testing.T) {
 				{"acme credentials", map[string]string{
 					"Authorization": "Bearer " + adminTok, "x-org-id": "acme", "x-api-key": acme.APIKey,
 				}},
-				{"acme client", map[string]string{"Authorization": "Basic " + basic(acme.ClientID, acme.ClientSecret)}},
+				{"acme client", map[string]string{"Authorization": "Basic " + servertest.BasicAuth(acme.ClientID, acme.ClientSecret)}},
 			}
 			before := dumpTables(t, inst, backend)
 			sent, fivexx := 0, 0
@@ -168,12 +167,6 @@ func TestBadInput_EveryEndpointAnswersBelow500AndChangesNothing(t *testing.T) {
 	}
 }
 
-func basic(user, pass string) string {
-	r, _ := http.NewRequest(http.MethodGet, "/", nil)
-	r.SetBasicAuth(user, pass)
-	return strings.TrimPrefix(r.Header.Get("Authorization"), "Basic ")
-}
-
 // buildCorpus makes the hostile requests: every endpoint crossed with the
 // mutations that make sense for it.
 func buildCorpus(acmeClient, globexClient, globexSub, globexTicket string) []badRequest {
@@ -181,7 +174,7 @@ func buildCorpus(acmeClient, globexClient, globexSub, globexTicket string) []bad
 	bigBody := strings.Repeat("x", 2<<20)
 	queries := []string{
 		"%zz%", "a=%ff%fe", "a=%00", "client_id=" + acmeClient + "&client_id=" + acmeClient, "state=" + strings.Repeat("s", 9000),
-		"client_id=" + globexClient + "&redirect_uri=" + url.QueryEscape(opRedirectURI) + "&response_type=code&scope=openid",
+		"client_id=" + globexClient + "&redirect_uri=" + url.QueryEscape(servertest.OPRedirectURI) + "&response_type=code&scope=openid",
 		"refresh-token=" + url.QueryEscape(globexTicket), "refresh-token=a&refresh-token=b", "refresh-token=%00",
 		"id_token_hint=eyJhbGciOiJub25lIn0.e30.&post_logout_redirect_uri=https%3A%2F%2Fevil.example", "limit=-1", "limit=%ff",
 		"limit=99999999999999999999", "req=%00", "req=%ff", "state=%e2%80%ae&code=x&iss=%ff", "client_id=%00&redirect_uri=%00&response_type=code",

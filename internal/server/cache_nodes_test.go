@@ -10,6 +10,7 @@ import (
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/server/servertest"
 	"github.com/latchkey/latchkey/internal/store/cache"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // TestCache_ChangesOnOneNodeStopWorkingOnTheOther runs two nodes on one
@@ -19,69 +20,69 @@ import (
 // only the database's change announcements can make B notice: the bound is
 // the announcement's delivery (milliseconds), not a timer.
 func TestCache_ChangesOnOneNodeStopWorkingOnTheOther(t *testing.T) {
-	a := startOP(t, "postgres")
-	b := &opServer{t: t, fx: a.fx, http: a.http, inst: servertest.Start(t, "postgres", servertest.Options{
-		Database: a.inst.Env.Config.Database, MasterKeyFile: a.inst.Env.Config.MasterKeyFile,
-	})}
+	a := servertest.StartOP(t, "postgres")
+	b := servertest.NewOP(t, servertest.Start(t, "postgres", servertest.Options{
+		Database: a.Inst.Env.Config.Database, MasterKeyFile: a.Inst.Env.Config.MasterKeyFile,
+	}), a.Fx)
 	caches := map[string]*cache.Store{}
-	for name, n := range map[string]*opServer{"A": a, "B": b} {
-		c, ok := n.inst.Env.Store.(*cache.Store)
+	for name, n := range map[string]*servertest.OP{"A": a, "B": b} {
+		c, ok := n.Inst.Env.Store.(*cache.Store)
 		if !ok {
-			t.Fatalf("node %s's store is %T, not cached", name, n.inst.Env.Store)
+			t.Fatalf("node %s's store is %T, not cached", name, n.Inst.Env.Store)
 		}
 		c.SetTTL(time.Hour)
 		caches[name] = c
 	}
 	eventually(t, "node B follows the change announcements", caches["B"].Live)
 
-	c := b.client(a.fx)
+	c := b.Client(a.Fx)
 	cc := url.Values{"grant_type": {"client_credentials"}}
-	tokens := b.signIn(t, servertest.NewBrowser(t), c) // on B
+	tokens := b.SignIn(t, servertest.NewBrowser(t), c) // on B
 	if tokens.Refresh == "" {
 		t.Fatal("no refresh token")
 	}
-	if r := b.backChannel(t, c, "/token", authBasic, cc); r.Status != http.StatusOK {
+	if r := b.BackChannel(t, c, "/token", servertest.AuthBasic, cc); r.Status != http.StatusOK {
 		t.Fatalf("client_credentials on B: %d %s", r.Status, r.Body)
 	}
-	if !caches["B"].HasApp(c.org, c.id) {
+	if !caches["B"].HasApp(c.Org, c.ID) {
 		t.Fatal("node B did not cache the application; the test would prove nothing")
 	}
 	ctx := context.Background()
 
 	t.Run("a rotated client secret", func(t *testing.T) {
-		secret, err := a.inst.Env.Directory.RotateAppSecret(ctx, a.inst.Actor, c.org, c.id)
+		secret, err := a.Inst.Env.Directory.RotateAppSecret(ctx, a.Inst.Actor, c.Org, c.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, "the old secret is refused on B", func() bool {
-			return b.backChannel(t, c, "/token", authBasic, cc).Status == http.StatusUnauthorized
+			return b.BackChannel(t, c, "/token", servertest.AuthBasic, cc).Status == http.StatusUnauthorized
 		})
-		c.secret = secret
-		if r := b.backChannel(t, c, "/token", authBasic, cc); r.Status != http.StatusOK {
+		c.Secret = secret
+		if r := b.BackChannel(t, c, "/token", servertest.AuthBasic, cc); r.Status != http.StatusOK {
 			t.Fatalf("the new secret on B: %d %s", r.Status, r.Body)
 		}
 	})
 
 	t.Run("a disabled user", func(t *testing.T) {
 		disabled := true
-		if _, err := a.inst.Env.Directory.UpdateUser(ctx, a.inst.Actor, c.org, a.fx.UserName, directory.UserChanges{Disabled: &disabled}); err != nil {
+		if _, err := a.Inst.Env.Directory.UpdateUser(ctx, a.Inst.Actor, c.Org, a.Fx.UserName, directory.UserChanges{Disabled: &disabled}); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, "the disabled user's refresh token is refused on B", func() bool {
-			return b.refresh(t, c, tokens.Refresh).Status == http.StatusBadRequest
+			return b.Refresh(t, c, tokens.Refresh).Status == http.StatusBadRequest
 		})
-		b.refresh(t, c, tokens.Refresh).wantError(t, http.StatusBadRequest, "invalid_grant")
+		b.Refresh(t, c, tokens.Refresh).WantError(t, http.StatusBadRequest, "invalid_grant")
 	})
 
 	t.Run("a deleted application", func(t *testing.T) {
-		if !caches["B"].HasApp(c.org, c.id) {
+		if !caches["B"].HasApp(c.Org, c.ID) {
 			t.Fatal("node B no longer caches the application")
 		}
-		if err := a.inst.Env.Directory.DeleteApp(ctx, a.inst.Actor, c.org, c.id); err != nil {
+		if err := a.Inst.Env.Directory.DeleteApp(ctx, a.Inst.Actor, c.Org, c.ID); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, "the deleted application is refused on B", func() bool {
-			return b.backChannel(t, c, "/token", authBasic, cc).Status == http.StatusUnauthorized
+			return b.BackChannel(t, c, "/token", servertest.AuthBasic, cc).Status == http.StatusUnauthorized
 		})
 	})
 }
@@ -91,11 +92,6 @@ func TestCache_ChangesOnOneNodeStopWorkingOnTheOther(t *testing.T) {
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	start := time.Now()
-	for deadline := start.Add(30 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 30s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, what, cond)
 	t.Logf("%s after %s", what, time.Since(start).Round(time.Millisecond))
 }

@@ -3,16 +3,15 @@ package server_test
 import (
 	"bytes"
 	"context"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/server/servertest"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // syncBuffer is a log sink that tests may read while the server writes.
@@ -33,17 +32,6 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func closedLoopbackPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // TestBackchannelLogout_AttemptRecordsSayOnlyUnreachable: an org admin
 // reads the attempt records; a refused address and a refused connection
 // look alike there ("unreachable"), and only the server log says which.
@@ -52,24 +40,21 @@ func TestBackchannelLogout_AttemptRecordsSayOnlyUnreachable(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			logs := &syncBuffer{}
 			inst := servertest.Start(t, backend, servertest.Options{Log: logs})
-			s := &opServer{t: t, inst: inst, fx: inst.NewFixture(t, "acme", opRedirectURI), http: &http.Client{
-				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-				Timeout:       30 * time.Second,
-			}}
+			s := servertest.NewOP(t, inst, inst.NewFixture(t, "acme", servertest.OPRedirectURI))
 			ctx := context.Background()
 			// No packet goes to the metadata address: the address check
 			// refuses it before any dial.
-			metadata := s.newApp(t, "acme", false, directory.AppChanges{BackchannelLogoutURI: ptr("http://169.254.169.254/latest/bc")})
-			refused := s.newApp(t, "acme", false, directory.AppChanges{BackchannelLogoutURI: ptr("http://" + closedLoopbackPort(t) + "/bc")})
+			metadata := s.NewApp(t, "acme", false, directory.AppChanges{BackchannelLogoutURI: testkit.Ptr("http://169.254.169.254/latest/bc")})
+			refused := s.NewApp(t, "acme", false, directory.AppChanges{BackchannelLogoutURI: testkit.Ptr("http://" + testkit.ClosedPort(t) + "/bc")})
 			b := servertest.NewBrowser(t)
-			tok := s.signIn(t, b, metadata)
-			s.signIn(t, b, refused)
-			sid, _ := jwtPart(t, tok.ID, 1)["sid"].(string)
-			if r := s.endSessionCall(t, "acme", url.Values{"id_token_hint": {tok.ID}}); r.Status != http.StatusOK {
+			tok := s.SignIn(t, b, metadata)
+			s.SignIn(t, b, refused)
+			sid, _ := servertest.JWTPart(t, tok.ID, 1)["sid"].(string)
+			if r := s.EndSessionCall(t, "acme", url.Values{"id_token_hint": {tok.ID}}); r.Status != http.StatusOK {
 				t.Fatalf("end_session: %d\n%s", r.Status, r.Body)
 			}
 			var errs []string
-			waitFor(t, "both attempts to be recorded", func() bool {
+			testkit.WaitFor(t, "both attempts to be recorded", func() bool {
 				ds, err := inst.Env.Store.ListBackchannel(ctx, "acme", sid)
 				if err != nil || len(ds) != 2 {
 					return false
@@ -90,7 +75,7 @@ func TestBackchannelLogout_AttemptRecordsSayOnlyUnreachable(t *testing.T) {
 				}
 			}
 			var log string
-			waitFor(t, "the reasons in the server log", func() bool {
+			testkit.WaitFor(t, "the reasons in the server log", func() bool {
 				log = logs.String()
 				return strings.Contains(log, "169.254.169.254 is link-local") && strings.Contains(log, "connection refused")
 			})

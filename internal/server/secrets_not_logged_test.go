@@ -24,10 +24,9 @@ func TestSecrets_NeverInTheLogTheAuditLogOrTheDatabase(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			logs := &syncBuffer{}
 			inst := servertest.Start(t, backend, servertest.Options{Log: logs})
-			fx := inst.NewFixture(t, "acme", opRedirectURI)
-			s := &opServer{t: t, inst: inst, fx: fx, http: &http.Client{
-				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 60 * time.Second}}
-			c := s.client(fx)
+			fx := inst.NewFixture(t, "acme", servertest.OPRedirectURI)
+			s := servertest.NewOP(t, inst, fx)
+			c := s.Client(fx)
 			ctx := context.Background()
 			secrets := map[string]string{"password": fx.Password, "client secret": fx.ClientSecret, "API key": fx.APIKey}
 
@@ -35,30 +34,30 @@ func TestSecrets_NeverInTheLogTheAuditLogOrTheDatabase(t *testing.T) {
 			b := servertest.NewBrowser(t)
 			wrong := "a wrong password for the log " + fmt.Sprint(time.Now().UnixNano())
 			secrets["wrong password"] = wrong
-			submitLogin(t, b, s.loginPage(t, b, c, nil), fx.UserName, wrong)
-			code, verifier := s.code(t, b, c)
+			servertest.SubmitLogin(t, b, s.LoginPage(t, b, c, nil), fx.UserName, wrong)
+			code, verifier := s.Code(t, b, c)
 			secrets["code"], secrets["code verifier"] = code, verifier
 			for _, ck := range b.Client.Jar.Cookies(mustURL(t, inst.Issuer("acme")+"/")) {
 				secrets["cookie "+ck.Name] = ck.Value
 			}
-			tok := s.exchange(t, c, authBasic, code, verifier).tokens(t)
+			tok := s.Exchange(t, c, servertest.AuthBasic, code, verifier).Tokens(t)
 			secrets["access token"], secrets["refresh token"] = tok.Access, tok.Refresh
 			// The refresh token, userinfo, introspection.
-			next := s.refresh(t, c, tok.Refresh).tokens(t)
+			next := s.Refresh(t, c, tok.Refresh).Tokens(t)
 			secrets["rotated refresh token"], secrets["second access token"] = next.Refresh, next.Access
-			s.wantUserinfo(t, "acme", next.Access, http.StatusOK)
-			s.introspect(t, c, next.Access)
-			cc := s.backChannel(t, c, "/token", authPost, url.Values{"grant_type": {"client_credentials"}}).tokens(t)
+			s.WantUserinfo(t, "acme", next.Access, http.StatusOK)
+			s.Introspect(t, c, next.Access)
+			cc := s.BackChannel(t, c, "/token", servertest.AuthPost, url.Values{"grant_type": {"client_credentials"}}).Tokens(t)
 			secrets["client credentials token"] = cc.Access
-			s.revoke(t, c, authBasic, cc.Access)
+			s.Revoke(t, c, servertest.AuthBasic, cc.Access)
 
 			// Trusted platform: upsert, ticket, landing.
-			platform := func(op, body string) *opResponse {
+			platform := func(op, body string) *servertest.OPResponse {
 				req, _ := http.NewRequest(http.MethodPost, inst.URL+"/api/organization/acme/user/johndoe/"+op, strings.NewReader(body))
 				req.Header.Set("x-org-id", "acme")
 				req.Header.Set("x-api-key", fx.APIKey)
 				req.Header.Set("Content-Type", "application/json")
-				return s.send(t, req)
+				return s.Send(t, req)
 			}
 			if r := platform("update", `{"name":"John Doe"}`); r.Status != http.StatusCreated {
 				t.Fatalf("update: %d %s", r.Status, r.Body)
@@ -78,18 +77,18 @@ func TestSecrets_NeverInTheLogTheAuditLogOrTheDatabase(t *testing.T) {
 			for _, path := range []string{"/api/admin/orgs/acme/users", "/api/admin/orgs/other/users"} {
 				req, _ := http.NewRequest(http.MethodGet, inst.URL+path, nil)
 				req.Header.Set("Authorization", "Bearer "+adminTok)
-				s.send(t, req)
+				s.Send(t, req)
 			}
 			req, _ := http.NewRequest(http.MethodPost, inst.URL+"/api/admin/orgs/acme/users", strings.NewReader(`{"user_name":"carol","password":"carol's secret password"}`))
 			req.Header.Set("Authorization", "Bearer "+adminTok)
 			req.Header.Set("Content-Type", "application/json")
-			s.send(t, req)
+			s.Send(t, req)
 			secrets["admin-set password"] = "carol's secret password"
 
 			// RP-initiated logout with the id_token.
-			s.endSessionCall(t, "acme", url.Values{"id_token_hint": {next.ID}})
+			s.EndSessionCall(t, "acme", url.Values{"id_token_hint": {next.ID}})
 			// And the code again: a replay.
-			s.exchange(t, c, authBasic, code, verifier)
+			s.Exchange(t, c, servertest.AuthBasic, code, verifier)
 
 			var audit strings.Builder
 			events, err := inst.Env.Store.ListAudit(ctx, "acme", store.AuditFilter{Limit: 1000})

@@ -18,6 +18,7 @@ import (
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/server/servertest"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // backchannelRP is an application's back-channel logout endpoint that
@@ -63,18 +64,6 @@ func (b *backchannelRP) got() []*demo.LogoutClaims {
 	return append([]*demo.LogoutClaims(nil), b.received...)
 }
 
-// waitFor polls cond for up to 15 s (delivery is asynchronous).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 type twoApps struct {
 	inst   *servertest.Instance
 	fx     *servertest.Fixture
@@ -99,13 +88,13 @@ func setupTwoApps(t *testing.T, backend string) *twoApps {
 	d := inst.Env.Directory
 	if _, err := d.UpdateApp(ctx, inst.Actor, "acme", fx.ClientID, directory.AppChanges{
 		PostLogoutRedirectURIs: &[]string{"http://127.0.0.1:9/one/", ta.logout},
-		BackchannelLogoutURI:   ptr(ta.bcOne.srv.URL + "/bc"),
+		BackchannelLogoutURI:   testkit.Ptr(ta.bcOne.srv.URL + "/bc"),
 	}); err != nil {
 		t.Fatal(err)
 	}
 	name := "Second"
 	app2, secret2, err := d.CreateApp(ctx, inst.Actor, "acme", false, directory.AppChanges{
-		Name: &name, RedirectURIs: &[]string{"http://127.0.0.1:9/two/cb"}, BackchannelLogoutURI: ptr(ta.bcTwo.srv.URL + "/bc"),
+		Name: &name, RedirectURIs: &[]string{"http://127.0.0.1:9/two/cb"}, BackchannelLogoutURI: testkit.Ptr(ta.bcTwo.srv.URL + "/bc"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -116,8 +105,6 @@ func setupTwoApps(t *testing.T, backend string) *twoApps {
 	ta.one, ta.two = newRP(t, inst, fx), newRP(t, inst, &twoFx)
 	return ta
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // silent asks for a code without expecting a login page and reports
 // where the browser ended.
@@ -160,7 +147,7 @@ func TestSSO_SecondApplicationSignsInWithoutPasswordAndLogoutReachesBoth(t *test
 			}
 
 			// Both applications get a verified back-channel logout for the session.
-			waitFor(t, "back-channel logout to both apps", func() bool { return len(ta.bcOne.got()) == 1 && len(ta.bcTwo.got()) == 1 })
+			testkit.WaitFor(t, "back-channel logout to both apps", func() bool { return len(ta.bcOne.got()) == 1 && len(ta.bcTwo.got()) == 1 })
 			var sid string
 			_ = idt1.Claims(&struct {
 				SID *string `json:"sid"`
@@ -280,11 +267,11 @@ func TestBackchannelLogout_RetriedWhenApplicationIsDown(t *testing.T) {
 			if p := b.Get(ta.inst.Issuer("acme") + "/end_session?" + q.Encode()); p.Status != http.StatusFound {
 				t.Fatalf("end_session: %d", p.Status)
 			}
-			waitFor(t, "a first failed attempt", func() bool { return ta.bcOne.calls.Load() >= 1 })
+			testkit.WaitFor(t, "a first failed attempt", func() bool { return ta.bcOne.calls.Load() >= 1 })
 			ta.bcOne.failing.Store(false)
 			// The retry is due after the backoff; move the clock past it.
 			ta.inst.Clock.Advance(10 * time.Second)
-			waitFor(t, "the retried delivery", func() bool { return len(ta.bcOne.got()) == 1 })
+			testkit.WaitFor(t, "the retried delivery", func() bool { return len(ta.bcOne.got()) == 1 })
 
 			var sid string
 			_ = idt.Claims(&struct {
@@ -294,7 +281,7 @@ func TestBackchannelLogout_RetriedWhenApplicationIsDown(t *testing.T) {
 			if err != nil || len(ds) != 1 {
 				t.Fatalf("deliveries: %v %v", ds, err)
 			}
-			waitFor(t, "the delivery to be recorded", func() bool {
+			testkit.WaitFor(t, "the delivery to be recorded", func() bool {
 				ds, _ = ta.inst.Env.Store.ListBackchannel(context.Background(), "acme", sid)
 				return !ds[0].DeliveredAt.IsZero()
 			})

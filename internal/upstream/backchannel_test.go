@@ -15,6 +15,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/server/servertest"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 const logoutEvent = "http://schemas.openid.net/event/backchannel-logout"
@@ -107,7 +108,7 @@ func TestFederatedLogout_UpstreamBackchannelEndsTheSession(t *testing.T) {
 					t.Fatalf("audit detail %v, want 1 session ended", e.Detail)
 				}
 				// The application gets a verified logout token for alice's session.
-				waitFor(t, "the application's logout token", func() bool { got, _ := acme.bc.got(); return len(got) == 1 })
+				testkit.WaitFor(t, "the application's logout token", func() bool { got, _ := acme.bc.got(); return len(got) == 1 })
 				got, rejected := acme.bc.got()
 				if got[0].Subject != acme.fx.Sub || got[0].SID != c.SID || len(rejected) != 0 {
 					t.Fatalf("application logout token sub %q sid %q (rejected: %v), want %q %q", got[0].Subject, got[0].SID, rejected, acme.fx.Sub, c.SID)
@@ -149,7 +150,7 @@ func TestFederatedLogout_UpstreamBackchannelEndsTheSession(t *testing.T) {
 				if beta.app.refreshWorks(betaTok) {
 					t.Fatal("beta's refresh token survived")
 				}
-				waitFor(t, "beta's application's logout token", func() bool { got, _ := beta.bc.got(); return len(got) == 1 })
+				testkit.WaitFor(t, "beta's application's logout token", func() bool { got, _ := beta.bc.got(); return len(got) == 1 })
 				if got, _ := beta.bc.got(); got[0].Subject != beta.fx.Sub {
 					t.Fatalf("beta's logout token sub %q, want %q", got[0].Subject, beta.fx.Sub)
 				}

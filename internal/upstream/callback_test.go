@@ -10,6 +10,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/server/servertest"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // TestFederatedLogin_CallbackChecks: ISS/callback only completes the
@@ -162,8 +163,8 @@ func TestFederatedLogin_CallbackChecks(t *testing.T) {
 				b := servertest.NewBrowser(t)
 				_, p := acme.app.toCallback(t, b)
 				before := sessions()
-				setUpstream(t, inst, "acme", directory.UpstreamChanges{ConfigURL: ptr("http://" + closedPort(t))}, false)
-				defer setUpstream(t, inst, "acme", directory.UpstreamChanges{ConfigURL: ptr(f.up.Issuer)}, false)
+				setUpstream(t, inst, "acme", directory.UpstreamChanges{ConfigURL: testkit.Ptr("http://" + testkit.ClosedPort(t))}, false)
+				defer setUpstream(t, inst, "acme", directory.UpstreamChanges{ConfigURL: testkit.Ptr(f.up.Issuer)}, false)
 				wantErrorPage(t, b.Get(p.Location), http.StatusBadGateway, "could not reach")
 				acme.app.wantNoSession(t, b)
 				if n := sessions(); n != before {
@@ -200,8 +201,8 @@ func TestFederatedLogin_UpstreamUnreachable(t *testing.T) {
 			inst := servertest.Start(t, backend)
 			fx := inst.NewFixture(t, "acme", appRedirect)
 			setUpstream(t, inst, "acme", directory.UpstreamChanges{
-				ConfigURL: ptr("http://" + closedPort(t) + "/.well-known/openid-configuration"),
-				ClientID:  ptr("latchkey-acme"), ClientSecret: ptr(upstreamSecret),
+				ConfigURL: testkit.Ptr("http://" + testkit.ClosedPort(t) + "/.well-known/openid-configuration"),
+				ClientID:  testkit.Ptr("latchkey-acme"), ClientSecret: testkit.Ptr(upstreamSecret),
 			}, true)
 			a := newApp(t, inst.Issuer("acme"), fx)
 

@@ -3,14 +3,12 @@ package upstream_test
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -20,6 +18,7 @@ import (
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/server/servertest"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/testkit"
 	"github.com/latchkey/latchkey/internal/upstream/upstreamtest"
 )
 
@@ -102,11 +101,11 @@ func startFed(t *testing.T, backend string, opts fedOptions) *fed {
 	})
 	for _, o := range f.orgs {
 		ch := opts.Conn
-		ch.ConfigURL, ch.ClientID, ch.ClientSecret = ptr(f.up.Issuer), ptr(upstreamClientID(o.id)), ptr(upstreamSecret)
+		ch.ConfigURL, ch.ClientID, ch.ClientSecret = testkit.Ptr(f.up.Issuer), testkit.Ptr(upstreamClientID(o.id)), testkit.Ptr(upstreamSecret)
 		setUpstream(t, inst, o.id, ch, true)
 		o.bc = newBackchannelRP(t, func() *oidc.Provider { return o.app.provider }, o.fx.ClientID)
 		if _, err := inst.Env.Directory.UpdateApp(context.Background(), inst.Actor, o.id, o.fx.ClientID, directory.AppChanges{
-			PostLogoutRedirectURIs: &[]string{appLoggedOut}, BackchannelLogoutURI: ptr(o.bc.srv.URL + "/bc"),
+			PostLogoutRedirectURIs: &[]string{appLoggedOut}, BackchannelLogoutURI: testkit.Ptr(o.bc.srv.URL + "/bc"),
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -137,8 +136,6 @@ func setLoginMethod(t *testing.T, inst *servertest.Instance, org, method string)
 		t.Fatal(err)
 	}
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // app is an OpenID Connect application of a Latchkey organization, built
 // on go-oidc and x/oauth2.
@@ -370,18 +367,6 @@ func createUser(t *testing.T, inst *servertest.Instance, org, userName string, d
 	return u
 }
 
-// closedPort returns a loopback address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // backchannelRP is an application's back-channel logout endpoint that
 // verifies logout tokens as a relying party must (demo.VerifyLogoutToken).
 type backchannelRP struct {
@@ -417,19 +402,6 @@ func (b *backchannelRP) got() ([]*demo.LogoutClaims, []string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]*demo.LogoutClaims(nil), b.received...), append([]string(nil), b.rejected...)
-}
-
-// waitFor polls cond for up to 60 s (back-channel delivery is asynchronous
-// and a busy machine slows it).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // withQuery returns rawURL with its query changed by edit.

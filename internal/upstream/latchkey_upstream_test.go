@@ -16,6 +16,7 @@ import (
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/server/servertest"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // TestFederatedLogin_LatchkeyOrganizationAsUpstream: organization corp of
@@ -36,7 +37,7 @@ func TestFederatedLogin_LatchkeyOrganizationAsUpstream(t *testing.T) {
 			corp := inst.NewFixture(t, "corp", acmeISS+"/callback")
 			if _, err := inst.Env.Directory.UpdateApp(ctx, inst.Actor, "corp", corp.ClientID, directory.AppChanges{
 				PostLogoutRedirectURIs: &[]string{acmeISS + "/logout/callback"},
-				BackchannelLogoutURI:   ptr(acmeISS + "/backchannel"),
+				BackchannelLogoutURI:   testkit.Ptr(acmeISS + "/backchannel"),
 			}); err != nil {
 				t.Fatal(err)
 			}
@@ -44,13 +45,13 @@ func TestFederatedLogin_LatchkeyOrganizationAsUpstream(t *testing.T) {
 			var a *app
 			bc := newBackchannelRP(t, func() *oidc.Provider { return a.provider }, acme.ClientID)
 			if _, err := inst.Env.Directory.UpdateApp(ctx, inst.Actor, "acme", acme.ClientID, directory.AppChanges{
-				PostLogoutRedirectURIs: &[]string{appLoggedOut}, BackchannelLogoutURI: ptr(bc.srv.URL + "/bc"),
+				PostLogoutRedirectURIs: &[]string{appLoggedOut}, BackchannelLogoutURI: testkit.Ptr(bc.srv.URL + "/bc"),
 			}); err != nil {
 				t.Fatal(err)
 			}
 			setUpstream(t, inst, "acme", directory.UpstreamChanges{
-				ConfigURL: ptr(corpISS), ClientID: ptr(corp.ClientID), ClientSecret: ptr(corp.ClientSecret),
-				EndUpstreamSession: ptr(true), DisplayName: ptr("Corp"),
+				ConfigURL: testkit.Ptr(corpISS), ClientID: testkit.Ptr(corp.ClientID), ClientSecret: testkit.Ptr(corp.ClientSecret),
+				EndUpstreamSession: testkit.Ptr(true), DisplayName: testkit.Ptr("Corp"),
 			}, true)
 			a = newApp(t, acmeISS, acme)
 
@@ -221,7 +222,7 @@ func TestFederatedLogin_LatchkeyOrganizationAsUpstream(t *testing.T) {
 				if p = signedIn.Submit(p.Form(t), nil); p.Status != http.StatusOK {
 					t.Fatalf("corp sign-out: %d to %q", p.Status, p.Location)
 				}
-				waitFor(t, "acme's application to hear of the logout", func() bool {
+				testkit.WaitFor(t, "acme's application to hear of the logout", func() bool {
 					got, _ := bc.got()
 					return slices.ContainsFunc(got, func(c *demo.LogoutClaims) bool { return c.SID == signedInSID && c.Subject == acme.Sub })
 				})
@@ -229,7 +230,7 @@ func TestFederatedLogin_LatchkeyOrganizationAsUpstream(t *testing.T) {
 					t.Fatalf("acme's application rejected logout tokens: %v", rejected)
 				}
 				a.wantNoSession(t, signedIn)
-				waitFor(t, "acme's audit event", func() bool {
+				testkit.WaitFor(t, "acme's audit event", func() bool {
 					e := audit(t, inst, "acme", "logout.upstream_backchannel")
 					return e != nil && e.Actor == corp.Sub && e.Detail["sessions"] == "1"
 				})

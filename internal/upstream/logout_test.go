@@ -11,6 +11,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/server/servertest"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 const orgLogoutPage = "http://127.0.0.1:9/org/signed-out"
@@ -58,7 +59,7 @@ func TestFederatedLogout_ChainsThroughTheUpstream(t *testing.T) {
 	for _, backend := range servertest.Backends {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
-			f := startFed(t, backend, fedOptions{Conn: directory.UpstreamChanges{EndUpstreamSession: ptr(true)}})
+			f := startFed(t, backend, fedOptions{Conn: directory.UpstreamChanges{EndUpstreamSession: testkit.Ptr(true)}})
 			acme, inst := f.acme(), f.inst
 			ctx := context.Background()
 			upProvider, err := oidc.NewProvider(ctx, f.up.Issuer)
@@ -121,7 +122,7 @@ func TestFederatedLogout_ChainsThroughTheUpstream(t *testing.T) {
 					t.Fatal("the refresh token survived the logout")
 				}
 				// The application heard of it by back-channel too.
-				waitFor(t, "the application's back-channel logout", func() bool { got, _ := acme.bc.got(); return len(got) == 1 })
+				testkit.WaitFor(t, "the application's back-channel logout", func() bool { got, _ := acme.bc.got(); return len(got) == 1 })
 				if got, _ := acme.bc.got(); got[0].SID != c.SID || got[0].Subject != acme.fx.Sub {
 					t.Fatalf("logout token sid/sub %q/%q, want %q/%q", got[0].SID, got[0].Subject, c.SID, acme.fx.Sub)
 				}
@@ -146,8 +147,8 @@ func TestFederatedLogout_ChainsThroughTheUpstream(t *testing.T) {
 			t.Run("an unreachable upstream does not stop the logout", func(t *testing.T) {
 				b := servertest.NewBrowser(t)
 				tok, _ := acme.app.login(t, b)
-				setUpstream(t, inst, "acme", directory.UpstreamChanges{ConfigURL: ptr("http://" + closedPort(t))}, false)
-				defer setUpstream(t, inst, "acme", directory.UpstreamChanges{ConfigURL: ptr(f.up.Issuer)}, false)
+				setUpstream(t, inst, "acme", directory.UpstreamChanges{ConfigURL: testkit.Ptr("http://" + testkit.ClosedPort(t))}, false)
+				defer setUpstream(t, inst, "acme", directory.UpstreamChanges{ConfigURL: testkit.Ptr(f.up.Issuer)}, false)
 				q := url.Values{"id_token_hint": {tok.Extra("id_token").(string)}, "post_logout_redirect_uri": {appLoggedOut}, "state": {"s3"}}
 				p := b.Get(acme.iss + "/end_session?" + q.Encode())
 				if p.Status != http.StatusFound || p.Location != appLoggedOut+"?state=s3" {
@@ -157,7 +158,7 @@ func TestFederatedLogout_ChainsThroughTheUpstream(t *testing.T) {
 			})
 
 			t.Run("Latchkey's own sign-out chains and ends on the logout page", func(t *testing.T) {
-				setUpstream(t, inst, "acme", directory.UpstreamChanges{LogoutURL: ptr(orgLogoutPage)}, false)
+				setUpstream(t, inst, "acme", directory.UpstreamChanges{LogoutURL: testkit.Ptr(orgLogoutPage)}, false)
 				b := servertest.NewBrowser(t)
 				acme.app.login(t, b)
 				p := b.Get(acme.iss + "/logout")
@@ -175,7 +176,7 @@ func TestFederatedLogout_ChainsThroughTheUpstream(t *testing.T) {
 			})
 
 			t.Run("without upstream logout: the logout page, the upstream untouched", func(t *testing.T) {
-				setUpstream(t, inst, "acme", directory.UpstreamChanges{EndUpstreamSession: ptr(false), LogoutURL: ptr(orgLogoutPage)}, false)
+				setUpstream(t, inst, "acme", directory.UpstreamChanges{EndUpstreamSession: testkit.Ptr(false), LogoutURL: testkit.Ptr(orgLogoutPage)}, false)
 				b := servertest.NewBrowser(t)
 				acme.app.login(t, b)
 				p := b.Get(acme.iss + "/logout")

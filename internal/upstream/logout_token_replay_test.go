@@ -12,6 +12,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/server/servertest"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // TestFederatedLogout_UpstreamLogoutTokenFromTheFutureOrReplayedIsRefused:
@@ -30,11 +31,11 @@ func TestFederatedLogout_UpstreamLogoutTokenFromTheFutureOrReplayedIsRefused(t *
 			acme := inst.NewFixture(t, "acme", appRedirect)
 			var a *app
 			bc := newBackchannelRP(t, func() *oidc.Provider { return a.provider }, acme.ClientID)
-			if _, err := inst.Env.Directory.UpdateApp(ctx, inst.Actor, "acme", acme.ClientID, directory.AppChanges{BackchannelLogoutURI: ptr(bc.srv.URL + "/bc")}); err != nil {
+			if _, err := inst.Env.Directory.UpdateApp(ctx, inst.Actor, "acme", acme.ClientID, directory.AppChanges{BackchannelLogoutURI: testkit.Ptr(bc.srv.URL + "/bc")}); err != nil {
 				t.Fatal(err)
 			}
 			setUpstream(t, inst, "acme", directory.UpstreamChanges{
-				ConfigURL: ptr(corpISS), ClientID: ptr(corp.ClientID), ClientSecret: ptr(corp.ClientSecret), DisplayName: ptr("Corp"),
+				ConfigURL: testkit.Ptr(corpISS), ClientID: testkit.Ptr(corp.ClientID), ClientSecret: testkit.Ptr(corp.ClientSecret), DisplayName: testkit.Ptr("Corp"),
 			}, true)
 			a = newApp(t, acmeISS, acme)
 			b := servertest.NewBrowser(t)

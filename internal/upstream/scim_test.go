@@ -14,6 +14,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/server/servertest"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // scimCall sends one SCIM request to org's endpoint and decodes the answer.
@@ -89,7 +90,7 @@ func TestSCIM_ProvisionedUserSignsInUpstreamAndDeprovisioningSignsOut(t *testing
 			if status != http.StatusCreated {
 				t.Fatalf("group: %d %v", status, group)
 			}
-			if _, err := inst.Env.Directory.UpdateApp(ctx, inst.Actor, "acme", acme.fx.ClientID, directory.AppChanges{GroupsClaim: ptr(true)}); err != nil {
+			if _, err := inst.Env.Directory.UpdateApp(ctx, inst.Actor, "acme", acme.fx.ClientID, directory.AppChanges{GroupsClaim: testkit.Ptr(true)}); err != nil {
 				t.Fatal(err)
 			}
 			acme.app.oauth.Scopes = append(acme.app.oauth.Scopes, "groups")
@@ -141,7 +142,7 @@ func TestSCIM_ProvisionedUserSignsInUpstreamAndDeprovisioningSignsOut(t *testing
 			if n := activeSessions(t, inst, "acme", "carol"); n != 0 {
 				t.Fatalf("%d sessions left after deactivation", n)
 			}
-			waitFor(t, "the application's back-channel logout after deactivation", func() bool { got, _ := acme.bc.got(); return len(got) == 1 })
+			testkit.WaitFor(t, "the application's back-channel logout after deactivation", func() bool { got, _ := acme.bc.got(); return len(got) == 1 })
 			got, rejected := acme.bc.got()
 			if got[0].Subject != sub || got[0].SID != c.SID || len(rejected) != 0 {
 				t.Fatalf("logout token sub %q sid %q (rejected %v); want %q %q", got[0].Subject, got[0].SID, rejected, sub, c.SID)
@@ -167,7 +168,7 @@ func TestSCIM_ProvisionedUserSignsInUpstreamAndDeprovisioningSignsOut(t *testing
 			if status, body = scimCall(t, acme.iss, token, "DELETE", "/Users/"+sub, nil); status != http.StatusNoContent {
 				t.Fatalf("delete: %d %v", status, body)
 			}
-			waitFor(t, "the application's back-channel logout after delete", func() bool { got, _ := acme.bc.got(); return len(got) == 2 })
+			testkit.WaitFor(t, "the application's back-channel logout after delete", func() bool { got, _ := acme.bc.got(); return len(got) == 2 })
 			if got, _ = acme.bc.got(); got[1].Subject != sub || got[1].SID != c.SID {
 				t.Fatalf("second logout token sub %q sid %q; want %q %q", got[1].Subject, got[1].SID, sub, c.SID)
 			}

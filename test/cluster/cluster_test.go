@@ -48,7 +48,7 @@ func TestCluster(t *testing.T) {
 	// Without a reuse interval a refresh token has one winner: the first
 	// rotation; any other use revokes the family. (Within an interval,
 	// concurrent uses by the client answer with the successor, which the
-	// refresh tests of internal/server cover.) Changed here, before the
+	// refresh tests of internal/op cover.) Changed here, before the
 	// nodes serve this application: each node caches applications and
 	// learns of a change by NOTIFY, so a change made just before a race
 	// could meet a node still holding the old settings for a few

@@ -28,6 +28,7 @@ import (
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/server/servertest"
 	"github.com/latchkey/latchkey/internal/store/testdb"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 var soak = flag.Bool("soak", false, "race many more tickets, codes and refresh tokens (make soak)")
@@ -304,17 +305,11 @@ func statusOf(u string) int {
 	return resp.StatusCode
 }
 
-// waitFor polls cond until it holds, failing the test after a generous
-// deadline (the machine may be busy).
+// waitFor polls cond for up to 90 s: longer than testkit.Deadline, since
+// several nodes and a database share the machine.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	testkit.WaitWithin(t, 90*time.Second, what, cond)
 }
 
 // tcpProxy forwards connections to PostgreSQL. down closes its listener

@@ -35,6 +35,7 @@ import (
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/server"
 	"github.com/latchkey/latchkey/internal/store/testdb"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 const (
@@ -136,7 +137,7 @@ func TestOpenIDClient(t *testing.T) {
 			t.Run("acr-mfa", func(t *testing.T) {
 				const mfaUser = "carol"
 				if _, err := lk.env.Directory.CreateUser(context.Background(), directory.Actor{Name: "interop-test"}, orgID, mfaUser,
-					directory.UserChanges{Password: ptr(password)}); err != nil {
+					directory.UserChanges{Password: testkit.Ptr(password)}); err != nil {
 					t.Fatal(err)
 				}
 				clientID, clientSecret := lk.createApp(t, false)
@@ -150,19 +151,13 @@ func TestOpenIDClient(t *testing.T) {
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // requireNode returns the node binary, or skips (fails under CI=true) when
 // node or this directory's node_modules are missing.
 func requireNode(t *testing.T) string {
 	t.Helper()
 	unavailable := func(format string, args ...any) {
 		t.Helper()
-		msg := fmt.Sprintf(format, args...)
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s; under CI=true this is a failure", msg)
-		}
-		t.Skip(msg)
+		testkit.Unavailable(t, format, args...)
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -276,7 +271,7 @@ func (lk *latchkey) createApp(t *testing.T, public bool) (clientID, clientSecret
 		GrantTypes:             &[]string{"authorization_code", "refresh_token"},
 		// rp.mjs checks strict rotation: with the reuse interval off, the
 		// first reuse of a rotated refresh token revokes its family. The
-		// interval itself is tested in internal/server.
+		// interval itself is tested in internal/op.
 		RefreshTokenReuseInterval: &noReuseInterval,
 	})
 	if err != nil {

@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 const (
@@ -341,18 +341,6 @@ func discoveryServer(t *testing.T) *httptest.Server {
 	return srv
 }
 
-// closedPort is a loopback address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 func TestUpstreamCheck_ReportsWhatTheUpstreamOffersOrWhyItCannotBeUsed(t *testing.T) {
 	eachBackend(t, func(t *testing.T, s *adminServer) {
 		const checkPath = upstreamPath + "/check"
@@ -397,7 +385,7 @@ func TestUpstreamCheck_ReportsWhatTheUpstreamOffersOrWhyItCannotBeUsed(t *testin
 		}
 
 		// Nothing listening: the check works, the upstream does not.
-		down := "http://" + closedPort(t)
+		down := "http://" + testkit.ClosedPort(t)
 		r = s.ok(t, s.acmeTok, "POST", checkPath, map[string]any{"configUrl": down}, http.StatusOK)
 		wantKeys(t, "failed upstream check", r.obj, "orgId", "ok", "configUrl", "warnings", "error")
 		e, _ := r.obj["error"].(map[string]any)

@@ -39,7 +39,7 @@ func (e *env) operator() *servertest.Browser {
 	expectStatus(e.t, p, http.StatusBadRequest)
 	// Operators must use a second factor by default (policy "admins"); the
 	// enrolment is the hosted login's and is tested there
-	// (internal/server/op_mfa_test.go). These tests are about the portal.
+	// (internal/op/mfa_test.go). These tests are about the portal.
 	optional := domain.MFAOptional
 	if _, err := e.d.UpdateOrg(context.Background(), directory.Actor{Name: "test"}, directory.OperatorOrgID, directory.OrgChanges{MFA: &optional}); err != nil {
 		e.t.Fatal(err)

@@ -1,4 +1,4 @@
-package server_test
+package op_test
 
 import (
 	"net/http"
@@ -16,16 +16,16 @@ func TestClientCredentials_IssuesAnApplicationTokenOnly(t *testing.T) {
 	for _, backend := range servertest.Backends {
 		t.Run(backend, func(t *testing.T) {
 			s := startOP(t, backend)
-			c := s.client(s.fx)
+			c := s.Client(s.Fx)
 			form := url.Values{"grant_type": {"client_credentials"}}
 
 			for _, auth := range []struct {
 				name string
-				auth clientAuth
-			}{{"client_secret_basic", authBasic}, {"client_secret_post", authPost}} {
+				auth servertest.ClientAuth
+			}{{"client_secret_basic", servertest.AuthBasic}, {"client_secret_post", servertest.AuthPost}} {
 				t.Run(auth.name, func(t *testing.T) {
-					r := s.backChannel(t, c, "/token", auth.auth, form)
-					tok := r.tokens(t)
+					r := s.BackChannel(t, c, "/token", auth.auth, form)
+					tok := r.Tokens(t)
 					m := r.JSON(t)
 					if m["token_type"] != "Bearer" || m["expires_in"] == nil {
 						t.Fatalf("token response = %v", m)
@@ -34,41 +34,41 @@ func TestClientCredentials_IssuesAnApplicationTokenOnly(t *testing.T) {
 						t.Fatalf("client_credentials issued user artifacts: %s", r.Body)
 					}
 					// The token is real: introspection knows it, for the application itself.
-					in := s.wantActive(t, c, tok.Access)
-					if in["client_id"] != c.id || in["sub"] != c.id || in["username"] != nil {
+					in := s.WantActive(t, c, tok.Access)
+					if in["client_id"] != c.ID || in["sub"] != c.ID || in["username"] != nil {
 						t.Fatalf("introspection = %v", in)
 					}
 					// It names no user, so userinfo has nothing to give.
-					ui := s.userinfo(t, c.org, tok.Access)
+					ui := s.Userinfo(t, c.Org, tok.Access)
 					if ui.Status != http.StatusForbidden || !strings.Contains(ui.Header.Get("WWW-Authenticate"), `error="insufficient_scope"`) {
 						t.Fatalf("userinfo = %d %q\n%s", ui.Status, ui.Header.Get("WWW-Authenticate"), ui.Body)
 					}
-					ui.wantError(t, http.StatusForbidden, "insufficient_scope")
+					ui.WantError(t, http.StatusForbidden, "insufficient_scope")
 				})
 			}
 
 			t.Run("user scopes are refused", func(t *testing.T) {
 				for _, scope := range []string{"openid", "profile email", "offline_access"} {
-					r := s.backChannel(t, c, "/token", authBasic, url.Values{"grant_type": {"client_credentials"}, "scope": {scope}})
-					r.wantError(t, http.StatusBadRequest, "invalid_scope")
+					r := s.BackChannel(t, c, "/token", servertest.AuthBasic, url.Values{"grant_type": {"client_credentials"}, "scope": {scope}})
+					r.WantError(t, http.StatusBadRequest, "invalid_scope")
 				}
 			})
 
 			t.Run("an application without the grant is unauthorized", func(t *testing.T) {
 				grants := []string{"authorization_code", "refresh_token"}
-				plain := s.newApp(t, c.org, false, directory.AppChanges{GrantTypes: &grants})
-				s.backChannel(t, plain, "/token", authBasic, form).wantError(t, http.StatusBadRequest, "unauthorized_client")
+				plain := s.NewApp(t, c.Org, false, directory.AppChanges{GrantTypes: &grants})
+				s.BackChannel(t, plain, "/token", servertest.AuthBasic, form).WantError(t, http.StatusBadRequest, "unauthorized_client")
 			})
 
 			t.Run("a public client is unauthorized", func(t *testing.T) {
-				pub := s.newApp(t, c.org, true, noChanges())
-				s.backChannel(t, pub, "/token", authNone, form).wantError(t, http.StatusBadRequest, "unauthorized_client")
+				pub := s.NewApp(t, c.Org, true, noChanges())
+				s.BackChannel(t, pub, "/token", servertest.AuthNone, form).WantError(t, http.StatusBadRequest, "unauthorized_client")
 			})
 
 			t.Run("a wrong secret gets nothing", func(t *testing.T) {
 				bad := c
-				bad.secret = "not-the-secret"
-				s.backChannel(t, bad, "/token", authBasic, form).wantError(t, http.StatusUnauthorized, "invalid_client")
+				bad.Secret = "not-the-secret"
+				s.BackChannel(t, bad, "/token", servertest.AuthBasic, form).WantError(t, http.StatusUnauthorized, "invalid_client")
 			})
 		})
 	}

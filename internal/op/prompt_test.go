@@ -1,4 +1,4 @@
-package server_test
+package op_test
 
 import (
 	"context"
@@ -15,14 +15,14 @@ import (
 
 // authTime verifies an id_token with go-oidc (on the server's clock) and
 // returns its auth_time.
-func (s *opServer) authTime(t *testing.T, c opClient, idToken string) time.Time {
+func (s *opServer) authTime(t *testing.T, c servertest.OPClient, idToken string) time.Time {
 	t.Helper()
 	ctx := context.Background()
-	provider, err := oidc.NewProvider(ctx, s.inst.Issuer(c.org))
+	provider, err := oidc.NewProvider(ctx, s.Inst.Issuer(c.Org))
 	if err != nil {
 		t.Fatal(err)
 	}
-	idt, err := provider.Verifier(&oidc.Config{ClientID: c.id, Now: s.inst.Clock.Now}).Verify(ctx, idToken)
+	idt, err := provider.Verifier(&oidc.Config{ClientID: c.ID, Now: s.Inst.Clock.Now}).Verify(ctx, idToken)
 	if err != nil {
 		t.Fatalf("verify id_token: %v", err)
 	}
@@ -35,26 +35,16 @@ func (s *opServer) authTime(t *testing.T, c opClient, idToken string) time.Time 
 	return time.Unix(claims.AuthTime, 0)
 }
 
-// wantLoginPage asserts that following p ends on the org's login page.
-func wantLoginPage(t *testing.T, b *servertest.Browser, p *servertest.Page, redirectURI, org string) *servertest.Page {
-	t.Helper()
-	p = b.Follow(p, redirectURI)
-	if p.Location != "" || p.Status != http.StatusOK || p.URL.Path != "/o/"+org+"/login" || len(p.Forms()) == 0 {
-		t.Fatalf("want the login page, got %d at %s (Location %q)", p.Status, p.URL, p.Location)
-	}
-	return p
-}
-
 // finish signs in on login page p and returns the code the flow ends with.
 func finish(t *testing.T, b *servertest.Browser, s *opServer, p *servertest.Page, redirectURI string) url.Values {
 	t.Helper()
-	p = b.Follow(b.Login(p, s.fx.UserName, s.fx.Password), redirectURI)
+	p = b.Follow(b.Login(p, s.Fx.UserName, s.Fx.Password), redirectURI)
 	if !strings.HasPrefix(p.Location, redirectURI) {
 		t.Fatalf("login did not finish the flow: %d at %s\n%s", p.Status, p.URL, p.Body)
 	}
 	u, _ := url.Parse(p.Location)
 	q := u.Query()
-	if q.Get("code") == "" || q.Get("state") != "st4te" || q.Get("iss") != s.inst.Issuer("acme") {
+	if q.Get("code") == "" || q.Get("state") != "st4te" || q.Get("iss") != s.Inst.Issuer("acme") {
 		t.Fatalf("callback = %s", p.Location)
 	}
 	return q
@@ -62,37 +52,37 @@ func finish(t *testing.T, b *servertest.Browser, s *opServer, p *servertest.Page
 
 func TestAuthorize_PromptNoneWithoutSessionReturnsLoginRequired(t *testing.T) {
 	s := startOP(t, "sqlite")
-	c := s.client(s.fx)
+	c := s.Client(s.Fx)
 	b := servertest.NewBrowser(t)
-	p := b.Get(s.authorizeURL(c, url.Values{"prompt": {"none"}}))
-	s.wantRedirectError(t, p, c.redirectURI, c.org, "login_required")
+	p := b.Get(s.AuthorizeURL(c, url.Values{"prompt": {"none"}}))
+	s.WantRedirectError(t, p, c.RedirectURI, c.Org, "login_required")
 
 	// Combining none with another value is malformed.
-	p = b.Get(s.authorizeURL(c, url.Values{"prompt": {"none login"}}))
-	s.wantRedirectError(t, p, c.redirectURI, c.org, "invalid_request")
+	p = b.Get(s.AuthorizeURL(c, url.Values{"prompt": {"none login"}}))
+	s.WantRedirectError(t, p, c.RedirectURI, c.Org, "invalid_request")
 }
 
 func TestAuthorize_PromptLoginAsksAgainAndRenewsAuthTime(t *testing.T) {
 	for _, backend := range servertest.Backends {
 		t.Run(backend, func(t *testing.T) {
 			s := startOP(t, backend)
-			c := s.client(s.fx)
+			c := s.Client(s.Fx)
 			b := servertest.NewBrowser(t)
-			first := s.authTime(t, c, s.signIn(t, b, c).ID)
+			first := s.authTime(t, c, s.SignIn(t, b, c).ID)
 
-			s.inst.Clock.Advance(2 * time.Minute)
-			verifier, params := pkce()
+			s.Inst.Clock.Advance(2 * time.Minute)
+			verifier, params := servertest.PKCE()
 			params.Set("prompt", "login")
-			page := wantLoginPage(t, b, b.Get(s.authorizeURL(c, params)), c.redirectURI, c.org)
-			q := finish(t, b, s, page, c.redirectURI)
-			tok := s.exchange(t, c, authBasic, q.Get("code"), verifier).tokens(t)
+			page := servertest.WantLoginPage(t, b, b.Get(s.AuthorizeURL(c, params)), c.RedirectURI, c.Org)
+			q := finish(t, b, s, page, c.RedirectURI)
+			tok := s.Exchange(t, c, servertest.AuthBasic, q.Get("code"), verifier).Tokens(t)
 			second := s.authTime(t, c, tok.ID)
 			if second.Sub(first) < 2*time.Minute {
 				t.Fatalf("auth_time %v not renewed (first %v)", second, first)
 			}
 
 			// Without prompt=login the renewed session answers silently.
-			p := b.Get(s.authorizeURL(c, url.Values{"prompt": {"none"}}))
+			p := b.Get(s.AuthorizeURL(c, url.Values{"prompt": {"none"}}))
 			if loc, _ := url.Parse(p.Location); loc == nil || loc.Query().Get("code") == "" {
 				t.Fatalf("silent sign-in after prompt=login failed: %d %s", p.Status, p.Location)
 			}
@@ -104,31 +94,31 @@ func TestAuthorize_MaxAgeOlderThanTheSessionAsksToSignInOnce(t *testing.T) {
 	for _, backend := range servertest.Backends {
 		t.Run(backend, func(t *testing.T) {
 			s := startOP(t, backend)
-			c := s.client(s.fx)
+			c := s.Client(s.Fx)
 			b := servertest.NewBrowser(t)
-			first := s.authTime(t, c, s.signIn(t, b, c).ID)
-			s.inst.Clock.Advance(10 * time.Minute)
+			first := s.authTime(t, c, s.SignIn(t, b, c).ID)
+			s.Inst.Clock.Advance(10 * time.Minute)
 
 			t.Run("a younger session is enough", func(t *testing.T) {
-				p := b.Get(s.authorizeURL(c, url.Values{"max_age": {"3600"}}))
+				p := b.Get(s.AuthorizeURL(c, url.Values{"max_age": {"3600"}}))
 				if loc, _ := url.Parse(p.Location); loc == nil || loc.Query().Get("code") == "" {
 					t.Fatalf("max_age=3600 with a 10-minute-old session did not answer silently: %d %s", p.Status, p.Location)
 				}
 			})
 
 			t.Run("prompt=none cannot satisfy an older session", func(t *testing.T) {
-				p := b.Get(s.authorizeURL(c, url.Values{"max_age": {"300"}, "prompt": {"none"}}))
-				s.wantRedirectError(t, p, c.redirectURI, c.org, "login_required")
+				p := b.Get(s.AuthorizeURL(c, url.Values{"max_age": {"300"}, "prompt": {"none"}}))
+				s.WantRedirectError(t, p, c.RedirectURI, c.Org, "login_required")
 			})
 
 			for _, maxAge := range []string{"300", "0"} {
 				t.Run("max_age="+maxAge, func(t *testing.T) {
-					s.inst.Clock.Advance(10 * time.Minute)
-					verifier, params := pkce()
+					s.Inst.Clock.Advance(10 * time.Minute)
+					verifier, params := servertest.PKCE()
 					params.Set("max_age", maxAge)
-					page := wantLoginPage(t, b, b.Get(s.authorizeURL(c, params)), c.redirectURI, c.org)
-					q := finish(t, b, s, page, c.redirectURI) // no login loop
-					tok := s.exchange(t, c, authBasic, q.Get("code"), verifier).tokens(t)
+					page := servertest.WantLoginPage(t, b, b.Get(s.AuthorizeURL(c, params)), c.RedirectURI, c.Org)
+					q := finish(t, b, s, page, c.RedirectURI) // no login loop
+					tok := s.Exchange(t, c, servertest.AuthBasic, q.Get("code"), verifier).Tokens(t)
 					if at := s.authTime(t, c, tok.ID); !at.After(first) {
 						t.Fatalf("auth_time %v not after %v", at, first)
 					}
@@ -140,40 +130,40 @@ func TestAuthorize_MaxAgeOlderThanTheSessionAsksToSignInOnce(t *testing.T) {
 
 func TestAuthorize_FormPostAnswersWithAnAutoSubmittingForm(t *testing.T) {
 	s := startOP(t, "sqlite")
-	c := s.client(s.fx)
+	c := s.Client(s.Fx)
 	b := servertest.NewBrowser(t)
 
 	t.Run("error", func(t *testing.T) {
-		p := b.Get(s.authorizeURL(c, url.Values{"prompt": {"none"}, "response_mode": {"form_post"}}))
-		f := wantFormPost(t, p, c.redirectURI)
-		if f.Values.Get("error") != "login_required" || f.Values.Get("state") != "st4te" || f.Values.Get("iss") != s.inst.Issuer(c.org) || f.Has("code") {
+		p := b.Get(s.AuthorizeURL(c, url.Values{"prompt": {"none"}, "response_mode": {"form_post"}}))
+		f := wantFormPost(t, p, c.RedirectURI)
+		if f.Values.Get("error") != "login_required" || f.Values.Get("state") != "st4te" || f.Values.Get("iss") != s.Inst.Issuer(c.Org) || f.Has("code") {
 			t.Fatalf("form fields = %v", f.Values)
 		}
 	})
 
 	t.Run("code", func(t *testing.T) {
-		verifier, params := pkce()
+		verifier, params := servertest.PKCE()
 		params.Set("response_mode", "form_post")
-		page := wantLoginPage(t, b, b.Get(s.authorizeURL(c, params)), c.redirectURI, c.org)
-		p := b.Follow(b.Login(page, s.fx.UserName, s.fx.Password), c.redirectURI)
-		f := wantFormPost(t, p, c.redirectURI)
-		if f.Values.Get("state") != "st4te" || f.Values.Get("iss") != s.inst.Issuer(c.org) || f.Values.Get("code") == "" {
+		page := servertest.WantLoginPage(t, b, b.Get(s.AuthorizeURL(c, params)), c.RedirectURI, c.Org)
+		p := b.Follow(b.Login(page, s.Fx.UserName, s.Fx.Password), c.RedirectURI)
+		f := wantFormPost(t, p, c.RedirectURI)
+		if f.Values.Get("state") != "st4te" || f.Values.Get("iss") != s.Inst.Issuer(c.Org) || f.Values.Get("code") == "" {
 			t.Fatalf("form fields = %v", f.Values)
 		}
-		s.exchange(t, c, authBasic, f.Values.Get("code"), verifier).tokens(t)
+		s.Exchange(t, c, servertest.AuthBasic, f.Values.Get("code"), verifier).Tokens(t)
 	})
 
 	t.Run("silent", func(t *testing.T) {
-		p := b.Get(s.authorizeURL(c, url.Values{"response_mode": {"form_post"}}))
-		f := wantFormPost(t, p, c.redirectURI)
+		p := b.Get(s.AuthorizeURL(c, url.Values{"response_mode": {"form_post"}}))
+		f := wantFormPost(t, p, c.RedirectURI)
 		if f.Values.Get("code") == "" {
 			t.Fatalf("form fields = %v", f.Values)
 		}
 	})
 
 	t.Run("unknown response_mode", func(t *testing.T) {
-		p := b.Get(s.authorizeURL(c, url.Values{"response_mode": {"fragment"}}))
-		s.wantRedirectError(t, p, c.redirectURI, c.org, "invalid_request")
+		p := b.Get(s.AuthorizeURL(c, url.Values{"response_mode": {"fragment"}}))
+		s.WantRedirectError(t, p, c.RedirectURI, c.Org, "invalid_request")
 	})
 }
 

@@ -1,4 +1,4 @@
-package server_test
+package op_test
 
 import (
 	"encoding/base64"
@@ -23,17 +23,17 @@ func padding(n, size int) string {
 
 func TestTokenEndpoint_BadInputIsRefusedAndChangesNothing(t *testing.T) {
 	s := startOP(t, "sqlite")
-	c := s.client(s.fx)
+	c := s.Client(s.Fx)
 	b := servertest.NewBrowser(t)
-	code, verifier := s.code(t, b, c)
+	code, verifier := s.Code(t, b, c)
 	// good is a valid exchange body for code; every case below spoils it.
 	good := "grant_type=authorization_code&code=" + url.QueryEscape(code) +
-		"&redirect_uri=" + url.QueryEscape(c.redirectURI) + "&code_verifier=" + url.QueryEscape(verifier)
+		"&redirect_uri=" + url.QueryEscape(c.RedirectURI) + "&code_verifier=" + url.QueryEscape(verifier)
 	const form = "application/x-www-form-urlencoded"
 	basic := func(id, secret string) func(*http.Request) {
 		return func(r *http.Request) { r.SetBasicAuth(url.QueryEscape(id), url.QueryEscape(secret)) }
 	}
-	withSecret := basic(c.id, c.secret)
+	withSecret := basic(c.ID, c.Secret)
 	header := func(v string) func(*http.Request) {
 		return func(r *http.Request) { r.Header.Set("Authorization", v) }
 	}
@@ -56,12 +56,12 @@ func TestTokenEndpoint_BadInputIsRefusedAndChangesNothing(t *testing.T) {
 		{"invalid UTF-8 name", form, good + "&%c3%28=1", withSecret, 400, "invalid_request"},
 		{"unknown grant_type", form, strings.Replace(good, "grant_type=authorization_code", "grant_type=password", 1), withSecret, 400, "unsupported_grant_type"},
 		{"missing grant_type", form, strings.Replace(good, "grant_type=authorization_code&", "", 1), withSecret, 400, "invalid_request"},
-		{"wrong secret (post)", form, good + "&client_id=" + url.QueryEscape(c.id) + "&client_secret=wrong", nil, 401, "invalid_client"},
+		{"wrong secret (post)", form, good + "&client_id=" + url.QueryEscape(c.ID) + "&client_secret=wrong", nil, 401, "invalid_client"},
 		{"unknown client", form, good, basic("no-such-client", "x"), 401, "invalid_client"},
 		{"no client authentication", form, good, nil, 401, "invalid_client"},
-		{"Basic and client_secret_post", form, good + "&client_secret=" + url.QueryEscape(c.secret), withSecret, 400, "invalid_request"},
+		{"Basic and client_secret_post", form, good + "&client_secret=" + url.QueryEscape(c.Secret), withSecret, 400, "invalid_request"},
 		{"Basic and another client_id", form, good + "&client_id=someone-else", withSecret, 400, "invalid_request"},
-		{"Bearer instead of Basic", form, good, header("Bearer " + c.secret), 401, "invalid_client"},
+		{"Bearer instead of Basic", form, good, header("Bearer " + c.Secret), 401, "invalid_client"},
 		{"Basic that is not base64", form, good, header("Basic !!!"), 401, "invalid_client"},
 		{"Basic with bad percent-encoding", form, good, header("Basic " + base64.StdEncoding.EncodeToString([]byte("%zz:secret"))), 401, "invalid_client"},
 		{"JSON body", "application/json", `{"grant_type":"authorization_code","code":"` + code + `"}`, withSecret, 400, "invalid_request"},
@@ -70,8 +70,8 @@ func TestTokenEndpoint_BadInputIsRefusedAndChangesNothing(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := s.postRaw(t, c.org, "/token", tc.contentType, tc.body, tc.auth)
-			r.wantError(t, tc.status, tc.code)
+			r := s.PostRaw(t, c.Org, "/token", tc.contentType, tc.body, tc.auth)
+			r.WantError(t, tc.status, tc.code)
 			if r.Header.Get("Cache-Control") != "no-store" {
 				t.Errorf("Cache-Control = %q", r.Header.Get("Cache-Control"))
 			}
@@ -83,15 +83,15 @@ func TestTokenEndpoint_BadInputIsRefusedAndChangesNothing(t *testing.T) {
 	}
 
 	t.Run("wrong secret (Basic) gets a Basic challenge", func(t *testing.T) {
-		r := s.postRaw(t, c.org, "/token", form, good, basic(c.id, "wrong"))
-		r.wantError(t, http.StatusUnauthorized, "invalid_client")
+		r := s.PostRaw(t, c.Org, "/token", form, good, basic(c.ID, "wrong"))
+		r.WantError(t, http.StatusUnauthorized, "invalid_client")
 		if !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Basic ") {
 			t.Fatalf("WWW-Authenticate = %q", r.Header.Get("WWW-Authenticate"))
 		}
 	})
 
 	t.Run("GET is not allowed", func(t *testing.T) {
-		resp, err := s.http.Get(s.inst.Issuer(c.org) + "/token?" + good)
+		resp, err := s.HTTP.Get(s.Inst.Issuer(c.Org) + "/token?" + good)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,29 +103,29 @@ func TestTokenEndpoint_BadInputIsRefusedAndChangesNothing(t *testing.T) {
 
 	t.Run("the code survived all of it", func(t *testing.T) {
 		// A charset parameter on the media type is fine.
-		s.postRaw(t, c.org, "/token", form+"; charset=UTF-8", good, withSecret).tokens(t)
+		s.PostRaw(t, c.Org, "/token", form+"; charset=UTF-8", good, withSecret).Tokens(t)
 	})
 }
 
 func TestAuthorizeEndpoint_BadInput(t *testing.T) {
 	s := startOP(t, "sqlite")
-	c := s.client(s.fx)
+	c := s.Client(s.Fx)
 	ccOnly := []string{"client_credentials"}
-	machine := s.newApp(t, c.org, false, directory.AppChanges{GrantTypes: &ccOnly})
+	machine := s.NewApp(t, c.Org, false, directory.AppChanges{GrantTypes: &ccOnly})
 	b := servertest.NewBrowser(t)
-	base := s.authorizeURL(c, nil)
+	base := s.AuthorizeURL(c, nil)
 
 	// Until the client and redirect URI are known, errors stay on Latchkey's page.
 	for _, tc := range []struct{ name, url string }{
 		{"duplicate parameter", base + "&state=other"},
-		{"duplicate client_id", base + "&client_id=" + url.QueryEscape(c.id)},
+		{"duplicate client_id", base + "&client_id=" + url.QueryEscape(c.ID)},
 		{"invalid UTF-8", base + "&nonce=%ff%fe"},
 		{"malformed query", base + "&x=%zz"},
-		{"unknown client", s.authorizeURL(opClient{org: c.org, id: "no-such-client", redirectURI: c.redirectURI}, nil)},
-		{"missing client_id", s.authorizeURL(c, url.Values{"client_id": {""}})},
-		{"missing redirect_uri", s.authorizeURL(c, url.Values{"redirect_uri": {""}})},
-		{"redirect_uri differs by a trailing slash", s.authorizeURL(c, url.Values{"redirect_uri": {c.redirectURI + "/"}})},
-		{"redirect_uri with an extra query", s.authorizeURL(c, url.Values{"redirect_uri": {c.redirectURI + "?x=1"}})},
+		{"unknown client", s.AuthorizeURL(servertest.OPClient{Org: c.Org, ID: "no-such-client", RedirectURI: c.RedirectURI}, nil)},
+		{"missing client_id", s.AuthorizeURL(c, url.Values{"client_id": {""}})},
+		{"missing redirect_uri", s.AuthorizeURL(c, url.Values{"redirect_uri": {""}})},
+		{"redirect_uri differs by a trailing slash", s.AuthorizeURL(c, url.Values{"redirect_uri": {c.RedirectURI + "/"}})},
+		{"redirect_uri with an extra query", s.AuthorizeURL(c, url.Values{"redirect_uri": {c.RedirectURI + "?x=1"}})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := b.Get(tc.url)
@@ -139,7 +139,7 @@ func TestAuthorizeEndpoint_BadInput(t *testing.T) {
 		u, _ := url.Parse(base)
 		q := u.Query()
 		q.Add("scope", "openid")
-		p := b.PostForm(s.inst.Issuer(c.org)+"/authorize", q)
+		p := b.PostForm(s.Inst.Issuer(c.Org)+"/authorize", q)
 		if p.Status != http.StatusBadRequest || p.Location != "" {
 			t.Fatalf("status %d, Location %q", p.Status, p.Location)
 		}
@@ -148,7 +148,7 @@ func TestAuthorizeEndpoint_BadInput(t *testing.T) {
 	// Once they are, errors go back to the client with state and iss.
 	for _, tc := range []struct {
 		name   string
-		client opClient
+		client servertest.OPClient
 		params url.Values
 		code   string
 	}{
@@ -166,14 +166,14 @@ func TestAuthorizeEndpoint_BadInput(t *testing.T) {
 		{"client without the authorization_code grant", machine, nil, "unauthorized_client"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := b.Get(s.authorizeURL(tc.client, tc.params))
-			s.wantRedirectError(t, p, tc.client.redirectURI, tc.client.org, tc.code)
+			p := b.Get(s.AuthorizeURL(tc.client, tc.params))
+			s.WantRedirectError(t, p, tc.client.RedirectURI, tc.client.Org, tc.code)
 		})
 	}
 
 	t.Run("POST is answered like GET", func(t *testing.T) {
-		u, _ := url.Parse(s.authorizeURL(c, url.Values{"prompt": {"none"}}))
-		p := b.PostForm(s.inst.Issuer(c.org)+"/authorize", u.Query())
-		s.wantRedirectError(t, p, c.redirectURI, c.org, "login_required")
+		u, _ := url.Parse(s.AuthorizeURL(c, url.Values{"prompt": {"none"}}))
+		p := b.PostForm(s.Inst.Issuer(c.Org)+"/authorize", u.Query())
+		s.WantRedirectError(t, p, c.RedirectURI, c.Org, "login_required")
 	})
 }

@@ -1,4 +1,4 @@
-package server_test
+package op_test
 
 import (
 	"context"
@@ -22,7 +22,7 @@ var opAlgs = []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA}
 func TestIDToken_SignedWithTheApplicationsAlgorithm(t *testing.T) {
 	s := startOP(t, "sqlite")
 	ctx := context.Background()
-	provider, err := oidc.NewProvider(ctx, s.inst.Issuer("acme"))
+	provider, err := oidc.NewProvider(ctx, s.Inst.Issuer("acme"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,10 +42,10 @@ func TestIDToken_SignedWithTheApplicationsAlgorithm(t *testing.T) {
 	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
 		t.Run(alg, func(t *testing.T) {
 			a := alg
-			c := s.newApp(t, "acme", false, directory.AppChanges{IDTokenAlg: &a})
-			cfg := &oauth2.Config{ClientID: c.id, ClientSecret: c.secret, RedirectURL: c.redirectURI, Endpoint: provider.Endpoint(), Scopes: []string{oidc.ScopeOpenID, "profile"}}
+			c := s.NewApp(t, "acme", false, directory.AppChanges{IDTokenAlg: &a})
+			cfg := &oauth2.Config{ClientID: c.ID, ClientSecret: c.Secret, RedirectURL: c.RedirectURI, Endpoint: provider.Endpoint(), Scopes: []string{oidc.ScopeOpenID, "profile"}}
 			verifier := oauth2.GenerateVerifier()
-			cb, err := b.AuthorizeAndLogin(cfg.AuthCodeURL("st4te", oauth2.S256ChallengeOption(verifier), oidc.Nonce("n0nce")), c.redirectURI, s.fx.UserName, s.fx.Password)
+			cb, err := b.AuthorizeAndLogin(cfg.AuthCodeURL("st4te", oauth2.S256ChallengeOption(verifier), oidc.Nonce("n0nce")), c.RedirectURI, s.Fx.UserName, s.Fx.Password)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -54,14 +54,14 @@ func TestIDToken_SignedWithTheApplicationsAlgorithm(t *testing.T) {
 				t.Fatalf("exchange: %v", err)
 			}
 			raw, _ := tok.Extra("id_token").(string)
-			if h := jwtPart(t, raw, 0); h["alg"] != alg || h["kid"] == "" {
+			if h := servertest.JWTPart(t, raw, 0); h["alg"] != alg || h["kid"] == "" {
 				t.Fatalf("id_token header = %v, want alg %s and a kid", h, alg)
 			}
-			idt, err := provider.Verifier(&oidc.Config{ClientID: c.id, SupportedSigningAlgs: []string{alg}}).Verify(ctx, raw)
+			idt, err := provider.Verifier(&oidc.Config{ClientID: c.ID, SupportedSigningAlgs: []string{alg}}).Verify(ctx, raw)
 			if err != nil {
 				t.Fatalf("go-oidc rejects the %s id_token: %v", alg, err)
 			}
-			if idt.Subject != s.fx.Sub || idt.Nonce != "n0nce" {
+			if idt.Subject != s.Fx.Sub || idt.Nonce != "n0nce" {
 				t.Fatalf("sub %q nonce %q", idt.Subject, idt.Nonce)
 			}
 			if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
@@ -73,7 +73,7 @@ func TestIDToken_SignedWithTheApplicationsAlgorithm(t *testing.T) {
 			if alg == "RS256" {
 				other = "ES256"
 			}
-			if _, err := provider.Verifier(&oidc.Config{ClientID: c.id, SupportedSigningAlgs: []string{other}}).Verify(ctx, raw); err == nil {
+			if _, err := provider.Verifier(&oidc.Config{ClientID: c.ID, SupportedSigningAlgs: []string{other}}).Verify(ctx, raw); err == nil {
 				t.Fatalf("a %s-only verifier accepted a %s id_token", other, alg)
 			}
 		})
@@ -83,7 +83,7 @@ func TestIDToken_SignedWithTheApplicationsAlgorithm(t *testing.T) {
 // jwks fetches org's JWKS.
 func (s *opServer) jwks(t *testing.T, org string) (*jose.JSONWebKeySet, *http.Response) {
 	t.Helper()
-	resp, err := s.http.Get(s.inst.Issuer(org) + "/keys")
+	resp, err := s.HTTP.Get(s.Inst.Issuer(org) + "/keys")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,8 +106,8 @@ func TestAccessToken_JWTFormatIsAnRFC9068Token(t *testing.T) {
 			for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
 				t.Run(alg, func(t *testing.T) {
 					a := alg
-					c := s.newApp(t, "acme", false, directory.AppChanges{AccessTokenFormat: &format, IDTokenAlg: &a})
-					tok := s.signIn(t, servertest.NewBrowser(t), c)
+					c := s.NewApp(t, "acme", false, directory.AppChanges{AccessTokenFormat: &format, IDTokenAlg: &a})
+					tok := s.SignIn(t, servertest.NewBrowser(t), c)
 
 					jws, err := jose.ParseSignedCompact(tok.Access, opAlgs)
 					if err != nil {
@@ -130,7 +130,7 @@ func TestAccessToken_JWTFormatIsAnRFC9068Token(t *testing.T) {
 					if err := json.Unmarshal(payload, &claims); err != nil {
 						t.Fatal(err)
 					}
-					for k, want := range map[string]any{"iss": s.inst.Issuer("acme"), "sub": s.fx.Sub, "aud": c.id, "client_id": c.id} {
+					for k, want := range map[string]any{"iss": s.Inst.Issuer("acme"), "sub": s.Fx.Sub, "aud": c.ID, "client_id": c.ID} {
 						if claims[k] != want {
 							t.Errorf("%s = %v, want %v", k, claims[k], want)
 						}
@@ -144,15 +144,15 @@ func TestAccessToken_JWTFormatIsAnRFC9068Token(t *testing.T) {
 						t.Errorf("scope = %v", claims["scope"])
 					}
 
-					ui := s.wantUserinfo(t, "acme", tok.Access, http.StatusOK)
-					if ui.Str(t, "sub") != s.fx.Sub {
+					ui := s.WantUserinfo(t, "acme", tok.Access, http.StatusOK)
+					if ui.Str(t, "sub") != s.Fx.Sub {
 						t.Fatalf("userinfo = %s", ui.Body)
 					}
 					// A JWT access token is still revocable: the server checks it, not just its signature.
-					if r := s.revoke(t, c, authBasic, tok.Access); r.Status != http.StatusOK {
+					if r := s.Revoke(t, c, servertest.AuthBasic, tok.Access); r.Status != http.StatusOK {
 						t.Fatalf("revoke status %d", r.Status)
 					}
-					s.wantUserinfo(t, "acme", tok.Access, http.StatusUnauthorized)
+					s.WantUserinfo(t, "acme", tok.Access, http.StatusUnauthorized)
 				})
 			}
 		})
@@ -161,10 +161,10 @@ func TestAccessToken_JWTFormatIsAnRFC9068Token(t *testing.T) {
 
 func TestDiscovery_DescribesTheOrganizationsIssuer(t *testing.T) {
 	s := startOP(t, "sqlite")
-	iss := s.inst.Issuer("acme")
+	iss := s.Inst.Issuer("acme")
 
 	t.Run("metadata", func(t *testing.T) {
-		resp, err := s.http.Get(iss + "/.well-known/openid-configuration")
+		resp, err := s.HTTP.Get(iss + "/.well-known/openid-configuration")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -252,7 +252,7 @@ func TestDiscovery_DescribesTheOrganizationsIssuer(t *testing.T) {
 			}
 		}
 		// Each organization has its own keys.
-		s.inst.NewFixture(t, "globex", opRedirectURI)
+		s.Inst.NewFixture(t, "globex", servertest.OPRedirectURI)
 		other, _ := s.jwks(t, "globex")
 		for _, k := range other.Keys {
 			if kids[k.KeyID] {
@@ -264,7 +264,7 @@ func TestDiscovery_DescribesTheOrganizationsIssuer(t *testing.T) {
 	t.Run("unknown organization", func(t *testing.T) {
 		for _, org := range []string{"nosuch", "ACME", "a"} {
 			for _, path := range []string{"/.well-known/openid-configuration", "/keys", "/authorize", "/userinfo"} {
-				resp, err := s.http.Get(s.inst.Issuer(org) + path)
+				resp, err := s.HTTP.Get(s.Inst.Issuer(org) + path)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -273,7 +273,7 @@ func TestDiscovery_DescribesTheOrganizationsIssuer(t *testing.T) {
 					t.Errorf("GET %s%s: status %d, want 404", org, path, resp.StatusCode)
 				}
 			}
-			r := s.postRaw(t, org, "/token", "application/x-www-form-urlencoded", "grant_type=client_credentials", nil)
+			r := s.PostRaw(t, org, "/token", "application/x-www-form-urlencoded", "grant_type=client_credentials", nil)
 			if r.Status != http.StatusNotFound {
 				t.Errorf("POST %s/token: status %d, want 404", org, r.Status)
 			}

@@ -1,4 +1,4 @@
-package server_test
+package op_test
 
 import (
 	"context"
@@ -26,7 +26,7 @@ import (
 // mfaService is a second handle on the server's factors, for setting them
 // up the way the account page would.
 func (s *opServer) mfaService() *mfa.Service {
-	env := s.inst.Env
+	env := s.Inst.Env
 	return &mfa.Service{Store: env.Store, Master: env.Master, PublicURL: env.Config.PublicURL, Now: env.Now}
 }
 
@@ -35,13 +35,13 @@ func (s *opServer) enrolTOTP(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
 	svc := s.mfaService()
-	org, _ := s.inst.Env.Store.GetOrg(ctx, s.fx.Org)
-	u, _ := s.inst.Env.Store.GetUser(ctx, s.fx.Org, s.fx.Sub)
+	org, _ := s.Inst.Env.Store.GetOrg(ctx, s.Fx.Org)
+	u, _ := s.Inst.Env.Store.GetUser(ctx, s.Fx.Org, s.Fx.Sub)
 	e, err := svc.BeginTOTP(ctx, org, u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.ConfirmTOTP(ctx, s.fx.Org, s.fx.Sub, totpCode(t, e.Secret, s.inst.Clock.Now().Add(-30*time.Second))); err != nil {
+	if err := svc.ConfirmTOTP(ctx, s.Fx.Org, s.Fx.Sub, totpCode(t, e.Secret, s.Inst.Clock.Now().Add(-30*time.Second))); err != nil {
 		t.Fatal(err)
 	}
 	return e.Secret
@@ -58,7 +58,7 @@ func totpCode(t *testing.T, key string, at time.Time) string {
 
 func (s *opServer) setPolicy(t *testing.T, policy string) {
 	t.Helper()
-	if _, err := s.inst.Env.Directory.UpdateOrg(context.Background(), s.inst.Actor, s.fx.Org, directory.OrgChanges{MFA: &policy}); err != nil {
+	if _, err := s.Inst.Env.Directory.UpdateOrg(context.Background(), s.Inst.Actor, s.Fx.Org, directory.OrgChanges{MFA: &policy}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -93,23 +93,23 @@ func embeddedOptions(t *testing.T, p *servertest.Page, id string) []byte {
 // the page after the password.
 func (s *opServer) passwordStep(t *testing.T, b *servertest.Browser, authURL string) *servertest.Page {
 	t.Helper()
-	p := b.Follow(b.Get(authURL), opRedirectURI)
+	p := b.Follow(b.Get(authURL), servertest.OPRedirectURI)
 	if p.Status != http.StatusOK {
 		t.Fatalf("expected the login page, got %d at %s", p.Status, p.URL)
 	}
-	return b.Follow(b.Login(p, s.fx.UserName, s.fx.Password), opRedirectURI)
+	return b.Follow(b.Login(p, s.Fx.UserName, s.Fx.Password), servertest.OPRedirectURI)
 }
 
 // finishCode redeems the redirect at the end of a flow and returns the
 // id_token's claims.
-func (s *opServer) finishCode(t *testing.T, p *servertest.Page, c opClient, verifier string) map[string]any {
+func (s *opServer) finishCode(t *testing.T, p *servertest.Page, c servertest.OPClient, verifier string) map[string]any {
 	t.Helper()
-	if !strings.HasPrefix(p.Location, c.redirectURI) {
+	if !strings.HasPrefix(p.Location, c.RedirectURI) {
 		t.Fatalf("did not return to the application: status %d at %s\n%s", p.Status, p.URL, p.Body)
 	}
 	u, _ := url.Parse(p.Location)
-	tok := s.exchange(t, c, authBasic, u.Query().Get("code"), verifier).tokens(t)
-	return jwtPart(t, tok.ID, 1)
+	tok := s.Exchange(t, c, servertest.AuthBasic, u.Query().Get("code"), verifier).Tokens(t)
+	return servertest.JWTPart(t, tok.ID, 1)
 }
 
 func wantAuth(t *testing.T, claims map[string]any, acr string, amr ...string) {
@@ -130,10 +130,10 @@ func TestMFA_PasswordThenOneTimeCode_ClaimsSayMFA_AndACodeWorksOnce(t *testing.T
 		t.Run(backend, func(t *testing.T) {
 			s := startOP(t, backend)
 			key := s.enrolTOTP(t)
-			c := s.client(s.fx)
+			c := s.Client(s.Fx)
 			b := servertest.NewBrowser(t)
-			verifier, params := pkce()
-			p := s.passwordStep(t, b, s.authorizeURL(c, params))
+			verifier, params := servertest.PKCE()
+			p := s.passwordStep(t, b, s.AuthorizeURL(c, params))
 			if !strings.Contains(p.URL.Path, "/login/factor") || !strings.Contains(p.Body, "Code from your authenticator app") {
 				t.Fatalf("after the password: want the second-factor page, got %d at %s\n%s", p.Status, p.URL, p.Body)
 			}
@@ -142,19 +142,19 @@ func TestMFA_PasswordThenOneTimeCode_ClaimsSayMFA_AndACodeWorksOnce(t *testing.T
 			if bad.Status != http.StatusUnauthorized || !strings.Contains(bad.Body, "did not work") {
 				t.Fatalf("wrong code: status %d\n%s", bad.Status, bad.Body)
 			}
-			code := totpCode(t, key, s.inst.Clock.Now())
-			p = b.Follow(b.Submit(formWith(t, bad, "factor-totp"), map[string]string{"code": code}), opRedirectURI)
+			code := totpCode(t, key, s.Inst.Clock.Now())
+			p = b.Follow(b.Submit(formWith(t, bad, "factor-totp"), map[string]string{"code": code}), servertest.OPRedirectURI)
 			claims := s.finishCode(t, p, c, verifier)
 			wantAuth(t, claims, domain.ACRMFA, "pwd", "otp", "mfa")
 
 			// The same code in another browser, after the same password, is refused.
 			b2 := servertest.NewBrowser(t)
-			p = s.passwordStep(t, b2, s.authorizeURL(c, params))
+			p = s.passwordStep(t, b2, s.AuthorizeURL(c, params))
 			again := b2.Submit(formWith(t, p, "factor-totp"), map[string]string{"code": code})
 			if again.Status != http.StatusUnauthorized || !strings.Contains(again.Body, "used already") {
 				t.Fatalf("replayed code: status %d\n%s", again.Status, again.Body)
 			}
-			events, _ := s.inst.Env.Store.ListAudit(context.Background(), s.fx.Org, store.AuditFilter{Limit: 50})
+			events, _ := s.Inst.Env.Store.ListAudit(context.Background(), s.Fx.Org, store.AuditFilter{Limit: 50})
 			if !hasAudit(events, "login.second_factor", "replayed") || !hasAudit(events, "login.second_factor", "invalid") {
 				t.Errorf("audit log lacks the refused codes: %v", auditActions(events))
 			}
@@ -182,10 +182,10 @@ func auditActions(events []*domain.AuditEvent) []string {
 func TestMFA_SecondFactorFailuresCountTowardTheUserLimit(t *testing.T) {
 	s := startOP(t, "sqlite")
 	key := s.enrolTOTP(t)
-	c := s.client(s.fx)
+	c := s.Client(s.Fx)
 	b := servertest.NewBrowser(t)
-	_, params := pkce()
-	p := s.passwordStep(t, b, s.authorizeURL(c, params))
+	_, params := servertest.PKCE()
+	p := s.passwordStep(t, b, s.AuthorizeURL(c, params))
 	f := formWith(t, p, "factor-totp")
 	limited := false
 	for i := 0; i < 12 && !limited; i++ {
@@ -196,56 +196,56 @@ func TestMFA_SecondFactorFailuresCountTowardTheUserLimit(t *testing.T) {
 		t.Fatalf("twelve wrong codes were never rate limited; last status %d", p.Status)
 	}
 	// Even the right code is refused while limited.
-	p = b.Submit(f, map[string]string{"code": totpCode(t, key, s.inst.Clock.Now())})
+	p = b.Submit(f, map[string]string{"code": totpCode(t, key, s.Inst.Clock.Now())})
 	if p.Status != http.StatusTooManyRequests {
 		t.Fatalf("right code while limited: status %d, want 429", p.Status)
 	}
 	// And so is the password at a fresh login: the limit is the user's.
 	b2 := servertest.NewBrowser(t)
-	login := b2.Follow(b2.Get(s.authorizeURL(c, params)), opRedirectURI)
-	if p := b2.Login(login, s.fx.UserName, s.fx.Password); p.Status != http.StatusTooManyRequests {
+	login := b2.Follow(b2.Get(s.AuthorizeURL(c, params)), servertest.OPRedirectURI)
+	if p := b2.Login(login, s.Fx.UserName, s.Fx.Password); p.Status != http.StatusTooManyRequests {
 		t.Fatalf("password after second-factor failures: status %d, want 429", p.Status)
 	}
 }
 
 func TestMFA_StepUpByACRValuesKeepsAuthTimeAndServesOtherAppsBySSO(t *testing.T) {
 	s := startOP(t, "sqlite")
-	c1 := s.client(s.fx)
-	c2 := s.newApp(t, s.fx.Org, false, directory.AppChanges{})
+	c1 := s.Client(s.Fx)
+	c2 := s.NewApp(t, s.Fx.Org, false, directory.AppChanges{})
 	b := servertest.NewBrowser(t)
 	// A password-only session (alice has no factor yet).
-	v1, p1 := pkce()
-	first := s.finishCode(t, s.passwordStep(t, b, s.authorizeURL(c1, p1)), c1, v1)
+	v1, p1 := servertest.PKCE()
+	first := s.finishCode(t, s.passwordStep(t, b, s.AuthorizeURL(c1, p1)), c1, v1)
 	wantAuth(t, first, domain.ACRPassword, "pwd")
 	key := s.enrolTOTP(t)
-	s.inst.Clock.Advance(2 * time.Minute)
+	s.Inst.Clock.Advance(2 * time.Minute)
 
 	// App 2 demands mfa: the code alone is asked, no password.
-	v2, p2 := pkce()
+	v2, p2 := servertest.PKCE()
 	p2.Set("acr_values", domain.ACRMFA)
-	p := b.Follow(b.Get(s.authorizeURL(c2, p2)), opRedirectURI)
+	p := b.Follow(b.Get(s.AuthorizeURL(c2, p2)), servertest.OPRedirectURI)
 	if !strings.Contains(p.URL.Path, "/login/factor") || strings.Contains(p.Body, `name="password"`) {
 		t.Fatalf("step-up: want the second-factor page without a password, got %d at %s\n%s", p.Status, p.URL, p.Body)
 	}
-	p = b.Follow(b.Submit(formWith(t, p, "factor-totp"), map[string]string{"code": totpCode(t, key, s.inst.Clock.Now())}), opRedirectURI)
+	p = b.Follow(b.Submit(formWith(t, p, "factor-totp"), map[string]string{"code": totpCode(t, key, s.Inst.Clock.Now())}), servertest.OPRedirectURI)
 	second := s.finishCode(t, p, c2, v2)
 	wantAuth(t, second, domain.ACRMFA, "pwd", "otp", "mfa")
 	if second["auth_time"] != first["auth_time"] {
 		t.Errorf("step-up changed auth_time: %v → %v", first["auth_time"], second["auth_time"])
 	}
 	// App 1 now gets the stepped-up session by SSO, without any page.
-	v3, p3 := pkce()
-	p = b.Follow(b.Get(s.authorizeURL(c1, p3)), opRedirectURI)
+	v3, p3 := servertest.PKCE()
+	p = b.Follow(b.Get(s.AuthorizeURL(c1, p3)), servertest.OPRedirectURI)
 	wantAuth(t, s.finishCode(t, p, c1, v3), domain.ACRMFA, "pwd", "otp", "mfa")
 	// prompt=login asks for everything again: password, then the code.
-	v4, p4 := pkce()
+	v4, p4 := servertest.PKCE()
 	p4.Set("prompt", "login")
-	p = s.passwordStep(t, b, s.authorizeURL(c1, p4))
+	p = s.passwordStep(t, b, s.AuthorizeURL(c1, p4))
 	if !strings.Contains(p.URL.Path, "/login/factor") {
 		t.Fatalf("prompt=login: after the password want the second factor, got %d at %s", p.Status, p.URL)
 	}
-	s.inst.Clock.Advance(time.Minute)
-	p = b.Follow(b.Submit(formWith(t, p, "factor-totp"), map[string]string{"code": totpCode(t, key, s.inst.Clock.Now())}), opRedirectURI)
+	s.Inst.Clock.Advance(time.Minute)
+	p = b.Follow(b.Submit(formWith(t, p, "factor-totp"), map[string]string{"code": totpCode(t, key, s.Inst.Clock.Now())}), servertest.OPRedirectURI)
 	fourth := s.finishCode(t, p, c1, v4)
 	wantAuth(t, fourth, domain.ACRMFA, "pwd", "otp", "mfa")
 	if fourth["auth_time"] == first["auth_time"] {
@@ -256,10 +256,10 @@ func TestMFA_StepUpByACRValuesKeepsAuthTimeAndServesOtherAppsBySSO(t *testing.T)
 func TestMFA_RequiredPolicyTakesUsersThroughEnrolment(t *testing.T) {
 	s := startOP(t, "sqlite")
 	s.setPolicy(t, domain.MFARequired)
-	c := s.client(s.fx)
+	c := s.Client(s.Fx)
 	b := servertest.NewBrowser(t)
-	verifier, params := pkce()
-	p := s.passwordStep(t, b, s.authorizeURL(c, params))
+	verifier, params := servertest.PKCE()
+	p := s.passwordStep(t, b, s.AuthorizeURL(c, params))
 	if !strings.Contains(p.URL.Path, "/login/enrol") {
 		t.Fatalf("required policy, no factor: want enrolment, got %d at %s\n%s", p.Status, p.URL, p.Body)
 	}
@@ -267,7 +267,7 @@ func TestMFA_RequiredPolicyTakesUsersThroughEnrolment(t *testing.T) {
 	if m == nil || !strings.Contains(p.Body, `src="data:image/png;base64,`) {
 		t.Fatalf("enrolment page shows no secret or QR code:\n%s", p.Body)
 	}
-	p = b.Submit(formWith(t, p, "totp-form"), map[string]string{"code": totpCode(t, html.UnescapeString(m[1]), s.inst.Clock.Now())})
+	p = b.Submit(formWith(t, p, "totp-form"), map[string]string{"code": totpCode(t, html.UnescapeString(m[1]), s.Inst.Clock.Now())})
 	codes := regexp.MustCompile(`<li>([a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4})</li>`).FindAllStringSubmatch(p.Body, -1)
 	if p.Status != http.StatusOK || len(codes) != 10 {
 		t.Fatalf("after enrolment: want ten recovery codes, got status %d\n%s", p.Status, p.Body)
@@ -276,29 +276,29 @@ func TestMFA_RequiredPolicyTakesUsersThroughEnrolment(t *testing.T) {
 	if next == nil || next[1] == "" {
 		t.Fatalf("no continue link:\n%s", p.Body)
 	}
-	p = b.Follow(b.Get(html.UnescapeString(next[1])), opRedirectURI)
+	p = b.Follow(b.Get(html.UnescapeString(next[1])), servertest.OPRedirectURI)
 	wantAuth(t, s.finishCode(t, p, c, verifier), domain.ACRMFA, "pwd", "otp", "mfa")
 
 	// A recovery code signs in once and says how many remain.
 	b2 := servertest.NewBrowser(t)
-	_, params = pkce()
-	p = s.passwordStep(t, b2, s.authorizeURL(c, params))
+	_, params = servertest.PKCE()
+	p = s.passwordStep(t, b2, s.AuthorizeURL(c, params))
 	rec := formWith(t, p, "factor-recovery")
-	p = b2.Follow(b2.Submit(rec, map[string]string{"code": codes[0][1]}), opRedirectURI)
-	if !strings.HasPrefix(p.Location, opRedirectURI) {
+	p = b2.Follow(b2.Submit(rec, map[string]string{"code": codes[0][1]}), servertest.OPRedirectURI)
+	if !strings.HasPrefix(p.Location, servertest.OPRedirectURI) {
 		t.Fatalf("recovery code did not sign in: %d\n%s", p.Status, p.Body)
 	}
 	b3 := servertest.NewBrowser(t)
-	p = s.passwordStep(t, b3, s.authorizeURL(c, params))
+	p = s.passwordStep(t, b3, s.AuthorizeURL(c, params))
 	if p = b3.Submit(formWith(t, p, "factor-recovery"), map[string]string{"code": codes[0][1]}); p.Status != http.StatusUnauthorized {
 		t.Fatalf("recovery code reused: status %d", p.Status)
 	}
 	ctx := context.Background()
-	m2, err := s.inst.Env.Directory.UserMFA(ctx, s.fx.Org, "alice")
+	m2, err := s.Inst.Env.Directory.UserMFA(ctx, s.Fx.Org, "alice")
 	if err != nil || !m2.TOTP || m2.RecoveryCodesLeft != 9 || !m2.Required {
 		t.Fatalf("UserMFA = %+v, %v; want totp on, 9 codes left, required", m2, err)
 	}
-	events, _ := s.inst.Env.Store.ListAudit(ctx, s.fx.Org, store.AuditFilter{Limit: 50})
+	events, _ := s.Inst.Env.Store.ListAudit(ctx, s.Fx.Org, store.AuditFilter{Limit: 50})
 	found := false
 	for _, e := range events {
 		if e.Action == "mfa.recovery_code.use" && e.Detail["remaining"] == "9" {
@@ -310,33 +310,33 @@ func TestMFA_RequiredPolicyTakesUsersThroughEnrolment(t *testing.T) {
 	}
 
 	// Reset: factors gone, sessions ended, audited; the next login enrols again.
-	if _, err := s.inst.Env.Directory.ResetUserMFA(ctx, s.inst.Actor, s.fx.Org, "alice"); err != nil {
+	if _, err := s.Inst.Env.Directory.ResetUserMFA(ctx, s.Inst.Actor, s.Fx.Org, "alice"); err != nil {
 		t.Fatal(err)
 	}
-	if acct := b.Get(s.inst.Issuer(s.fx.Org) + "/account"); !strings.Contains(acct.Body, "Not signed in") {
+	if acct := b.Get(s.Inst.Issuer(s.Fx.Org) + "/account"); !strings.Contains(acct.Body, "Not signed in") {
 		t.Fatalf("account page after reset still signed in:\n%s", acct.Body)
 	}
-	events, _ = s.inst.Env.Store.ListAudit(ctx, s.fx.Org, store.AuditFilter{Limit: 50})
+	events, _ = s.Inst.Env.Store.ListAudit(ctx, s.Fx.Org, store.AuditFilter{Limit: 50})
 	if !hasAudit(events, "user.mfa.reset", "ok") {
 		t.Errorf("reset not audited: %v", auditActions(events))
 	}
-	_, params = pkce()
-	if p := s.passwordStep(t, servertest.NewBrowser(t), s.authorizeURL(c, params)); !strings.Contains(p.URL.Path, "/login/enrol") {
+	_, params = servertest.PKCE()
+	if p := s.passwordStep(t, servertest.NewBrowser(t), s.AuthorizeURL(c, params)); !strings.Contains(p.URL.Path, "/login/enrol") {
 		t.Fatalf("after reset: want enrolment again, got %d at %s", p.Status, p.URL)
 	}
 }
 
 func TestMFA_PasskeyFromTheAccountPageSignsInWithoutPassword(t *testing.T) {
 	s := startOPHost(t, "sqlite", "localhost")
-	c := s.client(s.fx)
+	c := s.Client(s.Fx)
 	b := servertest.NewBrowser(t)
-	_, params := pkce()
-	s.passwordStep(t, b, s.authorizeURL(c, params))
-	acct := b.Get(s.inst.Issuer(s.fx.Org) + "/account")
+	_, params := servertest.PKCE()
+	s.passwordStep(t, b, s.AuthorizeURL(c, params))
+	acct := b.Get(s.Inst.Issuer(s.Fx.Org) + "/account")
 	if !strings.Contains(acct.Body, "Add a passkey") {
 		t.Fatalf("account page offers no passkey:\n%s", acct.Body)
 	}
-	auth := mfatest.New(s.inst.URL)
+	auth := mfatest.New(s.Inst.URL)
 	resp, err := auth.Create(embeddedOptions(t, acct, "add-passkey-form"))
 	if err != nil {
 		t.Fatal(err)
@@ -345,17 +345,17 @@ func TestMFA_PasskeyFromTheAccountPageSignsInWithoutPassword(t *testing.T) {
 	if p.Status != http.StatusOK || !strings.Contains(p.Body, "Save your recovery codes") {
 		t.Fatalf("adding the first passkey: want recovery codes, got %d\n%s", p.Status, p.Body)
 	}
-	acct = b.Get(s.inst.Issuer(s.fx.Org) + "/account")
+	acct = b.Get(s.Inst.Issuer(s.Fx.Org) + "/account")
 	if !strings.Contains(acct.Body, "Test key") {
 		t.Fatalf("account page does not list the passkey:\n%s", acct.Body)
 	}
 
 	// A new browser signs in with the passkey alone.
 	b2 := servertest.NewBrowser(t)
-	verifier, params := pkce()
-	login := b2.Follow(b2.Get(s.authorizeURL(c, params)), opRedirectURI)
+	verifier, params := servertest.PKCE()
+	login := b2.Follow(b2.Get(s.AuthorizeURL(c, params)), servertest.OPRedirectURI)
 	lf := formWith(t, login, "passkey-login")
-	opts := b2.PostForm(s.inst.Issuer(s.fx.Org)+"/login/passkey/options", url.Values{"csrf_token": {lf.Values.Get("csrf_token")}})
+	opts := b2.PostForm(s.Inst.Issuer(s.Fx.Org)+"/login/passkey/options", url.Values{"csrf_token": {lf.Values.Get("csrf_token")}})
 	if opts.Status != http.StatusOK {
 		t.Fatalf("passkey options: %d %s", opts.Status, opts.Body)
 	}
@@ -368,7 +368,7 @@ func TestMFA_PasskeyFromTheAccountPageSignsInWithoutPassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p = b2.Follow(b2.Submit(lf, map[string]string{"flow": o.Flow, "credential": assertion}), opRedirectURI)
+	p = b2.Follow(b2.Submit(lf, map[string]string{"flow": o.Flow, "credential": assertion}), servertest.OPRedirectURI)
 	wantAuth(t, s.finishCode(t, p, c, verifier), domain.ACRMFA, "hwk", "mfa")
 
 	// The same assertion again (its challenge is spent) is refused.
@@ -377,8 +377,8 @@ func TestMFA_PasskeyFromTheAccountPageSignsInWithoutPassword(t *testing.T) {
 	}
 	// After a password, the passkey is now asked as the second factor.
 	b3 := servertest.NewBrowser(t)
-	verifier, params = pkce()
-	p = s.passwordStep(t, b3, s.authorizeURL(c, params))
+	verifier, params = servertest.PKCE()
+	p = s.passwordStep(t, b3, s.AuthorizeURL(c, params))
 	if !strings.Contains(p.Body, "Use a passkey") {
 		t.Fatalf("second-factor page offers no passkey:\n%s", p.Body)
 	}
@@ -386,14 +386,14 @@ func TestMFA_PasskeyFromTheAccountPageSignsInWithoutPassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p = b3.Follow(b3.Submit(formWith(t, p, "factor-passkey"), map[string]string{"credential": assertion}), opRedirectURI)
+	p = b3.Follow(b3.Submit(formWith(t, p, "factor-passkey"), map[string]string{"credential": assertion}), servertest.OPRedirectURI)
 	wantAuth(t, s.finishCode(t, p, c, verifier), domain.ACRMFA, "pwd", "hwk", "mfa")
 }
 
 func TestMFA_DiscoveryAdvertisesACRValues(t *testing.T) {
 	s := startOP(t, "sqlite")
-	req, _ := http.NewRequest(http.MethodGet, s.inst.Issuer(s.fx.Org)+"/.well-known/openid-configuration", nil)
-	m := s.send(t, req).JSON(t)
+	req, _ := http.NewRequest(http.MethodGet, s.Inst.Issuer(s.Fx.Org)+"/.well-known/openid-configuration", nil)
+	m := s.Send(t, req).JSON(t)
 	got, _ := m["acr_values_supported"].([]any)
 	if len(got) != 2 || got[0] != domain.ACRPassword || got[1] != domain.ACRMFA {
 		t.Fatalf("acr_values_supported = %v", m["acr_values_supported"])
@@ -404,11 +404,8 @@ func TestMFA_DiscoveryAdvertisesACRValues(t *testing.T) {
 func startOPHost(t *testing.T, backend, host string) *opServer {
 	t.Helper()
 	inst := servertest.Start(t, backend, servertest.Options{Host: host})
-	fx := inst.NewFixture(t, "acme", opRedirectURI)
-	return &opServer{t: t, inst: inst, fx: fx, http: &http.Client{
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Timeout:       30 * time.Second,
-	}}
+	fx := inst.NewFixture(t, "acme", servertest.OPRedirectURI)
+	return &opServer{servertest.NewOP(t, inst, fx)}
 }
 
 func mustJSON(t *testing.T, body string, v any) {
@@ -429,11 +426,11 @@ func mustMarshal(t *testing.T, v any) []byte {
 
 func TestMFA_BadInputGetsClearAnswersAndChangesNothing(t *testing.T) {
 	s := startOPHost(t, "sqlite", "localhost")
-	c := s.client(s.fx)
-	iss := s.inst.Issuer(s.fx.Org)
+	c := s.Client(s.Fx)
+	iss := s.Inst.Issuer(s.Fx.Org)
 	b := servertest.NewBrowser(t)
-	_, params := pkce()
-	login := b.Follow(b.Get(s.authorizeURL(c, params)), opRedirectURI)
+	_, params := servertest.PKCE()
+	login := b.Follow(b.Get(s.AuthorizeURL(c, params)), servertest.OPRedirectURI)
 	lf := formWith(t, login, "passkey-login")
 	csrf := lf.Values.Get("csrf_token")
 
@@ -467,7 +464,7 @@ func TestMFA_BadInputGetsClearAnswersAndChangesNothing(t *testing.T) {
 		}
 	}
 	// Account actions need a session and valid input.
-	s.passwordStep(t, b, s.authorizeURL(c, params))
+	s.passwordStep(t, b, s.AuthorizeURL(c, params))
 	acct := b.Get(iss + "/account")
 	add := formWith(t, acct, "add-passkey-form")
 	for _, name := range []string{"", strings.Repeat("n", 65), "bad\xffname"} {
@@ -480,15 +477,15 @@ func TestMFA_BadInputGetsClearAnswersAndChangesNothing(t *testing.T) {
 	if p := b.PostForm(iss+"/account/passkey/remove", remove); p.Status != http.StatusBadRequest {
 		t.Errorf("remove with a bad id: status %d, want 400", p.Status)
 	}
-	if keys, _ := s.inst.Env.Store.ListPasskeys(context.Background(), s.fx.Org, s.fx.Sub); len(keys) != 0 {
+	if keys, _ := s.Inst.Env.Store.ListPasskeys(context.Background(), s.Fx.Org, s.Fx.Sub); len(keys) != 0 {
 		t.Errorf("bad input stored passkeys: %d", len(keys))
 	}
 	// prompt=none cannot step up: interaction_required at the application.
 	s.enrolTOTP(t)
-	_, p2 := pkce()
+	_, p2 := servertest.PKCE()
 	p2.Set("prompt", "none")
 	p2.Set("acr_values", domain.ACRMFA)
-	p := b.Get(s.authorizeURL(c, p2))
+	p := b.Get(s.AuthorizeURL(c, p2))
 	if u, _ := url.Parse(p.Location); u == nil || u.Query().Get("error") != "interaction_required" {
 		t.Errorf("prompt=none needing a step-up: redirect %q, want error=interaction_required", p.Location)
 	}
@@ -506,13 +503,13 @@ func newPasskeyChallenge(t *testing.T, b *servertest.Browser, iss, csrf string) 
 
 func TestMFA_TheLastFactorCannotBeRemovedWhileThePolicyRequiresOne(t *testing.T) {
 	s := startOPHost(t, "sqlite", "localhost")
-	c := s.client(s.fx)
-	iss := s.inst.Issuer(s.fx.Org)
+	c := s.Client(s.Fx)
+	iss := s.Inst.Issuer(s.Fx.Org)
 	b := servertest.NewBrowser(t)
-	_, params := pkce()
-	s.passwordStep(t, b, s.authorizeURL(c, params))
+	_, params := servertest.PKCE()
+	s.passwordStep(t, b, s.AuthorizeURL(c, params))
 	acct := b.Get(iss + "/account")
-	auth := mfatest.New(s.inst.URL)
+	auth := mfatest.New(s.Inst.URL)
 	resp, err := auth.Create(embeddedOptions(t, acct, "add-passkey-form"))
 	if err != nil {
 		t.Fatal(err)
@@ -532,10 +529,10 @@ func TestMFA_TheLastFactorCannotBeRemovedWhileThePolicyRequiresOne(t *testing.T)
 	if p := b.Submit(rf, nil); p.Status != http.StatusOK || !strings.Contains(p.Body, "removed") {
 		t.Fatalf("removing one of two factors: status %d\n%s", p.Status, p.Body)
 	}
-	if keys, _ := s.inst.Env.Store.ListPasskeys(context.Background(), s.fx.Org, s.fx.Sub); len(keys) != 0 {
+	if keys, _ := s.Inst.Env.Store.ListPasskeys(context.Background(), s.Fx.Org, s.Fx.Sub); len(keys) != 0 {
 		t.Fatalf("passkey still stored after removal")
 	}
-	events, _ := s.inst.Env.Store.ListAudit(context.Background(), s.fx.Org, store.AuditFilter{Limit: 50})
+	events, _ := s.Inst.Env.Store.ListAudit(context.Background(), s.Fx.Org, store.AuditFilter{Limit: 50})
 	if !hasAudit(events, "mfa.passkey.add", "ok") || !hasAudit(events, "mfa.passkey.remove", "ok") {
 		t.Errorf("passkey changes not audited: %v", auditActions(events))
 	}

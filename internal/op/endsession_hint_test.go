@@ -1,4 +1,4 @@
-package server_test
+package op_test
 
 import (
 	"context"
@@ -10,25 +10,14 @@ import (
 
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/server/servertest"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
-
-// endSessionCall is a cookie-less GET of end_session, as a relying party's
-// back end makes it (oauth2-proxy's backend logout URL, a server-side
-// logout of mod_auth_openidc).
-func (s *opServer) endSessionCall(t *testing.T, org string, q url.Values) *opResponse {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, s.inst.Issuer(org)+"/end_session?"+q.Encode(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s.send(t, req)
-}
 
 // wantSignedIn asserts b still holds a live session (a silent authorize
 // returns a code).
-func (s *opServer) wantSignedIn(t *testing.T, b *servertest.Browser, c opClient) {
+func (s *opServer) wantSignedIn(t *testing.T, b *servertest.Browser, c servertest.OPClient) {
 	t.Helper()
-	p := b.Get(s.authorizeURL(c, url.Values{"prompt": {"none"}}))
+	p := b.Get(s.AuthorizeURL(c, url.Values{"prompt": {"none"}}))
 	if loc, _ := url.Parse(p.Location); loc == nil || loc.Query().Get("code") == "" {
 		t.Fatalf("session ended: %d %s", p.Status, p.Location)
 	}
@@ -42,31 +31,31 @@ func TestEndSession_RefusesTokensThatAreNotIDTokens(t *testing.T) {
 	for _, backend := range servertest.Backends {
 		t.Run(backend, func(t *testing.T) {
 			s := startOP(t, backend)
-			jwtApp := s.newApp(t, "acme", false, directory.AppChanges{AccessTokenFormat: ptr("jwt")})
+			jwtApp := s.NewApp(t, "acme", false, directory.AppChanges{AccessTokenFormat: testkit.Ptr("jwt")})
 			b := servertest.NewBrowser(t)
-			tok := s.signIn(t, b, jwtApp)
-			if typ := jwtPart(t, tok.Access, 0)["typ"]; typ != "at+jwt" {
+			tok := s.SignIn(t, b, jwtApp)
+			if typ := servertest.JWTPart(t, tok.Access, 0)["typ"]; typ != "at+jwt" {
 				t.Fatalf("access token typ %v", typ)
 			}
 			ctx := context.Background()
-			logoutToken, err := s.inst.Env.Keys.Sign(ctx, "acme", "RS256", "logout+jwt", map[string]any{
-				"iss": s.inst.Issuer("acme"), "aud": jwtApp.id, "sub": jwtPart(t, tok.ID, 1)["sub"], "sid": jwtPart(t, tok.ID, 1)["sid"],
+			logoutToken, err := s.Inst.Env.Keys.Sign(ctx, "acme", "RS256", "logout+jwt", map[string]any{
+				"iss": s.Inst.Issuer("acme"), "aud": jwtApp.ID, "sub": servertest.JWTPart(t, tok.ID, 1)["sub"], "sid": servertest.JWTPart(t, tok.ID, 1)["sid"],
 				"iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(), "jti": "x1",
 				"events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}},
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			strangerAud, err := s.inst.Env.Keys.Sign(ctx, "acme", "RS256", "JWT", map[string]any{
-				"iss": s.inst.Issuer("acme"), "aud": "not-a-client-of-acme", "sub": jwtPart(t, tok.ID, 1)["sub"],
-				"sid": jwtPart(t, tok.ID, 1)["sid"], "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(),
+			strangerAud, err := s.Inst.Env.Keys.Sign(ctx, "acme", "RS256", "JWT", map[string]any{
+				"iss": s.Inst.Issuer("acme"), "aud": "not-a-client-of-acme", "sub": servertest.JWTPart(t, tok.ID, 1)["sub"],
+				"sid": servertest.JWTPart(t, tok.ID, 1)["sid"], "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix(),
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
 			for name, hint := range map[string]string{"access token": tok.Access, "logout token": logoutToken, "unknown audience": strangerAud} {
 				t.Run(name, func(t *testing.T) {
-					r := s.endSessionCall(t, "acme", url.Values{"id_token_hint": {hint}})
+					r := s.EndSessionCall(t, "acme", url.Values{"id_token_hint": {hint}})
 					if r.Status != http.StatusBadRequest {
 						t.Fatalf("status %d\n%s", r.Status, r.Body)
 					}
@@ -81,28 +70,28 @@ func TestEndSession_ServerSideCallEndsTheHintedSessionOnlyWhileTheIDTokenLives(t
 	for _, backend := range servertest.Backends {
 		t.Run(backend, func(t *testing.T) {
 			s := startOP(t, backend)
-			c := s.client(s.fx)
+			c := s.Client(s.Fx)
 
 			b := servertest.NewBrowser(t)
-			tok := s.signIn(t, b, c)
-			r := s.endSessionCall(t, "acme", url.Values{"id_token_hint": {tok.ID}})
+			tok := s.SignIn(t, b, c)
+			r := s.EndSessionCall(t, "acme", url.Values{"id_token_hint": {tok.ID}})
 			if r.Status != http.StatusOK || isConfirmPage(r.Body) {
 				t.Fatalf("live hint without a cookie: %d\n%s", r.Status, r.Body)
 			}
 			// The browser still holds its cookie, but the session behind it ended.
-			s.wantRedirectError(t, b.Get(s.authorizeURL(c, url.Values{"prompt": {"none"}})), c.redirectURI, c.org, "login_required")
-			s.refresh(t, c, tok.Refresh).wantError(t, http.StatusBadRequest, "invalid_grant")
+			s.WantRedirectError(t, b.Get(s.AuthorizeURL(c, url.Values{"prompt": {"none"}})), c.RedirectURI, c.Org, "login_required")
+			s.Refresh(t, c, tok.Refresh).WantError(t, http.StatusBadRequest, "invalid_grant")
 
 			b2 := servertest.NewBrowser(t)
-			tok2 := s.signIn(t, b2, c)
-			s.inst.Clock.Advance(2 * time.Hour) // past the id_token's exp, within the session
-			r = s.endSessionCall(t, "acme", url.Values{"id_token_hint": {tok2.ID}})
+			tok2 := s.SignIn(t, b2, c)
+			s.Inst.Clock.Advance(2 * time.Hour) // past the id_token's exp, within the session
+			r = s.EndSessionCall(t, "acme", url.Values{"id_token_hint": {tok2.ID}})
 			if r.Status != http.StatusOK || !isConfirmPage(r.Body) {
 				t.Fatalf("expired hint without a cookie: want the confirmation page, got %d\n%s", r.Status, r.Body)
 			}
 			s.wantSignedIn(t, b2, c)
 			// The browser itself may still use its expired id_token.
-			p := b2.Get(s.inst.Issuer("acme") + "/end_session?" + url.Values{"id_token_hint": {tok2.ID}}.Encode())
+			p := b2.Get(s.Inst.Issuer("acme") + "/end_session?" + url.Values{"id_token_hint": {tok2.ID}}.Encode())
 			if p.Status != http.StatusOK || isConfirmPage(p.Body) {
 				t.Fatalf("expired hint with the browser's cookie: %d\n%s", p.Status, p.Body)
 			}
@@ -115,13 +104,13 @@ func TestEndSession_BrowserAsksToConfirmWhenTheHintIsAnotherSession(t *testing.T
 	for _, backend := range servertest.Backends {
 		t.Run(backend, func(t *testing.T) {
 			s := startOP(t, backend)
-			c := s.client(s.fx)
+			c := s.Client(s.Fx)
 			victim := servertest.NewBrowser(t)
-			s.signIn(t, victim, c)
+			s.SignIn(t, victim, c)
 			other := servertest.NewBrowser(t)
-			otherTok := s.signIn(t, other, c) // the same user, another session
+			otherTok := s.SignIn(t, other, c) // the same user, another session
 
-			p := victim.Get(s.inst.Issuer("acme") + "/end_session?" + url.Values{"id_token_hint": {otherTok.ID}}.Encode())
+			p := victim.Get(s.Inst.Issuer("acme") + "/end_session?" + url.Values{"id_token_hint": {otherTok.ID}}.Encode())
 			if p.Status != http.StatusOK || !isConfirmPage(p.Body) {
 				t.Fatalf("hint for another session: want the confirmation page, got %d %s\n%s", p.Status, p.Location, p.Body)
 			}
