@@ -18,6 +18,7 @@ import (
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/oauth"
+	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/session"
 	"github.com/latchkey/latchkey/web"
 )
@@ -150,6 +151,12 @@ func FuzzIDTokenHint(f *testing.F) {
 	f.Add("eyJhbGciOiJub25lIn0.eyJhdWQiOiJ4In0.", "", "")
 	f.Add("", fp.public.ClientID, "https://app.example/bye")
 	f.Add("a.b.c.d.e", "x", "\xff")
+	ctx := request.WithOrg(context.Background(), fp.p.PublicURL, fp.org)
+	// The seed id_token with a registered URI is accepted, so the property
+	// below is checked on accepted hints, not only on refusals.
+	if lr, problem := fp.p.parseLogoutRequest(ctx, fp.org, oauth.Params{"id_token_hint": fp.idToken, "post_logout_redirect_uri": "https://app.example/bye"}); problem != "" || lr.hint == nil {
+		f.Fatalf("valid id_token_hint refused: %q", problem)
+	}
 	f.Fuzz(func(t *testing.T, hint, clientID, postLogout string) {
 		params := oauth.Params{}
 		for k, v := range map[string]string{"id_token_hint": hint, "client_id": clientID, "post_logout_redirect_uri": postLogout} {
@@ -157,7 +164,7 @@ func FuzzIDTokenHint(f *testing.F) {
 				params[k] = v
 			}
 		}
-		lr, problem := fp.p.parseLogoutRequest(context.Background(), fp.org, params)
+		lr, problem := fp.p.parseLogoutRequest(ctx, fp.org, params)
 		if problem != "" {
 			return
 		}

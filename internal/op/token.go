@@ -45,7 +45,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	}
 	if perr != nil {
 		if perr.Code == "server_error" {
-			p.Log.Error("token endpoint", "request_id", p.RequestID(r.Context()), "err", perr.Description)
+			p.Log.ErrorContext(r.Context(), "token endpoint", "err", perr.Description)
 			perr = oauth.ServerError("internal error (reference %s)", p.RequestID(r.Context()))
 			if store.Unavailable(r.Context()) {
 				perr = oauth.TemporarilyUnavailable("the database is unavailable; try again (reference %s)", p.RequestID(r.Context()))
@@ -368,7 +368,7 @@ func (p *Provider) refreshReused(ctx context.Context, orgID string, old *domain.
 	if err := p.Store.RevokeTokenFamily(ctx, orgID, old.FamilyID, p.now()); err != nil {
 		return serverError(err)
 	}
-	p.Log.Warn("refresh token reuse: token family revoked", "request_id", p.RequestID(ctx), "org", orgID, "client_id", old.ClientID)
+	p.Log.WarnContext(ctx, "refresh token reuse: token family revoked", "client_id", old.ClientID)
 	return oauth.InvalidGrant("the refresh token was already used")
 }
 
