@@ -120,16 +120,42 @@ func listFlag(cmd *cobra.Command, flag string) *[]string {
 	return &out
 }
 
-// readPassword reads one line from stdin, without its line ending.
-func readPassword(r io.Reader) (string, error) {
+// readLine reads a secret from the first line of r, without its line
+// ending: field is what a *domain.FieldError names, what how messages
+// say it ("password", "client secret").
+func readLine(r io.Reader, field, what string) (string, error) {
 	line, err := bufio.NewReader(r).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("read password from stdin: %w", err)
+		return "", fmt.Errorf("read %s from stdin: %w", what, err)
 	}
-	line = strings.TrimSuffix(line, "\n")
-	line = strings.TrimSuffix(line, "\r")
+	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
 	if line == "" {
-		return "", domain.Invalid("password", "stdin gave an empty password")
+		return "", domain.Invalid(field, "stdin gave an empty %s", what)
 	}
 	return line, nil
+}
+
+// stdinFlag reads a secret from standard input when the switch flag
+// (--password-stdin, --client-secret-stdin) was given, else returns nil.
+func (c *cli) stdinFlag(cmd *cobra.Command, flag, field, what string) (*string, error) {
+	if use, _ := cmd.Flags().GetBool(flag); !use {
+		return nil, nil
+	}
+	if c.stdin == nil {
+		return nil, domain.Invalid(field, "--%s needs standard input", flag)
+	}
+	v, err := readLine(c.stdin, field, what)
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// boolFlag returns the switch's value when it was given, else nil.
+func boolFlag(cmd *cobra.Command, flag string) *bool {
+	if !cmd.Flags().Changed(flag) {
+		return nil
+	}
+	v, _ := cmd.Flags().GetBool(flag)
+	return &v
 }

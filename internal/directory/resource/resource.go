@@ -316,3 +316,24 @@ func NewAdminToken(t *domain.AdminToken, now time.Time) AdminToken {
 		CreatedAt: Stamp(t.CreatedAt), ExpiresAt: OptStamp(t.ExpiresAt), LastUsedAt: OptStamp(t.LastUsedAt), RevokedAt: OptStamp(t.RevokedAt),
 	}
 }
+
+// SCIMToken describes an organization's SCIM token without the token or
+// its hash.
+type SCIMToken struct {
+	ID          string  `json:"id"`
+	Org         string  `json:"org"`
+	Description string  `json:"description"`
+	State       string  `json:"state"`
+	CreatedAt   string  `json:"createdAt"`
+	ExpiresAt   *string `json:"expiresAt"`
+	LastUsedAt  *string `json:"lastUsedAt"`
+	RevokedAt   *string `json:"revokedAt"`
+}
+
+// NewSCIMToken shows t as it stands at now.
+func NewSCIMToken(t *domain.SCIMToken, now time.Time) SCIMToken {
+	return SCIMToken{
+		ID: t.ID, Org: t.OrgID, Description: t.Description, State: directory.SCIMTokenState(t, now),
+		CreatedAt: Stamp(t.CreatedAt), ExpiresAt: OptStamp(t.ExpiresAt), LastUsedAt: OptStamp(t.LastUsedAt), RevokedAt: OptStamp(t.RevokedAt),
+	}
+}
