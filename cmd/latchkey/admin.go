@@ -105,12 +105,8 @@ func optionalOrgFlag(cmd *cobra.Command) (string, error) {
 }
 
 func (c *cli) adminCmd() *cobra.Command {
-	cmd := c.group(&cobra.Command{Use: "admin", Short: "Manage access to the admin JSON API (/api/admin/…)"})
-	addJSONFlag(cmd)
-	token := c.group(&cobra.Command{Use: "token", Short: "Create, list and revoke admin API bearer tokens"})
-	token.AddCommand(c.adminTokenCreateCmd(), c.adminTokenListCmd(), c.adminTokenRevokeCmd())
-	cmd.AddCommand(token)
-	return cmd
+	return c.tokenGroup("admin", "Manage access to the admin JSON API (/api/admin/…)", "Create, list and revoke admin API bearer tokens",
+		c.adminTokenCreateCmd(), c.adminTokenListCmd(), c.adminTokenRevokeCmd())
 }
 
 func (c *cli) adminTokenCreateCmd() *cobra.Command {
@@ -152,60 +148,50 @@ func (c *cli) adminTokenCreateCmd() *cobra.Command {
 }
 
 func (c *cli) adminTokenListCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "list [--org ORG]",
-		Short: "List admin API tokens (never the tokens themselves)",
-		Args:  args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			org, err := optionalOrgFlag(cmd)
+	cmd := runCmd("list [--org ORG]", "List admin API tokens (never the tokens themselves)", args(), func(cmd *cobra.Command, _ []string) error {
+		org, err := optionalOrgFlag(cmd)
+		if err != nil {
+			return err
+		}
+		return c.withEnv(cmd, func(env *bootstrap.Env) error {
+			all, err := env.Directory.ListAdminTokens(cmd.Context())
 			if err != nil {
 				return err
 			}
-			return c.withEnv(cmd, func(env *bootstrap.Env) error {
-				all, err := env.Directory.ListAdminTokens(cmd.Context())
-				if err != nil {
-					return err
+			now := env.Now()
+			out := []resource.AdminToken{}
+			for _, t := range all {
+				if org == "" || t.OrgID == org {
+					out = append(out, resource.NewAdminToken(t, now))
 				}
-				now := env.Now()
-				out := []resource.AdminToken{}
-				for _, t := range all {
-					if org == "" || t.OrgID == org {
-						out = append(out, resource.NewAdminToken(t, now))
-					}
-				}
-				return printList(c, cmd, out, []string{"ID", "ORG", "STATE", "CREATED", "EXPIRES", "LAST USED", "DESCRIPTION"},
-					func(t resource.AdminToken) []string {
-						return []string{t.ID, orElse(t.Org, "(all)"), t.State, t.CreatedAt, orElse(t.ExpiresAt, "never"), orElse(t.LastUsedAt, "never"), orNone(t.Description)}
-					})
-			})
-		},
-	}
+			}
+			return printList(c, cmd, out, []string{"ID", "ORG", "STATE", "CREATED", "EXPIRES", "LAST USED", "DESCRIPTION"},
+				func(t resource.AdminToken) []string {
+					return []string{t.ID, orElse(t.Org, "(all)"), t.State, t.CreatedAt, orElse(t.ExpiresAt, "never"), orElse(t.LastUsedAt, "never"), orNone(t.Description)}
+				})
+		})
+	})
 	cmd.Flags().String("org", "", "only tokens of this organization")
 	return cmd
 }
 
 func (c *cli) adminTokenRevokeCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "revoke ID [--org ORG]",
-		Short: "Revoke an admin API token at once",
-		Args:  args("ID"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			org, err := optionalOrgFlag(cmd)
+	cmd := runCmd("revoke ID [--org ORG]", "Revoke an admin API token at once", args("ID"), func(cmd *cobra.Command, a []string) error {
+		org, err := optionalOrgFlag(cmd)
+		if err != nil {
+			return err
+		}
+		return c.withEnv(cmd, func(env *bootstrap.Env) error {
+			t, err := findAdminToken(cmd, env, a[0], org)
 			if err != nil {
 				return err
 			}
-			return c.withEnv(cmd, func(env *bootstrap.Env) error {
-				t, err := findAdminToken(cmd, env, a[0], org)
-				if err != nil {
-					return err
-				}
-				if err := env.Directory.RevokeAdminToken(cmd.Context(), cliActor, t.OrgID, t.ID); err != nil {
-					return err
-				}
-				return c.printDone(cmd, done{map[string]any{"id": t.ID, "org": optOrg(t.OrgID), "revoked": true}, fmt.Sprintf("Revoked admin token %s.\n", t.ID)})
-			})
-		},
-	}
+			if err := env.Directory.RevokeAdminToken(cmd.Context(), cliActor, t.OrgID, t.ID); err != nil {
+				return err
+			}
+			return c.printDone(cmd, done{map[string]any{"id": t.ID, "org": optOrg(t.OrgID), "revoked": true}, fmt.Sprintf("Revoked admin token %s.\n", t.ID)})
+		})
+	})
 	cmd.Flags().String("org", "", "organization of the token (needed only if two tokens share the id)")
 	return cmd
 }

@@ -156,14 +156,14 @@ func (c *cli) appListCmd() *cobra.Command {
 					return []string{a.ClientID, a.Name, appKind(a.Public, "public"), strings.Join(a.RedirectURIs, " ")}
 				})
 		},
-	}.on(c, &cobra.Command{Use: "list --org ORG", Short: "List applications", Args: args()})
+	}.on(c, command("list --org ORG", "List applications", args()))
 }
 
 func (c *cli) appShowCmd() *cobra.Command {
 	return orgCmd[*domain.Application]{
 		act:  func(o orgCall) (*domain.Application, error) { return o.dir().GetApp(o.ctx(), o.org, o.arg()) },
 		show: c.printApp,
-	}.on(c, &cobra.Command{Use: "show --org ORG CLIENT_ID", Short: "Show an application's settings (never its secret)", Args: args("CLIENT_ID")})
+	}.on(c, command("show --org ORG CLIENT_ID", "Show an application's settings (never its secret)", args("CLIENT_ID")))
 }
 
 func (c *cli) appUpdateCmd() *cobra.Command {
@@ -179,11 +179,7 @@ func (c *cli) appUpdateCmd() *cobra.Command {
 			return o.dir().UpdateApp(o.ctx(), cliActor, o.org, o.arg(), ch)
 		},
 		show: c.printApp,
-	}.on(c, &cobra.Command{
-		Use:   "update --org ORG CLIENT_ID [flags]",
-		Short: "Change an application (only the flags given change; a repeated flag replaces its whole list)",
-		Args:  args("CLIENT_ID"),
-	})
+	}.on(c, command("update --org ORG CLIENT_ID [flags]", "Change an application (only the flags given change; a repeated flag replaces its whole list)", args("CLIENT_ID")))
 	addAppFlags(cmd)
 	return cmd
 }
@@ -196,7 +192,7 @@ func (c *cli) appDeleteCmd() *cobra.Command {
 				o.dir().DeleteApp(o.ctx(), cliActor, o.org, o.arg())
 		},
 		show: c.showDone,
-	}.on(c, &cobra.Command{Use: "delete --org ORG CLIENT_ID --yes", Short: "Delete an application with the codes and tokens issued to it", Args: args("CLIENT_ID")})
+	}.on(c, command("delete --org ORG CLIENT_ID --yes", "Delete an application with the codes and tokens issued to it", args("CLIENT_ID")))
 }
 
 func (c *cli) appRotateSecretCmd() *cobra.Command {
@@ -208,11 +204,7 @@ func (c *cli) appRotateSecretCmd() *cobra.Command {
 		show: func(o orgCall, out resource.AppSecret) error {
 			return c.print(o.cmd, out, func(w io.Writer) { c.printSecret(w, o, out.ClientID, out.ClientSecret) })
 		},
-	}.on(c, &cobra.Command{
-		Use:   "rotate-secret --org ORG CLIENT_ID",
-		Short: "Give a confidential application a new secret; the old one stops working at once",
-		Args:  args("CLIENT_ID"),
-	})
+	}.on(c, command("rotate-secret --org ORG CLIENT_ID", "Give a confidential application a new secret; the old one stops working at once", args("CLIENT_ID")))
 }
 
 func reuseInterval(n int64) string {

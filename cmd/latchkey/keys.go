@@ -42,11 +42,7 @@ func (c *cli) keysListCmd() *cobra.Command {
 	return orgCmd[[]*domain.SigningKey]{
 		act:  func(o orgCall) ([]*domain.SigningKey, error) { return o.env.Store.ListSigningKeys(o.ctx(), o.org) },
 		show: c.printKeys,
-	}.on(c, &cobra.Command{
-		Use:   "list --org ORG",
-		Short: "List signing keys (public data only): active keys sign, next keys are published ahead, retired keys stay published until their tokens expire",
-		Args:  args(),
-	})
+	}.on(c, command("list --org ORG", "List signing keys (public data only): active keys sign, next keys are published ahead, retired keys stay published until their tokens expire", args()))
 }
 
 func (c *cli) keysRotateCmd() *cobra.Command {
@@ -63,11 +59,7 @@ func (c *cli) keysRotateCmd() *cobra.Command {
 		},
 		act:  func(o orgCall) ([]*domain.SigningKey, error) { return o.env.Keys.Rotate(o.ctx(), o.org, algs) },
 		show: c.printKeys,
-	}.on(c, &cobra.Command{
-		Use:   "rotate --org ORG [--alg ALG]...",
-		Short: "Rotate signing keys: the published next key starts signing, the active one retires, a new next key is published",
-		Args:  args(),
-	})
+	}.on(c, command("rotate --org ORG [--alg ALG]...", "Rotate signing keys: the published next key starts signing, the active one retires, a new next key is published", args()))
 	cmd.Flags().StringArray("alg", nil, "rotate only this algorithm: RS256, ES256 or EdDSA (repeat for several; default all)")
 	return cmd
 }

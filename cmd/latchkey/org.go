@@ -31,52 +31,42 @@ func (c *cli) orgCmd() *cobra.Command {
 }
 
 func (c *cli) orgCreateCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "create ID --name NAME",
-		Short: "Create an organization with its signing keys and first API key",
-		Args:  args("ID"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			name, _ := cmd.Flags().GetString("name")
-			probe := domain.Organization{ID: a[0], Name: name, Settings: domain.DefaultOrgSettings()}
-			if err := probe.Validate(); err != nil {
+	cmd := runCmd("create ID --name NAME", "Create an organization with its signing keys and first API key", args("ID"), func(cmd *cobra.Command, a []string) error {
+		name, _ := cmd.Flags().GetString("name")
+		probe := domain.Organization{ID: a[0], Name: name, Settings: domain.DefaultOrgSettings()}
+		if err := probe.Validate(); err != nil {
+			return err
+		}
+		return c.withEnv(cmd, func(env *bootstrap.Env) error {
+			o, key, err := env.Directory.CreateOrg(cmd.Context(), cliActor, a[0], name)
+			if err != nil {
 				return err
 			}
-			return c.withEnv(cmd, func(env *bootstrap.Env) error {
-				o, key, err := env.Directory.CreateOrg(cmd.Context(), cliActor, a[0], name)
-				if err != nil {
-					return err
-				}
-				out := resource.OrgCreated{ID: o.ID, Name: o.Name, Issuer: env.Directory.Issuer(o.ID), APIKey: key}
-				return c.print(cmd, out, func(w io.Writer) {
-					fmt.Fprintf(w, "Created organization %s (%s).\n", o.ID, o.Name)
-					fields(w, "Issuer", out.Issuer, "Discovery", out.Issuer+"/.well-known/openid-configuration", "API key", out.APIKey)
-					fmt.Fprintf(w, "Reveal the API key again with `latchkey org api-key show %s`.\n", o.ID)
-				})
+			out := resource.OrgCreated{ID: o.ID, Name: o.Name, Issuer: env.Directory.Issuer(o.ID), APIKey: key}
+			return c.print(cmd, out, func(w io.Writer) {
+				fmt.Fprintf(w, "Created organization %s (%s).\n", o.ID, o.Name)
+				fields(w, "Issuer", out.Issuer, "Discovery", out.Issuer+"/.well-known/openid-configuration", "API key", out.APIKey)
+				fmt.Fprintf(w, "Reveal the API key again with `latchkey org api-key show %s`.\n", o.ID)
 			})
-		},
-	}
+		})
+	})
 	cmd.Flags().String("name", "", "display name (required)")
 	return cmd
 }
 
 func (c *cli) orgListCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "list",
-		Short: "List organizations",
-		Args:  args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return c.withEnv(cmd, func(env *bootstrap.Env) error {
-				orgs, err := env.Directory.ListOrgs(cmd.Context())
-				if err != nil {
-					return err
-				}
-				out := each(orgs, func(o *domain.Organization) resource.Org { return resource.NewOrg(o, env.Directory.Issuer(o.ID)) })
-				return printList(c, cmd, out, []string{"ID", "NAME", "SSO", "LOGIN", "ISSUER"}, func(o resource.Org) []string {
-					return []string{o.ID, o.Name, onOff(o.Settings.SSOEnabled), o.Settings.LoginMethod, o.Issuer}
-				})
+	return runCmd("list", "List organizations", args(), func(cmd *cobra.Command, _ []string) error {
+		return c.withEnv(cmd, func(env *bootstrap.Env) error {
+			orgs, err := env.Directory.ListOrgs(cmd.Context())
+			if err != nil {
+				return err
+			}
+			out := each(orgs, func(o *domain.Organization) resource.Org { return resource.NewOrg(o, env.Directory.Issuer(o.ID)) })
+			return printList(c, cmd, out, []string{"ID", "NAME", "SSO", "LOGIN", "ISSUER"}, func(o resource.Org) []string {
+				return []string{o.ID, o.Name, onOff(o.Settings.SSOEnabled), o.Settings.LoginMethod, o.Issuer}
 			})
-		},
-	}
+		})
+	})
 }
 
 func (c *cli) printOrg(o orgCall, org *domain.Organization) error {
@@ -104,7 +94,7 @@ func (c *cli) orgShowCmd() *cobra.Command {
 		fromArg: true,
 		act:     func(o orgCall) (*domain.Organization, error) { return o.dir().GetOrg(o.ctx(), o.org) },
 		show:    c.printOrg,
-	}.on(c, &cobra.Command{Use: "show ID", Short: "Show an organization and its settings", Args: args("ID")})
+	}.on(c, command("show ID", "Show an organization and its settings", args("ID")))
 }
 
 // parseSSO reads --sso: on/off (true/false, yes/no, 1/0 also do).
@@ -187,11 +177,7 @@ func (c *cli) orgDeleteCmd() *cobra.Command {
 			return done{map[string]any{"id": o.org, "deleted": true}, fmt.Sprintf("Deleted organization %s.\n", o.org)}, o.dir().DeleteOrg(o.ctx(), o.org)
 		},
 		show: c.showDone,
-	}.on(c, &cobra.Command{
-		Use:   "delete ID --yes",
-		Short: "Delete an organization with all its users, applications, keys and sessions",
-		Args:  args("ID"),
-	})
+	}.on(c, command("delete ID --yes", "Delete an organization with all its users, applications, keys and sessions", args("ID")))
 }
 
 func (c *cli) orgAPIKeyShowCmd() *cobra.Command {
@@ -202,11 +188,7 @@ func (c *cli) orgAPIKeyShowCmd() *cobra.Command {
 			return resource.APIKey{ID: o.org, APIKey: key}, err
 		},
 		show: func(o orgCall, out resource.APIKey) error { return c.printOnce(o.cmd, out, out.APIKey, "") },
-	}.on(c, &cobra.Command{
-		Use:   "show ID",
-		Short: "Reveal the organization's current API key (the reveal is audited)",
-		Args:  args("ID"),
-	})
+	}.on(c, command("show ID", "Reveal the organization's current API key (the reveal is audited)", args("ID")))
 }
 
 func (c *cli) orgAPIKeyRotateCmd() *cobra.Command {
@@ -237,11 +219,7 @@ func (c *cli) orgAPIKeyRotateCmd() *cobra.Command {
 			// Only the key goes to stdout, so KEY=$(latchkey org api-key rotate acme) works.
 			return c.printOnce(o.cmd, out, out.APIKey, note)
 		},
-	}.on(c, &cobra.Command{
-		Use:   "rotate ID [--overlap 24h]",
-		Short: "Make a new API key; the previous one keeps working for the overlap",
-		Args:  args("ID"),
-	})
+	}.on(c, command("rotate ID [--overlap 24h]", "Make a new API key; the previous one keeps working for the overlap", args("ID")))
 	cmd.Flags().Duration("overlap", defaultAPIKeyOverlap, "how long the previous key keeps working (0 stops it at once; at most 720h)")
 	return cmd
 }

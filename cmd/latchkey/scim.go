@@ -26,12 +26,8 @@ type scimTokenCreatedJSON struct {
 const defaultSCIMTokenExpiry = "365d"
 
 func (c *cli) scimCmd() *cobra.Command {
-	cmd := c.group(&cobra.Command{Use: "scim", Short: "SCIM 2.0 provisioning: the tokens an organization's directory (Entra ID, Okta …) uses"})
-	addJSONFlag(cmd)
-	token := c.group(&cobra.Command{Use: "token", Short: "Create, list and revoke an organization's SCIM bearer tokens"})
-	token.AddCommand(c.scimTokenCreateCmd(), c.scimTokenListCmd(), c.scimTokenRevokeCmd())
-	cmd.AddCommand(token)
-	return cmd
+	return c.tokenGroup("scim", "SCIM 2.0 provisioning: the tokens an organization's directory (Entra ID, Okta …) uses",
+		"Create, list and revoke an organization's SCIM bearer tokens", c.scimTokenCreateCmd(), c.scimTokenListCmd(), c.scimTokenRevokeCmd())
 }
 
 func (c *cli) scimTokenCreateCmd() *cobra.Command {
@@ -79,7 +75,7 @@ func (c *cli) scimTokenListCmd() *cobra.Command {
 					return []string{t.ID, t.State, t.CreatedAt, orElse(t.ExpiresAt, "never"), orElse(t.LastUsedAt, "never"), orNone(t.Description)}
 				})
 		},
-	}.on(c, &cobra.Command{Use: "list --org ORG", Short: "List an organization's SCIM tokens (never the tokens themselves)", Args: args()})
+	}.on(c, command("list --org ORG", "List an organization's SCIM tokens (never the tokens themselves)", args()))
 }
 
 func (c *cli) scimTokenRevokeCmd() *cobra.Command {
@@ -92,5 +88,5 @@ func (c *cli) scimTokenRevokeCmd() *cobra.Command {
 			return done{map[string]any{"id": o.arg(), "org": o.org, "revoked": true}, fmt.Sprintf("Revoked SCIM token %s of %s.\n", o.arg(), o.org)}, err
 		},
 		show: c.showDone,
-	}.on(c, &cobra.Command{Use: "revoke ID --org ORG", Short: "Revoke a SCIM token at once", Args: args("ID")})
+	}.on(c, command("revoke ID --org ORG", "Revoke a SCIM token at once", args("ID")))
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/latchkey/latchkey/internal/bootstrap"
+	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/sdnotify"
 	"github.com/latchkey/latchkey/internal/server"
 )
@@ -27,8 +28,7 @@ func (c *cli) serveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			log := bootstrap.NewLogger(cfg, os.Stderr)
-			env, err := bootstrap.Open(cmd.Context(), cfg, log, true)
+			env, err := openServing(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
@@ -44,7 +44,6 @@ func (c *cli) serveCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			srv.Start(cmd.Context())
 			return serve(cmd.Context(), env, ln, srv, c.getenv("NOTIFY_SOCKET"))
 		},
 	}
@@ -58,6 +57,12 @@ const (
 	drainSends    = 5 * time.Second
 )
 
+// openServing opens the environment a server runs in: logging to stderr,
+// the database migrated.
+func openServing(ctx context.Context, cfg config.Config) (*bootstrap.Env, error) {
+	return bootstrap.Open(ctx, cfg, bootstrap.NewLogger(cfg, os.Stderr), true)
+}
+
 // listen binds addr, saying what to do when the address is taken.
 func listen(addr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
@@ -70,7 +75,7 @@ func listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// serve serves srv on ln until ctx ends (SIGTERM or SIGINT): then it stops
+// serve starts srv's background work and serves it on ln until ctx ends (SIGTERM or SIGINT): then it stops
 // accepting connections, lets the requests in flight finish (bounded),
 // drains the back-channel sends and returns nil so the process exits 0.
 // Under systemd (notifySocket set, Type=notify) it reports readiness once
@@ -85,6 +90,7 @@ func serve(ctx context.Context, env *bootstrap.Env, ln net.Listener, srv *server
 		}
 		go server.ServeDebug(ctx, dln, env.Logger)
 	}
+	srv.Start(ctx)
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

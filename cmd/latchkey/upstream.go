@@ -157,11 +157,7 @@ func (c *cli) upstreamShowCmd() *cobra.Command {
 			return shownUpstream{conn: u}, err
 		},
 		show: c.printUpstream,
-	}.on(c, &cobra.Command{
-		Use:   "show --org ORG",
-		Short: "Show the upstream connection (never its secret) and the URIs to register upstream",
-		Args:  args(),
-	})
+	}.on(c, command("show --org ORG", "Show the upstream connection (never its secret) and the URIs to register upstream", args()))
 }
 
 func (c *cli) upstreamCheckCmd() *cobra.Command {
@@ -227,5 +223,5 @@ func (c *cli) upstreamDeleteCmd() *cobra.Command {
 				o.dir().DeleteUpstream(o.ctx(), cliActor, o.org)
 		},
 		show: c.showDone,
-	}.on(c, &cobra.Command{Use: "delete --org ORG --yes", Short: "Delete the organization's upstream connection and its stored secret", Args: args()})
+	}.on(c, command("delete --org ORG --yes", "Delete the organization's upstream connection and its stored secret", args()))
 }

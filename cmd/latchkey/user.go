@@ -112,11 +112,7 @@ func (c *cli) userListCmd() *cobra.Command {
 					return []string{u.UserName, u.Name, u.Email, u.Role, yesNo(u.Disabled), u.Sub}
 				})
 		},
-	}.on(c, &cobra.Command{
-		Use:   "list --org ORG [--query Q]",
-		Short: "List users, optionally those whose userName, name or email contains Q",
-		Args:  args(),
-	})
+	}.on(c, command("list --org ORG [--query Q]", "List users, optionally those whose userName, name or email contains Q", args()))
 	cmd.Flags().String("query", "", "only users whose userName, name or email contains this (case-insensitive)")
 	cmd.Flags().Int("limit", 1000, "at most this many users (1 to 1000)")
 	return cmd
@@ -126,7 +122,7 @@ func (c *cli) userShowCmd() *cobra.Command {
 	return orgCmd[*domain.User]{
 		act:  func(o orgCall) (*domain.User, error) { return o.dir().GetUser(o.ctx(), o.org, o.arg()) },
 		show: c.printUser,
-	}.on(c, &cobra.Command{Use: "show --org ORG USERNAME", Short: "Show a user", Args: args("USERNAME")})
+	}.on(c, command("show --org ORG USERNAME", "Show a user", args("USERNAME")))
 }
 
 // userUpdate is a command that applies the changes check reads to the user.
@@ -179,5 +175,5 @@ func (c *cli) userDeleteCmd() *cobra.Command {
 				o.dir().DeleteUser(o.ctx(), cliActor, o.org, o.arg())
 		},
 		show: c.showDone,
-	}.on(c, &cobra.Command{Use: "delete --org ORG USERNAME --yes", Short: "Delete a user with their sessions and tokens", Args: args("USERNAME")})
+	}.on(c, command("delete --org ORG USERNAME --yes", "Delete a user with their sessions and tokens", args("USERNAME")))
 }

@@ -43,7 +43,7 @@ func (c *cli) userMFAListCmd() *cobra.Command {
 	return orgCmd[*directory.UserMFA]{
 		act:  func(o orgCall) (*directory.UserMFA, error) { return o.dir().UserMFA(o.ctx(), o.org, o.arg()) },
 		show: c.printUserMFA,
-	}.on(c, &cobra.Command{Use: "list --org ORG USERNAME", Short: "Show a user's second factors", Args: args("USERNAME")})
+	}.on(c, command("list --org ORG USERNAME", "Show a user's second factors", args("USERNAME")))
 }
 
 func (c *cli) userMFAResetCmd() *cobra.Command {
@@ -52,9 +52,5 @@ func (c *cli) userMFAResetCmd() *cobra.Command {
 			return o.dir().ResetUserMFA(o.ctx(), cliActor, o.org, o.arg())
 		},
 		show: c.printUserMFA,
-	}.on(c, &cobra.Command{
-		Use:   "reset --org ORG USERNAME",
-		Short: "Remove every second factor of a user and end their sessions (they enrol again where required)",
-		Args:  args("USERNAME"),
-	})
+	}.on(c, command("reset --org ORG USERNAME", "Remove every second factor of a user and end their sessions (they enrol again where required)", args("USERNAME")))
 }
