@@ -19,34 +19,29 @@ import (
 )
 
 func (c *cli) serveCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "serve",
-		Short: "Run the server (migrates the database first)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := c.config(cmd)
-			if err != nil {
-				return err
-			}
-			env, err := openServing(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			if _, err := bootstrap.EnsureBuiltins(cmd.Context(), env); err != nil {
-				return err
-			}
-			srv, err := server.New(env)
-			if err != nil {
-				return err
-			}
-			ln, err := listen(cfg.Addr)
-			if err != nil {
-				return err
-			}
-			return serve(cmd.Context(), env, ln, srv, c.getenv("NOTIFY_SOCKET"))
-		},
-	}
+	return runCmd("serve", "Run the server (migrates the database first)", cobra.NoArgs, func(cmd *cobra.Command, _ []string) error {
+		cfg, err := c.config(cmd)
+		if err != nil {
+			return err
+		}
+		env, err := openServing(cmd.Context(), cfg)
+		if err != nil {
+			return err
+		}
+		defer env.Close()
+		if _, err := bootstrap.EnsureBuiltins(cmd.Context(), env); err != nil {
+			return err
+		}
+		srv, err := server.New(env)
+		if err != nil {
+			return err
+		}
+		ln, err := listen(cfg.Addr)
+		if err != nil {
+			return err
+		}
+		return serve(cmd.Context(), env, ln, srv, c.getenv("NOTIFY_SOCKET"))
+	})
 }
 
 // Shutdown bounds: in-flight requests get drainRequests after the listener

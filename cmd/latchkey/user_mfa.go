@@ -11,10 +11,7 @@ import (
 )
 
 func (c *cli) userMFACmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "mfa",
-		Short: "List or reset a user's second factors (passkeys, one-time codes, recovery codes)",
-	}
+	cmd := command("mfa", "List or reset a user's second factors (passkeys, one-time codes, recovery codes)", nil)
 	cmd.AddCommand(c.userMFAListCmd(), c.userMFAResetCmd())
 	return cmd
 }
