@@ -37,6 +37,8 @@ type orgCmd[T any] struct {
 	// argument, else the organization) for its %q.
 	confirm string
 	// check reads and checks the other flags; nil when there are none.
+	// What it reads it keeps in variables of the command's constructor,
+	// for act (the command tree is built for each run).
 	check func(cmd *cobra.Command, a []string) error
 	// act does the work with the environment open; show prints what it
 	// returned.
