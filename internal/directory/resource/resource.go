@@ -296,13 +296,23 @@ func NewSession(s *domain.Session) Session {
 type AdminToken struct {
 	ID string `json:"id"`
 	// Org is null for an operator token, valid for every organization.
-	Org         *string `json:"org"`
+	Org *string `json:"org"`
+	TokenLife
+}
+
+// TokenLife is what a bearer token is for and where it stands.
+type TokenLife struct {
 	Description string  `json:"description"`
 	State       string  `json:"state"`
 	CreatedAt   string  `json:"createdAt"`
 	ExpiresAt   *string `json:"expiresAt"`
 	LastUsedAt  *string `json:"lastUsedAt"`
 	RevokedAt   *string `json:"revokedAt"`
+}
+
+func newTokenLife(description, state string, created, expires, lastUsed, revoked time.Time) TokenLife {
+	return TokenLife{Description: description, State: state,
+		CreatedAt: Stamp(created), ExpiresAt: OptStamp(expires), LastUsedAt: OptStamp(lastUsed), RevokedAt: OptStamp(revoked)}
 }
 
 // NewAdminToken shows t as it stands at now.
@@ -311,29 +321,20 @@ func NewAdminToken(t *domain.AdminToken, now time.Time) AdminToken {
 	if t.OrgID != "" {
 		org = &t.OrgID
 	}
-	return AdminToken{
-		ID: t.ID, Org: org, Description: t.Description, State: directory.AdminTokenState(t, now),
-		CreatedAt: Stamp(t.CreatedAt), ExpiresAt: OptStamp(t.ExpiresAt), LastUsedAt: OptStamp(t.LastUsedAt), RevokedAt: OptStamp(t.RevokedAt),
-	}
+	return AdminToken{ID: t.ID, Org: org,
+		TokenLife: newTokenLife(t.Description, directory.AdminTokenState(t, now), t.CreatedAt, t.ExpiresAt, t.LastUsedAt, t.RevokedAt)}
 }
 
 // SCIMToken describes an organization's SCIM token without the token or
 // its hash.
 type SCIMToken struct {
-	ID          string  `json:"id"`
-	Org         string  `json:"org"`
-	Description string  `json:"description"`
-	State       string  `json:"state"`
-	CreatedAt   string  `json:"createdAt"`
-	ExpiresAt   *string `json:"expiresAt"`
-	LastUsedAt  *string `json:"lastUsedAt"`
-	RevokedAt   *string `json:"revokedAt"`
+	ID  string `json:"id"`
+	Org string `json:"org"`
+	TokenLife
 }
 
 // NewSCIMToken shows t as it stands at now.
 func NewSCIMToken(t *domain.SCIMToken, now time.Time) SCIMToken {
-	return SCIMToken{
-		ID: t.ID, Org: t.OrgID, Description: t.Description, State: directory.SCIMTokenState(t, now),
-		CreatedAt: Stamp(t.CreatedAt), ExpiresAt: OptStamp(t.ExpiresAt), LastUsedAt: OptStamp(t.LastUsedAt), RevokedAt: OptStamp(t.RevokedAt),
-	}
+	return SCIMToken{ID: t.ID, Org: t.OrgID,
+		TokenLife: newTokenLife(t.Description, directory.SCIMTokenState(t, now), t.CreatedAt, t.ExpiresAt, t.LastUsedAt, t.RevokedAt)}
 }
