@@ -185,14 +185,8 @@ func (c *cli) appUpdateCmd() *cobra.Command {
 }
 
 func (c *cli) appDeleteCmd() *cobra.Command {
-	return orgCmd[done]{
-		confirm: "deleting application %q",
-		act: func(o orgCall) (done, error) {
-			return done{map[string]any{"clientId": o.arg(), "deleted": true}, fmt.Sprintf("Deleted application %s from %s.\n", o.arg(), o.org)},
-				o.dir().DeleteApp(o.ctx(), cliActor, o.org, o.arg())
-		},
-		show: c.showDone,
-	}.on(c, command("delete --org ORG CLIENT_ID --yes", "Delete an application with the codes and tokens issued to it", args("CLIENT_ID")))
+	return c.deleteCmd(command("delete --org ORG CLIENT_ID --yes", "Delete an application with the codes and tokens issued to it", args("CLIENT_ID")),
+		"application", "clientId", func(o orgCall) error { return o.dir().DeleteApp(o.ctx(), cliActor, o.org, o.arg()) })
 }
 
 func (c *cli) appRotateSecretCmd() *cobra.Command {

@@ -116,6 +116,19 @@ func (c *cli) printDone(cmd *cobra.Command, d done) error {
 
 func (c *cli) showDone(o orgCall, d done) error { return c.printDone(o.cmd, d) }
 
+// deleteCmd deletes, with del and after --yes, the noun ("application")
+// of the organization that its argument names (key is the argument's
+// member in the JSON printed).
+func (c *cli) deleteCmd(cmd *cobra.Command, noun, key string, del func(o orgCall) error) *cobra.Command {
+	return orgCmd[done]{
+		confirm: "deleting " + noun + " %q",
+		act: func(o orgCall) (done, error) {
+			return done{map[string]any{key: o.arg(), "deleted": true}, fmt.Sprintf("Deleted %s %s from %s.\n", noun, o.arg(), o.org)}, del(o)
+		},
+		show: c.showDone,
+	}.on(c, cmd)
+}
+
 // printList prints items as a JSON array with --json, else as a table of
 // the header's columns, a row an item.
 func printList[T any](c *cli, cmd *cobra.Command, items []T, header []string, row func(T) []string) error {

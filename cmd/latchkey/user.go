@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -168,12 +167,6 @@ func (c *cli) userSetDisabledCmd(disabled bool) *cobra.Command {
 }
 
 func (c *cli) userDeleteCmd() *cobra.Command {
-	return orgCmd[done]{
-		confirm: "deleting user %q",
-		act: func(o orgCall) (done, error) {
-			return done{map[string]any{"userName": o.arg(), "deleted": true}, fmt.Sprintf("Deleted user %s from %s.\n", o.arg(), o.org)},
-				o.dir().DeleteUser(o.ctx(), cliActor, o.org, o.arg())
-		},
-		show: c.showDone,
-	}.on(c, command("delete --org ORG USERNAME --yes", "Delete a user with their sessions and tokens", args("USERNAME")))
+	return c.deleteCmd(command("delete --org ORG USERNAME --yes", "Delete a user with their sessions and tokens", args("USERNAME")),
+		"user", "userName", func(o orgCall) error { return o.dir().DeleteUser(o.ctx(), cliActor, o.org, o.arg()) })
 }
