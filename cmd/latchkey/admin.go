@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/directory/resource"
 	"github.com/latchkey/latchkey/internal/domain"
 )
@@ -68,6 +68,19 @@ func parseExpires(v string) (time.Duration, error) {
 	return checkExpires(d+rest, v)
 }
 
+// expiresFlag reads --expires with parseExpires.
+func expiresFlag(cmd *cobra.Command) (time.Duration, error) {
+	raw, _ := cmd.Flags().GetString("expires")
+	return parseExpires(raw)
+}
+
+// addTokenFlags gives a token create command --expires (default def, e.g.
+// like) and --description (help desc).
+func addTokenFlags(cmd *cobra.Command, def, like, desc string) {
+	cmd.Flags().String("expires", def, "how long the token works: a duration like "+like+", 12h or 90m, or never")
+	cmd.Flags().String("description", "", desc)
+}
+
 func checkExpires(d time.Duration, v string) (time.Duration, error) {
 	switch {
 	case d <= 0:
@@ -92,12 +105,8 @@ func optionalOrgFlag(cmd *cobra.Command) (string, error) {
 }
 
 func (c *cli) adminCmd() *cobra.Command {
-	cmd := c.group(&cobra.Command{Use: "admin", Short: "Manage access to the admin JSON API (/api/admin/…)"})
-	addJSONFlag(cmd)
-	token := c.group(&cobra.Command{Use: "token", Short: "Create, list and revoke admin API bearer tokens"})
-	token.AddCommand(c.adminTokenCreateCmd(), c.adminTokenListCmd(), c.adminTokenRevokeCmd())
-	cmd.AddCommand(token)
-	return cmd
+	return c.tokenGroup("admin", "Manage access to the admin JSON API (/api/admin/…)", "Create, list and revoke admin API bearer tokens",
+		c.adminTokenCreateCmd(), c.adminTokenListCmd(), c.adminTokenRevokeCmd())
 }
 
 func (c *cli) adminTokenCreateCmd() *cobra.Command {
@@ -113,59 +122,38 @@ func (c *cli) adminTokenCreateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			raw, _ := cmd.Flags().GetString("expires")
-			ttl, err := parseExpires(raw)
+			ttl, err := expiresFlag(cmd)
 			if err != nil {
 				return err
 			}
 			desc, _ := cmd.Flags().GetString("description")
-			env, err := c.open(cmd)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			t, plain, err := env.Directory.CreateAdminToken(cmd.Context(), cliActor, org, desc, ttl)
-			if err != nil {
-				return err
-			}
-			out := adminTokenCreatedJSON{ID: t.ID, Token: plain, Org: optOrg(org), ExpiresAt: resource.OptStamp(t.ExpiresAt)}
-			return c.print(cmd, out, func(w io.Writer) {
-				// Only the token goes to stdout, so TOKEN=$(latchkey admin token create) works.
-				fmt.Fprintln(w, plain)
+			return c.withEnv(cmd, func(env *bootstrap.Env) error {
+				t, plain, err := env.Directory.CreateAdminToken(cmd.Context(), cliActor, org, desc, ttl)
+				if err != nil {
+					return err
+				}
+				out := adminTokenCreatedJSON{ID: t.ID, Token: plain, Org: optOrg(org), ExpiresAt: resource.OptStamp(t.ExpiresAt)}
 				scope := "every organization (operator token)"
 				if org != "" {
 					scope = "organization " + org
 				}
-				expiry := "never expires"
-				if !t.ExpiresAt.IsZero() {
-					expiry = "expires " + resource.Stamp(t.ExpiresAt)
-				}
-				fmt.Fprintf(c.stderr, "Created admin token %s for %s; it %s. It is shown only now: store it safely.\n", t.ID, scope, expiry)
+				// Only the token goes to stdout, so TOKEN=$(latchkey admin token create) works.
+				return c.printOnce(cmd, out, plain, fmt.Sprintf("Created admin token %s for %s; it %s. It is shown only now: store it safely.\n", t.ID, scope, expiryOf(out.ExpiresAt)))
 			})
 		},
 	}
-	f := cmd.Flags()
-	f.String("org", "", "organization the token may manage (default: every organization)")
-	f.String("expires", defaultAdminTokenExpiry, "how long the token works: a duration like 30d, 12h or 90m, or never")
-	f.String("description", "", "what the token is for, shown by list")
+	cmd.Flags().String("org", "", "organization the token may manage (default: every organization)")
+	addTokenFlags(cmd, defaultAdminTokenExpiry, "30d", "what the token is for, shown by list")
 	return cmd
 }
 
 func (c *cli) adminTokenListCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "list [--org ORG]",
-		Short: "List admin API tokens (never the tokens themselves)",
-		Args:  args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			org, err := optionalOrgFlag(cmd)
-			if err != nil {
-				return err
-			}
-			env, err := c.open(cmd)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
+	cmd := runCmd("list [--org ORG]", "List admin API tokens (never the tokens themselves)", args(), func(cmd *cobra.Command, _ []string) error {
+		org, err := optionalOrgFlag(cmd)
+		if err != nil {
+			return err
+		}
+		return c.withEnv(cmd, func(env *bootstrap.Env) error {
 			all, err := env.Directory.ListAdminTokens(cmd.Context())
 			if err != nil {
 				return err
@@ -177,76 +165,60 @@ func (c *cli) adminTokenListCmd() *cobra.Command {
 					out = append(out, resource.NewAdminToken(t, now))
 				}
 			}
-			return c.print(cmd, out, func(w io.Writer) {
-				rows := make([][]string, 0, len(out))
-				for _, t := range out {
-					scope := "(all)"
-					if t.Org != nil {
-						scope = *t.Org
-					}
-					rows = append(rows, []string{t.ID, scope, t.State, t.CreatedAt, orNever(t.ExpiresAt), orNever(t.LastUsedAt), orNone(t.Description)})
-				}
-				table(w, []string{"ID", "ORG", "STATE", "CREATED", "EXPIRES", "LAST USED", "DESCRIPTION"}, rows)
-			})
-		},
-	}
+			return printList(c, cmd, out, []string{"ID", "ORG", "STATE", "CREATED", "EXPIRES", "LAST USED", "DESCRIPTION"},
+				func(t resource.AdminToken) []string {
+					return []string{t.ID, orElse(t.Org, "(all)"), t.State, t.CreatedAt, orElse(t.ExpiresAt, "never"), orElse(t.LastUsedAt, "never"), orNone(t.Description)}
+				})
+		})
+	})
 	cmd.Flags().String("org", "", "only tokens of this organization")
 	return cmd
 }
 
-func orNever(v *string) string {
-	if v == nil {
-		return "never"
-	}
-	return *v
-}
-
 func (c *cli) adminTokenRevokeCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "revoke ID [--org ORG]",
-		Short: "Revoke an admin API token at once",
-		Args:  args("ID"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			org, err := optionalOrgFlag(cmd)
+	cmd := runCmd("revoke ID [--org ORG]", "Revoke an admin API token at once", args("ID"), func(cmd *cobra.Command, a []string) error {
+		org, err := optionalOrgFlag(cmd)
+		if err != nil {
+			return err
+		}
+		return c.withEnv(cmd, func(env *bootstrap.Env) error {
+			t, err := findAdminToken(cmd, env, a[0], org)
 			if err != nil {
 				return err
-			}
-			id := a[0]
-			env, err := c.open(cmd)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			all, err := env.Directory.ListAdminTokens(cmd.Context())
-			if err != nil {
-				return err
-			}
-			var match []*domain.AdminToken
-			for _, t := range all {
-				if t.ID == id && (!cmd.Flags().Changed("org") || t.OrgID == org) {
-					match = append(match, t)
-				}
-			}
-			switch {
-			case len(match) == 0 && cmd.Flags().Changed("org"):
-				return fmt.Errorf("admin token %q of organization %q not found", id, org)
-			case len(match) == 0:
-				return fmt.Errorf("admin token %q not found", id)
-			case len(match) > 1:
-				return usagef("several admin tokens have id %q; name the organization with --org", id)
-			}
-			t := match[0]
-			if !t.RevokedAt.IsZero() {
-				return fmt.Errorf("admin token %q was already revoked at %s", id, resource.Stamp(t.RevokedAt))
 			}
 			if err := env.Directory.RevokeAdminToken(cmd.Context(), cliActor, t.OrgID, t.ID); err != nil {
 				return err
 			}
-			return c.print(cmd, map[string]any{"id": t.ID, "org": optOrg(t.OrgID), "revoked": true}, func(w io.Writer) {
-				fmt.Fprintf(w, "Revoked admin token %s.\n", t.ID)
-			})
-		},
-	}
+			return c.printDone(cmd, done{map[string]any{"id": t.ID, "org": optOrg(t.OrgID), "revoked": true}, fmt.Sprintf("Revoked admin token %s.\n", t.ID)})
+		})
+	})
 	cmd.Flags().String("org", "", "organization of the token (needed only if two tokens share the id)")
 	return cmd
+}
+
+// findAdminToken finds the token to revoke: the one with id, of org when
+// --org was given; it must be the only one and not revoked yet.
+func findAdminToken(cmd *cobra.Command, env *bootstrap.Env, id, org string) (*domain.AdminToken, error) {
+	all, err := env.Directory.ListAdminTokens(cmd.Context())
+	if err != nil {
+		return nil, err
+	}
+	var match []*domain.AdminToken
+	for _, t := range all {
+		if t.ID == id && (!cmd.Flags().Changed("org") || t.OrgID == org) {
+			match = append(match, t)
+		}
+	}
+	switch {
+	case len(match) == 0 && cmd.Flags().Changed("org"):
+		return nil, fmt.Errorf("admin token %q of organization %q not found", id, org)
+	case len(match) == 0:
+		return nil, fmt.Errorf("admin token %q not found", id)
+	case len(match) > 1:
+		return nil, usagef("several admin tokens have id %q; name the organization with --org", id)
+	}
+	if t := match[0]; !t.RevokedAt.IsZero() {
+		return nil, fmt.Errorf("admin token %q was already revoked at %s", id, resource.Stamp(t.RevokedAt))
+	}
+	return match[0], nil
 }

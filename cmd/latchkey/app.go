@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/directory/resource"
 	"github.com/latchkey/latchkey/internal/domain"
@@ -23,7 +22,6 @@ func (c *cli) appCmd() *cobra.Command {
 // addAppFlags adds the flags create and update share.
 func addAppFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	addOrgFlag(cmd)
 	f.String("name", "", "display name")
 	f.StringArray("redirect-uri", nil, "redirect URI, matched exactly (repeat for several; on update the list given replaces the old one)")
 	f.StringArray("post-logout-redirect-uri", nil, "post-logout redirect URI (repeat for several; --post-logout-redirect-uri \"\" clears)")
@@ -49,10 +47,7 @@ func appChanges(cmd *cobra.Command) (directory.AppChanges, error) {
 		IDTokenAlg:             stringFlag(cmd, "id-token-alg"),
 		AccessTokenFormat:      stringFlag(cmd, "access-token-format"),
 	}
-	if cmd.Flags().Changed("groups-claim") {
-		v, _ := cmd.Flags().GetBool("groups-claim")
-		ch.GroupsClaim = &v
-	}
+	ch.GroupsClaim = boolFlag(cmd, "groups-claim")
 	var err error
 	if ch.AccessTokenLifetime, err = secondsFlag(cmd, "access-token-lifetime", "access_token_lifetime"); err != nil {
 		return ch, err
@@ -70,70 +65,74 @@ func appChanges(cmd *cobra.Command) (directory.AppChanges, error) {
 }
 
 func (c *cli) appCreateCmd() *cobra.Command {
-	cmd := &cobra.Command{
+	var public bool
+	var ch directory.AppChanges
+	cmd := orgCmd[resource.AppCreated]{
+		check: func(cmd *cobra.Command, _ []string) (err error) {
+			public, _ = cmd.Flags().GetBool("public")
+			if ch, err = appChanges(cmd); err != nil {
+				return err
+			}
+			if ch.Name == nil || strings.TrimSpace(*ch.Name) == "" {
+				return domain.Invalid("name", "is required")
+			}
+			return nil
+		},
+		act: func(o orgCall) (resource.AppCreated, error) {
+			app, secret, err := o.dir().CreateApp(o.ctx(), cliActor, o.org, public, ch)
+			if err != nil {
+				return resource.AppCreated{}, err
+			}
+			return resource.AppCreated{ClientID: app.ClientID, ClientSecret: secret, Name: app.Name, OrgID: o.org}, nil
+		},
+		show: func(o orgCall, out resource.AppCreated) error {
+			return c.print(o.cmd, out, func(w io.Writer) {
+				fmt.Fprintf(w, "Created application %q in %s.\n", out.Name, o.org)
+				c.printSecret(w, o, out.ClientID, out.ClientSecret)
+			})
+		},
+	}.on(c, &cobra.Command{
 		Use:   "create --org ORG --name NAME [flags]",
 		Short: "Register an application; prints its client ID and (for a confidential app) its secret, shown only this once",
 		Example: `  latchkey app create --org acme --name Wiki --redirect-uri https://wiki.acme.example/callback \
       --post-logout-redirect-uri https://wiki.acme.example/ --backchannel-logout-uri https://wiki.acme.example/backchannel
   latchkey app create --org acme --name "Mobile app" --public --redirect-uri com.acme.app:/callback`,
 		Args: args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			org, err := orgFlag(cmd)
-			if err != nil {
-				return err
-			}
-			public, _ := cmd.Flags().GetBool("public")
-			ch, err := appChanges(cmd)
-			if err != nil {
-				return err
-			}
-			if ch.Name == nil || strings.TrimSpace(*ch.Name) == "" {
-				return domain.Invalid("name", "is required")
-			}
-			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
-				app, secret, err := env.Directory.CreateApp(cmd.Context(), cliActor, org, public, ch)
-				if err != nil {
-					return err
-				}
-				out := resource.AppCreated{ClientID: app.ClientID, ClientSecret: secret, Name: app.Name, OrgID: org}
-				return c.print(cmd, out, func(w io.Writer) {
-					fmt.Fprintf(w, "Created application %q in %s.\n", app.Name, org)
-					c.printSecret(w, env, org, out.ClientID, out.ClientSecret)
-				})
-			})
-		},
-	}
+	})
 	addAppFlags(cmd)
 	cmd.Flags().Bool("public", false, "a public client (no secret; PKCE required), e.g. a native or single-page app")
 	return cmd
 }
 
 // printSecret shows a client ID with its secret, once.
-func (c *cli) printSecret(w io.Writer, env *bootstrap.Env, org, clientID, secret string) {
+func (c *cli) printSecret(w io.Writer, o orgCall, clientID, secret string) {
 	kv := []string{"Client ID", clientID}
 	if secret != "" {
 		kv = append(kv, "Client secret", secret)
 	} else {
 		kv = append(kv, "Client secret", "(none: public client, PKCE required)")
 	}
-	kv = append(kv, "Issuer", env.Directory.Issuer(org))
+	kv = append(kv, "Issuer", o.dir().Issuer(o.org))
 	fields(w, kv...)
 	if secret != "" {
 		fmt.Fprintln(w, "Store the secret now: it is not shown again (rotate it with `latchkey app rotate-secret`).")
 	}
 }
 
-func (c *cli) printApp(cmd *cobra.Command, a *domain.Application) error {
+func appKind(public bool, publicKind string) string {
+	if public {
+		return publicKind
+	}
+	return "confidential"
+}
+
+func (c *cli) printApp(o orgCall, a *domain.Application) error {
 	out := resource.NewApp(a)
-	return c.print(cmd, out, func(w io.Writer) {
-		kind := "confidential"
-		if a.Public {
-			kind = "public (PKCE required)"
-		}
+	return c.print(o.cmd, out, func(w io.Writer) {
 		fields(w,
 			"Client ID", a.ClientID,
 			"Name", a.Name,
-			"Type", kind,
+			"Type", appKind(a.Public, "public (PKCE required)"),
 			"Redirect URIs", orNone(strings.Join(a.RedirectURIs, " ")),
 			"Post-logout redirect URIs", orNone(strings.Join(a.PostLogoutRedirectURIs, " ")),
 			"Back-channel logout URI", orNone(a.BackchannelLogoutURI),
@@ -149,145 +148,57 @@ func (c *cli) printApp(cmd *cobra.Command, a *domain.Application) error {
 }
 
 func (c *cli) appListCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "list --org ORG",
-		Short: "List applications",
-		Args:  args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			org, err := orgFlag(cmd)
-			if err != nil {
-				return err
-			}
-			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
-				apps, err := env.Directory.ListApps(cmd.Context(), org)
-				if err != nil {
-					return err
-				}
-				out := make([]resource.App, 0, len(apps))
-				for _, a := range apps {
-					out = append(out, resource.NewApp(a))
-				}
-				return c.print(cmd, out, func(w io.Writer) {
-					rows := make([][]string, 0, len(out))
-					for _, a := range out {
-						kind := "confidential"
-						if a.Public {
-							kind = "public"
-						}
-						rows = append(rows, []string{a.ClientID, a.Name, kind, strings.Join(a.RedirectURIs, " ")})
-					}
-					table(w, []string{"CLIENT ID", "NAME", "TYPE", "REDIRECT URIS"}, rows)
+	return orgCmd[[]*domain.Application]{
+		act: func(o orgCall) ([]*domain.Application, error) { return o.dir().ListApps(o.ctx(), o.org) },
+		show: func(o orgCall, apps []*domain.Application) error {
+			return printList(c, o.cmd, each(apps, resource.NewApp), []string{"CLIENT ID", "NAME", "TYPE", "REDIRECT URIS"},
+				func(a resource.App) []string {
+					return []string{a.ClientID, a.Name, appKind(a.Public, "public"), strings.Join(a.RedirectURIs, " ")}
 				})
-			})
 		},
-	}
-	addOrgFlag(cmd)
-	return cmd
+	}.on(c, command("list --org ORG", "List applications", args()))
 }
 
 func (c *cli) appShowCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "show --org ORG CLIENT_ID",
-		Short: "Show an application's settings (never its secret)",
-		Args:  args("CLIENT_ID"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			org, err := orgFlag(cmd)
-			if err != nil {
-				return err
-			}
-			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
-				app, err := env.Directory.GetApp(cmd.Context(), org, a[0])
-				if err != nil {
-					return err
-				}
-				return c.printApp(cmd, app)
-			})
-		},
-	}
-	addOrgFlag(cmd)
-	return cmd
+	return orgCmd[*domain.Application]{
+		act:  func(o orgCall) (*domain.Application, error) { return o.dir().GetApp(o.ctx(), o.org, o.arg()) },
+		show: c.printApp,
+	}.on(c, command("show --org ORG CLIENT_ID", "Show an application's settings (never its secret)", args("CLIENT_ID")))
 }
 
 func (c *cli) appUpdateCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "update --org ORG CLIENT_ID [flags]",
-		Short: "Change an application (only the flags given change; a repeated flag replaces its whole list)",
-		Args:  args("CLIENT_ID"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			org, err := orgFlag(cmd)
-			if err != nil {
-				return err
-			}
-			ch, err := appChanges(cmd)
-			if err != nil {
-				return err
-			}
-			if ch == (directory.AppChanges{}) {
+	var ch directory.AppChanges
+	cmd := orgCmd[*domain.Application]{
+		check: func(cmd *cobra.Command, _ []string) (err error) {
+			if ch, err = appChanges(cmd); err == nil && ch == (directory.AppChanges{}) {
 				return usagef("nothing to change: give at least one flag (see latchkey app update --help)")
 			}
-			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
-				app, err := env.Directory.UpdateApp(cmd.Context(), cliActor, org, a[0], ch)
-				if err != nil {
-					return err
-				}
-				return c.printApp(cmd, app)
-			})
+			return err
 		},
-	}
+		act: func(o orgCall) (*domain.Application, error) {
+			return o.dir().UpdateApp(o.ctx(), cliActor, o.org, o.arg(), ch)
+		},
+		show: c.printApp,
+	}.on(c, command("update --org ORG CLIENT_ID [flags]", "Change an application (only the flags given change; a repeated flag replaces its whole list)", args("CLIENT_ID")))
 	addAppFlags(cmd)
 	return cmd
 }
 
 func (c *cli) appDeleteCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "delete --org ORG CLIENT_ID --yes",
-		Short: "Delete an application with the codes and tokens issued to it",
-		Args:  args("CLIENT_ID"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			org, err := orgFlag(cmd)
-			if err != nil {
-				return err
-			}
-			if err := confirmed(cmd, fmt.Sprintf("deleting application %q", a[0])); err != nil {
-				return err
-			}
-			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
-				if err := env.Directory.DeleteApp(cmd.Context(), cliActor, org, a[0]); err != nil {
-					return err
-				}
-				return c.print(cmd, map[string]any{"clientId": a[0], "deleted": true}, func(w io.Writer) {
-					fmt.Fprintf(w, "Deleted application %s from %s.\n", a[0], org)
-				})
-			})
-		},
-	}
-	addOrgFlag(cmd)
-	addYesFlag(cmd)
-	return cmd
+	return c.deleteCmd(command("delete --org ORG CLIENT_ID --yes", "Delete an application with the codes and tokens issued to it", args("CLIENT_ID")),
+		"application", "clientId", func(o orgCall) error { return o.dir().DeleteApp(o.ctx(), cliActor, o.org, o.arg()) })
 }
 
 func (c *cli) appRotateSecretCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "rotate-secret --org ORG CLIENT_ID",
-		Short: "Give a confidential application a new secret; the old one stops working at once",
-		Args:  args("CLIENT_ID"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			org, err := orgFlag(cmd)
-			if err != nil {
-				return err
-			}
-			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
-				secret, err := env.Directory.RotateAppSecret(cmd.Context(), cliActor, org, a[0])
-				if err != nil {
-					return err
-				}
-				out := resource.AppSecret{ClientID: a[0], ClientSecret: secret}
-				return c.print(cmd, out, func(w io.Writer) { c.printSecret(w, env, org, out.ClientID, out.ClientSecret) })
-			})
+	return orgCmd[resource.AppSecret]{
+		act: func(o orgCall) (resource.AppSecret, error) {
+			secret, err := o.dir().RotateAppSecret(o.ctx(), cliActor, o.org, o.arg())
+			return resource.AppSecret{ClientID: o.arg(), ClientSecret: secret}, err
 		},
-	}
-	addOrgFlag(cmd)
-	return cmd
+		show: func(o orgCall, out resource.AppSecret) error {
+			return c.print(o.cmd, out, func(w io.Writer) { c.printSecret(w, o, out.ClientID, out.ClientSecret) })
+		},
+	}.on(c, command("rotate-secret --org ORG CLIENT_ID", "Give a confidential application a new secret; the old one stops working at once", args("CLIENT_ID")))
 }
 
 func reuseInterval(n int64) string {

@@ -11,7 +11,7 @@ import (
 )
 
 var appKeys = []string{
-	"clientId", "name", "public", "redirectUris", "postLogoutRedirectUris", "backchannelLogoutUri", "grantTypes",
+	"clientId", "name", "public", "hasClientSecret", "redirectUris", "postLogoutRedirectUris", "backchannelLogoutUri", "grantTypes",
 	"accessTokenLifetime", "idTokenLifetime", "refreshTokenLifetime", "idTokenAlg", "accessTokenFormat", "createdAt", "updatedAt",
 	"refreshTokenReuseInterval", "groupsClaim",
 }

@@ -33,6 +33,29 @@ func plural(names []string) string {
 	return strings.Join(names, " ")
 }
 
+// command is a command with its usage line, summary and arguments.
+func command(use, short string, a cobra.PositionalArgs) *cobra.Command {
+	return &cobra.Command{Use: use, Short: short, Args: a}
+}
+
+// runCmd is a command that runs run.
+func runCmd(use, short string, a cobra.PositionalArgs, run func(cmd *cobra.Command, a []string) error) *cobra.Command {
+	cmd := command(use, short, a)
+	cmd.RunE = run
+	return cmd
+}
+
+// tokenGroup is the group of a kind of bearer token ("admin", "scim"):
+// it holds "token", which holds create, list and revoke.
+func (c *cli) tokenGroup(use, short, tokenShort string, create, list, revoke *cobra.Command) *cobra.Command {
+	cmd := c.group(&cobra.Command{Use: use, Short: short})
+	addJSONFlag(cmd)
+	token := c.group(&cobra.Command{Use: "token", Short: tokenShort})
+	token.AddCommand(create, list, revoke)
+	cmd.AddCommand(token)
+	return cmd
+}
+
 // addOrgFlag gives a command the --org flag.
 func addOrgFlag(cmd *cobra.Command) {
 	cmd.Flags().String("org", "", "organization id (required)")
@@ -95,13 +118,19 @@ func secondsFlag(cmd *cobra.Command, flag, field string) (*int64, error) {
 	return &n, nil
 }
 
-// stringFlag returns the flag's value when it was given, else nil.
-func stringFlag(cmd *cobra.Command, flag string) *string {
+// given returns the flag's value, read with get, when it was given, else
+// nil.
+func given[T any](cmd *cobra.Command, flag string, get func(string) (T, error)) *T {
 	if !cmd.Flags().Changed(flag) {
 		return nil
 	}
-	v, _ := cmd.Flags().GetString(flag)
+	v, _ := get(flag)
 	return &v
+}
+
+// stringFlag returns the flag's value when it was given, else nil.
+func stringFlag(cmd *cobra.Command, flag string) *string {
+	return given(cmd, flag, cmd.Flags().GetString)
 }
 
 // listFlag returns a repeatable flag's values when it was given, else nil.
@@ -120,16 +149,38 @@ func listFlag(cmd *cobra.Command, flag string) *[]string {
 	return &out
 }
 
-// readPassword reads one line from stdin, without its line ending.
-func readPassword(r io.Reader) (string, error) {
+// readLine reads a secret from the first line of r, without its line
+// ending: field is what a *domain.FieldError names, what how messages
+// say it ("password", "client secret").
+func readLine(r io.Reader, field, what string) (string, error) {
 	line, err := bufio.NewReader(r).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("read password from stdin: %w", err)
+		return "", fmt.Errorf("read %s from stdin: %w", what, err)
 	}
-	line = strings.TrimSuffix(line, "\n")
-	line = strings.TrimSuffix(line, "\r")
+	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
 	if line == "" {
-		return "", domain.Invalid("password", "stdin gave an empty password")
+		return "", domain.Invalid(field, "stdin gave an empty %s", what)
 	}
 	return line, nil
+}
+
+// stdinFlag reads a secret from standard input when the switch flag
+// (--password-stdin, --client-secret-stdin) was given, else returns nil.
+func (c *cli) stdinFlag(cmd *cobra.Command, flag, field, what string) (*string, error) {
+	if use, _ := cmd.Flags().GetBool(flag); !use {
+		return nil, nil
+	}
+	if c.stdin == nil {
+		return nil, domain.Invalid(field, "--%s needs standard input", flag)
+	}
+	v, err := readLine(c.stdin, field, what)
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// boolFlag returns the switch's value when it was given, else nil.
+func boolFlag(cmd *cobra.Command, flag string) *bool {
+	return given(cmd, flag, cmd.Flags().GetBool)
 }

@@ -51,13 +51,12 @@ prints it); --database and --data-dir are ignored.`,
 			if _, err := secret.CreateMasterKeyFile(cfg.MasterKeyFile); err != nil {
 				return err
 			}
-			log := bootstrap.NewLogger(cfg, os.Stderr)
-			env, err := bootstrap.Open(cmd.Context(), cfg, log, true)
+			env, err := openServing(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
 			defer env.Close()
-			setup, err := demo.Provision(cmd.Context(), env.Directory, cfg.PublicURL, log)
+			setup, err := demo.Provision(cmd.Context(), env.Directory, cfg.PublicURL, env.Logger)
 			if err != nil {
 				return err
 			}
@@ -65,7 +64,7 @@ prints it); --database and --data-dir are ignored.`,
 			if err != nil {
 				return err
 			}
-			platform, err := demo.NewPlatform(cmd.Context(), env.Directory, setup, cfg.PublicURL, log)
+			platform, err := demo.NewPlatform(cmd.Context(), env.Directory, setup, cfg.PublicURL, env.Logger)
 			if err != nil {
 				return err
 			}
@@ -91,7 +90,6 @@ prints it); --database and --data-dir are ignored.`,
 			}
 			fmt.Fprintf(w, "  Data (removed on exit): %s\n\n", dir)
 			fmt.Fprintf(w, "Sign in to one application, open the other: no password is asked. Press Ctrl+C to stop.\n\n")
-			srv.Start(cmd.Context())
 			return serve(cmd.Context(), env, ln, srv, "")
 		},
 	}

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"io"
 	"slices"
 
 	"github.com/spf13/cobra"
 
-	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/domain"
 )
 
@@ -32,77 +30,36 @@ func sortKeys(keys []*domain.SigningKey) {
 	})
 }
 
-func (c *cli) printKeys(cmd *cobra.Command, keys []*domain.SigningKey) error {
+func (c *cli) printKeys(o orgCall, keys []*domain.SigningKey) error {
 	sortKeys(keys)
-	out := make([]keyJSON, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, toKeyJSON(k))
-	}
-	return c.print(cmd, out, func(w io.Writer) {
-		rows := make([][]string, 0, len(out))
-		for _, k := range out {
-			rows = append(rows, []string{k.KID, k.Alg, k.State, k.CreatedAt, deref(k.ActivatedAt), deref(k.ExpiresAt)})
-		}
-		table(w, []string{"KID", "ALG", "STATE", "CREATED", "ACTIVATED", "EXPIRES"}, rows)
-	})
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return "-"
-	}
-	return *s
+	return printList(c, o.cmd, each(keys, toKeyJSON), []string{"KID", "ALG", "STATE", "CREATED", "ACTIVATED", "EXPIRES"},
+		func(k keyJSON) []string {
+			return []string{k.KID, k.Alg, k.State, k.CreatedAt, orElse(k.ActivatedAt, "-"), orElse(k.ExpiresAt, "-")}
+		})
 }
 
 func (c *cli) keysListCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "list --org ORG",
-		Short: "List signing keys (public data only): active keys sign, next keys are published ahead, retired keys stay published until their tokens expire",
-		Args:  args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			org, err := orgFlag(cmd)
-			if err != nil {
-				return err
-			}
-			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
-				keys, err := env.Store.ListSigningKeys(cmd.Context(), org)
-				if err != nil {
-					return err
-				}
-				return c.printKeys(cmd, keys)
-			})
-		},
-	}
-	addOrgFlag(cmd)
-	return cmd
+	return orgCmd[[]*domain.SigningKey]{
+		act:  func(o orgCall) ([]*domain.SigningKey, error) { return o.env.Store.ListSigningKeys(o.ctx(), o.org) },
+		show: c.printKeys,
+	}.on(c, command("list --org ORG", "List signing keys (public data only): active keys sign, next keys are published ahead, retired keys stay published until their tokens expire", args()))
 }
 
 func (c *cli) keysRotateCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "rotate --org ORG [--alg ALG]...",
-		Short: "Rotate signing keys: the published next key starts signing, the active one retires, a new next key is published",
-		Args:  args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			org, err := orgFlag(cmd)
-			if err != nil {
-				return err
-			}
-			algs, _ := cmd.Flags().GetStringArray("alg")
+	var algs []string
+	cmd := orgCmd[[]*domain.SigningKey]{
+		check: func(cmd *cobra.Command, _ []string) error {
+			algs, _ = cmd.Flags().GetStringArray("alg")
 			for _, alg := range algs {
 				if !slices.Contains(domain.SigningAlgs, alg) {
 					return domain.Invalid("alg", "must be RS256, ES256 or EdDSA (got %q)", alg)
 				}
 			}
-			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
-				keys, err := env.Keys.Rotate(cmd.Context(), org, algs)
-				if err != nil {
-					return err
-				}
-				return c.printKeys(cmd, keys)
-			})
+			return nil
 		},
-	}
-	addOrgFlag(cmd)
+		act:  func(o orgCall) ([]*domain.SigningKey, error) { return o.env.Keys.Rotate(o.ctx(), o.org, algs) },
+		show: c.printKeys,
+	}.on(c, command("rotate --org ORG [--alg ALG]...", "Rotate signing keys: the published next key starts signing, the active one retires, a new next key is published", args()))
 	cmd.Flags().StringArray("alg", nil, "rotate only this algorithm: RS256, ES256 or EdDSA (repeat for several; default all)")
 	return cmd
 }

@@ -19,44 +19,39 @@ import (
 var version = "dev"
 
 func (c *cli) migrateCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "migrate",
-		Short: "Apply pending database migrations (serve and every command also do this; safe to run from several nodes at once)",
-		Args:  args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := c.config(cmd)
-			if err != nil {
-				return err
-			}
-			st, err := bootstrap.OpenStore(cmd.Context(), cfg)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			if err := st.Migrate(cmd.Context()); err != nil {
-				return fmt.Errorf("migrate %s: %w", cfg.Redacted(), err)
-			}
-			fmt.Fprintf(c.stdout, "Database %s is up to date.\n", cfg.Redacted())
-			// The operator organization needs the master key (its signing
-			// keys are sealed); without one, serve creates it.
-			if cfg.DatabaseKind() == "postgres" && !cfg.MasterKeyExplicit {
-				return nil
-			}
-			env, err := bootstrap.Open(cmd.Context(), cfg, bootstrap.NewLogger(cfg, os.Stderr), false)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			link, err := bootstrap.EnsureBuiltins(cmd.Context(), env)
-			if err != nil {
-				return err
-			}
-			if link != "" {
-				fmt.Fprintf(c.stdout, "Set up the first operator of the admin portal (one-time link, valid 1 hour):\n  %s\n", link)
-			}
+	return runCmd("migrate", "Apply pending database migrations (serve and every command also do this; safe to run from several nodes at once)", args(), func(cmd *cobra.Command, _ []string) error {
+		cfg, err := c.config(cmd)
+		if err != nil {
+			return err
+		}
+		st, err := bootstrap.OpenStore(cmd.Context(), cfg)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		if err := st.Migrate(cmd.Context()); err != nil {
+			return fmt.Errorf("migrate %s: %w", cfg.Redacted(), err)
+		}
+		fmt.Fprintf(c.stdout, "Database %s is up to date.\n", cfg.Redacted())
+		// The operator organization needs the master key (its signing
+		// keys are sealed); without one, serve creates it.
+		if cfg.DatabaseKind() == "postgres" && !cfg.MasterKeyExplicit {
 			return nil
-		},
-	}
+		}
+		env, err := bootstrap.Open(cmd.Context(), cfg, bootstrap.NewLogger(cfg, os.Stderr), false)
+		if err != nil {
+			return err
+		}
+		defer env.Close()
+		link, err := bootstrap.EnsureBuiltins(cmd.Context(), env)
+		if err != nil {
+			return err
+		}
+		if link != "" {
+			fmt.Fprintf(c.stdout, "Set up the first operator of the admin portal (one-time link, valid 1 hour):\n  %s\n", link)
+		}
+		return nil
+	})
 }
 
 type versionJSON struct {
@@ -84,24 +79,19 @@ func buildVersion() versionJSON {
 }
 
 func (c *cli) versionCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "version",
-		Short: "Print the version, Go version and source revision",
-		Args:  args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			v := buildVersion()
-			return c.print(cmd, v, func(w io.Writer) {
-				fmt.Fprintf(w, "latchkey %s (%s", v.Version, v.Go)
-				if v.Revision != "" {
-					fmt.Fprintf(w, ", revision %s", v.Revision)
-					if v.Modified {
-						fmt.Fprint(w, "-dirty")
-					}
+	cmd := runCmd("version", "Print the version, Go version and source revision", args(), func(cmd *cobra.Command, _ []string) error {
+		v := buildVersion()
+		return c.print(cmd, v, func(w io.Writer) {
+			fmt.Fprintf(w, "latchkey %s (%s", v.Version, v.Go)
+			if v.Revision != "" {
+				fmt.Fprintf(w, ", revision %s", v.Revision)
+				if v.Modified {
+					fmt.Fprint(w, "-dirty")
 				}
-				fmt.Fprintln(w, ")")
-			})
-		},
-	}
+			}
+			fmt.Fprintln(w, ")")
+		})
+	})
 	addJSONFlag(cmd)
 	return cmd
 }

@@ -31,21 +31,13 @@ func (c *cli) orgCmd() *cobra.Command {
 }
 
 func (c *cli) orgCreateCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "create ID --name NAME",
-		Short: "Create an organization with its signing keys and first API key",
-		Args:  args("ID"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			name, _ := cmd.Flags().GetString("name")
-			probe := domain.Organization{ID: a[0], Name: name, Settings: domain.DefaultOrgSettings()}
-			if err := probe.Validate(); err != nil {
-				return err
-			}
-			env, err := c.open(cmd)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
+	cmd := runCmd("create ID --name NAME", "Create an organization with its signing keys and first API key", args("ID"), func(cmd *cobra.Command, a []string) error {
+		name, _ := cmd.Flags().GetString("name")
+		probe := domain.Organization{ID: a[0], Name: name, Settings: domain.DefaultOrgSettings()}
+		if err := probe.Validate(); err != nil {
+			return err
+		}
+		return c.withEnv(cmd, func(env *bootstrap.Env) error {
 			o, key, err := env.Directory.CreateOrg(cmd.Context(), cliActor, a[0], name)
 			if err != nil {
 				return err
@@ -53,55 +45,37 @@ func (c *cli) orgCreateCmd() *cobra.Command {
 			out := resource.OrgCreated{ID: o.ID, Name: o.Name, Issuer: env.Directory.Issuer(o.ID), APIKey: key}
 			return c.print(cmd, out, func(w io.Writer) {
 				fmt.Fprintf(w, "Created organization %s (%s).\n", o.ID, o.Name)
-				fields(w,
-					"Issuer", out.Issuer,
-					"Discovery", out.Issuer+"/.well-known/openid-configuration",
-					"API key", out.APIKey)
+				fields(w, "Issuer", out.Issuer, "Discovery", out.Issuer+"/.well-known/openid-configuration", "API key", out.APIKey)
 				fmt.Fprintf(w, "Reveal the API key again with `latchkey org api-key show %s`.\n", o.ID)
 			})
-		},
-	}
+		})
+	})
 	cmd.Flags().String("name", "", "display name (required)")
 	return cmd
 }
 
 func (c *cli) orgListCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "list",
-		Short: "List organizations",
-		Args:  args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := c.open(cmd)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
+	return runCmd("list", "List organizations", args(), func(cmd *cobra.Command, _ []string) error {
+		return c.withEnv(cmd, func(env *bootstrap.Env) error {
 			orgs, err := env.Directory.ListOrgs(cmd.Context())
 			if err != nil {
 				return err
 			}
-			out := make([]resource.Org, 0, len(orgs))
-			for _, o := range orgs {
-				out = append(out, resource.NewOrg(o, env.Directory.Issuer(o.ID)))
-			}
-			return c.print(cmd, out, func(w io.Writer) {
-				rows := make([][]string, 0, len(out))
-				for _, o := range out {
-					rows = append(rows, []string{o.ID, o.Name, onOff(o.Settings.SSOEnabled), o.Settings.LoginMethod, o.Issuer})
-				}
-				table(w, []string{"ID", "NAME", "SSO", "LOGIN", "ISSUER"}, rows)
+			out := each(orgs, func(o *domain.Organization) resource.Org { return resource.NewOrg(o, env.Directory.Issuer(o.ID)) })
+			return printList(c, cmd, out, []string{"ID", "NAME", "SSO", "LOGIN", "ISSUER"}, func(o resource.Org) []string {
+				return []string{o.ID, o.Name, onOff(o.Settings.SSOEnabled), o.Settings.LoginMethod, o.Issuer}
 			})
-		},
-	}
+		})
+	})
 }
 
-func (c *cli) printOrg(cmd *cobra.Command, env *bootstrap.Env, o *domain.Organization) error {
-	out := resource.NewOrg(o, env.Directory.Issuer(o.ID))
-	return c.print(cmd, out, func(w io.Writer) {
-		s := o.Settings
+func (c *cli) printOrg(o orgCall, org *domain.Organization) error {
+	out := resource.NewOrg(org, o.dir().Issuer(org.ID))
+	return c.print(o.cmd, out, func(w io.Writer) {
+		s := org.Settings
 		fields(w,
-			"ID", o.ID,
-			"Name", o.Name,
+			"ID", org.ID,
+			"Name", org.Name,
 			"Issuer", out.Issuer,
 			"Discovery", out.Issuer+"/.well-known/openid-configuration",
 			"SSO", onOff(s.SSOEnabled),
@@ -116,23 +90,11 @@ func (c *cli) printOrg(cmd *cobra.Command, env *bootstrap.Env, o *domain.Organiz
 }
 
 func (c *cli) orgShowCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "show ID",
-		Short: "Show an organization and its settings",
-		Args:  args("ID"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			if err := orgArg(a[0]); err != nil {
-				return err
-			}
-			return c.withOrg(cmd, a[0], func(env *bootstrap.Env) error {
-				o, err := env.Directory.GetOrg(cmd.Context(), a[0])
-				if err != nil {
-					return err
-				}
-				return c.printOrg(cmd, env, o)
-			})
-		},
-	}
+	return orgCmd[*domain.Organization]{
+		fromArg: true,
+		act:     func(o orgCall) (*domain.Organization, error) { return o.dir().GetOrg(o.ctx(), o.org) },
+		show:    c.printOrg,
+	}.on(c, command("show ID", "Show an organization and its settings", args("ID")))
 }
 
 // parseSSO reads --sso: on/off (true/false, yes/no, 1/0 also do).
@@ -147,7 +109,16 @@ func parseSSO(v string) (bool, error) {
 }
 
 func (c *cli) orgUpdateCmd() *cobra.Command {
-	cmd := &cobra.Command{
+	var ch directory.OrgChanges
+	cmd := orgCmd[*domain.Organization]{
+		fromArg: true,
+		check: func(cmd *cobra.Command, _ []string) (err error) {
+			ch, err = orgChanges(cmd)
+			return err
+		},
+		act:  func(o orgCall) (*domain.Organization, error) { return o.dir().UpdateOrg(o.ctx(), cliActor, o.org, ch) },
+		show: c.printOrg,
+	}.on(c, &cobra.Command{
 		Use:   "update ID [flags]",
 		Short: "Change an organization's name or settings (only the flags given change)",
 		Example: `  latchkey org update acme --sso=off
@@ -155,26 +126,7 @@ func (c *cli) orgUpdateCmd() *cobra.Command {
   latchkey org update acme --auth-redirect-url https://acme.example/login --login-method platform
   latchkey org update acme --mfa required`,
 		Args: args("ID"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			if err := orgArg(a[0]); err != nil {
-				return err
-			}
-			ch, err := orgChanges(cmd)
-			if err != nil {
-				return err
-			}
-			env, err := c.open(cmd)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			o, err := env.Directory.UpdateOrg(cmd.Context(), cliActor, a[0], ch)
-			if err != nil {
-				return err
-			}
-			return c.printOrg(cmd, env, o)
-		},
-	}
+	})
 	f := cmd.Flags()
 	f.String("name", "", "display name")
 	f.String("sso", "", "single sign-on across the organization's applications: on or off (--sso alone means on)")
@@ -218,86 +170,56 @@ func orgChanges(cmd *cobra.Command) (directory.OrgChanges, error) {
 }
 
 func (c *cli) orgDeleteCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "delete ID --yes",
-		Short: "Delete an organization with all its users, applications, keys and sessions",
-		Args:  args("ID"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			if err := orgArg(a[0]); err != nil {
-				return err
-			}
-			if err := confirmed(cmd, fmt.Sprintf("deleting organization %q with all its users, applications and keys", a[0])); err != nil {
-				return err
-			}
-			return c.withOrg(cmd, a[0], func(env *bootstrap.Env) error {
-				if err := env.Directory.DeleteOrg(cmd.Context(), a[0]); err != nil {
-					return err
-				}
-				return c.print(cmd, map[string]any{"id": a[0], "deleted": true}, func(w io.Writer) {
-					fmt.Fprintf(w, "Deleted organization %s.\n", a[0])
-				})
-			})
+	return orgCmd[done]{
+		fromArg: true,
+		confirm: "deleting organization %q with all its users, applications and keys",
+		act: func(o orgCall) (done, error) {
+			return done{map[string]any{"id": o.org, "deleted": true}, fmt.Sprintf("Deleted organization %s.\n", o.org)}, o.dir().DeleteOrg(o.ctx(), o.org)
 		},
-	}
-	addYesFlag(cmd)
-	return cmd
+		show: c.showDone,
+	}.on(c, command("delete ID --yes", "Delete an organization with all its users, applications, keys and sessions", args("ID")))
 }
 
 func (c *cli) orgAPIKeyShowCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "show ID",
-		Short: "Reveal the organization's current API key (the reveal is audited)",
-		Args:  args("ID"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			if err := orgArg(a[0]); err != nil {
-				return err
-			}
-			return c.withOrg(cmd, a[0], func(env *bootstrap.Env) error {
-				key, err := env.Directory.RevealAPIKey(cmd.Context(), cliActor, a[0])
-				if err != nil {
-					return err
-				}
-				return c.print(cmd, resource.APIKey{ID: a[0], APIKey: key}, func(w io.Writer) { fmt.Fprintln(w, key) })
-			})
+	return orgCmd[resource.APIKey]{
+		fromArg: true,
+		act: func(o orgCall) (resource.APIKey, error) {
+			key, err := o.dir().RevealAPIKey(o.ctx(), cliActor, o.org)
+			return resource.APIKey{ID: o.org, APIKey: key}, err
 		},
-	}
+		show: func(o orgCall, out resource.APIKey) error { return c.printOnce(o.cmd, out, out.APIKey, "") },
+	}.on(c, command("show ID", "Reveal the organization's current API key (the reveal is audited)", args("ID")))
 }
 
 func (c *cli) orgAPIKeyRotateCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "rotate ID [--overlap 24h]",
-		Short: "Make a new API key; the previous one keeps working for the overlap",
-		Args:  args("ID"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			if err := orgArg(a[0]); err != nil {
-				return err
-			}
-			overlap, _ := cmd.Flags().GetDuration("overlap")
+	var overlap time.Duration
+	cmd := orgCmd[resource.APIKey]{
+		fromArg: true,
+		check: func(cmd *cobra.Command, _ []string) error {
+			overlap, _ = cmd.Flags().GetDuration("overlap")
 			if overlap < 0 || overlap > 30*24*time.Hour {
 				return domain.Invalid("overlap", "must be between 0 and 720h (got %s)", overlap)
 			}
-			return c.withOrg(cmd, a[0], func(env *bootstrap.Env) error {
-				started := env.Now()
-				key, err := env.Directory.RotateAPIKey(cmd.Context(), cliActor, a[0], overlap)
-				if err != nil {
-					return err
-				}
-				out := resource.APIKey{ID: a[0], APIKey: key}
-				if overlap > 0 {
-					out.PreviousKeyExpiresAt = resource.OptStamp(started.Add(overlap))
-				}
-				return c.print(cmd, out, func(w io.Writer) {
-					// Only the key goes to stdout, so KEY=$(latchkey org api-key rotate acme) works.
-					fmt.Fprintln(w, key)
-					if overlap > 0 {
-						fmt.Fprintf(c.stderr, "The previous API key keeps working for %s.\n", domain.DescribeSeconds(int64(overlap/time.Second)))
-					} else {
-						fmt.Fprintln(c.stderr, "The previous API key stopped working.")
-					}
-				})
-			})
+			return nil
 		},
-	}
+		act: func(o orgCall) (resource.APIKey, error) {
+			started := o.env.Now()
+			key, err := o.dir().RotateAPIKey(o.ctx(), cliActor, o.org, overlap)
+			out := resource.APIKey{ID: o.org, APIKey: key}
+			if overlap > 0 {
+				out.PreviousKeyExpiresAt = resource.OptStamp(started.Add(overlap))
+			}
+			return out, err
+		},
+		show: func(o orgCall, out resource.APIKey) error {
+			note := "The previous API key stopped working.\n"
+			if overlap > 0 {
+				note = fmt.Sprintf("The previous API key keeps working for %s.\n", domain.DescribeSeconds(int64(overlap/time.Second)))
+			}
+			// Only the key goes to stdout, so KEY=$(latchkey org api-key rotate acme) works.
+			return c.printOnce(o.cmd, out, out.APIKey, note)
+		},
+	}.on(c, command("rotate ID [--overlap 24h]", "Make a new API key; the previous one keeps working for the overlap", args("ID")))
 	cmd.Flags().Duration("overlap", defaultAPIKeyOverlap, "how long the previous key keeps working (0 stops it at once; at most 720h)")
 	return cmd
 }

@@ -46,8 +46,8 @@ func TestOrgShowAndList_PrintSettingsAndTimestamps(t *testing.T) {
 	got := c.object("org", "show", "acme")
 	wantKeys(t, "org show", got, "id", "name", "issuer", "settings", "createdAt", "updatedAt")
 	settings, _ := got["settings"].(map[string]any)
-	wantKeys(t, "org settings", settings, "sso_enabled", "session_lifetime_seconds", "ticket_lifetime_seconds", "auth_redirect_url", "login_method", "mfa")
-	if settings["sso_enabled"] != true || settings["session_lifetime_seconds"] != 36000.0 || settings["login_method"] != "password" {
+	wantKeys(t, "org settings", settings, "ssoEnabled", "sessionLifetimeSeconds", "ticketLifetimeSeconds", "authRedirectUrl", "loginMethod", "mfa")
+	if settings["ssoEnabled"] != true || settings["sessionLifetimeSeconds"] != 36000.0 || settings["loginMethod"] != "password" {
 		t.Errorf("new organization settings = %v, want SSO on, 36000 s, password", settings)
 	}
 	if _, err := time.Parse(time.RFC3339, got["createdAt"].(string)); err != nil {
@@ -79,8 +79,8 @@ func TestOrgUpdate_SessionLifetimeAcceptsThousandsSeparators(t *testing.T) {
 				t.Errorf("org update output does not say the lifetime in words (15 days):\n%s", out)
 			}
 			settings := c.object("org", "show", "acme")["settings"].(map[string]any)
-			if settings["session_lifetime_seconds"] != 1296000.0 {
-				t.Errorf("session_lifetime_seconds = %v, want 1296000", settings["session_lifetime_seconds"])
+			if settings["sessionLifetimeSeconds"] != 1296000.0 {
+				t.Errorf("sessionLifetimeSeconds = %v, want 1296000", settings["sessionLifetimeSeconds"])
 			}
 		})
 	}
@@ -92,14 +92,14 @@ func TestOrgUpdate_ChangesOnlyTheFlagsGiven(t *testing.T) {
 	got := c.object("org", "update", "acme", "--sso=off", "--ticket-lifetime", "120",
 		"--auth-redirect-url", "https://acme.example/login", "--login-method", "platform")
 	s := got["settings"].(map[string]any)
-	if s["sso_enabled"] != false || s["ticket_lifetime_seconds"] != 120.0 || s["auth_redirect_url"] != "https://acme.example/login" || s["login_method"] != "platform" {
+	if s["ssoEnabled"] != false || s["ticketLifetimeSeconds"] != 120.0 || s["authRedirectUrl"] != "https://acme.example/login" || s["loginMethod"] != "platform" {
 		t.Errorf("settings after update = %v", s)
 	}
-	if got["name"] != "Org acme" || s["session_lifetime_seconds"] != 36000.0 {
-		t.Errorf("flags not given changed: name %v, session lifetime %v", got["name"], s["session_lifetime_seconds"])
+	if got["name"] != "Org acme" || s["sessionLifetimeSeconds"] != 36000.0 {
+		t.Errorf("flags not given changed: name %v, session lifetime %v", got["name"], s["sessionLifetimeSeconds"])
 	}
 	got = c.object("org", "update", "acme", "--name", "Acme Inc", "--sso")
-	if got["name"] != "Acme Inc" || got["settings"].(map[string]any)["sso_enabled"] != true {
+	if got["name"] != "Acme Inc" || got["settings"].(map[string]any)["ssoEnabled"] != true {
 		t.Errorf("after --name and bare --sso: %v", got)
 	}
 }

@@ -78,6 +78,14 @@ func orNone(v string) string {
 	return v
 }
 
+// orElse is *v, or none for nil.
+func orElse(v *string, none string) string {
+	if v == nil {
+		return none
+	}
+	return *v
+}
+
 func onOff(b bool) string {
 	if b {
 		return "on"

@@ -35,8 +35,8 @@ func TestPostgres_ManagementCommandsWork(t *testing.T) {
 		t.Errorf("api-key show = %v, want the key printed on create", shown)
 	}
 	c.ok("org", "update", "acme", "--session-lifetime", "1 296 000")
-	if s := c.object("org", "show", "acme")["settings"].(map[string]any); s["session_lifetime_seconds"] != 1296000.0 {
-		t.Errorf("session lifetime = %v", s["session_lifetime_seconds"])
+	if s := c.object("org", "show", "acme")["settings"].(map[string]any); s["sessionLifetimeSeconds"] != 1296000.0 {
+		t.Errorf("session lifetime = %v", s["sessionLifetimeSeconds"])
 	}
 
 	user := c.runIn("a long enough password\n", "user", "create", "--org", "acme", "alice", "--email", "alice@acme.example", "--password-stdin", "--json")

@@ -13,41 +13,35 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/latchkey/latchkey/internal/bootstrap"
+	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/sdnotify"
 	"github.com/latchkey/latchkey/internal/server"
 )
 
 func (c *cli) serveCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "serve",
-		Short: "Run the server (migrates the database first)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := c.config(cmd)
-			if err != nil {
-				return err
-			}
-			log := bootstrap.NewLogger(cfg, os.Stderr)
-			env, err := bootstrap.Open(cmd.Context(), cfg, log, true)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			if _, err := bootstrap.EnsureBuiltins(cmd.Context(), env); err != nil {
-				return err
-			}
-			srv, err := server.New(env)
-			if err != nil {
-				return err
-			}
-			ln, err := listen(cfg.Addr)
-			if err != nil {
-				return err
-			}
-			srv.Start(cmd.Context())
-			return serve(cmd.Context(), env, ln, srv, c.getenv("NOTIFY_SOCKET"))
-		},
-	}
+	return runCmd("serve", "Run the server (migrates the database first)", cobra.NoArgs, func(cmd *cobra.Command, _ []string) error {
+		cfg, err := c.config(cmd)
+		if err != nil {
+			return err
+		}
+		env, err := openServing(cmd.Context(), cfg)
+		if err != nil {
+			return err
+		}
+		defer env.Close()
+		if _, err := bootstrap.EnsureBuiltins(cmd.Context(), env); err != nil {
+			return err
+		}
+		srv, err := server.New(env)
+		if err != nil {
+			return err
+		}
+		ln, err := listen(cfg.Addr)
+		if err != nil {
+			return err
+		}
+		return serve(cmd.Context(), env, ln, srv, c.getenv("NOTIFY_SOCKET"))
+	})
 }
 
 // Shutdown bounds: in-flight requests get drainRequests after the listener
@@ -57,6 +51,12 @@ const (
 	drainRequests = 15 * time.Second
 	drainSends    = 5 * time.Second
 )
+
+// openServing opens the environment a server runs in: logging to stderr,
+// the database migrated.
+func openServing(ctx context.Context, cfg config.Config) (*bootstrap.Env, error) {
+	return bootstrap.Open(ctx, cfg, bootstrap.NewLogger(cfg, os.Stderr), true)
+}
 
 // listen binds addr, saying what to do when the address is taken.
 func listen(addr string) (net.Listener, error) {
@@ -70,7 +70,7 @@ func listen(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
-// serve serves srv on ln until ctx ends (SIGTERM or SIGINT): then it stops
+// serve starts srv's background work and serves it on ln until ctx ends (SIGTERM or SIGINT): then it stops
 // accepting connections, lets the requests in flight finish (bounded),
 // drains the back-channel sends and returns nil so the process exits 0.
 // Under systemd (notifySocket set, Type=notify) it reports readiness once
@@ -85,6 +85,7 @@ func serve(ctx context.Context, env *bootstrap.Env, ln net.Listener, srv *server
 		}
 		go server.ServeDebug(ctx, dln, env.Logger)
 	}
+	srv.Start(ctx)
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

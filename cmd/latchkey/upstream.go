@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/directory/resource"
 	"github.com/latchkey/latchkey/internal/domain"
@@ -47,9 +44,16 @@ func (c *cli) upstreamCmd() *cobra.Command {
 	return cmd
 }
 
-func (c *cli) printUpstream(cmd *cobra.Command, env *bootstrap.Env, u *domain.UpstreamConnection, headline string) error {
-	out := resource.NewUpstream(env.Directory, u)
-	return c.print(cmd, out, func(w io.Writer) {
+// shownUpstream is an upstream connection with the line said above it.
+type shownUpstream struct {
+	conn     *domain.UpstreamConnection
+	headline string
+}
+
+func (c *cli) printUpstream(o orgCall, u shownUpstream) error {
+	out := resource.NewUpstream(o.dir(), u.conn)
+	headline := u.headline
+	return c.print(o.cmd, out, func(w io.Writer) {
 		if headline != "" {
 			fmt.Fprintln(w, headline)
 		}
@@ -76,19 +80,6 @@ func splitScopes(v string) []string {
 	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
 }
 
-// readSecretLine reads the client secret from the first line of r.
-func readSecretLine(r io.Reader) (string, error) {
-	line, err := bufio.NewReaderSize(r, 4096).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("read client secret from stdin: %w", err)
-	}
-	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
-	if line == "" {
-		return "", domain.Invalid("client_secret", "stdin gave an empty client secret")
-	}
-	return line, nil
-}
-
 // upstreamChanges reads the set flags that were given; the secret is read
 // from stdin here, before anything is opened.
 func (c *cli) upstreamChanges(cmd *cobra.Command) (directory.UpstreamChanges, error) {
@@ -103,25 +94,36 @@ func (c *cli) upstreamChanges(cmd *cobra.Command) (directory.UpstreamChanges, er
 		scopes := splitScopes(*v)
 		ch.Scopes = &scopes
 	}
-	if cmd.Flags().Changed("end-upstream-session") {
-		v, _ := cmd.Flags().GetBool("end-upstream-session")
-		ch.EndUpstreamSession = &v
-	}
-	if use, _ := cmd.Flags().GetBool("client-secret-stdin"); use {
-		if c.stdin == nil {
-			return ch, domain.Invalid("client_secret", "--client-secret-stdin needs standard input")
-		}
-		s, err := readSecretLine(c.stdin)
-		if err != nil {
-			return ch, err
-		}
-		ch.ClientSecret = &s
-	}
-	return ch, nil
+	ch.EndUpstreamSession = boolFlag(cmd, "end-upstream-session")
+	var err error
+	ch.ClientSecret, err = c.stdinFlag(cmd, "client-secret-stdin", "client_secret", "client secret")
+	return ch, err
 }
 
 func (c *cli) upstreamSetCmd() *cobra.Command {
-	cmd := &cobra.Command{
+	var ch directory.UpstreamChanges
+	cmd := orgCmd[shownUpstream]{
+		check: func(cmd *cobra.Command, _ []string) (err error) {
+			if ch, err = c.upstreamChanges(cmd); err != nil {
+				return upstreamFieldError(err)
+			}
+			if ch.IsZero() {
+				return usagef("nothing to set: give at least one of --config-url, --client-id, --client-secret-stdin, --scopes, --username-claim, --display-name, --logout-url, --end-upstream-session")
+			}
+			return upstreamFieldError(ch.Check())
+		},
+		act: func(o orgCall) (shownUpstream, error) {
+			u, created, err := o.dir().SetUpstream(o.ctx(), cliActor, o.org, ch)
+			if err != nil {
+				return shownUpstream{}, upstreamFieldError(err)
+			}
+			if created {
+				return shownUpstream{u, "Created the upstream connection of " + o.org + "."}, nil
+			}
+			return shownUpstream{u, "Updated the upstream connection of " + o.org + "."}, nil
+		},
+		show: c.printUpstream,
+	}.on(c, &cobra.Command{
 		Use:   "set --org ORG [flags]",
 		Short: "Create or change the organization's upstream connection (on a change, only the flags given change)",
 		Long: `Create or change the organization's upstream OpenID Connect connection.
@@ -135,35 +137,7 @@ is never printed.`,
       --client-id latchkey --client-secret-stdin --logout-url https://acme.example/signed-out
   latchkey upstream set --org acme --scopes "openid profile email groups" --end-upstream-session`,
 		Args: args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			org, err := orgFlag(cmd)
-			if err != nil {
-				return err
-			}
-			ch, err := c.upstreamChanges(cmd)
-			if err != nil {
-				return upstreamFieldError(err)
-			}
-			if ch.IsZero() {
-				return usagef("nothing to set: give at least one of --config-url, --client-id, --client-secret-stdin, --scopes, --username-claim, --display-name, --logout-url, --end-upstream-session")
-			}
-			if err := ch.Check(); err != nil {
-				return upstreamFieldError(err)
-			}
-			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
-				u, created, err := env.Directory.SetUpstream(cmd.Context(), cliActor, org, ch)
-				if err != nil {
-					return upstreamFieldError(err)
-				}
-				headline := "Updated the upstream connection of " + org + "."
-				if created {
-					headline = "Created the upstream connection of " + org + "."
-				}
-				return c.printUpstream(cmd, env, u, headline)
-			})
-		},
-	}
-	addOrgFlag(cmd)
+	})
 	f := cmd.Flags()
 	f.String("config-url", "", "the upstream's discovery URL (…/.well-known/openid-configuration) or its issuer URL")
 	f.String("client-id", "", "the client ID Latchkey has at the upstream")
@@ -177,30 +151,24 @@ is never printed.`,
 }
 
 func (c *cli) upstreamShowCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "show --org ORG",
-		Short: "Show the upstream connection (never its secret) and the URIs to register upstream",
-		Args:  args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			org, err := orgFlag(cmd)
-			if err != nil {
-				return err
-			}
-			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
-				u, err := env.Directory.GetUpstream(cmd.Context(), org)
-				if err != nil {
-					return err
-				}
-				return c.printUpstream(cmd, env, u, "")
-			})
+	return orgCmd[shownUpstream]{
+		act: func(o orgCall) (shownUpstream, error) {
+			u, err := o.dir().GetUpstream(o.ctx(), o.org)
+			return shownUpstream{conn: u}, err
 		},
-	}
-	addOrgFlag(cmd)
-	return cmd
+		show: c.printUpstream,
+	}.on(c, command("show --org ORG", "Show the upstream connection (never its secret) and the URIs to register upstream", args()))
 }
 
 func (c *cli) upstreamCheckCmd() *cobra.Command {
-	cmd := &cobra.Command{
+	return orgCmd[*directory.UpstreamCheck]{
+		act: func(o orgCall) (*directory.UpstreamCheck, error) {
+			return o.dir().CheckUpstream(o.ctx(), cliActor, o.org)
+		},
+		show: func(o orgCall, check *directory.UpstreamCheck) error {
+			return c.printUpstreamCheck(o.cmd, resource.NewUpstreamCheck(check))
+		},
+	}.on(c, &cobra.Command{
 		Use:   "check --org ORG",
 		Short: "Fetch the upstream's discovery document and show what it offers, or why it cannot be used",
 		Long: `Fetch the upstream's discovery document through Latchkey's outbound client
@@ -208,22 +176,7 @@ func (c *cli) upstreamCheckCmd() *cobra.Command {
 failed: dns, connect, timeout, tls, forbidden_address, http, http_status,
 not_json, issuer_mismatch, incomplete or invalid_document. Exits 1 on failure.`,
 		Args: args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			org, err := orgFlag(cmd)
-			if err != nil {
-				return err
-			}
-			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
-				check, err := env.Directory.CheckUpstream(cmd.Context(), cliActor, org)
-				if err != nil {
-					return err
-				}
-				return c.printUpstreamCheck(cmd, resource.NewUpstreamCheck(check))
-			})
-		},
-	}
-	addOrgFlag(cmd)
-	return cmd
+	})
 }
 
 // printUpstreamCheck shows how a check went; a failed check is an error
@@ -263,29 +216,12 @@ func (c *cli) printUpstreamCheck(cmd *cobra.Command, out resource.UpstreamCheck)
 }
 
 func (c *cli) upstreamDeleteCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "delete --org ORG --yes",
-		Short: "Delete the organization's upstream connection and its stored secret",
-		Args:  args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			org, err := orgFlag(cmd)
-			if err != nil {
-				return err
-			}
-			if err := confirmed(cmd, fmt.Sprintf("deleting the upstream connection of %q", org)); err != nil {
-				return err
-			}
-			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
-				if err := env.Directory.DeleteUpstream(cmd.Context(), cliActor, org); err != nil {
-					return err
-				}
-				return c.print(cmd, map[string]any{"orgId": org, "deleted": true}, func(w io.Writer) {
-					fmt.Fprintf(w, "Deleted the upstream connection of %s.\n", org)
-				})
-			})
+	return orgCmd[done]{
+		confirm: "deleting the upstream connection of %q",
+		act: func(o orgCall) (done, error) {
+			return done{map[string]any{"orgId": o.org, "deleted": true}, fmt.Sprintf("Deleted the upstream connection of %s.\n", o.org)},
+				o.dir().DeleteUpstream(o.ctx(), cliActor, o.org)
 		},
-	}
-	addOrgFlag(cmd)
-	addYesFlag(cmd)
-	return cmd
+		show: c.showDone,
+	}.on(c, command("delete --org ORG --yes", "Delete the organization's upstream connection and its stored secret", args()))
 }

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
 
-	"github.com/latchkey/latchkey/internal/bootstrap"
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/directory/resource"
 	"github.com/latchkey/latchkey/internal/domain"
@@ -21,9 +19,9 @@ func (c *cli) userCmd() *cobra.Command {
 	return cmd
 }
 
-func (c *cli) printUser(cmd *cobra.Command, u *domain.User) error {
+func (c *cli) printUser(o orgCall, u *domain.User) error {
 	out := resource.NewUser(u)
-	return c.print(cmd, out, func(w io.Writer) {
+	return c.print(o.cmd, out, func(w io.Writer) {
 		fields(w,
 			"User name", u.UserName,
 			"Sub", u.Sub,
@@ -42,7 +40,6 @@ func (c *cli) printUser(cmd *cobra.Command, u *domain.User) error {
 // addUserFlags adds the flags create and update share.
 func addUserFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	addOrgFlag(cmd)
 	f.String("name", "", "full name")
 	f.String("email", "", "email address")
 	f.String("picture", "", "picture URL (absolute http or https)")
@@ -60,154 +57,100 @@ func (c *cli) userChanges(cmd *cobra.Command) (directory.UserChanges, error) {
 		Picture: stringFlag(cmd, "picture"),
 		Role:    stringFlag(cmd, "role"),
 	}
-	if cmd.Flags().Changed("email-verified") {
-		v, _ := cmd.Flags().GetBool("email-verified")
-		ch.EmailVerified = &v
-	}
+	ch.EmailVerified = boolFlag(cmd, "email-verified")
 	if ch.Role != nil {
 		if err := domain.ValidateRole(*ch.Role); err != nil {
 			return ch, err
 		}
 	}
-	if use, _ := cmd.Flags().GetBool("password-stdin"); use {
-		if c.stdin == nil {
-			return ch, domain.Invalid("password", "--password-stdin needs standard input")
-		}
-		pw, err := readPassword(c.stdin)
-		if err != nil {
-			return ch, err
-		}
-		ch.Password = &pw
-	}
-	return ch, nil
+	var err error
+	ch.Password, err = c.stdinFlag(cmd, "password-stdin", "password", "password")
+	return ch, err
 }
 
 func (c *cli) userCreateCmd() *cobra.Command {
-	cmd := &cobra.Command{
+	var ch directory.UserChanges
+	cmd := orgCmd[*domain.User]{
+		check: func(cmd *cobra.Command, a []string) (err error) {
+			if err := domain.ValidateUserName(a[0]); err != nil {
+				return err
+			}
+			ch, err = c.userChanges(cmd)
+			return err
+		},
+		act: func(o orgCall) (*domain.User, error) {
+			return o.dir().CreateUser(o.ctx(), cliActor, o.org, o.arg(), ch)
+		},
+		show: c.printUser,
+	}.on(c, &cobra.Command{
 		Use:   "create --org ORG USERNAME [flags]",
 		Short: "Create a user",
 		Example: `  latchkey user create --org acme alice --name "Alice Liddell" --email alice@acme.example --role ADMIN
   printf '%s\n' "$PASSWORD" | latchkey user create --org acme bob --password-stdin`,
 		Args: args("USERNAME"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			org, err := orgFlag(cmd)
-			if err != nil {
-				return err
-			}
-			if err := domain.ValidateUserName(a[0]); err != nil {
-				return err
-			}
-			ch, err := c.userChanges(cmd)
-			if err != nil {
-				return err
-			}
-			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
-				u, err := env.Directory.CreateUser(cmd.Context(), cliActor, org, a[0], ch)
-				if err != nil {
-					return err
-				}
-				return c.printUser(cmd, u)
-			})
-		},
-	}
+	})
 	addUserFlags(cmd)
 	return cmd
 }
 
 func (c *cli) userListCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "list --org ORG [--query Q]",
-		Short: "List users, optionally those whose userName, name or email contains Q",
-		Args:  args(),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			org, err := orgFlag(cmd)
-			if err != nil {
-				return err
+	var filter directory.UserFilter
+	cmd := orgCmd[[]*domain.User]{
+		check: func(cmd *cobra.Command, _ []string) error {
+			filter.Query, _ = cmd.Flags().GetString("query")
+			filter.Limit, _ = cmd.Flags().GetInt("limit")
+			if filter.Limit < 1 || filter.Limit > directory.MaxListUsers {
+				return usagef("--limit must be between 1 and %d (got %d)", directory.MaxListUsers, filter.Limit)
 			}
-			query, _ := cmd.Flags().GetString("query")
-			limit, _ := cmd.Flags().GetInt("limit")
-			if limit < 1 || limit > directory.MaxListUsers {
-				return usagef("--limit must be between 1 and %d (got %d)", directory.MaxListUsers, limit)
-			}
-			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
-				users, err := env.Directory.ListUsers(cmd.Context(), org, directory.UserFilter{Query: query, Limit: limit})
-				if err != nil {
-					return err
-				}
-				out := make([]resource.User, 0, len(users))
-				for _, u := range users {
-					out = append(out, resource.NewUser(u))
-				}
-				return c.print(cmd, out, func(w io.Writer) {
-					rows := make([][]string, 0, len(out))
-					for _, u := range out {
-						rows = append(rows, []string{u.UserName, u.Name, u.Email, u.Role, yesNo(u.Disabled), u.Sub})
-					}
-					table(w, []string{"USERNAME", "NAME", "EMAIL", "ROLE", "DISABLED", "SUB"}, rows)
-				})
-			})
+			return nil
 		},
-	}
-	addOrgFlag(cmd)
+		act: func(o orgCall) ([]*domain.User, error) { return o.dir().ListUsers(o.ctx(), o.org, filter) },
+		show: func(o orgCall, users []*domain.User) error {
+			return printList(c, o.cmd, each(users, resource.NewUser), []string{"USERNAME", "NAME", "EMAIL", "ROLE", "DISABLED", "SUB"},
+				func(u resource.User) []string {
+					return []string{u.UserName, u.Name, u.Email, u.Role, yesNo(u.Disabled), u.Sub}
+				})
+		},
+	}.on(c, command("list --org ORG [--query Q]", "List users, optionally those whose userName, name or email contains Q", args()))
 	cmd.Flags().String("query", "", "only users whose userName, name or email contains this (case-insensitive)")
 	cmd.Flags().Int("limit", 1000, "at most this many users (1 to 1000)")
 	return cmd
 }
 
 func (c *cli) userShowCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "show --org ORG USERNAME",
-		Short: "Show a user",
-		Args:  args("USERNAME"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			org, err := orgFlag(cmd)
-			if err != nil {
-				return err
-			}
-			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
-				u, err := env.Directory.GetUser(cmd.Context(), org, a[0])
-				if err != nil {
-					return err
-				}
-				return c.printUser(cmd, u)
-			})
-		},
-	}
-	addOrgFlag(cmd)
-	return cmd
+	return orgCmd[*domain.User]{
+		act:  func(o orgCall) (*domain.User, error) { return o.dir().GetUser(o.ctx(), o.org, o.arg()) },
+		show: c.printUser,
+	}.on(c, command("show --org ORG USERNAME", "Show a user", args("USERNAME")))
 }
 
-// updateUser applies ch to the user.
-func (c *cli) updateUser(cmd *cobra.Command, org, userName string, ch directory.UserChanges) error {
-	return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
-		u, err := env.Directory.UpdateUser(cmd.Context(), cliActor, org, userName, ch)
-		if err != nil {
+// userUpdate is a command that applies the changes check reads to the user.
+func (c *cli) userUpdate(cmd *cobra.Command, check func(cmd *cobra.Command) (directory.UserChanges, error)) *cobra.Command {
+	var ch directory.UserChanges
+	return orgCmd[*domain.User]{
+		check: func(cmd *cobra.Command, _ []string) (err error) {
+			ch, err = check(cmd)
 			return err
-		}
-		return c.printUser(cmd, u)
-	})
+		},
+		act: func(o orgCall) (*domain.User, error) {
+			return o.dir().UpdateUser(o.ctx(), cliActor, o.org, o.arg(), ch)
+		},
+		show: c.printUser,
+	}.on(c, cmd)
 }
 
 func (c *cli) userUpdateCmd() *cobra.Command {
-	cmd := &cobra.Command{
+	cmd := c.userUpdate(&cobra.Command{
 		Use:   "update --org ORG USERNAME [flags]",
 		Short: "Change a user (only the flags given change)",
 		Args:  args("USERNAME"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			org, err := orgFlag(cmd)
-			if err != nil {
-				return err
-			}
-			ch, err := c.userChanges(cmd)
-			if err != nil {
-				return err
-			}
-			if ch == (directory.UserChanges{}) {
-				return usagef("nothing to change: give at least one of --name, --email, --picture, --role, --password-stdin, --email-verified")
-			}
-			return c.updateUser(cmd, org, a[0], ch)
-		},
-	}
+	}, func(cmd *cobra.Command) (directory.UserChanges, error) {
+		ch, err := c.userChanges(cmd)
+		if err == nil && ch == (directory.UserChanges{}) {
+			return ch, usagef("nothing to change: give at least one of --name, --email, --picture, --role, --password-stdin, --email-verified")
+		}
+		return ch, err
+	})
 	addUserFlags(cmd)
 	return cmd
 }
@@ -217,46 +160,13 @@ func (c *cli) userSetDisabledCmd(disabled bool) *cobra.Command {
 	if disabled {
 		use, short = "disable", "Stop a user from signing in and end their sessions (single logout; existing data stays)"
 	}
-	cmd := &cobra.Command{
-		Use:   use + " --org ORG USERNAME",
-		Short: short,
-		Args:  args("USERNAME"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			org, err := orgFlag(cmd)
-			if err != nil {
-				return err
-			}
-			return c.updateUser(cmd, org, a[0], directory.UserChanges{Disabled: &disabled})
-		},
-	}
-	addOrgFlag(cmd)
-	return cmd
+	return c.userUpdate(&cobra.Command{Use: use + " --org ORG USERNAME", Short: short, Args: args("USERNAME")},
+		func(*cobra.Command) (directory.UserChanges, error) {
+			return directory.UserChanges{Disabled: &disabled}, nil
+		})
 }
 
 func (c *cli) userDeleteCmd() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "delete --org ORG USERNAME --yes",
-		Short: "Delete a user with their sessions and tokens",
-		Args:  args("USERNAME"),
-		RunE: func(cmd *cobra.Command, a []string) error {
-			org, err := orgFlag(cmd)
-			if err != nil {
-				return err
-			}
-			if err := confirmed(cmd, fmt.Sprintf("deleting user %q", a[0])); err != nil {
-				return err
-			}
-			return c.withOrg(cmd, org, func(env *bootstrap.Env) error {
-				if err := env.Directory.DeleteUser(cmd.Context(), cliActor, org, a[0]); err != nil {
-					return err
-				}
-				return c.print(cmd, map[string]any{"userName": a[0], "deleted": true}, func(w io.Writer) {
-					fmt.Fprintf(w, "Deleted user %s from %s.\n", a[0], org)
-				})
-			})
-		},
-	}
-	addOrgFlag(cmd)
-	addYesFlag(cmd)
-	return cmd
+	return c.deleteCmd(command("delete --org ORG USERNAME --yes", "Delete a user with their sessions and tokens", args("USERNAME")),
+		"user", "userName", func(o orgCall) error { return o.dir().DeleteUser(o.ctx(), cliActor, o.org, o.arg()) })
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/latchkey/latchkey/internal/password"
 )
 
-var userKeys = []string{"userName", "sub", "name", "email", "emailVerified", "picture", "role", "disabled", "createdAt", "updatedAt"}
+var userKeys = []string{"userName", "sub", "name", "email", "emailVerified", "picture", "role", "disabled", "hasPassword", "createdAt", "updatedAt"}
 
 func TestUserCreate_PrintsTheUserWithSubAndNoPasswordHash(t *testing.T) {
 	c := newCLI(t)
@@ -67,7 +67,8 @@ func TestUserPasswordStdin_SetsAPasswordThatVerifies(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("user create --password-stdin: exit %d: %s", r.code, r.stderr)
 	}
-	if strings.Contains(r.stdout, "argon2") || strings.Contains(strings.ToLower(r.stdout), "password") {
+	// Only hasPassword may name it: whether there is one, never which.
+	if strings.Contains(r.stdout, "argon2") || strings.Contains(strings.ToLower(strings.ReplaceAll(r.stdout, `"hasPassword": true`, "")), "password") {
 		t.Errorf("output mentions the password: %s", r.stdout)
 	}
 	if !verify("correct horse battery staple") {
@@ -211,4 +212,34 @@ func TestUserCommands_KeepOrganizationsApart(t *testing.T) {
 	}
 	c.ok("user", "delete", "--org", "beta", "alice", "--yes")
 	c.ok("user", "show", "--org", "acme", "alice")
+}
+
+// --json says whether a user has a password and whether an application has
+// a client secret, never either of them.
+func TestShowJSON_SaysWhetherThereIsAPasswordOrSecretNeverWhich(t *testing.T) {
+	c := newCLI(t)
+	c.createOrg("acme")
+	if got := c.object("user", "create", "--org", "acme", "bob"); got["hasPassword"] != false {
+		t.Errorf("user without a password: hasPassword = %v, want false", got["hasPassword"])
+	}
+	res := c.runIn("a long enough password\n", "user", "create", "--org", "acme", "alice", "--password-stdin", "--json")
+	if res.code != 0 || !strings.Contains(res.stdout, `"hasPassword": true`) || strings.Contains(res.stdout, "argon2") || strings.Contains(res.stdout, "long enough") {
+		t.Errorf("user with a password: %d %s", res.code, res.stdout)
+	}
+	if got := c.object("user", "show", "--org", "acme", "alice"); got["hasPassword"] != true {
+		t.Errorf("user show: hasPassword = %v, want true", got["hasPassword"])
+	}
+
+	conf := c.object("app", "create", "--org", "acme", "--name", "Wiki", "--redirect-uri", "https://wiki.acme.example/cb")
+	pub := c.object("app", "create", "--org", "acme", "--name", "Mobile", "--public", "--redirect-uri", "com.acme.app:/cb")
+	for id, want := range map[string]bool{conf["clientId"].(string): true, pub["clientId"].(string): false} {
+		out := c.ok("app", "show", "--org", "acme", id, "--json")
+		got := c.object("app", "show", "--org", "acme", id)
+		if got["hasClientSecret"] != want {
+			t.Errorf("app %s: hasClientSecret = %v, want %v", id, got["hasClientSecret"], want)
+		}
+		if secret, _ := conf["clientSecret"].(string); secret == "" || strings.Contains(out, secret) {
+			t.Errorf("app show printed the secret (or create gave none): %s", out)
+		}
+	}
 }

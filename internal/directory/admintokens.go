@@ -149,20 +149,47 @@ func (d *Directory) AuthenticateAdminToken(ctx context.Context, plain string) (*
 		return nil, ErrAdminTokenUnknown
 	}
 	t, err := d.Store.FindAdminToken(ctx, org, secret.Hash(plain))
+	now := d.now()
+	return checkToken(adminTokenRefusals, t, err, func(t *domain.AdminToken) string { return AdminTokenState(t, now) })
+}
+
+var adminTokenRefusals = tokenRefusals{"admin token", ErrAdminTokenUnknown, ErrAdminTokenRevoked, ErrAdminTokenExpired}
+
+// tokenRefusals are how one kind of bearer token is refused.
+type tokenRefusals struct {
+	what                      string
+	unknown, revoked, expired error
+}
+
+// checkToken checks a bearer token the store looked up by its hash (t,
+// err): refused as unknown when there is none, as revoked or expired (with
+// the token, so the refusal can be audited) by its state.
+func checkToken[T any](r tokenRefusals, t T, err error, state func(T) string) (T, error) {
+	var none T
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrAdminTokenUnknown
+		return none, r.unknown
 	}
 	if err != nil {
-		return nil, fmt.Errorf("find admin token: %w", err)
+		return none, fmt.Errorf("find %s: %w", r.what, err)
 	}
-	now := d.now()
-	switch {
-	case !t.RevokedAt.IsZero():
-		return t, ErrAdminTokenRevoked
-	case !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt):
-		return t, ErrAdminTokenExpired
+	switch state(t) {
+	case "revoked":
+		return t, r.revoked
+	case "expired":
+		return t, r.expired
 	}
 	return t, nil
+}
+
+// tokenState is "revoked", "expired" or "active".
+func tokenState(revokedAt, expiresAt, now time.Time) string {
+	switch {
+	case !revokedAt.IsZero():
+		return "revoked"
+	case !expiresAt.IsZero() && !now.Before(expiresAt):
+		return "expired"
+	}
+	return "active"
 }
 
 // TouchAdminToken records that t was just used. A failure is returned for
@@ -198,11 +225,5 @@ func (d *Directory) RevokeAdminToken(ctx context.Context, a Actor, orgID, id str
 
 // AdminTokenState says whether t is active, expired or revoked at now.
 func AdminTokenState(t *domain.AdminToken, now time.Time) string {
-	switch {
-	case !t.RevokedAt.IsZero():
-		return "revoked"
-	case !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt):
-		return "expired"
-	}
-	return "active"
+	return tokenState(t.RevokedAt, t.ExpiresAt, now)
 }

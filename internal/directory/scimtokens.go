@@ -9,7 +9,6 @@ import (
 
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/secret"
-	"github.com/latchkey/latchkey/internal/store"
 )
 
 // SCIMTokenPrefix starts every SCIM token, so secret scanners and people
@@ -101,18 +100,9 @@ func (d *Directory) AuthenticateSCIMToken(ctx context.Context, orgID, plain stri
 		return nil, ErrSCIMTokenUnknown
 	}
 	t, err := d.Store.FindSCIMToken(ctx, orgID, secret.Hash(plain))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrSCIMTokenUnknown
-	}
-	if err != nil {
-		return nil, fmt.Errorf("find SCIM token: %w", err)
-	}
 	now := d.now()
-	switch {
-	case !t.RevokedAt.IsZero():
-		return t, ErrSCIMTokenRevoked
-	case !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt):
-		return t, ErrSCIMTokenExpired
+	if t, err := checkToken(scimTokenRefusals, t, err, func(t *domain.SCIMToken) string { return SCIMTokenState(t, now) }); err != nil {
+		return t, err
 	}
 	if err := d.Store.TouchSCIMToken(ctx, orgID, t.ID, now); err != nil {
 		return nil, fmt.Errorf("record SCIM token use: %w", err)
@@ -123,11 +113,7 @@ func (d *Directory) AuthenticateSCIMToken(ctx context.Context, orgID, plain stri
 
 // SCIMTokenState says whether t is active, expired or revoked at now.
 func SCIMTokenState(t *domain.SCIMToken, now time.Time) string {
-	switch {
-	case !t.RevokedAt.IsZero():
-		return "revoked"
-	case !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt):
-		return "expired"
-	}
-	return "active"
+	return tokenState(t.RevokedAt, t.ExpiresAt, now)
 }
+
+var scimTokenRefusals = tokenRefusals{"SCIM token", ErrSCIMTokenUnknown, ErrSCIMTokenRevoked, ErrSCIMTokenExpired}

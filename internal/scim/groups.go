@@ -1,13 +1,12 @@
 package scim
 
 import (
-	"errors"
-	"net/http"
+	"context"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
-	"github.com/latchkey/latchkey/internal/store"
 )
 
 type groupJSON struct {
@@ -65,22 +64,11 @@ func groupFields(m map[string]any) (directory.GroupChanges, error) {
 
 func (s *Service) groupResponse(c *call, g *domain.Group, status int, p projection) (int, any, error) {
 	out := s.renderGroup(c, g)
-	c.w.Header().Set("ETag", out.Meta.Version)
-	if status == http.StatusCreated {
-		c.w.Header().Set("Location", out.Meta.Location)
-	}
-	if p.empty() {
-		return status, out, nil
-	}
-	return status, p.apply(toMap(out)), nil
+	return respond(c, out, out.Meta, status, p)
 }
 
 func (s *Service) createGroup(c *call) (int, any, error) {
-	body, err := readBody(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	m, err := groupSchema.normalize(body)
+	m, err := groupSchema.read(c)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -93,54 +81,25 @@ func (s *Service) createGroup(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	c.changed, c.target = true, g.ID
-	p, _ := readProjection(c.r)
-	return s.groupResponse(c, g, http.StatusCreated, p)
+	return created(c, g.ID, g, s.groupResponse)
 }
 
 func (s *Service) pathGroup(c *call) (*domain.Group, error) {
-	id := c.r.PathValue("id")
-	if !plausibleID(id) {
-		return nil, notFound("group", "")
-	}
-	c.target = id
-	g, err := s.Directory.GetGroup(c.r.Context(), c.org, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, notFound("group", id)
-	}
-	return g, err
+	return inPath(c, "group", s.Directory.GetGroup)
 }
 
 func (s *Service) getGroup(c *call) (int, any, error) {
-	g, err := s.pathGroup(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	p, err := readProjection(c.r)
-	if err != nil {
-		return 0, nil, err
-	}
-	return s.groupResponse(c, g, http.StatusOK, p)
+	return get(c, s.pathGroup, s.groupResponse)
 }
 
 func (s *Service) replaceGroup(c *call) (int, any, error) {
-	g, err := s.pathGroup(c)
+	g, body, err := change(c, s.pathGroup, func(g *domain.Group) time.Time { return g.UpdatedAt })
 	if err != nil {
 		return 0, nil, err
 	}
-	body, err := readBody(c)
+	m, err := groupSchema.replacement(body, g.ID)
 	if err != nil {
 		return 0, nil, err
-	}
-	if err := checkIfMatch(c.r, version(g.UpdatedAt)); err != nil {
-		return 0, nil, err
-	}
-	m, err := groupSchema.normalize(body)
-	if err != nil {
-		return 0, nil, err
-	}
-	if id, has := m["id"]; has && id != g.ID {
-		return 0, nil, mutability("id is read-only: it is %q", g.ID)
 	}
 	ch, err := groupFields(m)
 	if err != nil {
@@ -151,27 +110,12 @@ func (s *Service) replaceGroup(c *call) (int, any, error) {
 
 func (s *Service) updateGroup(c *call, g *domain.Group, ch directory.GroupChanges) (int, any, error) {
 	ng, err := s.Directory.UpdateGroup(c.r.Context(), c.actor, c.org, g.ID, ch)
-	if errors.Is(err, store.ErrNotFound) {
-		return 0, nil, notFound("group", g.ID)
-	}
-	if err != nil {
-		return 0, nil, err
-	}
-	c.changed = true
-	p, _ := readProjection(c.r)
-	return s.groupResponse(c, ng, http.StatusOK, p)
+	return changed(c, "group", g.ID, ng, err, s.groupResponse)
 }
 
 func (s *Service) patchGroup(c *call) (int, any, error) {
-	g, err := s.pathGroup(c)
+	g, body, err := change(c, s.pathGroup, func(g *domain.Group) time.Time { return g.UpdatedAt })
 	if err != nil {
-		return 0, nil, err
-	}
-	body, err := readBody(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	if err := checkIfMatch(c.r, version(g.UpdatedAt)); err != nil {
 		return 0, nil, err
 	}
 	ops, err := readPatch(body)
@@ -194,38 +138,11 @@ func (s *Service) deleteGroup(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := checkIfMatch(c.r, version(g.UpdatedAt)); err != nil {
-		return 0, nil, err
-	}
-	if err := s.Directory.DeleteGroup(c.r.Context(), c.actor, c.org, g.ID); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return 0, nil, notFound("group", g.ID)
-		}
-		return 0, nil, err
-	}
-	c.changed = true
-	return http.StatusNoContent, nil, nil
+	return deleteResource(c, "group", g.ID, g.UpdatedAt, func(ctx context.Context) error {
+		return s.Directory.DeleteGroup(ctx, c.actor, c.org, g.ID)
+	})
 }
 
 func (s *Service) listGroups(c *call) (int, any, error) {
-	lq, err := readListQuery(c.r, groupFilterAttrs, URNGroup)
-	if err != nil {
-		return 0, nil, err
-	}
-	c.target = c.r.URL.Query().Get("filter")
-	groups, total, err := s.Directory.SearchGroups(c.r.Context(), c.org, lq.page)
-	if err != nil {
-		return 0, nil, err
-	}
-	out := listResponse{Schemas: []string{URNListResponse}, TotalResults: total, StartIndex: lq.startIndex, Resources: []any{}}
-	for _, g := range groups {
-		r := s.renderGroup(c, g)
-		if lq.attrs.empty() {
-			out.Resources = append(out.Resources, r)
-		} else {
-			out.Resources = append(out.Resources, lq.attrs.apply(toMap(r)))
-		}
-	}
-	out.ItemsPerPage = len(out.Resources)
-	return http.StatusOK, out, nil
+	return list(c, groupFilterAttrs, URNGroup, s.Directory.SearchGroups, func(g *domain.Group) (any, error) { return s.renderGroup(c, g), nil })
 }

@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
@@ -54,6 +55,36 @@ func readListQuery(r *http.Request, attrs resourceFilter, coreURN string) (*list
 	}
 	lq.attrs = p
 	return lq, nil
+}
+
+// list answers a list request for resources of the kind coreURN names,
+// filterable by attrs: search finds a page of them in the organization,
+// render shows one.
+func list[T any](c *call, attrs resourceFilter, coreURN string,
+	search func(ctx context.Context, org string, p store.Page) ([]T, int, error), render func(T) (any, error)) (int, any, error) {
+	lq, err := readListQuery(c.r, attrs, coreURN)
+	if err != nil {
+		return 0, nil, err
+	}
+	c.target = c.r.URL.Query().Get("filter")
+	found, total, err := search(c.r.Context(), c.org, lq.page)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := listResponse{Schemas: []string{URNListResponse}, TotalResults: total, StartIndex: lq.startIndex, Resources: []any{}}
+	for _, v := range found {
+		r, err := render(v)
+		if err != nil {
+			return 0, nil, err
+		}
+		if lq.attrs.empty() {
+			out.Resources = append(out.Resources, r)
+		} else {
+			out.Resources = append(out.Resources, lq.attrs.apply(toMap(r)))
+		}
+	}
+	out.ItemsPerPage = len(out.Resources)
+	return http.StatusOK, out, nil
 }
 
 type listResponse struct {

@@ -33,6 +33,28 @@ func (s schemaSet) extension(urn string) (string, []*attr, bool) {
 	return "", nil, false
 }
 
+// read reads the request body and normalizes it.
+func (s schemaSet) read(c *call) (map[string]any, error) {
+	body, err := readBody(c)
+	if err != nil {
+		return nil, err
+	}
+	return s.normalize(body)
+}
+
+// replacement normalizes the body of a PUT to the resource id: its id,
+// if given, must be that one (it is read-only).
+func (s schemaSet) replacement(obj map[string]any, id string) (map[string]any, error) {
+	m, err := s.normalize(obj)
+	if err != nil {
+		return nil, err
+	}
+	if got, has := m["id"]; has && got != id {
+		return nil, mutability("id is read-only: it is %q", id)
+	}
+	return m, nil
+}
+
 // normalize checks a resource body against the schema set and returns it
 // with canonical attribute names and SCIM's loose booleans made real
 // booleans. Unknown attributes are invalidSyntax; values of the wrong

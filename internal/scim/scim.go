@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -128,7 +128,7 @@ func (s *Service) authenticate(c *call, action string) bool {
 	}
 	if err == nil {
 		c.token = tok
-		c.actor = directory.Actor{Name: "scim-token:" + tok.ID, ClientIP: s.clientIP(c.r)}
+		c.actor = directory.Actor{Name: "scim-token:" + tok.ID, ClientIP: request.ClientIP(c.r)}
 		return true
 	}
 	var detail, result string
@@ -143,11 +143,11 @@ func (s *Service) authenticate(c *call, action string) bool {
 		s.internalError(c, err)
 		return false
 	}
-	s.log().Info("scim: token refused", "request_id", s.requestID(c.r), "org", c.org, "action", action, "reason", result, "client_ip", s.clientIP(c.r))
+	s.log().Info("scim: token refused", "request_id", s.requestID(c.r), "org", c.org, "action", action, "reason", result, "client_ip", request.ClientIP(c.r))
 	if tok != nil {
 		// A real token of this organization stopped working: its admins
 		// should see who still uses it.
-		s.record(c.r.Context(), directory.Actor{Name: "scim-token:" + tok.ID, ClientIP: s.clientIP(c.r)}, c.org, action, "", result,
+		s.record(c.r.Context(), directory.Actor{Name: "scim-token:" + tok.ID, ClientIP: request.ClientIP(c.r)}, c.org, action, "", result,
 			map[string]string{"via": "scim", "method": c.r.Method})
 	}
 	c.w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey-scim", error="invalid_token"`)
@@ -329,16 +329,6 @@ func (s *Service) record(ctx context.Context, a directory.Actor, org, action, ta
 	if err := s.Directory.Record(ctx, org, a, action, target, result, detail); err != nil {
 		s.log().Error("scim: write audit event", "org", org, "action", action, "result", result, "err", err)
 	}
-}
-
-// clientIP is the client's address (the server has resolved trusted
-// proxies into RemoteAddr).
-func (s *Service) clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func (s *Service) log() *slog.Logger {

@@ -1,6 +1,7 @@
 package scim
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -175,9 +176,15 @@ func (s *Service) userResponse(c *call, u *domain.User, status int, p projection
 	if err != nil {
 		return 0, nil, err
 	}
-	c.w.Header().Set("ETag", out.Meta.Version)
+	return respond(c, out, out.Meta, status, p)
+}
+
+// respond answers with the resource out, whose meta is m: its version as
+// the ETag, its location when it was created, the attributes p asks for.
+func respond(c *call, out any, m metaJSON, status int, p projection) (int, any, error) {
+	c.w.Header().Set("ETag", m.Version)
 	if status == http.StatusCreated {
-		c.w.Header().Set("Location", out.Meta.Location)
+		c.w.Header().Set("Location", m.Location)
 	}
 	if p.empty() {
 		return status, out, nil
@@ -186,11 +193,7 @@ func (s *Service) userResponse(c *call, u *domain.User, status int, p projection
 }
 
 func (s *Service) createUser(c *call) (int, any, error) {
-	body, err := readBody(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	m, err := userSchema.normalize(body)
+	m, err := userSchema.read(c)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -203,24 +206,37 @@ func (s *Service) createUser(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	c.changed, c.target = true, u.Sub
+	return created(c, u.Sub, u, s.userResponse)
+}
+
+// created answers the creation of the resource v, whose id is id, shown by
+// respond.
+func created[T any](c *call, id string, v T, respond func(*call, T, int, projection) (int, any, error)) (int, any, error) {
+	c.changed, c.target = true, id
 	p, _ := readProjection(c.r)
-	return s.userResponse(c, u, http.StatusCreated, p)
+	return respond(c, v, http.StatusCreated, p)
 }
 
 // pathUser loads the user in the path; another organization's user is as
 // absent as a missing one.
 func (s *Service) pathUser(c *call) (*domain.User, error) {
+	return inPath(c, "user", s.Directory.GetUserBySub)
+}
+
+// inPath loads, with get, the resource of the kind named whose id is in
+// the path.
+func inPath[T any](c *call, kind string, get func(ctx context.Context, org, id string) (T, error)) (T, error) {
+	var none T
 	id := c.r.PathValue("id")
 	if !plausibleID(id) {
-		return nil, notFound("user", "")
+		return none, notFound(kind, "")
 	}
 	c.target = id
-	u, err := s.Directory.GetUserBySub(c.r.Context(), c.org, id)
+	v, err := get(c.r.Context(), c.org, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, notFound("user", id)
+		return none, notFound(kind, id)
 	}
-	return u, err
+	return v, err
 }
 
 // checkIfMatch honours If-Match against the resource's version.
@@ -239,7 +255,12 @@ func checkIfMatch(r *http.Request, current string) error {
 }
 
 func (s *Service) getUser(c *call) (int, any, error) {
-	u, err := s.pathUser(c)
+	return get(c, s.pathUser, s.userResponse)
+}
+
+// get answers a GET of the resource load finds, shown by respond.
+func get[T any](c *call, load func(*call) (T, error), respond func(*call, T, int, projection) (int, any, error)) (int, any, error) {
+	v, err := load(c)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -247,27 +268,17 @@ func (s *Service) getUser(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return s.userResponse(c, u, http.StatusOK, p)
+	return respond(c, v, http.StatusOK, p)
 }
 
 func (s *Service) replaceUser(c *call) (int, any, error) {
-	u, err := s.pathUser(c)
+	u, body, err := change(c, s.pathUser, func(u *domain.User) time.Time { return u.UpdatedAt })
 	if err != nil {
 		return 0, nil, err
 	}
-	body, err := readBody(c)
+	m, err := userSchema.replacement(body, u.Sub)
 	if err != nil {
 		return 0, nil, err
-	}
-	if err := checkIfMatch(c.r, version(u.UpdatedAt)); err != nil {
-		return 0, nil, err
-	}
-	m, err := userSchema.normalize(body)
-	if err != nil {
-		return 0, nil, err
-	}
-	if id, has := m["id"]; has && id != u.Sub {
-		return 0, nil, mutability("id is read-only: it is %q", u.Sub)
 	}
 	userName, ch, err := userFields(m, u)
 	if err != nil {
@@ -279,27 +290,26 @@ func (s *Service) replaceUser(c *call) (int, any, error) {
 
 func (s *Service) updateUser(c *call, u *domain.User, ch directory.UserChanges) (int, any, error) {
 	nu, err := s.Directory.UpdateUserBySub(c.r.Context(), c.actor, c.org, u.Sub, ch)
+	return changed(c, "user", u.Sub, nu, err, s.userResponse)
+}
+
+// changed answers a change to the resource of the kind named, id: 404 when
+// it was gone (err), else the resource as it is now (v), shown by respond.
+func changed[T any](c *call, kind, id string, v T, err error, respond func(*call, T, int, projection) (int, any, error)) (int, any, error) {
 	if errors.Is(err, store.ErrNotFound) {
-		return 0, nil, notFound("user", u.Sub)
+		return 0, nil, notFound(kind, id)
 	}
 	if err != nil {
 		return 0, nil, err
 	}
 	c.changed = true
 	p, _ := readProjection(c.r)
-	return s.userResponse(c, nu, http.StatusOK, p)
+	return respond(c, v, http.StatusOK, p)
 }
 
 func (s *Service) patchUser(c *call) (int, any, error) {
-	u, err := s.pathUser(c)
+	u, body, err := change(c, s.pathUser, func(u *domain.User) time.Time { return u.UpdatedAt })
 	if err != nil {
-		return 0, nil, err
-	}
-	body, err := readBody(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	if err := checkIfMatch(c.r, version(u.UpdatedAt)); err != nil {
 		return 0, nil, err
 	}
 	ops, err := readPatch(body)
@@ -337,12 +347,20 @@ func (s *Service) deleteUser(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := checkIfMatch(c.r, version(u.UpdatedAt)); err != nil {
+	return deleteResource(c, "user", u.Sub, u.UpdatedAt, func(ctx context.Context) error {
+		return s.Directory.DeleteUserBySub(ctx, c.actor, c.org, u.Sub)
+	})
+}
+
+// deleteResource deletes, with del, the resource of the kind named, id,
+// last updated at updated, once If-Match allows it.
+func deleteResource(c *call, kind, id string, updated time.Time, del func(ctx context.Context) error) (int, any, error) {
+	if err := checkIfMatch(c.r, version(updated)); err != nil {
 		return 0, nil, err
 	}
-	if err := s.Directory.DeleteUserBySub(c.r.Context(), c.actor, c.org, u.Sub); err != nil {
+	if err := del(c.r.Context()); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return 0, nil, notFound("user", u.Sub)
+			return 0, nil, notFound(kind, id)
 		}
 		return 0, nil, err
 	}
@@ -350,30 +368,23 @@ func (s *Service) deleteUser(c *call) (int, any, error) {
 	return http.StatusNoContent, nil, nil
 }
 
+// change loads the resource a PUT or PATCH changes, with load, and reads
+// the request body once If-Match allows the change (updated says when the
+// resource last changed).
+func change[T any](c *call, load func(*call) (T, error), updated func(T) time.Time) (T, map[string]any, error) {
+	v, err := load(c)
+	if err != nil {
+		return v, nil, err
+	}
+	body, err := readBody(c)
+	if err != nil {
+		return v, nil, err
+	}
+	return v, body, checkIfMatch(c.r, version(updated(v)))
+}
+
 func (s *Service) listUsers(c *call) (int, any, error) {
-	lq, err := readListQuery(c.r, userFilterAttrs, URNUser)
-	if err != nil {
-		return 0, nil, err
-	}
-	c.target = c.r.URL.Query().Get("filter")
-	users, total, err := s.Directory.SearchUsers(c.r.Context(), c.org, lq.page)
-	if err != nil {
-		return 0, nil, err
-	}
-	out := listResponse{Schemas: []string{URNListResponse}, TotalResults: total, StartIndex: lq.startIndex, Resources: []any{}}
-	for _, u := range users {
-		r, err := s.renderUser(c, u)
-		if err != nil {
-			return 0, nil, err
-		}
-		if lq.attrs.empty() {
-			out.Resources = append(out.Resources, r)
-		} else {
-			out.Resources = append(out.Resources, lq.attrs.apply(toMap(r)))
-		}
-	}
-	out.ItemsPerPage = len(out.Resources)
-	return http.StatusOK, out, nil
+	return list(c, userFilterAttrs, URNUser, s.Directory.SearchUsers, func(u *domain.User) (any, error) { return s.renderUser(c, u) })
 }
 
 // plausibleID reports whether id could name a resource: ids are printable

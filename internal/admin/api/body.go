@@ -31,6 +31,10 @@ type fieldSpec struct {
 	readOnly []string
 	// fixed members cannot change after creation; the message says why.
 	fixed map[string]string
+	// nested members are objects whose members (those listed) are read as
+	// if given at the top level: an organization's settings, as answers
+	// show them.
+	nested map[string][]string
 }
 
 // body reads and checks the request body against spec. An empty body is an
@@ -69,6 +73,13 @@ func (c *call) body(spec fieldSpec, emptyOK bool) (*object, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, name := range sortedKeys(spec.nested) {
+		inner, err := o.inline(name, spec.nested[name])
+		if err != nil {
+			return nil, err
+		}
+		legacy = legacy || inner
+	}
 	if legacy {
 		c.w.Header().Set("Deprecation", deprecationDate)
 	}
@@ -94,6 +105,47 @@ func (o *object) renameLegacy() (bool, error) {
 		delete(o.fields, k)
 	}
 	return len(legacy) > 0, nil
+}
+
+// inline moves the members of the object member name up to the top level,
+// as if given there; they may use the first release's snake_case names too
+// (reported as legacy). A member given both inside and outside, or one not
+// in members, is refused.
+func (o *object) inline(name string, members []string) (legacy bool, err error) {
+	raw, ok := o.fields[name]
+	if !ok {
+		return false, nil
+	}
+	if kind(raw) != "an object" {
+		return false, fieldError(name, "must be an object (got %s)", kind(raw))
+	}
+	inner, err := parseObject(raw)
+	if err != nil {
+		return false, fieldError(name, "must be a JSON object of known members")
+	}
+	if legacy, err = inner.renameLegacy(); err != nil {
+		return false, err
+	}
+	delete(o.fields, name)
+	for _, k := range sortedKeys(inner.fields) {
+		if !slices.Contains(members, k) {
+			return false, fieldError(name+"."+k, "is not a known member of %s (known: %s)", name, strings.Join(members, ", "))
+		}
+		if _, both := o.fields[k]; both {
+			return false, fieldError(k, "is given twice (also in %s)", name)
+		}
+		o.fields[k] = inner.fields[k]
+	}
+	return legacy, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // fieldError refuses a member or parameter by its name in this API.
@@ -165,12 +217,7 @@ func syntaxError(err error) error {
 // check refuses members the endpoint does not take, naming the first in
 // sorted order so the answer does not depend on map order.
 func (o *object) check(spec fieldSpec) error {
-	keys := make([]string, 0, len(o.fields))
-	for k := range o.fields {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range sortedKeys(o.fields) {
 		switch {
 		case slices.Contains(spec.writable, k):
 		case spec.fixed[k] != "":

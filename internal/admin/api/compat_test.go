@@ -18,7 +18,7 @@ func TestLegacySnakeCaseMembers_AreAcceptedWithADeprecationHeader(t *testing.T) 
 		if got := r.header.Get("Deprecation"); !strings.HasPrefix(got, "@") {
 			t.Errorf("Deprecation = %q for snake_case members, want @<unix time>", got)
 		}
-		if st := settingsOf(r.obj); st["session_lifetime_seconds"] != 1296000.0 || st["sso_enabled"] != false {
+		if st := settingsOf(r.obj); st["sessionLifetimeSeconds"] != 1296000.0 || st["ssoEnabled"] != false {
 			t.Errorf("settings after a snake_case PATCH = %v", st)
 		}
 		r = s.ok(t, s.acmeTok, "PATCH", "/api/admin/orgs/acme", map[string]any{"sessionLifetimeSeconds": 3600}, http.StatusOK)
@@ -115,6 +115,80 @@ func TestAudit_FiltersAndPagesWithALinkHeader(t *testing.T) {
 		future := s.inst.Env.Now().Add(time.Hour).UTC().Format(time.RFC3339)
 		if got := s.ok(t, s.acmeTok, "GET", "/api/admin/orgs/acme/audit?since="+future, nil, http.StatusOK).list; len(got) != 0 {
 			t.Errorf("events since the future: %v", got)
+		}
+	})
+}
+
+// hasPassword and hasClientSecret, which the first release answered, are
+// back (camelCase): they say whether there is one, never what it is.
+func TestHasPasswordAndHasClientSecret_SayWhetherThereIsOne(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *adminServer) {
+		const users, apps = "/api/admin/orgs/acme/users", "/api/admin/orgs/acme/apps"
+		pw := "correct horse battery staple"
+		with := s.ok(t, s.acmeTok, "POST", users, map[string]any{"userName": "dora", "password": pw}, http.StatusCreated)
+		without := s.ok(t, s.acmeTok, "POST", users, map[string]any{"userName": "eve"}, http.StatusCreated)
+		if with.obj["hasPassword"] != true || without.obj["hasPassword"] != false {
+			t.Errorf("hasPassword: with a password %v, without %v", with.obj["hasPassword"], without.obj["hasPassword"])
+		}
+		if strings.Contains(string(with.raw), pw) || strings.Contains(string(with.raw), "argon2") {
+			t.Errorf("the user answer shows the password or its hash: %s", with.raw)
+		}
+		cleared := s.ok(t, s.acmeTok, "PATCH", users+"/dora", map[string]any{"password": nil}, http.StatusOK)
+		if cleared.obj["hasPassword"] != false {
+			t.Errorf("hasPassword after removing the password = %v", cleared.obj["hasPassword"])
+		}
+
+		conf := s.ok(t, s.acmeTok, "POST", apps, map[string]any{"name": "Wiki", "redirectUris": []string{"https://wiki.example/cb"}}, http.StatusCreated).obj
+		pub := s.ok(t, s.acmeTok, "POST", apps, map[string]any{"name": "Mobile", "public": true, "redirectUris": []string{"com.acme.app:/cb"}}, http.StatusCreated).obj
+		shownConf := s.ok(t, s.acmeTok, "GET", apps+"/"+conf["clientId"].(string), nil, http.StatusOK)
+		shownPub := s.ok(t, s.acmeTok, "GET", apps+"/"+pub["clientId"].(string), nil, http.StatusOK)
+		if shownConf.obj["hasClientSecret"] != true || shownPub.obj["hasClientSecret"] != false {
+			t.Errorf("hasClientSecret: confidential %v, public %v", shownConf.obj["hasClientSecret"], shownPub.obj["hasClientSecret"])
+		}
+		if strings.Contains(string(shownConf.raw), conf["clientSecret"].(string)) {
+			t.Errorf("the application answer shows its secret: %s", shownConf.raw)
+		}
+	})
+}
+
+// An update may give the settings as answers show them, inside "settings";
+// their first-release snake_case names are accepted there too, with the
+// Deprecation header.
+func TestOrgUpdate_AcceptsTheSettingsObjectWithOldOrNewNames(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *adminServer) {
+		const path = "/api/admin/orgs/acme"
+		r := s.ok(t, s.acmeTok, "PATCH", path, map[string]any{"settings": map[string]any{"session_lifetime_seconds": "7 200", "login_method": "password"}}, http.StatusOK)
+		if got := r.header.Get("Deprecation"); !strings.HasPrefix(got, "@") {
+			t.Errorf("Deprecation = %q for snake_case settings members, want @<unix time>", got)
+		}
+		if st := settingsOf(r.obj); st["sessionLifetimeSeconds"] != 7200.0 || st["session_lifetime_seconds"] != nil {
+			t.Errorf("settings after a snake_case settings PATCH = %v", st)
+		}
+		r = s.ok(t, s.acmeTok, "PATCH", path, map[string]any{"name": "Acme", "settings": map[string]any{"sessionLifetimeSeconds": 3600, "ssoEnabled": false}}, http.StatusOK)
+		if got := r.header.Get("Deprecation"); got != "" {
+			t.Errorf("Deprecation = %q for camelCase settings members, want none", got)
+		}
+		if st := settingsOf(r.obj); st["sessionLifetimeSeconds"] != 3600.0 || st["ssoEnabled"] != false || r.obj["name"] != "Acme" {
+			t.Errorf("organization after a camelCase settings PATCH = %v", r.obj)
+		}
+
+		before := s.ok(t, s.acmeTok, "GET", path, nil, http.StatusOK)
+		for _, tc := range []struct {
+			name  string
+			body  any
+			field string
+		}{
+			{"not an object", map[string]any{"settings": 5}, "settings"},
+			{"unknown member", map[string]any{"settings": map[string]any{"issuer": "x"}}, "settings.issuer"},
+			{"name is not a setting", map[string]any{"settings": map[string]any{"name": "x"}}, "settings.name"},
+			{"given inside and outside", map[string]any{"ssoEnabled": true, "settings": map[string]any{"ssoEnabled": false}}, "ssoEnabled"},
+			{"old and new name inside", map[string]any{"settings": map[string]any{"ssoEnabled": true, "sso_enabled": false}}, "ssoEnabled"},
+			{"bad value inside", map[string]any{"settings": map[string]any{"sessionLifetimeSeconds": "1.5"}}, "sessionLifetimeSeconds"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				wantError(t, s.do(t, s.acmeTok, "PATCH", path, tc.body), http.StatusBadRequest, "invalid_request", tc.field)
+				s.unchanged(t, path, before)
+			})
 		}
 	})
 }

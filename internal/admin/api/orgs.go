@@ -79,9 +79,14 @@ func (a *API) getOrg(c *call) (int, any, error) {
 	return http.StatusOK, a.org(c.org), nil
 }
 
+// orgSettings are the members of an organization's settings: given at the
+// top level of an update, or inside "settings" as answers show them.
+var orgSettings = []string{"ssoEnabled", "sessionLifetimeSeconds", "ticketLifetimeSeconds", "authRedirectUrl", "loginMethod", "mfa"}
+
 var orgFields = fieldSpec{
-	writable: []string{"name", "ssoEnabled", "sessionLifetimeSeconds", "ticketLifetimeSeconds", "authRedirectUrl", "loginMethod", "mfa"},
-	readOnly: []string{"id", "issuer", "settings", "createdAt", "updatedAt"},
+	writable: append([]string{"name"}, orgSettings...),
+	readOnly: []string{"id", "issuer", "createdAt", "updatedAt"},
+	nested:   map[string][]string{"settings": orgSettings},
 }
 
 func (a *API) updateOrg(c *call) (int, any, error) {

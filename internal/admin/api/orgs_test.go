@@ -22,7 +22,7 @@ func TestPatchOrg_ChangesSettings(t *testing.T) {
 	eachBackend(t, func(t *testing.T, s *adminServer) {
 		got := s.ok(t, s.acmeTok, "GET", "/api/admin/orgs/acme", nil, http.StatusOK).obj
 		wantKeys(t, "organization", got, "id", "name", "issuer", "settings", "createdAt", "updatedAt")
-		if st := settingsOf(got); st["sso_enabled"] != true || st["session_lifetime_seconds"] != 36000.0 {
+		if st := settingsOf(got); st["ssoEnabled"] != true || st["sessionLifetimeSeconds"] != 36000.0 {
 			t.Errorf("new organization = %v, want SSO on, 36000 s", got)
 		}
 		if got["issuer"] != s.inst.Issuer("acme") {
@@ -44,11 +44,11 @@ func TestPatchOrg_ChangesSettings(t *testing.T) {
 				// Start from a different value so each case proves a change.
 				s.ok(t, s.acmeTok, "PATCH", "/api/admin/orgs/acme", map[string]any{"sessionLifetimeSeconds": 3600 + i}, http.StatusOK)
 				r := s.ok(t, s.acmeTok, "PATCH", "/api/admin/orgs/acme", map[string]any{"sessionLifetimeSeconds": tt.in}, http.StatusOK).obj
-				if got := settingsOf(r)["session_lifetime_seconds"]; got != 1296000.0 {
+				if got := settingsOf(r)["sessionLifetimeSeconds"]; got != 1296000.0 {
 					t.Errorf("PATCH answered %v; want 1296000", got)
 				}
 				again := s.ok(t, s.acmeTok, "GET", "/api/admin/orgs/acme", nil, http.StatusOK).obj
-				if got := settingsOf(again)["session_lifetime_seconds"]; got != 1296000.0 {
+				if got := settingsOf(again)["sessionLifetimeSeconds"]; got != 1296000.0 {
 					t.Errorf("GET after PATCH = %v", got)
 				}
 			})
@@ -62,8 +62,8 @@ func TestPatchOrg_ChangesSettings(t *testing.T) {
 			t.Errorf("name = %v", r["name"])
 		}
 		want := map[string]any{
-			"sso_enabled": false, "ticket_lifetime_seconds": 600.0,
-			"auth_redirect_url": "https://acme.example/login", "login_method": "platform", "session_lifetime_seconds": 1296000.0,
+			"ssoEnabled": false, "ticketLifetimeSeconds": 600.0,
+			"authRedirectUrl": "https://acme.example/login", "loginMethod": "platform", "sessionLifetimeSeconds": 1296000.0,
 		}
 		for k, v := range want {
 			if settingsOf(r)[k] != v {

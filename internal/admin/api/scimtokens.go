@@ -17,38 +17,15 @@ import (
 // the CLI's default --expires 365d).
 const defaultSCIMTokenLifetime = 365 * 24 * time.Hour
 
-// scimTokenJSON describes a SCIM token; never the token or its hash.
-type scimTokenJSON struct {
-	ID          string  `json:"id"`
-	Org         string  `json:"org"`
-	Description string  `json:"description"`
-	State       string  `json:"state"`
-	CreatedAt   string  `json:"createdAt"`
-	ExpiresAt   *string `json:"expiresAt"`
-	LastUsedAt  *string `json:"lastUsedAt"`
-	RevokedAt   *string `json:"revokedAt"`
-}
-
 // scimTokenCreatedJSON is answered on create: the token, shown this once.
 type scimTokenCreatedJSON struct {
-	scimTokenJSON
+	resource.SCIMToken
 	Token   string `json:"token"`
 	BaseURL string `json:"baseUrl"`
 }
 
-func optStamp(t time.Time) *string {
-	if t.IsZero() {
-		return nil
-	}
-	s := resource.Stamp(t)
-	return &s
-}
-
-func (a *API) toSCIMTokenJSON(t *domain.SCIMToken) scimTokenJSON {
-	return scimTokenJSON{
-		ID: t.ID, Org: t.OrgID, Description: t.Description, State: directory.SCIMTokenState(t, a.now()),
-		CreatedAt: resource.Stamp(t.CreatedAt), ExpiresAt: optStamp(t.ExpiresAt), LastUsedAt: optStamp(t.LastUsedAt), RevokedAt: optStamp(t.RevokedAt),
-	}
+func (a *API) toSCIMTokenJSON(t *domain.SCIMToken) resource.SCIMToken {
+	return resource.NewSCIMToken(t, a.now())
 }
 
 func (a *API) listSCIMTokens(c *call) (int, any, error) {
@@ -56,7 +33,7 @@ func (a *API) listSCIMTokens(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	out := make([]scimTokenJSON, 0, len(ts))
+	out := make([]resource.SCIMToken, 0, len(ts))
 	for _, t := range ts {
 		out = append(out, a.toSCIMTokenJSON(t))
 	}
@@ -95,7 +72,7 @@ func (a *API) createSCIMToken(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	c.target, c.changeAudited = t.ID, true
-	return http.StatusCreated, scimTokenCreatedJSON{scimTokenJSON: a.toSCIMTokenJSON(t), Token: plain,
+	return http.StatusCreated, scimTokenCreatedJSON{SCIMToken: a.toSCIMTokenJSON(t), Token: plain,
 		BaseURL: request.Issuer(c.r.Context()) + "/scim/v2"}, nil
 }
 

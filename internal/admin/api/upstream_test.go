@@ -293,8 +293,8 @@ func TestUpstream_DeleteAndLoginMethod(t *testing.T) {
 		s.unchanged(t, orgPath, before)
 
 		s.createUpstream(t, "https://idp.acme.example/")
-		if got := s.ok(t, s.acmeTok, "PATCH", orgPath, map[string]any{"loginMethod": "upstream"}, http.StatusOK).obj; settingsOf(got)["login_method"] != "upstream" {
-			t.Errorf("login_method = %v", settingsOf(got)["login_method"])
+		if got := s.ok(t, s.acmeTok, "PATCH", orgPath, map[string]any{"loginMethod": "upstream"}, http.StatusOK).obj; settingsOf(got)["loginMethod"] != "upstream" {
+			t.Errorf("loginMethod = %v", settingsOf(got)["loginMethod"])
 		}
 		// Other settings still change while upstream login is on.
 		s.ok(t, s.acmeTok, "PATCH", orgPath, map[string]any{"name": "Acme Corp"}, http.StatusOK)

@@ -9,7 +9,7 @@ import (
 	"github.com/latchkey/latchkey/internal/password"
 )
 
-var userKeys = []string{"userName", "sub", "name", "email", "emailVerified", "picture", "role", "disabled", "createdAt", "updatedAt"}
+var userKeys = []string{"userName", "sub", "name", "email", "emailVerified", "picture", "role", "disabled", "hasPassword", "createdAt", "updatedAt"}
 
 func TestUsers_CreateReadUpdateDelete(t *testing.T) {
 	eachBackend(t, func(t *testing.T, s *adminServer) {

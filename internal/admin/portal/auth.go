@@ -131,16 +131,11 @@ type portalClaims struct {
 // enabled ADMIN users only.
 func (p *Portal) callback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	org, ok := p.pathOrg(w, r)
+	if !ok {
+		return
+	}
 	orgID := r.PathValue("org")
-	org, err := p.Directory.GetOrg(ctx, orgID)
-	if errors.Is(err, store.ErrNotFound) {
-		p.notFound(w, r)
-		return
-	}
-	if err != nil {
-		p.internalError(w, r, "load organization", err)
-		return
-	}
 	q := r.URL.Query()
 	pl, ok := p.readPendingLogin(r)
 	if !ok || pl.Org != orgID || subtle.ConstantTimeCompare([]byte(pl.State), []byte(q.Get("state"))) != 1 {

@@ -192,33 +192,52 @@ type orgRequest struct {
 	org   *domain.Organization
 }
 
+// pathOrg loads the organization in the path; when it cannot, it answers
+// (404 for an unknown one) and returns false.
+func (p *Portal) pathOrg(w http.ResponseWriter, r *http.Request) (*domain.Organization, bool) {
+	org, err := p.Directory.GetOrg(r.Context(), r.PathValue("org"))
+	if errors.Is(err, store.ErrNotFound) {
+		p.notFound(w, r)
+		return nil, false
+	}
+	if err != nil {
+		p.internalError(w, r, "load organization", err)
+		return nil, false
+	}
+	return org, true
+}
+
+// signedIn returns the admin signed in to the portal. Without one it
+// answers, and returns false: a page (GET) starts a sign-in at the
+// organization org, a form says the session ended and nothing was saved.
+func (p *Portal) signedIn(w http.ResponseWriter, r *http.Request, org string) (*admin, bool) {
+	a, err := p.current(r.Context(), r)
+	if err != nil {
+		p.internalError(w, r, "portal session", err)
+		return nil, false
+	}
+	if a != nil {
+		return a, true
+	}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		p.startSignIn(w, r, org, r.URL.RequestURI())
+		return nil, false
+	}
+	p.errorPage(w, r, http.StatusUnauthorized, "Signed out", "Your portal session has ended; nothing was saved. Sign in again and repeat the change.")
+	return nil, false
+}
+
 // orgPage wraps a handler of an organization's portal: it loads the org,
 // requires a live session that may see it (else sign-in, or 404 for the
 // admin of another org), and for POSTs the session's CSRF token.
 func (p *Portal) orgPage(h func(*orgRequest)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		orgID := r.PathValue("org")
-		org, err := p.Directory.GetOrg(ctx, orgID)
-		if errors.Is(err, store.ErrNotFound) {
-			p.notFound(w, r)
+		org, ok := p.pathOrg(w, r)
+		if !ok {
 			return
 		}
-		if err != nil {
-			p.internalError(w, r, "load organization", err)
-			return
-		}
-		a, err := p.current(ctx, r)
-		if err != nil {
-			p.internalError(w, r, "portal session", err)
-			return
-		}
-		if a == nil {
-			if r.Method == http.MethodGet || r.Method == http.MethodHead {
-				p.startSignIn(w, r, org.ID, r.URL.RequestURI())
-				return
-			}
-			p.errorPage(w, r, http.StatusUnauthorized, "Signed out", "Your portal session has ended; nothing was saved. Sign in again and repeat the change.")
+		a, ok := p.signedIn(w, r, org.ID)
+		if !ok {
 			return
 		}
 		if !a.Operator && a.sess.OrgID != org.ID {
@@ -242,17 +261,8 @@ func (p *Portal) orgPage(h func(*orgRequest)) http.HandlerFunc {
 // operatorPage is orgPage for the operators' pages at /admin/.
 func (p *Portal) operatorPage(h func(w http.ResponseWriter, r *http.Request, a *admin)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		a, err := p.current(r.Context(), r)
-		if err != nil {
-			p.internalError(w, r, "portal session", err)
-			return
-		}
-		if a == nil {
-			if r.Method == http.MethodGet || r.Method == http.MethodHead {
-				p.startSignIn(w, r, directory.OperatorOrgID, r.URL.RequestURI())
-				return
-			}
-			p.errorPage(w, r, http.StatusUnauthorized, "Signed out", "Your portal session has ended; nothing was saved. Sign in again and repeat the change.")
+		a, ok := p.signedIn(w, r, directory.OperatorOrgID)
+		if !ok {
 			return
 		}
 		if !a.Operator {

@@ -37,22 +37,38 @@ func NonNil(v []string) []string {
 	return v
 }
 
-// Org is an organization with its settings. The settings object keeps the
-// member names `org show --json` has always printed (sso_enabled,
-// session_lifetime_seconds, ticket_lifetime_seconds, auth_redirect_url,
-// login_method): scripts read them.
+// Org is an organization with its settings.
 type Org struct {
-	ID        string             `json:"id"`
-	Name      string             `json:"name"`
-	Issuer    string             `json:"issuer"`
-	Settings  domain.OrgSettings `json:"settings"`
-	CreatedAt string             `json:"createdAt"`
-	UpdatedAt string             `json:"updatedAt"`
+	ID        string      `json:"id"`
+	Name      string      `json:"name"`
+	Issuer    string      `json:"issuer"`
+	Settings  OrgSettings `json:"settings"`
+	CreatedAt string      `json:"createdAt"`
+	UpdatedAt string      `json:"updatedAt"`
+}
+
+// OrgSettings is an organization's settings. Its members are named as the
+// admin API's update request names them (sessionLifetimeSeconds …); the
+// first release's snake_case names (session_lifetime_seconds …) are still
+// accepted in requests for one release, never printed.
+type OrgSettings struct {
+	SSOEnabled             bool   `json:"ssoEnabled"`
+	SessionLifetimeSeconds int64  `json:"sessionLifetimeSeconds"`
+	TicketLifetimeSeconds  int64  `json:"ticketLifetimeSeconds"`
+	AuthRedirectURL        string `json:"authRedirectUrl"`
+	LoginMethod            string `json:"loginMethod"`
+	MFA                    string `json:"mfa"`
+}
+
+// NewOrgSettings shows s.
+func NewOrgSettings(s domain.OrgSettings) OrgSettings {
+	return OrgSettings{SSOEnabled: s.SSOEnabled, SessionLifetimeSeconds: s.SessionLifetimeSeconds, TicketLifetimeSeconds: s.TicketLifetimeSeconds,
+		AuthRedirectURL: s.AuthRedirectURL, LoginMethod: s.LoginMethod, MFA: s.MFA}
 }
 
 // NewOrg shows o, whose issuer URL is issuer.
 func NewOrg(o *domain.Organization, issuer string) Org {
-	return Org{ID: o.ID, Name: o.Name, Issuer: issuer, Settings: o.Settings, CreatedAt: Stamp(o.CreatedAt), UpdatedAt: Stamp(o.UpdatedAt)}
+	return Org{ID: o.ID, Name: o.Name, Issuer: issuer, Settings: NewOrgSettings(o.Settings), CreatedAt: Stamp(o.CreatedAt), UpdatedAt: Stamp(o.UpdatedAt)}
 }
 
 // OrgCreated is shown once, on create: it carries the API key.
@@ -72,7 +88,7 @@ type APIKey struct {
 	PreviousKeyExpiresAt *string `json:"previousKeyExpiresAt,omitempty"`
 }
 
-// User is a user; never the password or its hash.
+// User is a user; never the password or its hash, only whether there is one.
 type User struct {
 	UserName      string `json:"userName"`
 	Sub           string `json:"sub"`
@@ -82,23 +98,29 @@ type User struct {
 	Picture       string `json:"picture"`
 	Role          string `json:"role"`
 	Disabled      bool   `json:"disabled"`
-	CreatedAt     string `json:"createdAt"`
-	UpdatedAt     string `json:"updatedAt"`
+	// HasPassword says whether the user can sign in with a password.
+	HasPassword bool   `json:"hasPassword"`
+	CreatedAt   string `json:"createdAt"`
+	UpdatedAt   string `json:"updatedAt"`
 }
 
 // NewUser shows u.
 func NewUser(u *domain.User) User {
 	return User{
 		UserName: u.UserName, Sub: u.Sub, Name: u.Name, Email: u.Email, EmailVerified: u.EmailVerified,
-		Picture: u.Picture, Role: u.Role, Disabled: u.Disabled, CreatedAt: Stamp(u.CreatedAt), UpdatedAt: Stamp(u.UpdatedAt),
+		Picture: u.Picture, Role: u.Role, Disabled: u.Disabled, HasPassword: u.PasswordHash != "", CreatedAt: Stamp(u.CreatedAt), UpdatedAt: Stamp(u.UpdatedAt),
 	}
 }
 
-// App is an application; never its secret or hash.
+// App is an application; never its secret or hash, only whether there is
+// one.
 type App struct {
-	ClientID               string   `json:"clientId"`
-	Name                   string   `json:"name"`
-	Public                 bool     `json:"public"`
+	ClientID string `json:"clientId"`
+	Name     string `json:"name"`
+	Public   bool   `json:"public"`
+	// HasClientSecret is true for a confidential application, false for a
+	// public one.
+	HasClientSecret        bool     `json:"hasClientSecret"`
 	RedirectURIs           []string `json:"redirectUris"`
 	PostLogoutRedirectURIs []string `json:"postLogoutRedirectUris"`
 	BackchannelLogoutURI   string   `json:"backchannelLogoutUri"`
@@ -118,7 +140,7 @@ type App struct {
 // NewApp shows a.
 func NewApp(a *domain.Application) App {
 	return App{
-		ClientID: a.ClientID, Name: a.Name, Public: a.Public,
+		ClientID: a.ClientID, Name: a.Name, Public: a.Public, HasClientSecret: len(a.SecretHash) > 0,
 		RedirectURIs: NonNil(a.RedirectURIs), PostLogoutRedirectURIs: NonNil(a.PostLogoutRedirectURIs),
 		BackchannelLogoutURI: a.BackchannelLogoutURI, GrantTypes: NonNil(a.GrantTypes),
 		AccessTokenLifetime: a.AccessTokenLifetime, IDTokenLifetime: a.IDTokenLifetime, RefreshTokenLifetime: a.RefreshTokenLifetime,
@@ -274,7 +296,12 @@ func NewSession(s *domain.Session) Session {
 type AdminToken struct {
 	ID string `json:"id"`
 	// Org is null for an operator token, valid for every organization.
-	Org         *string `json:"org"`
+	Org *string `json:"org"`
+	TokenLife
+}
+
+// TokenLife is what a bearer token is for and where it stands.
+type TokenLife struct {
 	Description string  `json:"description"`
 	State       string  `json:"state"`
 	CreatedAt   string  `json:"createdAt"`
@@ -283,14 +310,31 @@ type AdminToken struct {
 	RevokedAt   *string `json:"revokedAt"`
 }
 
+func newTokenLife(description, state string, created, expires, lastUsed, revoked time.Time) TokenLife {
+	return TokenLife{Description: description, State: state,
+		CreatedAt: Stamp(created), ExpiresAt: OptStamp(expires), LastUsedAt: OptStamp(lastUsed), RevokedAt: OptStamp(revoked)}
+}
+
 // NewAdminToken shows t as it stands at now.
 func NewAdminToken(t *domain.AdminToken, now time.Time) AdminToken {
 	var org *string
 	if t.OrgID != "" {
 		org = &t.OrgID
 	}
-	return AdminToken{
-		ID: t.ID, Org: org, Description: t.Description, State: directory.AdminTokenState(t, now),
-		CreatedAt: Stamp(t.CreatedAt), ExpiresAt: OptStamp(t.ExpiresAt), LastUsedAt: OptStamp(t.LastUsedAt), RevokedAt: OptStamp(t.RevokedAt),
-	}
+	return AdminToken{ID: t.ID, Org: org,
+		TokenLife: newTokenLife(t.Description, directory.AdminTokenState(t, now), t.CreatedAt, t.ExpiresAt, t.LastUsedAt, t.RevokedAt)}
+}
+
+// SCIMToken describes an organization's SCIM token without the token or
+// its hash.
+type SCIMToken struct {
+	ID  string `json:"id"`
+	Org string `json:"org"`
+	TokenLife
+}
+
+// NewSCIMToken shows t as it stands at now.
+func NewSCIMToken(t *domain.SCIMToken, now time.Time) SCIMToken {
+	return SCIMToken{ID: t.ID, Org: t.OrgID,
+		TokenLife: newTokenLife(t.Description, directory.SCIMTokenState(t, now), t.CreatedAt, t.ExpiresAt, t.LastUsedAt, t.RevokedAt)}
 }
