@@ -143,7 +143,7 @@ func (s *Service) authenticate(c *call, action string) bool {
 		s.internalError(c, err)
 		return false
 	}
-	s.log().Info("scim: token refused", "request_id", s.requestID(c.r), "org", c.org, "action", action, "reason", result, "client_ip", request.ClientIP(c.r))
+	s.log().InfoContext(c.r.Context(), "scim: token refused", "org", c.org, "action", action, "reason", result, "client_ip", request.ClientIP(c.r))
 	if tok != nil {
 		// A real token of this organization stopped working: its admins
 		// should see who still uses it.
@@ -264,7 +264,7 @@ func (s *Service) fail(c *call, action string, err error) {
 
 func (s *Service) internalError(c *call, err error) {
 	id := s.requestID(c.r)
-	s.log().Error("scim: internal error", "request_id", id, "org", c.org, "method", c.r.Method, "path", c.r.URL.Path, "err", err)
+	s.log().ErrorContext(c.r.Context(), "scim: internal error", "org", c.org, "method", c.r.Method, "path", c.r.URL.Path, "err", err)
 	writeError(c.w, &Error{Status: http.StatusInternalServerError, Detail: "something went wrong on the server (reference " + id + ")"})
 }
 

@@ -150,14 +150,14 @@ func (p *Portal) callback(w http.ResponseWriter, r *http.Request) {
 	xctx := context.WithValue(ctx, oauth2.HTTPClient, p.backChannelClient())
 	tok, err := p.oauthConfig(orgID).Exchange(xctx, q.Get("code"), oauth2.VerifierOption(pl.Verifier))
 	if err != nil {
-		p.Log.Warn("admin portal: code exchange failed", "org", orgID, "err", err, "request_id", p.requestID(r))
+		p.Log.WarnContext(r.Context(), "admin portal: code exchange failed", "org", orgID, "err", err)
 		p.errorPage(w, r, http.StatusBadRequest, "Sign-in failed", "The sign-in could not be completed. Open the portal again to sign in.")
 		return
 	}
 	rawID, _ := tok.Extra("id_token").(string)
 	idt, err := p.verifier(orgID).Verify(oidc.ClientContext(ctx, p.backChannelClient()), rawID)
 	if err != nil || subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(pl.Nonce)) != 1 {
-		p.Log.Warn("admin portal: id_token refused", "org", orgID, "err", err, "request_id", p.requestID(r))
+		p.Log.WarnContext(r.Context(), "admin portal: id_token refused", "org", orgID, "err", err)
 		p.errorPage(w, r, http.StatusBadRequest, "Sign-in failed", "The sign-in could not be verified. Open the portal again to sign in.")
 		return
 	}

@@ -155,7 +155,7 @@ func (p *Portal) requestID(r *http.Request) string {
 
 func (p *Portal) internalError(w http.ResponseWriter, r *http.Request, what string, err error) {
 	if p.Log != nil {
-		p.Log.Error("admin portal: "+what, "err", err, "request_id", p.requestID(r), "path", r.URL.Path)
+		p.Log.ErrorContext(r.Context(), "admin portal: "+what, "err", err, "path", r.URL.Path)
 	}
 	v := &view{Title: "Something went wrong", Data: map[string]string{
 		"Message": "The portal could not complete this request. Nothing further was changed.", "Ref": p.requestID(r)}}
