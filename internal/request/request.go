@@ -12,6 +12,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/latchkey/latchkey/internal/domain"
 )
@@ -106,4 +107,20 @@ func WithOrg(ctx context.Context, publicURL string, org *domain.Organization) co
 	}
 	i.org, i.issuer = org, domain.IssuerURL(publicURL, org.ID)
 	return ctx
+}
+
+// Bearer returns the token of the request's one `Authorization: Bearer`
+// header (RFC 6750 §2.1). Two Authorization headers, another scheme or an
+// empty token are no token.
+func Bearer(r *http.Request) (string, bool) {
+	vals := r.Header.Values("Authorization")
+	if len(vals) != 1 {
+		return "", false
+	}
+	scheme, tok, ok := strings.Cut(strings.TrimSpace(vals[0]), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
 }

@@ -41,3 +41,31 @@ func TestClientIP_PrefersTheAddressTheFrontDoorFound(t *testing.T) {
 		t.Errorf("ClientIP = %q, want 203.0.113.7", got)
 	}
 }
+
+func TestBearer_TakesOneBearerHeaderOnly(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		headers []string
+		want    string
+		ok      bool
+	}{
+		{"bearer", []string{"Bearer abc"}, "abc", true},
+		{"scheme is case-insensitive, spaces trimmed", []string{"  bearer   abc  "}, "abc", true},
+		{"none", nil, "", false},
+		{"basic", []string{"Basic YTpi"}, "", false},
+		{"empty token", []string{"Bearer   "}, "", false},
+		{"no token", []string{"Bearer"}, "", false},
+		{"two headers", []string{"Bearer abc", "Bearer def"}, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			for _, h := range tc.headers {
+				r.Header.Add("Authorization", h)
+			}
+			got, ok := request.Bearer(r)
+			if got != tc.want || ok != tc.ok {
+				t.Fatalf("Bearer = %q, %v; want %q, %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}

@@ -113,7 +113,7 @@ func (s *Service) handle(mux *http.ServeMux, pattern, action string, h endpoint)
 // authenticate checks the bearer token against the path's organization.
 // Unknown organizations and unknown tokens get the same answer.
 func (s *Service) authenticate(c *call, action string) bool {
-	plain, ok := bearer(c.r)
+	plain, ok := request.Bearer(c.r)
 	if !ok {
 		c.w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey-scim"`)
 		writeError(c.w, &Error{Status: http.StatusUnauthorized, Detail: "a SCIM token is required: Authorization: Bearer <token> (create one with `latchkey scim token create`)"})
@@ -153,19 +153,6 @@ func (s *Service) authenticate(c *call, action string) bool {
 	c.w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey-scim", error="invalid_token"`)
 	writeError(c.w, &Error{Status: http.StatusUnauthorized, Detail: detail})
 	return false
-}
-
-func bearer(r *http.Request) (string, bool) {
-	vals := r.Header.Values("Authorization")
-	if len(vals) != 1 {
-		return "", false
-	}
-	scheme, tok, ok := strings.Cut(strings.TrimSpace(vals[0]), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	tok = strings.TrimSpace(tok)
-	return tok, tok != ""
 }
 
 // unknown answers paths and methods no endpoint serves.

@@ -164,7 +164,7 @@ func (a *API) pathOrg(c *call) (*domain.Organization, error) {
 // returns false.
 func (a *API) authenticate(w http.ResponseWriter, r *http.Request, action string) (*domain.AdminToken, bool) {
 	const realm = `Bearer realm="latchkey-admin"`
-	plain, ok := bearer(r)
+	plain, ok := request.Bearer(r)
 	if !ok {
 		w.Header().Set("WWW-Authenticate", realm)
 		writeError(w, &apiError{status: http.StatusUnauthorized, code: "unauthorized",
@@ -197,20 +197,6 @@ func (a *API) authenticate(w http.ResponseWriter, r *http.Request, action string
 	w.Header().Set("WWW-Authenticate", realm+`, error="invalid_token", error_description="`+message+`"`)
 	writeError(w, &apiError{status: http.StatusUnauthorized, code: "unauthorized", message: message})
 	return nil, false
-}
-
-// bearer extracts the token of an `Authorization: Bearer` header.
-func bearer(r *http.Request) (string, bool) {
-	vals := r.Header.Values("Authorization")
-	if len(vals) != 1 {
-		return "", false
-	}
-	scheme, tok, ok := strings.Cut(strings.TrimSpace(vals[0]), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	tok = strings.TrimSpace(tok)
-	return tok, tok != ""
 }
 
 // unknownEndpoint answers paths and methods under the prefix that no
