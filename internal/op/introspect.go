@@ -47,7 +47,7 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	}
 	inactive := introspection{Active: false}
 	if tok == nil || tok.ClientID != app.ClientID || !tok.Usable(p.now()) {
-		oauth.WriteJSON(w, http.StatusOK, inactive)
+		writeJSON(w, http.StatusOK, inactive.appendJSON)
 		return
 	}
 	resp := introspection{
@@ -62,10 +62,10 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	if tok.UserSub != "" {
 		user, err := p.Store.GetUser(ctx, org.ID, tok.UserSub)
 		if err != nil || user.Disabled {
-			oauth.WriteJSON(w, http.StatusOK, inactive)
+			writeJSON(w, http.StatusOK, inactive.appendJSON)
 			return
 		}
 		resp.Subject, resp.Username = user.Sub, user.UserName
 	}
-	oauth.WriteJSON(w, http.StatusOK, resp)
+	writeJSON(w, http.StatusOK, resp.appendJSON)
 }
