@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 )
 
 // Error is a protocol error (RFC 6749 §4.1.2.1, §5.2; OIDC Core §3.1.2.6).
@@ -64,9 +63,7 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 
 // WriteJSONBody is WriteJSON for a body the caller has already encoded.
 func WriteJSONBody(w http.ResponseWriter, status int, body []byte) {
-	h := w.Header()
-	setJSONHeaders(h)
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	setJSONHeaders(w.Header())
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

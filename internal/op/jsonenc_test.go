@@ -2,10 +2,15 @@ package op
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
 	"encoding/json"
 	"net/http/httptest"
-	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/latchkey/latchkey/internal/domain"
 )
 
 // sortedJSON is v as a JWT library encodes a claim set: json.Marshal, then
@@ -102,14 +107,26 @@ func FuzzEncoders(f *testing.F) {
 	})
 }
 
-func TestWriteJSON_ContentLengthAndNoStore(t *testing.T) {
+func TestWriteJSON_NoStore(t *testing.T) {
 	w := httptest.NewRecorder()
 	tr := tokenResponse{AccessToken: "a", TokenType: "Bearer", ExpiresIn: 300}
 	writeJSON(w, 200, tr.appendJSON)
 	want, _ := json.Marshal(tr)
 	want = append(want, '\n')
 	if w.Body.String() != string(want) || w.Header().Get("Content-Type") != "application/json" || w.Header().Get("Cache-Control") != "no-store" ||
-		w.Header().Get("Pragma") != "no-cache" || w.Header().Get("Content-Length") != strconv.Itoa(len(want)) || w.Code != 200 {
+		w.Header().Get("Pragma") != "no-cache" || w.Code != 200 {
 		t.Fatalf("%d %v %q", w.Code, w.Header(), w.Body.String())
+	}
+}
+
+func TestAtHash_LeftHalfOfTheAlgorithmsHash(t *testing.T) {
+	for _, tok := range []string{"", "short", strings.Repeat("t", 43), strings.Repeat("j", 64), strings.Repeat("J", 900)} {
+		s256, s512 := sha256.Sum256([]byte(tok)), sha512.Sum512([]byte(tok))
+		for alg, want := range map[string]string{domain.AlgRS256: base64.RawURLEncoding.EncodeToString(s256[:16]),
+			domain.AlgES256: base64.RawURLEncoding.EncodeToString(s256[:16]), domain.AlgEdDSA: base64.RawURLEncoding.EncodeToString(s512[:32])} {
+			if got := atHash(alg, tok); got != want {
+				t.Fatalf("%s %d: got %s want %s", alg, len(tok), got, want)
+			}
+		}
 	}
 }

@@ -108,7 +108,10 @@ func atHash(alg, accessToken string) string {
 		sum := sha256.Sum256(stringBytes(accessToken))
 		half = sum[:sha256.Size/2]
 	}
-	return base64.RawURLEncoding.EncodeToString(half)
+	var out [43]byte // base64url of at most 32 bytes, unpadded
+	n := base64.RawURLEncoding.EncodedLen(len(half))
+	base64.RawURLEncoding.Encode(out[:n], half)
+	return string(out[:n])
 }
 
 // stringBytes is s as bytes for hashing, copied on the stack when it is
@@ -164,7 +167,8 @@ func (p *Provider) mint(ctx context.Context, g *grant) (*tokenResponse, []*domai
 	}
 	at := base
 	at.Hash, at.Kind, at.ExpiresAt = secret.Hash(access), domain.TokenAccess, atExp
-	tokens := []*domain.Token{&at}
+	tokens := make([]*domain.Token, 1, 2)
+	tokens[0] = &at
 	resp := &tokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: int64(atExp.Sub(now).Seconds()), Scope: g.scope}
 
 	if g.refresh {
