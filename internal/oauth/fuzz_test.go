@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -55,5 +56,41 @@ func FuzzParseRequest(f *testing.F) {
 		_ = ParseScope(p.Get("scope"))
 		_ = ValidPKCEValue(p.Get("code_challenge"))
 		_, _ = url.ParseQuery(query)
+	})
+}
+
+// oldParse is how parameters were read before they were decoded straight
+// into Params: url.ParseQuery, then one value per name.
+func oldParse(s string) (Params, bool) {
+	vals, err := url.ParseQuery(s)
+	if err != nil {
+		return nil, false
+	}
+	p := Params{}
+	for k, vs := range vals {
+		if len(vs) > 1 || !utf8.ValidString(k) || !utf8.ValidString(vs[0]) || len(vs[0]) > MaxParamLen {
+			return nil, false
+		}
+		p[k] = vs[0]
+	}
+	return p, true
+}
+
+// FuzzParseParams checks that the parameter decoder accepts exactly what
+// url.ParseQuery and the one-value rules accept, with the same values.
+func FuzzParseParams(f *testing.F) {
+	for _, s := range []string{"", "a=1&b=2", "a=1&a=2", "a;b=1", "a=%zz", "=x&&y", "k=%ff", "x=" + strings.Repeat("a", MaxParamLen+1),
+		"redirect_uri=https%3A%2F%2Fapp%2Fcb&scope=openid+profile", strings.Repeat("&", maxParams), strings.Repeat("a&", maxParams)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, ok := oldParse(s)
+		got, perr := parseParams(s, "malformed")
+		if ok != (perr == nil) {
+			t.Fatalf("%q: accepted %v, want %v (%v)", s, perr == nil, ok, perr)
+		}
+		if ok && !maps.Equal(got, want) {
+			t.Fatalf("%q: got %v want %v", s, got, want)
+		}
 	})
 }

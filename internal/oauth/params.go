@@ -31,11 +31,7 @@ func (p Params) Get(k string) string { return p[k] }
 
 // ParseQuery reads the URL query of r.
 func ParseQuery(r *http.Request) (Params, *Error) {
-	vals, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return nil, InvalidRequest("the query string is malformed")
-	}
-	return single(vals)
+	return parseParams(r.URL.RawQuery, "the query string is malformed")
 }
 
 // ParseForm reads an application/x-www-form-urlencoded body of at most
@@ -44,8 +40,7 @@ func ParseForm(w http.ResponseWriter, r *http.Request) (Params, *Error) {
 	if r.Method != http.MethodPost {
 		return nil, InvalidRequest("use POST")
 	}
-	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || ct != "application/x-www-form-urlencoded" {
+	if !isFormContentType(r.Header.Get("Content-Type")) {
 		return nil, InvalidRequest("the body must be application/x-www-form-urlencoded")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFormBytes))
@@ -56,11 +51,19 @@ func ParseForm(w http.ResponseWriter, r *http.Request) (Params, *Error) {
 		}
 		return nil, InvalidRequest("the body could not be read")
 	}
-	vals, err := url.ParseQuery(string(body))
-	if err != nil {
-		return nil, InvalidRequest("the body is not valid form encoding")
+	return parseParams(string(body), "the body is not valid form encoding")
+}
+
+const formContentType = "application/x-www-form-urlencoded"
+
+// isFormContentType reports whether a Content-Type header names a form
+// body; the plain value every client sends needs no parsing.
+func isFormContentType(h string) bool {
+	if h == formContentType {
+		return true
 	}
-	return single(vals)
+	ct, _, err := mime.ParseMediaType(h)
+	return err == nil && ct == formContentType
 }
 
 // ParseRequest reads GET query or POST form parameters (authorization and
@@ -72,20 +75,50 @@ func ParseRequest(w http.ResponseWriter, r *http.Request) (Params, *Error) {
 	return ParseQuery(r)
 }
 
-func single(vals url.Values) (Params, *Error) {
-	p := make(Params, len(vals))
-	for k, vs := range vals {
-		if len(vs) > 1 {
-			return nil, InvalidRequest("parameter %q is given more than once", k)
+// maxParams is the most parameters url.ParseQuery accepts.
+const maxParams = 10000
+
+// parseParams decodes s as url.ParseQuery does, straight into Params: a
+// malformed encoding anywhere is reported as malformed; otherwise a
+// repeated, over-long or invalid UTF-8 parameter is refused.
+func parseParams(s, malformed string) (Params, *Error) {
+	n := strings.Count(s, "&") + 1
+	if n > maxParams {
+		return nil, InvalidRequest("%s", malformed)
+	}
+	p := make(Params, min(n, 32))
+	var bad *Error
+	for s != "" {
+		var part string
+		part, s, _ = strings.Cut(s, "&")
+		if strings.Contains(part, ";") {
+			return nil, InvalidRequest("%s", malformed)
 		}
-		v := vs[0]
-		if !utf8.ValidString(k) || !utf8.ValidString(v) {
-			return nil, InvalidRequest("parameters must be valid UTF-8")
+		if part == "" {
+			continue
 		}
-		if len(v) > MaxParamLen {
-			return nil, InvalidRequest("parameter %q is longer than %d bytes", k, MaxParamLen)
+		k, v, _ := strings.Cut(part, "=")
+		k, err1 := url.QueryUnescape(k)
+		v, err2 := url.QueryUnescape(v)
+		if err1 != nil || err2 != nil {
+			return nil, InvalidRequest("%s", malformed)
 		}
-		p[k] = v
+		if bad != nil {
+			continue
+		}
+		switch _, seen := p[k]; {
+		case seen:
+			bad = InvalidRequest("parameter %q is given more than once", k)
+		case !utf8.ValidString(k) || !utf8.ValidString(v):
+			bad = InvalidRequest("parameters must be valid UTF-8")
+		case len(v) > MaxParamLen:
+			bad = InvalidRequest("parameter %q is longer than %d bytes", k, MaxParamLen)
+		default:
+			p[k] = v
+		}
+	}
+	if bad != nil {
+		return nil, bad
 	}
 	return p, nil
 }
