@@ -63,6 +63,9 @@ type cachedList struct {
 	// active is the prepared active key per algorithm, filled on first
 	// use (guarded by Keys.mu).
 	active map[string]*jwsKey
+	// public are the keys' parsed public JWKs in the order of keys, filled
+	// on first use (guarded by Keys.mu).
+	public []jose.JSONWebKey
 }
 
 // New returns Keys over st, sealing with master. now may be nil (time.Now).
@@ -305,17 +308,27 @@ func (k *Keys) JWKS(ctx context.Context, orgID string) (*jose.JSONWebKeySet, err
 	if err != nil {
 		return nil, err
 	}
+	k.mu.Lock()
+	public := c.public
+	k.mu.Unlock()
+	if public == nil {
+		public = make([]jose.JSONWebKey, len(c.keys))
+		for i, key := range c.keys {
+			if err := json.Unmarshal(key.PublicJWK, &public[i]); err != nil {
+				return nil, fmt.Errorf("decode public key %s: %w", key.KID, err)
+			}
+		}
+		k.mu.Lock()
+		c.public = public
+		k.mu.Unlock()
+	}
 	now := k.now()
-	set := &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
-	for _, key := range c.keys {
+	set := &jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(public))}
+	for i, key := range c.keys {
 		if key.State == domain.KeyRetired && !now.Before(key.ExpiresAt) {
 			continue
 		}
-		var jwk jose.JSONWebKey
-		if err := json.Unmarshal(key.PublicJWK, &jwk); err != nil {
-			return nil, fmt.Errorf("decode public key %s: %w", key.KID, err)
-		}
-		set.Keys = append(set.Keys, jwk)
+		set.Keys = append(set.Keys, public[i])
 	}
 	return set, nil
 }
