@@ -1,10 +1,14 @@
 package oauth
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -91,6 +95,34 @@ func FuzzParseParams(f *testing.F) {
 		}
 		if ok && !maps.Equal(got, want) {
 			t.Fatalf("%q: got %v want %v", s, got, want)
+		}
+	})
+}
+
+// FuzzPKCEAndScope compares the PKCE shape check, the S256 verification
+// and HasScope with their plain definitions.
+func FuzzPKCEAndScope(f *testing.F) {
+	f.Add("dBjftJeZ4CVP-mJ92K27uhbUJU1p1r_wW1gFWFOEjXk", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "openid profile")
+	f.Add(strings.Repeat("a", 128), strings.Repeat("b", 129), " openid\tgroups\n")
+	f.Add(strings.Repeat("~", 42)+"\n", "", "openidx")
+	pattern := regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`)
+	f.Fuzz(func(t *testing.T, verifier, challenge, scope string) {
+		if got, want := ValidPKCEValue(verifier), pattern.MatchString(verifier); got != want {
+			t.Fatalf("ValidPKCEValue(%q) = %v", verifier, got)
+		}
+		sum := sha256.Sum256([]byte(verifier))
+		want := pattern.MatchString(verifier) && base64.RawURLEncoding.EncodeToString(sum[:]) == challenge
+		if got := VerifyPKCE(verifier, challenge); got != want {
+			t.Fatalf("VerifyPKCE(%q, %q) = %v", verifier, challenge, got)
+		}
+		for _, s := range []string{"openid", "profile", "groups", verifier} {
+			if got, want := HasScope(scope, s), slices.Contains(strings.Fields(scope), s); got != want {
+				t.Fatalf("HasScope(%q, %q) = %v", scope, s, got)
+			}
+		}
+		// A matching pair is accepted.
+		if pattern.MatchString(verifier) && !VerifyPKCE(verifier, base64.RawURLEncoding.EncodeToString(sum[:])) {
+			t.Fatalf("VerifyPKCE refused its own challenge for %q", verifier)
 		}
 	})
 }

@@ -8,7 +8,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -172,18 +171,36 @@ func VerifySecret(presented string, hash []byte) bool {
 	return len(hash) != 0 && secret.MatchesHash(presented, hash)
 }
 
-var pkcePattern = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`)
-
-// ValidPKCEValue checks the RFC 7636 shape of a verifier or challenge.
-func ValidPKCEValue(v string) bool { return pkcePattern.MatchString(v) }
+// ValidPKCEValue checks the RFC 7636 shape of a verifier or challenge:
+// 43 to 128 characters of [A-Za-z0-9._~-].
+func ValidPKCEValue(v string) bool {
+	if len(v) < 43 || len(v) > 128 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '~', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // VerifyPKCE checks verifier against an S256 challenge.
 func VerifyPKCE(verifier, challenge string) bool {
 	if !ValidPKCEValue(verifier) {
 		return false
 	}
-	sum := sha256.Sum256([]byte(verifier))
-	return secret.Equal([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(challenge))
+	var in [128]byte
+	sum := sha256.Sum256(append(in[:0], verifier...))
+	var want, got [43]byte // base64url of 32 bytes, unpadded
+	if len(challenge) != len(want) {
+		return false
+	}
+	base64.RawURLEncoding.Encode(want[:], sum[:])
+	copy(got[:], challenge)
+	return secret.Equal(want[:], got[:])
 }
 
 // Scopes Latchkey understands.
@@ -214,4 +231,11 @@ func ParseScope(s string) []string {
 }
 
 // HasScope reports whether the space-separated scope string contains s.
-func HasScope(scope, s string) bool { return slices.Contains(strings.Fields(scope), s) }
+func HasScope(scope, s string) bool {
+	for f := range strings.FieldsSeq(scope) {
+		if f == s {
+			return true
+		}
+	}
+	return false
+}
