@@ -56,11 +56,30 @@ var (
 
 // WriteJSON writes v as a JSON response that must not be cached (RFC 6749 §5.1).
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Pragma", "no-cache")
+	setJSONHeaders(w.Header())
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// WriteJSONBody is WriteJSON for a body the caller has already encoded.
+func WriteJSONBody(w http.ResponseWriter, status int, body []byte) {
+	setJSONHeaders(w.Header())
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// The header values of every JSON answer, shared: a header map's values
+// are replaced by Set and copied by Add, never written in place.
+var (
+	jsonContentType = []string{"application/json"}
+	noStore         = []string{"no-store"}
+	noCache         = []string{"no-cache"}
+)
+
+func setJSONHeaders(h http.Header) {
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
+	h["Pragma"] = noCache
 }
 
 // WriteError writes e as the JSON error body of a token-style endpoint. For

@@ -8,7 +8,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -31,11 +30,7 @@ func (p Params) Get(k string) string { return p[k] }
 
 // ParseQuery reads the URL query of r.
 func ParseQuery(r *http.Request) (Params, *Error) {
-	vals, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return nil, InvalidRequest("the query string is malformed")
-	}
-	return single(vals)
+	return parseParams(r.URL.RawQuery, "the query string is malformed")
 }
 
 // ParseForm reads an application/x-www-form-urlencoded body of at most
@@ -44,8 +39,7 @@ func ParseForm(w http.ResponseWriter, r *http.Request) (Params, *Error) {
 	if r.Method != http.MethodPost {
 		return nil, InvalidRequest("use POST")
 	}
-	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || ct != "application/x-www-form-urlencoded" {
+	if !isFormContentType(r.Header.Get("Content-Type")) {
 		return nil, InvalidRequest("the body must be application/x-www-form-urlencoded")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFormBytes))
@@ -56,11 +50,19 @@ func ParseForm(w http.ResponseWriter, r *http.Request) (Params, *Error) {
 		}
 		return nil, InvalidRequest("the body could not be read")
 	}
-	vals, err := url.ParseQuery(string(body))
-	if err != nil {
-		return nil, InvalidRequest("the body is not valid form encoding")
+	return parseParams(string(body), "the body is not valid form encoding")
+}
+
+const formContentType = "application/x-www-form-urlencoded"
+
+// isFormContentType reports whether a Content-Type header names a form
+// body; the plain value every client sends needs no parsing.
+func isFormContentType(h string) bool {
+	if h == formContentType {
+		return true
 	}
-	return single(vals)
+	ct, _, err := mime.ParseMediaType(h)
+	return err == nil && ct == formContentType
 }
 
 // ParseRequest reads GET query or POST form parameters (authorization and
@@ -72,20 +74,50 @@ func ParseRequest(w http.ResponseWriter, r *http.Request) (Params, *Error) {
 	return ParseQuery(r)
 }
 
-func single(vals url.Values) (Params, *Error) {
-	p := make(Params, len(vals))
-	for k, vs := range vals {
-		if len(vs) > 1 {
-			return nil, InvalidRequest("parameter %q is given more than once", k)
+// maxParams is the most parameters url.ParseQuery accepts.
+const maxParams = 10000
+
+// parseParams decodes s as url.ParseQuery does, straight into Params: a
+// malformed encoding anywhere is reported as malformed; otherwise a
+// repeated, over-long or invalid UTF-8 parameter is refused.
+func parseParams(s, malformed string) (Params, *Error) {
+	n := strings.Count(s, "&") + 1
+	if n > maxParams {
+		return nil, InvalidRequest("%s", malformed)
+	}
+	p := make(Params, min(n, 32))
+	var bad *Error
+	for s != "" {
+		var part string
+		part, s, _ = strings.Cut(s, "&")
+		if strings.Contains(part, ";") {
+			return nil, InvalidRequest("%s", malformed)
 		}
-		v := vs[0]
-		if !utf8.ValidString(k) || !utf8.ValidString(v) {
-			return nil, InvalidRequest("parameters must be valid UTF-8")
+		if part == "" {
+			continue
 		}
-		if len(v) > MaxParamLen {
-			return nil, InvalidRequest("parameter %q is longer than %d bytes", k, MaxParamLen)
+		k, v, _ := strings.Cut(part, "=")
+		k, err1 := url.QueryUnescape(k)
+		v, err2 := url.QueryUnescape(v)
+		if err1 != nil || err2 != nil {
+			return nil, InvalidRequest("%s", malformed)
 		}
-		p[k] = v
+		if bad != nil {
+			continue
+		}
+		switch _, seen := p[k]; {
+		case seen:
+			bad = InvalidRequest("parameter %q is given more than once", k)
+		case !utf8.ValidString(k) || !utf8.ValidString(v):
+			bad = InvalidRequest("parameters must be valid UTF-8")
+		case len(v) > MaxParamLen:
+			bad = InvalidRequest("parameter %q is longer than %d bytes", k, MaxParamLen)
+		default:
+			p[k] = v
+		}
+	}
+	if bad != nil {
+		return nil, bad
 	}
 	return p, nil
 }
@@ -139,18 +171,36 @@ func VerifySecret(presented string, hash []byte) bool {
 	return len(hash) != 0 && secret.MatchesHash(presented, hash)
 }
 
-var pkcePattern = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`)
-
-// ValidPKCEValue checks the RFC 7636 shape of a verifier or challenge.
-func ValidPKCEValue(v string) bool { return pkcePattern.MatchString(v) }
+// ValidPKCEValue checks the RFC 7636 shape of a verifier or challenge:
+// 43 to 128 characters of [A-Za-z0-9._~-].
+func ValidPKCEValue(v string) bool {
+	if len(v) < 43 || len(v) > 128 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '~', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // VerifyPKCE checks verifier against an S256 challenge.
 func VerifyPKCE(verifier, challenge string) bool {
 	if !ValidPKCEValue(verifier) {
 		return false
 	}
-	sum := sha256.Sum256([]byte(verifier))
-	return secret.Equal([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(challenge))
+	var in [128]byte
+	sum := sha256.Sum256(append(in[:0], verifier...))
+	var want, got [43]byte // base64url of 32 bytes, unpadded
+	if len(challenge) != len(want) {
+		return false
+	}
+	base64.RawURLEncoding.Encode(want[:], sum[:])
+	copy(got[:], challenge)
+	return secret.Equal(want[:], got[:])
 }
 
 // Scopes Latchkey understands.
@@ -181,4 +231,11 @@ func ParseScope(s string) []string {
 }
 
 // HasScope reports whether the space-separated scope string contains s.
-func HasScope(scope, s string) bool { return slices.Contains(strings.Fields(scope), s) }
+func HasScope(scope, s string) bool {
+	for f := range strings.FieldsSeq(scope) {
+		if f == s {
+			return true
+		}
+	}
+	return false
+}

@@ -30,12 +30,14 @@ type fuzzProvider struct {
 	org      *domain.Organization
 	conf     *domain.Application
 	public   *domain.Application
+	secret   string // conf's client secret
+	env      *bootstrap.Env
 	idToken  string // a genuine id_token of acme for conf
 	atJWT    string // a JWT access token of acme
 	logoutJW string // a logout token of acme
 }
 
-func newFuzzProvider(f *testing.F) *fuzzProvider {
+func newFuzzProvider(f testing.TB) *fuzzProvider {
 	dir := f.TempDir()
 	cfg := config.Config{PublicURL: "https://sso.example", DataDir: dir, MasterKeyFile: filepath.Join(dir, "master.key"),
 		Database: "sqlite:" + filepath.Join(dir, "latchkey.db")}
@@ -52,7 +54,7 @@ func newFuzzProvider(f *testing.F) *fuzzProvider {
 		f.Fatal(err)
 	}
 	name, redirect := "Web", []string{"https://app.example/cb"}
-	conf, _, err := env.Directory.CreateApp(ctx, actor, "acme", false, directory.AppChanges{Name: &name, RedirectURIs: &redirect,
+	conf, confSecret, err := env.Directory.CreateApp(ctx, actor, "acme", false, directory.AppChanges{Name: &name, RedirectURIs: &redirect,
 		PostLogoutRedirectURIs: &[]string{"https://app.example/bye"}})
 	if err != nil {
 		f.Fatal(err)
@@ -65,7 +67,7 @@ func newFuzzProvider(f *testing.F) *fuzzProvider {
 	fp := &fuzzProvider{
 		p: &Provider{Store: env.Store, Keys: env.Keys, Sessions: sessions, Templates: web.Templates(), Log: log,
 			PublicURL: cfg.PublicURL, RequestID: func(context.Context) string { return "fuzz" }},
-		org: org, conf: conf, public: public,
+		org: org, conf: conf, public: public, secret: confSecret, env: env,
 	}
 	now := time.Now()
 	claims := map[string]any{"iss": cfg.PublicURL + "/o/acme", "aud": conf.ClientID, "sub": "u1", "sid": "s1", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}

@@ -48,7 +48,7 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	}
 	inactive := introspection{Active: false}
 	if tok == nil || tok.ClientID != app.ClientID || !tok.Usable(p.now()) {
-		oauth.WriteJSON(w, http.StatusOK, inactive)
+		writeJSON(w, http.StatusOK, inactive.appendJSON)
 		return
 	}
 	resp := introspection{
@@ -63,10 +63,10 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) {
 	if tok.UserSub != "" {
 		user, err := p.Store.GetUser(ctx, org.ID, tok.UserSub)
 		if err != nil || user.Disabled {
-			oauth.WriteJSON(w, http.StatusOK, inactive)
+			writeJSON(w, http.StatusOK, inactive.appendJSON)
 			return
 		}
 		resp.Subject, resp.Username = user.Sub, user.UserName
 	}
-	oauth.WriteJSON(w, http.StatusOK, resp)
+	writeJSON(w, http.StatusOK, resp.appendJSON)
 }

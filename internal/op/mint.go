@@ -6,7 +6,6 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"fmt"
-	"hash"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/domain"
@@ -101,13 +100,28 @@ func userClaims(u *domain.User, scope string, c *idTokenClaims) {
 // atHash is the at_hash of an access token for alg (OIDC Core §3.1.3.6):
 // the left half of the hash the signature algorithm uses.
 func atHash(alg, accessToken string) string {
-	var h hash.Hash = sha256.New()
-	if alg == domain.AlgEdDSA {
-		h = sha512.New() // Ed25519 signs with SHA-512
+	var half []byte
+	if alg == domain.AlgEdDSA { // Ed25519 signs with SHA-512
+		sum := sha512.Sum512(stringBytes(accessToken))
+		half = sum[:sha512.Size/2]
+	} else {
+		sum := sha256.Sum256(stringBytes(accessToken))
+		half = sum[:sha256.Size/2]
 	}
-	h.Write([]byte(accessToken))
-	sum := h.Sum(nil)
-	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+	var out [43]byte // base64url of at most 32 bytes, unpadded
+	n := base64.RawURLEncoding.EncodedLen(len(half))
+	base64.RawURLEncoding.Encode(out[:n], half)
+	return string(out[:n])
+}
+
+// stringBytes is s as bytes for hashing, copied on the stack when it is
+// as short as an opaque token.
+func stringBytes(s string) []byte {
+	if len(s) <= 64 {
+		var buf [64]byte
+		return append(buf[:0], s...)
+	}
+	return []byte(s)
 }
 
 func unix(t time.Time) int64 {
@@ -132,11 +146,11 @@ func (p *Provider) mint(ctx context.Context, g *grant) (*tokenResponse, []*domai
 	var access string
 	if g.app.AccessTokenFormat == domain.AccessTokenJWT {
 		var err error
-		access, err = p.Keys.Sign(ctx, g.org.ID, g.app.IDTokenAlg, "at+jwt", accessTokenClaims{
+		claims := accessTokenClaims{
 			Issuer: iss, Subject: sub, Audience: g.app.ClientID, Expiry: atExp.Unix(), IssuedAt: now.Unix(),
 			JTI: secret.MustToken(), ClientID: g.app.ClientID, Scope: g.scope, AuthTime: unix(g.authTime), AMR: g.amr, ACR: domain.ACR(g.amr), SID: g.sid,
-		})
-		if err != nil {
+		}
+		if access, err = p.signClaims(ctx, g.org.ID, g.app.IDTokenAlg, "at+jwt", claims.appendJSON); err != nil {
 			return nil, nil, err
 		}
 	} else {
@@ -153,7 +167,8 @@ func (p *Provider) mint(ctx context.Context, g *grant) (*tokenResponse, []*domai
 	}
 	at := base
 	at.Hash, at.Kind, at.ExpiresAt = secret.Hash(access), domain.TokenAccess, atExp
-	tokens := []*domain.Token{&at}
+	tokens := make([]*domain.Token, 1, 2)
+	tokens[0] = &at
 	resp := &tokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: int64(atExp.Sub(now).Seconds()), Scope: g.scope}
 
 	if g.refresh {
@@ -176,13 +191,23 @@ func (p *Provider) mint(ctx context.Context, g *grant) (*tokenResponse, []*domai
 		if err := p.groupsClaim(ctx, g.app, g.user, g.scope, &claims); err != nil {
 			return nil, nil, err
 		}
-		idt, err := p.Keys.Sign(ctx, g.org.ID, g.app.IDTokenAlg, "JWT", claims)
+		idt, err := p.signClaims(ctx, g.org.ID, g.app.IDTokenAlg, "JWT", claims.appendJSON)
 		if err != nil {
 			return nil, nil, err
 		}
 		resp.IDToken = idt
 	}
 	return resp, tokens, nil
+}
+
+// signClaims signs the claims encode appends, encoded once in a pooled
+// buffer.
+func (p *Provider) signClaims(ctx context.Context, orgID, alg, typ string, encode func([]byte) []byte) (string, error) {
+	bp := getJSONBuffer()
+	*bp = encode((*bp)[:0])
+	tok, err := p.Keys.SignJSON(ctx, orgID, alg, typ, *bp)
+	putJSONBuffer(bp)
+	return tok, err
 }
 
 // groupsClaim fills the groups claim for an application that opted in to

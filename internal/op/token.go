@@ -54,7 +54,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		oauth.WriteError(w, perr, false)
 		return
 	}
-	oauth.WriteJSON(w, http.StatusOK, resp)
+	writeJSON(w, http.StatusOK, resp.appendJSON)
 }
 
 // clientRequest reads a back-channel request (token, revocation,

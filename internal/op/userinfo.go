@@ -68,15 +68,6 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	var c idTokenClaims
 	userClaims(user, tok.Scope, &c)
-	body := map[string]any{"sub": user.Sub}
-	for k, v := range map[string]string{"preferred_username": c.PreferredUsername, "name": c.Name, "given_name": c.GivenName, "family_name": c.FamilyName, "picture": c.Picture, "email": c.Email, "role": c.Role} {
-		if v != "" {
-			body[k] = v
-		}
-	}
-	if c.EmailVerified != nil {
-		body["email_verified"] = *c.EmailVerified
-	}
 	if oauth.HasScope(tok.Scope, oauth.ScopeGroups) {
 		app, err := p.Store.GetApp(ctx, org.ID, tok.ClientID)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -88,10 +79,7 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 				p.internalError(w, r, "load groups", err)
 				return
 			}
-			if c.Groups != nil {
-				body["groups"] = *c.Groups
-			}
 		}
 	}
-	oauth.WriteJSON(w, http.StatusOK, body)
+	writeJSON(w, http.StatusOK, func(b []byte) []byte { return appendUserInfo(b, user.Sub, &c) })
 }

@@ -6,6 +6,11 @@
 // Private keys leave this package only as sealed bytes. Which key is active
 // is read from the store (cached for a few seconds); parsed private keys are
 // cached by kid, which is safe because a kid's key never changes.
+//
+// Signing is on every token response's path, so it is done here directly
+// with the standard library (compact JWS, RFC 7515 §7.1): the claims are
+// encoded once by the caller, the protected header of each key and type is
+// encoded once per key, and the JWS is built in a pooled buffer.
 package signer
 
 import (
@@ -47,13 +52,20 @@ type Keys struct {
 	now    func() time.Time
 
 	mu      sync.Mutex
-	lists   map[string]cachedList
-	private map[string]crypto.Signer // by org/kid
+	lists   map[string]*cachedList
+	private map[string]*jwsKey // by org/kid
 }
 
+// cachedList is an organization's keys as read at a moment.
 type cachedList struct {
 	keys []*domain.SigningKey
 	at   time.Time
+	// active is the prepared active key per algorithm, filled on first
+	// use (guarded by Keys.mu).
+	active map[string]*jwsKey
+	// public are the keys' parsed public JWKs in the order of keys, filled
+	// on first use (guarded by Keys.mu).
+	public []jose.JSONWebKey
 }
 
 // New returns Keys over st, sealing with master. now may be nil (time.Now).
@@ -61,7 +73,7 @@ func New(st store.SigningKeys, master *secret.MasterKey, now func() time.Time) *
 	if now == nil {
 		now = time.Now
 	}
-	return &Keys{store: st, master: master, now: now, lists: map[string]cachedList{}, private: map[string]crypto.Signer{}}
+	return &Keys{store: st, master: master, now: now, lists: map[string]*cachedList{}, private: map[string]*jwsKey{}}
 }
 
 func aad(orgID, kid string) string { return "signing-key/" + orgID + "/" + kid }
@@ -187,52 +199,66 @@ func (k *Keys) forget(orgID string) {
 }
 
 // list returns the organization's keys, cached for listTTL.
-func (k *Keys) list(ctx context.Context, orgID string) ([]*domain.SigningKey, error) {
+func (k *Keys) list(ctx context.Context, orgID string) (*cachedList, error) {
 	now := k.now()
 	k.mu.Lock()
 	c, ok := k.lists[orgID]
 	k.mu.Unlock()
 	if ok && now.Sub(c.at) < listTTL && !now.Before(c.at) {
-		return c.keys, nil
+		return c, nil
 	}
 	keys, err := k.store.ListSigningKeys(ctx, orgID)
 	if err != nil {
 		return nil, err
 	}
+	c = &cachedList{keys: keys, at: now, active: map[string]*jwsKey{}}
 	k.mu.Lock()
-	k.lists[orgID] = cachedList{keys: keys, at: now}
+	k.lists[orgID] = c
 	k.mu.Unlock()
-	return keys, nil
+	return c, nil
 }
 
 // ErrNoKey means the organization has no active key for an algorithm.
 var ErrNoKey = errors.New("no active signing key")
 
-func (k *Keys) active(ctx context.Context, orgID, alg string) (*domain.SigningKey, crypto.Signer, error) {
-	keys, err := k.list(ctx, orgID)
+// active returns the organization's active key for alg, ready to sign.
+func (k *Keys) active(ctx context.Context, orgID, alg string) (*jwsKey, error) {
+	c, err := k.list(ctx, orgID)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	k.mu.Lock()
+	jk := c.active[alg]
+	k.mu.Unlock()
+	if jk != nil {
+		return jk, nil
 	}
 	var key *domain.SigningKey
-	for _, c := range keys {
-		if c.Alg == alg && c.State == domain.KeyActive && (key == nil || c.ActivatedAt.After(key.ActivatedAt)) {
-			key = c
+	for _, sk := range c.keys {
+		if sk.Alg == alg && sk.State == domain.KeyActive && (key == nil || sk.ActivatedAt.After(key.ActivatedAt)) {
+			key = sk
 		}
 	}
 	if key == nil {
-		return nil, nil, fmt.Errorf("%w for %s in organization %q", ErrNoKey, alg, orgID)
+		return nil, fmt.Errorf("%w for %s in organization %q", ErrNoKey, alg, orgID)
 	}
-	priv, err := k.privateKey(key)
-	return key, priv, err
+	if jk, err = k.prepare(key); err != nil {
+		return nil, err
+	}
+	k.mu.Lock()
+	c.active[alg] = jk
+	k.mu.Unlock()
+	return jk, nil
 }
 
-func (k *Keys) privateKey(key *domain.SigningKey) (crypto.Signer, error) {
+// prepare opens and parses a key once per node: a kid's key never changes.
+func (k *Keys) prepare(key *domain.SigningKey) (*jwsKey, error) {
 	id := key.OrgID + "/" + key.KID
 	k.mu.Lock()
-	priv, ok := k.private[id]
+	jk, ok := k.private[id]
 	k.mu.Unlock()
 	if ok {
-		return priv, nil
+		return jk, nil
 	}
 	der, err := k.master.Open(key.Sealed, aad(key.OrgID, key.KID))
 	if err != nil {
@@ -242,49 +268,67 @@ func (k *Keys) privateKey(key *domain.SigningKey) (crypto.Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse signing key %s: %w", key.KID, err)
 	}
-	priv, ok = parsed.(crypto.Signer)
+	priv, ok := parsed.(crypto.Signer)
 	if !ok {
 		return nil, fmt.Errorf("signing key %s is not a signer", key.KID)
 	}
+	if jk, err = newJWSKey(key.Alg, key.KID, priv); err != nil {
+		return nil, err
+	}
 	k.mu.Lock()
-	k.private[id] = priv
+	k.private[id] = jk
 	k.mu.Unlock()
-	return priv, nil
+	return jk, nil
 }
 
 // Sign serializes claims as a compact JWS with the organization's active
 // key for alg and the given typ header ("JWT", "at+jwt", "logout+jwt").
 func (k *Keys) Sign(ctx context.Context, orgID, alg, typ string, claims any) (string, error) {
-	key, priv, err := k.active(ctx, orgID, alg)
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", fmt.Errorf("encode claims: %w", err)
+	}
+	return k.SignJSON(ctx, orgID, alg, typ, payload)
+}
+
+// SignJSON is Sign for claims the caller has already encoded as a JSON
+// object: the payload is signed as it is, never decoded or encoded again.
+func (k *Keys) SignJSON(ctx context.Context, orgID, alg, typ string, payload []byte) (string, error) {
+	jk, err := k.active(ctx, orgID, alg)
 	if err != nil {
 		return "", err
 	}
-	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: jose.JSONWebKey{Key: priv, KeyID: key.KID}},
-		(&jose.SignerOptions{}).WithType(jose.ContentType(typ)))
-	if err != nil {
-		return "", err
-	}
-	return jwt.Signed(sig).Claims(claims).Serialize()
+	return jk.sign(typ, payload)
 }
 
 // JWKS returns the public keys a verifier may meet: next, active and
 // retired keys still in their grace period.
 func (k *Keys) JWKS(ctx context.Context, orgID string) (*jose.JSONWebKeySet, error) {
-	keys, err := k.list(ctx, orgID)
+	c, err := k.list(ctx, orgID)
 	if err != nil {
 		return nil, err
 	}
+	k.mu.Lock()
+	public := c.public
+	k.mu.Unlock()
+	if public == nil {
+		public = make([]jose.JSONWebKey, len(c.keys))
+		for i, key := range c.keys {
+			if err := json.Unmarshal(key.PublicJWK, &public[i]); err != nil {
+				return nil, fmt.Errorf("decode public key %s: %w", key.KID, err)
+			}
+		}
+		k.mu.Lock()
+		c.public = public
+		k.mu.Unlock()
+	}
 	now := k.now()
-	set := &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
-	for _, key := range keys {
+	set := &jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(public))}
+	for i, key := range c.keys {
 		if key.State == domain.KeyRetired && !now.Before(key.ExpiresAt) {
 			continue
 		}
-		var jwk jose.JSONWebKey
-		if err := json.Unmarshal(key.PublicJWK, &jwk); err != nil {
-			return nil, fmt.Errorf("decode public key %s: %w", key.KID, err)
-		}
-		set.Keys = append(set.Keys, jwk)
+		set.Keys = append(set.Keys, public[i])
 	}
 	return set, nil
 }
