@@ -95,6 +95,16 @@ func Open(ctx context.Context, url string) (*sqldb.DB, error) {
 	if cfg.PingTimeout == 0 {
 		cfg.PingTimeout = DefaultConnectTimeout
 	}
+	// Statements are prepared once per connection, and after five runs
+	// PostgreSQL may keep one generic plan for good. Planned while a table
+	// is nearly empty (a fresh deployment, tokens after a purge), that
+	// plan can be a sequential scan that it then keeps as the table grows
+	// to millions of rows: token lookups measured 25 times slower. Our
+	// statements are key lookups that plan in microseconds, so each run is
+	// planned for its own values (unless the URL says otherwise).
+	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)

@@ -174,12 +174,23 @@ func (s *DB) CodeReplayed(ctx context.Context, orgID string, hash []byte) (bool,
 	return at != 0, nil
 }
 
-// RedeemCode marks the code used and stores the tokens it yields in one
-// transaction: the conditional UPDATE of ConsumeCode, then one INSERT of
-// the tokens.
+// RedeemCode marks the code used and stores the tokens it yields,
+// atomically: one statement on PostgreSQL (guarded.go), one transaction of
+// the conditional UPDATE of ConsumeCode and one INSERT on SQLite.
 func (s *DB) RedeemCode(ctx context.Context, orgID string, hash []byte, at time.Time, tokens ...*domain.Token) error {
 	const use = `UPDATE auth_codes SET used_at = ? WHERE org_id = ? AND hash = ? AND used_at = 0`
 	const used = `SELECT used_at FROM auth_codes WHERE org_id = ? AND hash = ?`
+	if s.guardedStatement(tokens) {
+		redeemed, err := s.guardedInsert(ctx, use, []any{ts(at), orgID, hash}, tokens)
+		if err != nil || redeemed {
+			return err
+		}
+		var usedAt int64
+		if err := s.db.queryRow(ctx, s.db.raw, s.q(used), orgID, hash).Scan(&usedAt); err != nil {
+			return s.classify(err)
+		}
+		return store.ErrAlreadyUsed
+	}
 	s.prepare(ctx, use, used)
 	inserts := s.planInsert(ctx, s.db, nil, "tokens", tokenCols, tokenRows(tokens))
 	return s.inTx(ctx, func(tx *sql.Tx) error {
@@ -262,11 +273,18 @@ func (s *DB) GetToken(ctx context.Context, orgID string, hash []byte) (*domain.T
 	return t, s.classify(err)
 }
 
-// RotateRefreshToken is one transaction of two statements: the
-// conditional UPDATE that marks the token rotated, and one INSERT of the
-// next tokens.
+// RotateRefreshToken marks the token rotated and stores the next tokens,
+// atomically: one statement on PostgreSQL (guarded.go), one transaction of
+// the conditional UPDATE and one INSERT on SQLite.
 func (s *DB) RotateRefreshToken(ctx context.Context, orgID string, hash []byte, at time.Time, next ...*domain.Token) error {
 	const rotate = `UPDATE tokens SET rotated_at = ? WHERE org_id = ? AND hash = ? AND kind = 'refresh' AND rotated_at = 0 AND revoked_at = 0`
+	if s.guardedStatement(next) {
+		rotated, err := s.guardedInsert(ctx, rotate, []any{ts(at), orgID, hash}, next)
+		if err == nil && !rotated {
+			err = store.ErrAlreadyUsed
+		}
+		return err
+	}
 	s.prepare(ctx, rotate)
 	inserts := s.planInsert(ctx, s.db, nil, "tokens", tokenCols, tokenRows(next))
 	return s.inTx(ctx, func(tx *sql.Tx) error {
