@@ -155,3 +155,21 @@ func TestTimeout_AnUnreachableDatabaseIsUnavailable(t *testing.T) {
 		t.Fatalf("Open of an unreachable database: %v, want ErrUnavailable", err)
 	}
 }
+
+// Every connection plans each statement for its own values: a generic
+// plan made while a table was nearly empty could keep scanning it whole.
+func TestConnections_PlanEachStatementForItsValues(t *testing.T) {
+	ctx := t.Context()
+	s, err := postgres.Open(ctx, testdb.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var got string
+	if err := s.SQL().QueryRowContext(ctx, "SHOW plan_cache_mode").Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got != "force_custom_plan" {
+		t.Fatalf("plan_cache_mode = %q, want force_custom_plan", got)
+	}
+}
