@@ -70,8 +70,20 @@ func (s *DB) EndSession(ctx context.Context, orgID, sid string, at time.Time) er
 	return s.execOne(ctx, s.db, `UPDATE sessions SET ended_at = ? WHERE org_id = ? AND sid = ? AND ended_at = 0`, ts(at), orgID, sid)
 }
 
+// AddSessionClient records that clientID takes part in the session. Most
+// calls find it recorded already (every further sign-in of an application
+// in the same session); looking first spares them a write, which on SQLite
+// would wait for the one writer.
 func (s *DB) AddSessionClient(ctx context.Context, orgID, sid, clientID string, at time.Time) error {
-	_, err := s.exec(ctx, s.db, `INSERT INTO session_clients (org_id, sid, client_id, first_at) VALUES (?, ?, ?, ?)
+	var one int
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT 1 FROM session_clients WHERE org_id = ? AND sid = ? AND client_id = ?`), orgID, sid, clientID).Scan(&one)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return s.classify(err)
+	}
+	_, err = s.exec(ctx, s.db, `INSERT INTO session_clients (org_id, sid, client_id, first_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (org_id, sid, client_id) DO NOTHING`, orgID, sid, clientID, ts(at))
 	return s.classify(err)
 }
