@@ -204,21 +204,15 @@ func (s *DB) RedeemCode(ctx context.Context, orgID string, hash []byte, at time.
 		return store.ErrAlreadyUsed
 	}
 	s.prepare(ctx, use, used)
-	inserts := s.planInsert(ctx, s.db, nil, "tokens", tokenCols, tokenRows(tokens))
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		err := s.execOne(ctx, tx, use, ts(at), orgID, hash)
-		if errors.Is(err, store.ErrNotFound) {
-			var usedAt int64
-			if err := s.db.queryRow(ctx, tx, s.q(used), orgID, hash).Scan(&usedAt); err != nil {
-				return s.classify(err)
-			}
-			return store.ErrAlreadyUsed
+	err := s.batch.submit(&insertGroup{ctx: ctx, table: "tokens", cols: tokenCols, rows: tokenRows(tokens), guard: use, guardArgs: []any{ts(at), orgID, hash}})
+	if errors.Is(err, errGuardMissed) {
+		var usedAt int64
+		if err := s.db.QueryRowContext(ctx, s.q(used), orgID, hash).Scan(&usedAt); err != nil {
+			return s.classify(err)
 		}
-		if err != nil {
-			return err
-		}
-		return execInserts(ctx, s.db, tx, inserts)
-	})
+		return store.ErrAlreadyUsed
+	}
+	return err
 }
 
 // consume marks a single-use row used with one conditional UPDATE, so that
@@ -298,17 +292,11 @@ func (s *DB) RotateRefreshToken(ctx context.Context, orgID string, hash []byte, 
 		return err
 	}
 	s.prepare(ctx, rotate)
-	inserts := s.planInsert(ctx, s.db, nil, "tokens", tokenCols, tokenRows(next))
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		err := s.execOne(ctx, tx, rotate, ts(at), orgID, hash)
-		if errors.Is(err, store.ErrNotFound) {
-			return store.ErrAlreadyUsed
-		}
-		if err != nil {
-			return err
-		}
-		return execInserts(ctx, s.db, tx, inserts)
-	})
+	err := s.batch.submit(&insertGroup{ctx: ctx, table: "tokens", cols: tokenCols, rows: tokenRows(next), guard: rotate, guardArgs: []any{ts(at), orgID, hash}})
+	if errors.Is(err, errGuardMissed) {
+		return store.ErrAlreadyUsed
+	}
+	return err
 }
 
 func (s *DB) RevokeToken(ctx context.Context, orgID string, hash []byte, at time.Time) error {

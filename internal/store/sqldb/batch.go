@@ -49,10 +49,20 @@ type insertGroup struct {
 	// relaxed: the rows may be committed without waiting for the WAL
 	// flush (PostgreSQL synchronous_commit off; see docs/performance.md).
 	relaxed bool
+	// guard, when set, is a conditional UPDATE (with guardArgs) that uses
+	// a row up — the code a token exchange redeems, the refresh token a
+	// rotation replaces; the group's rows are stored only if it changed
+	// a row, else the group fails with errGuardMissed and stores nothing.
+	guard     string
+	guardArgs []any
 
 	err  error
 	done chan struct{}
 }
+
+// errGuardMissed: a group's guard changed no row (the row was used up
+// already, or never existed), so its rows were not stored.
+var errGuardMissed = errors.New("guard changed no row")
 
 // batcher queues insert groups and runs their batches.
 type batcher struct {
@@ -225,7 +235,9 @@ func (s *DB) writeBatch(batch []*insertGroup) {
 		return
 	case 1:
 		g := live[0]
-		g.err = s.writeGroups(g.ctx, live)
+		if err := s.writeGroups(g.ctx, live); err != nil {
+			g.err = err
+		}
 		close(g.done)
 		return
 	}
@@ -234,7 +246,10 @@ func (s *DB) writeBatch(batch []*insertGroup) {
 	err := s.writeGroups(ctx, live)
 	if err != nil && !errors.Is(err, store.ErrUnavailable) {
 		for _, g := range live {
-			g.err = s.writeGroups(g.ctx, []*insertGroup{g})
+			g.err = nil
+			if err := s.writeGroups(g.ctx, []*insertGroup{g}); err != nil {
+				g.err = err
+			}
 			close(g.done)
 		}
 		return
@@ -242,8 +257,8 @@ func (s *DB) writeBatch(batch []*insertGroup) {
 	for _, g := range live {
 		if err != nil {
 			store.MarkUnavailable(g.ctx)
+			g.err = err
 		}
-		g.err = err
 		close(g.done)
 	}
 }
@@ -260,11 +275,59 @@ func (s *DB) writeGroups(ctx context.Context, groups []*insertGroup) error {
 	if relaxed && s.relaxed != nil {
 		p = s.relaxed
 	}
-	if len(groups) == 1 && len(groups[0].rows) == 1 {
+	guarded := false
+	for _, g := range groups {
+		guarded = guarded || g.guard != ""
+	}
+	if len(groups) == 1 && len(groups[0].rows) == 1 && !guarded {
 		g := groups[0]
 		_, err := p.ExecContext(ctx, s.q(insertText(g.table, g.cols, 1)), g.rows[0]...)
 		return s.classify(err)
 	}
+	if guarded {
+		// The guards run first, in the transaction; a group whose guard
+		// misses stores nothing. Its outcome is set only when the
+		// transaction commits.
+		// Planned (and on SQLite prepared) before the transaction; only
+		// when a guard misses are the remaining rows planned again, in
+		// it, without preparing (see pool.prepared).
+		all := s.planGroups(ctx, p, groups)
+		unprepared := &pool{raw: p.raw, timeout: p.timeout, unavailable: p.unavailable}
+		return s.inTxOn(ctx, p, func(tx *sql.Tx) error {
+			kept := make([]*insertGroup, 0, len(groups))
+			missed := make([]*insertGroup, 0)
+			for _, g := range groups {
+				if g.guard != "" {
+					err := s.execOne(ctx, tx, g.guard, g.guardArgs...)
+					if errors.Is(err, store.ErrNotFound) {
+						missed = append(missed, g)
+						continue
+					}
+					if err != nil {
+						return err
+					}
+				}
+				kept = append(kept, g)
+			}
+			stmts := all
+			if len(missed) > 0 {
+				stmts = s.planGroups(ctx, unprepared, kept)
+			}
+			if err := execInserts(ctx, p, tx, stmts); err != nil {
+				return err
+			}
+			for _, g := range missed {
+				g.err = errGuardMissed
+			}
+			return nil
+		})
+	}
+	stmts := s.planGroups(ctx, p, groups)
+	return s.inTxOn(ctx, p, func(tx *sql.Tx) error { return execInserts(ctx, p, tx, stmts) })
+}
+
+// planGroups plans the multi-row INSERTs of the groups' rows.
+func (s *DB) planGroups(ctx context.Context, p *pool, groups []*insertGroup) []insertStmt {
 	// Tables in the order they first appear; rows in order.
 	var tables []*insertGroup
 	for _, g := range groups {
@@ -281,7 +344,7 @@ func (s *DB) writeGroups(ctx context.Context, groups []*insertGroup) error {
 	for _, t := range tables {
 		stmts = s.planInsert(ctx, p, stmts, t.table, t.cols, t.rows)
 	}
-	return s.inTxOn(ctx, p, func(tx *sql.Tx) error { return execInserts(ctx, p, tx, stmts) })
+	return stmts
 }
 
 // insertStmt is one multi-row INSERT of a transaction.

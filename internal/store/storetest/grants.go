@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -597,6 +598,110 @@ var batchTests = []test{
 }
 
 var redeemTests = []test{
+	{"RedemptionsAndRotationsInOneBatchEachGetTheirOwnAnswer", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		shared := createCode(t, s, "acme", "code-shared", "sub-1", "sid-1")
+		lone := createCode(t, s, "acme", "code-lone", "sub-1", "sid-1")
+		clash := createCode(t, s, "acme", "code-clash", "sub-1", "sid-1")
+		ok(t, "CreateTokens", s.CreateTokens(ctx, newToken("acme", "at-taken", domain.TokenAccess, "", "", "")))
+		old := newToken("acme", "rt-old", domain.TokenRefresh, "sid-1", "fam-r", "")
+		ok(t, "CreateTokens", s.CreateTokens(ctx, old))
+
+		racerA := []*domain.Token{newToken("acme", "at-a", domain.TokenAccess, "sid-1", "fam-a", "code-shared")}
+		racerB := []*domain.Token{newToken("acme", "at-b", domain.TokenAccess, "sid-1", "fam-b", "code-shared")}
+		loneTokens := refreshPair("acme", "lone", "fam-lone")
+		clashTokens := []*domain.Token{
+			newToken("acme", "at-clash", domain.TokenAccess, "sid-1", "fam-c", "code-clash"),
+			newToken("acme", "at-taken", domain.TokenAccess, "sid-1", "fam-c", "code-clash"),
+		}
+		next := newToken("acme", "rt-new", domain.TokenRefresh, "sid-1", "fam-r", "")
+		plain := newToken("acme", "at-plain", domain.TokenAccess, "", "", "")
+		writes := []func() error{
+			func() error { return s.RedeemCode(ctx, "acme", shared.Hash, at(time.Second), racerA...) },
+			func() error { return s.RedeemCode(ctx, "acme", shared.Hash, at(time.Second), racerB...) },
+			func() error { return s.RedeemCode(ctx, "acme", lone.Hash, at(time.Second), loneTokens...) },
+			func() error { return s.RedeemCode(ctx, "acme", clash.Hash, at(time.Second), clashTokens...) },
+			func() error {
+				return s.RedeemCode(ctx, "acme", h("code-unknown"), at(time.Second), newToken("acme", "at-u", domain.TokenAccess, "", "", ""))
+			},
+			func() error { return s.RotateRefreshToken(ctx, "acme", old.Hash, at(time.Second), next) },
+			func() error {
+				return s.RotateRefreshToken(ctx, "acme", h("rt-unknown"), at(time.Second), newToken("acme", "rt-u", domain.TokenRefresh, "", "", ""))
+			},
+			func() error { return s.CreateTokens(ctx, plain) },
+		}
+		// Where the store batches these writes, they are held until every
+		// one is queued (or done, where a backend does not batch it), and
+		// then written as one batch.
+		var finished atomic.Int32
+		release := func() {}
+		if hd, isHolder := s.(writeHolder); isHolder {
+			queued, rel := hd.HoldWrites()
+			released := false
+			t.Cleanup(func() {
+				if !released {
+					rel()
+				}
+			})
+			release = func() {
+				deadline := time.Now().Add(60 * time.Second)
+				for queued()+int(finished.Load()) < len(writes) {
+					if time.Now().After(deadline) {
+						t.Fatalf("%d queued and %d done of %d writes after 60 s", queued(), finished.Load(), len(writes))
+					}
+					time.Sleep(time.Millisecond)
+				}
+				released = true
+				rel()
+			}
+		}
+		errs := make([]error, len(writes))
+		var wg sync.WaitGroup
+		for i, w := range writes {
+			wg.Add(1)
+			go func() { defer wg.Done(); errs[i] = w(); finished.Add(1) }()
+		}
+		release()
+		wg.Wait()
+
+		if (errs[0] == nil) == (errs[1] == nil) {
+			t.Fatalf("two redemptions of one code: errs = %v, want exactly one to succeed", errs[:2])
+		}
+		for i, racer := range [][]*domain.Token{racerA, racerB} {
+			if errs[i] != nil {
+				wantErr(t, "the second redemption of a code", errs[i], store.ErrAlreadyUsed)
+				if tokenStored(t, s, racer[0]) {
+					t.Error("the losing redemption's token was stored")
+				}
+			} else if !tokenStored(t, s, racer[0]) {
+				t.Error("the winning redemption's token is missing")
+			}
+		}
+		ok(t, "RedeemCode lone", errs[2])
+		for _, want := range loneTokens {
+			got, err := s.GetToken(ctx, "acme", want.Hash)
+			ok(t, "GetToken lone", err)
+			equal(t, "lone token", got, want)
+		}
+		wantErr(t, "RedeemCode with a taken token hash", errs[3], store.ErrConflict)
+		if tokenStored(t, s, clashTokens[0]) {
+			t.Error("a refused redemption stored a token")
+		}
+		gotClash, err := s.GetCode(ctx, "acme", clash.Hash)
+		ok(t, "GetCode clash", err)
+		equal(t, "the code of a refused redemption", gotClash, clash)
+		wantErr(t, "RedeemCode of an unknown code", errs[4], store.ErrNotFound)
+		ok(t, "RotateRefreshToken", errs[5])
+		gotOld, err := s.GetToken(ctx, "acme", old.Hash)
+		ok(t, "GetToken old", err)
+		equal(t, "RotatedAt", gotOld.RotatedAt, at(time.Second))
+		gotNext, err := s.GetToken(ctx, "acme", next.Hash)
+		ok(t, "GetToken next", err)
+		equal(t, "the rotation's token", gotNext, next)
+		wantErr(t, "RotateRefreshToken of an unknown token", errs[6], store.ErrAlreadyUsed)
+		ok(t, "CreateTokens plain", errs[7])
+	}},
 	{"RedeemCodeUsesTheCodeAndStoresItsTokens", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		createOrg(t, s, "acme")
