@@ -18,6 +18,7 @@ import (
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/logout"
+	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 )
@@ -336,7 +337,7 @@ func (p *Portal) setup(w http.ResponseWriter, r *http.Request) {
 		p.render(w, r, http.StatusBadRequest, "setup", v)
 		return
 	}
-	_, err := p.Directory.CompleteOperatorSetup(r.Context(), directory.Actor{Name: "setup", ClientIP: clientIP(r)},
+	_, err := p.Directory.CompleteOperatorSetup(r.Context(), directory.Actor{Name: "setup", ClientIP: request.ClientIP(r)},
 		r.PostFormValue("token"), strings.TrimSpace(r.PostFormValue("userName")), pw)
 	if err != nil {
 		v.Form.Del("password")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/web"
@@ -118,15 +119,7 @@ func (a *admin) actor(r *http.Request) directory.Actor {
 	if a.Operator {
 		name = directory.OperatorOrgID + ":" + a.UserName
 	}
-	return directory.Actor{Name: name, ClientIP: clientIP(r)}
-}
-
-func clientIP(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i >= 0 {
-		host = host[:i]
-	}
-	return strings.Trim(host, "[]")
+	return directory.Actor{Name: name, ClientIP: request.ClientIP(r)}
 }
 
 // current returns the browser's live portal session, or nil. A session is
