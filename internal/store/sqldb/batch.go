@@ -284,46 +284,43 @@ func (s *DB) writeGroups(ctx context.Context, groups []*insertGroup) error {
 		_, err := p.ExecContext(ctx, s.q(insertText(g.table, g.cols, 1)), g.rows[0]...)
 		return s.classify(err)
 	}
-	if guarded {
-		// The guards run first, in the transaction; a group whose guard
-		// misses stores nothing. Its outcome is set only when the
-		// transaction commits.
-		// Planned (and on SQLite prepared) before the transaction; only
-		// when a guard misses are the remaining rows planned again, in
-		// it, without preparing (see pool.prepared).
-		all := s.planGroups(ctx, p, groups)
-		unprepared := &pool{raw: p.raw, timeout: p.timeout, unavailable: p.unavailable}
-		return s.inTxOn(ctx, p, func(tx *sql.Tx) error {
-			kept := make([]*insertGroup, 0, len(groups))
-			missed := make([]*insertGroup, 0)
-			for _, g := range groups {
-				if g.guard != "" {
-					err := s.execOne(ctx, tx, g.guard, g.guardArgs...)
-					if errors.Is(err, store.ErrNotFound) {
-						missed = append(missed, g)
-						continue
-					}
-					if err != nil {
-						return err
-					}
-				}
-				kept = append(kept, g)
-			}
-			stmts := all
-			if len(missed) > 0 {
-				stmts = s.planGroups(ctx, unprepared, kept)
-			}
-			if err := execInserts(ctx, p, tx, stmts); err != nil {
-				return err
-			}
-			for _, g := range missed {
-				g.err = errGuardMissed
-			}
-			return nil
-		})
-	}
+	// Planned (and on SQLite prepared) before the transaction. Guards run
+	// first in it; a group whose guard misses stores nothing, and only then
+	// are the remaining rows planned again, in the transaction, without
+	// preparing (see pool.prepared).
 	stmts := s.planGroups(ctx, p, groups)
-	return s.inTxOn(ctx, p, func(tx *sql.Tx) error { return execInserts(ctx, p, tx, stmts) })
+	return s.inTxOn(ctx, p, func(tx *sql.Tx) error {
+		if !guarded {
+			return execInserts(ctx, p, tx, stmts)
+		}
+		kept := make([]*insertGroup, 0, len(groups))
+		var missed []*insertGroup
+		for _, g := range groups {
+			if g.guard != "" {
+				err := s.execOne(ctx, tx, g.guard, g.guardArgs...)
+				if errors.Is(err, store.ErrNotFound) {
+					missed = append(missed, g)
+					continue
+				}
+				if err != nil {
+					return err
+				}
+			}
+			kept = append(kept, g)
+		}
+		plan := stmts
+		if len(missed) > 0 {
+			plan = s.planGroups(ctx, &pool{raw: p.raw, timeout: p.timeout, unavailable: p.unavailable}, kept)
+		}
+		if err := execInserts(ctx, p, tx, plan); err != nil {
+			return err
+		}
+		// A failed commit overrides these (writeBatch).
+		for _, g := range missed {
+			g.err = errGuardMissed
+		}
+		return nil
+	})
 }
 
 // planGroups plans the multi-row INSERTs of the groups' rows.

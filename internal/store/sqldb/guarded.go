@@ -63,7 +63,7 @@ func guardedTokenInsert(guard string, n int) string {
 // guardedStatement reports whether this backend runs guard-and-insert as
 // one statement.
 func (s *DB) guardedStatement(tokens []*domain.Token) bool {
-	return s.dialect.Name() == "postgres" && len(tokens) > 0 && len(tokens) <= 8
+	return s.dialect.Name() == "postgres" && len(tokens) > 0
 }
 
 // guardedInsert runs guard with guardArgs and, if it changed a row,
