@@ -312,6 +312,9 @@ type UpstreamFlows interface {
 	// if the same token was remembered before and has not expired at now:
 	// a replay, on whichever node it arrives.
 	RememberLogoutToken(ctx context.Context, orgID string, hash []byte, expiresAt, now time.Time) error
+	// ForgetLogoutToken drops a remembered logout token, so that the
+	// upstream's retry of a token whose logout failed is not refused.
+	ForgetLogoutToken(ctx context.Context, orgID string, hash []byte) error
 	// ListSessionsByUpstreamSID returns the sessions of an upstream session.
 	ListSessionsByUpstreamSID(ctx context.Context, orgID, upstreamSID string) ([]*domain.Session, error)
 }

@@ -52,6 +52,7 @@ type Store interface {
 	ListSessionsByUpstreamSID(ctx context.Context, orgID, upstreamSID string) ([]*domain.Session, error)
 	ListUserSessions(ctx context.Context, orgID, sub string) ([]*domain.Session, error)
 	RememberLogoutToken(ctx context.Context, orgID string, hash []byte, expiresAt, now time.Time) error
+	ForgetLogoutToken(ctx context.Context, orgID string, hash []byte) error
 }
 
 // Federation signs organizations' users in through their upstream IdP.

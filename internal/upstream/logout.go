@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -202,7 +203,8 @@ func (f *Federation) backchannel(w http.ResponseWriter, r *http.Request) {
 	if tok.Expiry.After(until) {
 		until = tok.Expiry
 	}
-	switch err := f.Store.RememberLogoutToken(ctx, org.ID, secret.Hash(tok.Issuer+"\x00"+lc.JTI), until, f.now()); {
+	seen := secret.Hash(tok.Issuer + "\x00" + lc.JTI)
+	switch err := f.Store.RememberLogoutToken(ctx, org.ID, seen, until, f.now()); {
 	case errors.Is(err, store.ErrAlreadyUsed):
 		bad("the logout token was already used", nil)
 		return
@@ -223,9 +225,17 @@ func (f *Federation) backchannel(w http.ResponseWriter, r *http.Request) {
 			err = nil
 		}
 	}
-	if err != nil {
-		f.Log.ErrorContext(r.Context(), "find sessions for upstream logout", "err", err)
+	// Until the sessions are ended, a failure forgets the token again:
+	// the upstream retries it, and the retry must not count as a replay.
+	failed := func(what string, err error) {
+		f.Log.ErrorContext(r.Context(), what, "err", err)
+		if err := f.Store.ForgetLogoutToken(context.WithoutCancel(ctx), org.ID, seen); err != nil {
+			f.Log.ErrorContext(r.Context(), "forget upstream logout token", "err", err)
+		}
 		w.WriteHeader(http.StatusInternalServerError)
+	}
+	if err != nil {
+		failed("find sessions for upstream logout", err)
 		return
 	}
 	ended := 0
@@ -237,8 +247,7 @@ func (f *Federation) backchannel(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		if err := f.Logout.EndSession(ctx, org.ID, s.SID); err != nil {
-			f.Log.ErrorContext(r.Context(), "end session for upstream logout", "err", err)
-			w.WriteHeader(http.StatusInternalServerError)
+			failed("end session for upstream logout", err)
 			return
 		}
 		ended++

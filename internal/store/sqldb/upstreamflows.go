@@ -68,6 +68,11 @@ func (s *DB) RememberLogoutToken(ctx context.Context, orgID string, hash []byte,
 	return err
 }
 
+func (s *DB) ForgetLogoutToken(ctx context.Context, orgID string, hash []byte) error {
+	_, err := s.exec(ctx, s.db, `DELETE FROM seen_logout_tokens WHERE org_id = ? AND hash = ?`, orgID, hash)
+	return s.classify(err)
+}
+
 func (s *DB) ListSessionsByUpstreamSID(ctx context.Context, orgID, upstreamSID string) ([]*domain.Session, error) {
 	if upstreamSID == "" {
 		return nil, nil

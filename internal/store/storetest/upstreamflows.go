@@ -20,6 +20,18 @@ var upstreamFlowTests = []test{
 		ok(t, "after it expired", s.RememberLogoutToken(ctx, "acme", h, at(3*time.Minute), at(2*time.Minute)))
 		wantErr(t, "and again", s.RememberLogoutToken(ctx, "acme", h, at(3*time.Minute), at(2*time.Minute)), store.ErrAlreadyUsed)
 	}},
+	{"AForgottenLogoutTokenMayBeRememberedAgain", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		createOrg(t, s, "globex")
+		h := []byte("0123456789abcdef0123456789abcdef")
+		ok(t, "RememberLogoutToken acme", s.RememberLogoutToken(ctx, "acme", h, at(time.Minute), at(0)))
+		ok(t, "RememberLogoutToken globex", s.RememberLogoutToken(ctx, "globex", h, at(time.Minute), at(0)))
+		ok(t, "ForgetLogoutToken", s.ForgetLogoutToken(ctx, "acme", h))
+		ok(t, "the forgotten token again", s.RememberLogoutToken(ctx, "acme", h, at(time.Minute), at(time.Second)))
+		wantErr(t, "the other organization's token", s.RememberLogoutToken(ctx, "globex", h, at(time.Minute), at(time.Second)), store.ErrAlreadyUsed)
+		ok(t, "ForgetLogoutToken of an unknown token", s.ForgetLogoutToken(ctx, "acme", []byte("unknown")))
+	}},
 	{"UpstreamLoginIsConsumedOnceWithEveryField", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		createOrg(t, s, "acme")
