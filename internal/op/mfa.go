@@ -460,12 +460,15 @@ func (p *Provider) passkeySubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ok, retry, err := p.Limiter.Hit(r.Context(), "login:addr:"+request.ClientIP(r), loginLimitAddr)
-	if err != nil || !ok {
-		d.Error = "Too many sign-in attempts. Try again later."
-		if err == nil {
-			mins := int(retry.Minutes()) + 1
-			d.Error = fmt.Sprintf("Too many sign-in attempts. Try again in %d minute%s.", mins, plural(mins))
-		}
+	if err != nil {
+		p.Log.ErrorContext(r.Context(), "rate limit", "err", err)
+		d.Error = "Sign-in is unavailable right now. Try again in a moment."
+		p.render(w, r, http.StatusServiceUnavailable, "login", d)
+		return
+	}
+	if !ok {
+		mins := int(retry.Minutes()) + 1
+		d.Error = fmt.Sprintf("Too many sign-in attempts. Try again in %d minute%s.", mins, plural(mins))
 		p.render(w, r, http.StatusTooManyRequests, "login", d)
 		return
 	}

@@ -421,6 +421,9 @@ func (s *DB) ListAudit(ctx context.Context, orgID string, f store.AuditFilter) (
 		limit = 100
 	}
 	limit = min(limit, 10000)
+	if !storableKey(orgID, f.Action, f.Actor, f.Before) {
+		return nil, nil // no event holds such a value
+	}
 	query := `SELECT org_id, id, occurred_at, actor, action, target, result, client_ip, detail FROM audit_events WHERE org_id = ?`
 	args := []any{orgID}
 	if f.Action != "" {

@@ -173,6 +173,9 @@ func (b *filterSQL) compare(c store.Compare) (string, error) {
 		if !ok {
 			return "", invalidFilter("%s takes a string", c.Attr)
 		}
+		if !storableKey(v) {
+			return "", invalidFilter("%s: the value is not valid text", c.Attr)
+		}
 		if col.kind == kindFold {
 			v = strings.ToLower(v)
 		}

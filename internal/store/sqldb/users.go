@@ -76,7 +76,9 @@ func (s *DB) ListUsers(ctx context.Context, orgID string, f store.UserFilter) ([
 	query := `SELECT ` + userCols + ` FROM users WHERE org_id = ?`
 	args := []any{orgID}
 	if f.Query != "" {
-		if strings.Contains(f.Query, "\n") { // the field separator: no field holds it
+		// "\n" is the field separator and no field holds it; no text
+		// holds NUL (PostgreSQL refuses it in a parameter).
+		if strings.Contains(f.Query, "\n") || !storableKey(f.Query) {
 			return nil, nil
 		}
 		query += ` AND search_fold LIKE ? ESCAPE '\'`

@@ -43,6 +43,11 @@ var auditTests = []test{
 		got, err = s.ListAudit(ctx, "acme", store.AuditFilter{Limit: 2})
 		ok(t, "ListAudit limit 2", err)
 		equal(t, "ListAudit limit 2", got, newestFirst[:2])
+		for _, f := range []store.AuditFilter{{Action: "lo\x00gin"}, {Actor: "\x00"}, {Before: "\x00"}} {
+			got, err = s.ListAudit(ctx, "acme", f)
+			ok(t, "ListAudit with NUL", err)
+			equal(t, "ListAudit with NUL", len(got), 0)
+		}
 	}},
 	{"AuditEventWithoutDetailListsAnEmptyDetail", func(t *testing.T, s store.Store) {
 		ctx := t.Context()

@@ -135,5 +135,7 @@ var userSearchTests = []test{
 		wantErr(t, "co on a boolean", err, store.ErrInvalidFilter)
 		_, _, err = s.SearchUsers(ctx, "acme", store.Page{Filter: c(store.AttrUserName, "eq", 5), Limit: 1})
 		wantErr(t, "wrong value type", err, store.ErrInvalidFilter)
+		_, _, err = s.SearchUsers(ctx, "acme", store.Page{Filter: c(store.AttrUserName, "eq", "bo\x00b"), Limit: 1})
+		wantErr(t, "a value with NUL", err, store.ErrInvalidFilter)
 	}},
 }

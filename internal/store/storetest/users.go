@@ -218,6 +218,7 @@ var userTests = []test{
 			{`\`, []*domain.User{eve}},
 			{"nobody", nil},
 			{"Castle\nfrank", nil},
+			{"bo\x00b", nil}, // no text holds NUL
 			{"elsewhere", nil},
 		}
 		for _, c := range cases {
