@@ -191,23 +191,10 @@ func (s *DB) CodeReplayed(ctx context.Context, orgID string, hash []byte) (bool,
 // the conditional UPDATE of ConsumeCode and one INSERT on SQLite.
 func (s *DB) RedeemCode(ctx context.Context, orgID string, hash []byte, at time.Time, tokens ...*domain.Token) error {
 	const use = `UPDATE auth_codes SET used_at = ? WHERE org_id = ? AND hash = ? AND used_at = 0`
-	const used = `SELECT used_at FROM auth_codes WHERE org_id = ? AND hash = ?`
-	if s.guardedStatement(tokens) {
-		redeemed, err := s.guardedInsert(ctx, use, []any{ts(at), orgID, hash}, tokens)
-		if err != nil || redeemed {
-			return err
-		}
-		var usedAt int64
-		if err := s.db.queryRow(ctx, s.db.raw, s.q(used), orgID, hash).Scan(&usedAt); err != nil {
-			return s.classify(err)
-		}
-		return store.ErrAlreadyUsed
-	}
-	s.prepare(ctx, use, used)
-	err := s.batch.submit(&insertGroup{ctx: ctx, table: "tokens", cols: tokenCols, rows: tokenRows(tokens), guard: use, guardArgs: []any{ts(at), orgID, hash}})
+	err := s.guardedTokens(ctx, use, []any{ts(at), orgID, hash}, tokens)
 	if errors.Is(err, errGuardMissed) {
 		var usedAt int64
-		if err := s.db.QueryRowContext(ctx, s.q(used), orgID, hash).Scan(&usedAt); err != nil {
+		if err := s.db.QueryRowContext(ctx, s.q(`SELECT used_at FROM auth_codes WHERE org_id = ? AND hash = ?`), orgID, hash).Scan(&usedAt); err != nil {
 			return s.classify(err)
 		}
 		return store.ErrAlreadyUsed
@@ -284,15 +271,7 @@ func (s *DB) GetToken(ctx context.Context, orgID string, hash []byte) (*domain.T
 // the conditional UPDATE and one INSERT on SQLite.
 func (s *DB) RotateRefreshToken(ctx context.Context, orgID string, hash []byte, at time.Time, next ...*domain.Token) error {
 	const rotate = `UPDATE tokens SET rotated_at = ? WHERE org_id = ? AND hash = ? AND kind = 'refresh' AND rotated_at = 0 AND revoked_at = 0`
-	if s.guardedStatement(next) {
-		rotated, err := s.guardedInsert(ctx, rotate, []any{ts(at), orgID, hash}, next)
-		if err == nil && !rotated {
-			err = store.ErrAlreadyUsed
-		}
-		return err
-	}
-	s.prepare(ctx, rotate)
-	err := s.batch.submit(&insertGroup{ctx: ctx, table: "tokens", cols: tokenCols, rows: tokenRows(next), guard: rotate, guardArgs: []any{ts(at), orgID, hash}})
+	err := s.guardedTokens(ctx, rotate, []any{ts(at), orgID, hash}, next)
 	if errors.Is(err, errGuardMissed) {
 		return store.ErrAlreadyUsed
 	}

@@ -245,10 +245,24 @@ func (s *DB) writeBatch(batch []*insertGroup) {
 	ctx := context.WithoutCancel(live[0].ctx)
 	err := s.writeGroups(ctx, live)
 	if err != nil && !errors.Is(err, store.ErrUnavailable) {
+		// Once the database is unavailable, or a caller has gone, there
+		// is nothing to retry: the writer's slot is not held for them.
+		var down error
 		for _, g := range live {
 			g.err = nil
-			if err := s.writeGroups(g.ctx, []*insertGroup{g}); err != nil {
-				g.err = err
+			switch {
+			case down != nil:
+				store.MarkUnavailable(g.ctx)
+				g.err = down
+			case g.ctx.Err() != nil:
+				g.err = g.ctx.Err()
+			default:
+				if err := s.writeGroups(g.ctx, []*insertGroup{g}); err != nil {
+					g.err = err
+					if errors.Is(err, store.ErrUnavailable) {
+						down = err
+					}
+				}
 			}
 			close(g.done)
 		}
@@ -297,7 +311,7 @@ func (s *DB) writeGroups(ctx context.Context, groups []*insertGroup) error {
 		var missed []*insertGroup
 		for _, g := range groups {
 			if g.guard != "" {
-				err := s.execOne(ctx, tx, g.guard, g.guardArgs...)
+				err := s.execOne(ctx, txExec{tx: tx, p: p}, g.guard, g.guardArgs...)
 				if errors.Is(err, store.ErrNotFound) {
 					missed = append(missed, g)
 					continue

@@ -24,9 +24,6 @@ func (s *DB) SetTimeout(d time.Duration) {
 	}
 }
 
-// Timeout is the bound SetTimeout set.
-func (s *DB) Timeout() time.Duration { return s.db.timeout }
-
 // pool is the *sql.DB as the queries see it: every call gets the deadline
 // and its connection failures and timeouts become store.ErrUnavailable.
 type pool struct {

@@ -60,16 +60,15 @@ func guardedTokenInsert(guard string, n int) string {
 	return v.(string)
 }
 
-// guardedStatement reports whether this backend runs guard-and-insert as
-// one statement.
-func (s *DB) guardedStatement(tokens []*domain.Token) bool {
-	return s.dialect.Name() == "postgres" && len(tokens) > 0
-}
-
-// guardedInsert runs guard with guardArgs and, if it changed a row,
-// inserts tokens, in one statement; it reports whether the guard changed
-// a row (and so the tokens were stored).
-func (s *DB) guardedInsert(ctx context.Context, guard string, guardArgs []any, tokens []*domain.Token) (bool, error) {
+// guardedTokens runs guard (with guardArgs) and, if it changed a row,
+// stores tokens, atomically: one statement on PostgreSQL, a guarded group
+// of the batching writer on SQLite. errGuardMissed if the guard changed no
+// row; then nothing was stored.
+func (s *DB) guardedTokens(ctx context.Context, guard string, guardArgs []any, tokens []*domain.Token) error {
+	if s.dialect.Name() != "postgres" || len(tokens) == 0 {
+		s.prepare(ctx, guard)
+		return s.batch.submit(&insertGroup{ctx: ctx, table: "tokens", cols: tokenCols, rows: tokenRows(tokens), guard: guard, guardArgs: guardArgs})
+	}
 	args := make([]any, 0, len(guardArgs)+len(tokens)*len(tokenColTypes))
 	args = append(args, guardArgs...)
 	for _, r := range tokenRows(tokens) {
@@ -77,11 +76,14 @@ func (s *DB) guardedInsert(ctx context.Context, guard string, guardArgs []any, t
 	}
 	res, err := s.exec(ctx, s.db, guardedTokenInsert(guard, len(tokens)), args...)
 	if err != nil {
-		return false, s.classify(err)
+		return s.classify(err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return false, err
+		return err
 	}
-	return n > 0, nil
+	if n == 0 {
+		return errGuardMissed
+	}
+	return nil
 }

@@ -17,6 +17,7 @@ var orgTables = []string{
 	"login_tickets", "audit_events", "signing_keys", "apps", "users", "api_keys",
 	"backchannel_attempts", "backchannel_deliveries", "admin_tokens", "upstream_logins", "upstream_logouts",
 	"upstream_connections", "scim_tokens", "group_members", "user_groups", "passkeys", "totp_factors", "recovery_codes", "mfa_flows",
+	"seen_logout_tokens", "portal_sessions", "setup_tokens",
 }
 
 func (s *DB) CreateOrg(ctx context.Context, o *domain.Organization, key *domain.APIKey, keys []*domain.SigningKey, audit ...*domain.AuditEvent) error {
