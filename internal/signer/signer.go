@@ -7,10 +7,9 @@
 // is read from the store (cached for a few seconds); parsed private keys are
 // cached by kid, which is safe because a kid's key never changes.
 //
-// Signing is on every token response's path, so it is done here directly
-// with the standard library (compact JWS, RFC 7515 §7.1): the claims are
-// encoded once by the caller, the protected header of each key and type is
-// encoded once per key, and the JWS is built in a pooled buffer.
+// Signing is on every token response's path: the caller encodes the claims
+// once, and go-jose signs those bytes as they are with a signer made once
+// per key and type (jws.go).
 package signer
 
 import (
@@ -53,7 +52,7 @@ type Keys struct {
 
 	mu      sync.Mutex
 	lists   map[string]*cachedList
-	private map[string]*jwsKey // by org/kid
+	private map[string]map[string]*jwsKey // by org, then kid
 }
 
 // cachedList is an organization's keys as read at a moment.
@@ -73,7 +72,7 @@ func New(st store.SigningKeys, master *secret.MasterKey, now func() time.Time) *
 	if now == nil {
 		now = time.Now
 	}
-	return &Keys{store: st, master: master, now: now, lists: map[string]*cachedList{}, private: map[string]*jwsKey{}}
+	return &Keys{store: st, master: master, now: now, lists: map[string]*cachedList{}, private: map[string]map[string]*jwsKey{}}
 }
 
 func aad(orgID, kid string) string { return "signing-key/" + orgID + "/" + kid }
@@ -214,6 +213,16 @@ func (k *Keys) list(ctx context.Context, orgID string) (*cachedList, error) {
 	c = &cachedList{keys: keys, at: now, active: map[string]*jwsKey{}}
 	k.mu.Lock()
 	k.lists[orgID] = c
+	// Parsed keys that rotation has deleted are dropped with the list.
+	if old := k.private[orgID]; len(old) > 0 {
+		kept := make(map[string]*jwsKey, len(keys))
+		for _, sk := range keys {
+			if jk, ok := old[sk.KID]; ok {
+				kept[sk.KID] = jk
+			}
+		}
+		k.private[orgID] = kept
+	}
 	k.mu.Unlock()
 	return c, nil
 }
@@ -253,9 +262,8 @@ func (k *Keys) active(ctx context.Context, orgID, alg string) (*jwsKey, error) {
 
 // prepare opens and parses a key once per node: a kid's key never changes.
 func (k *Keys) prepare(key *domain.SigningKey) (*jwsKey, error) {
-	id := key.OrgID + "/" + key.KID
 	k.mu.Lock()
-	jk, ok := k.private[id]
+	jk, ok := k.private[key.OrgID][key.KID]
 	k.mu.Unlock()
 	if ok {
 		return jk, nil
@@ -276,7 +284,10 @@ func (k *Keys) prepare(key *domain.SigningKey) (*jwsKey, error) {
 		return nil, err
 	}
 	k.mu.Lock()
-	k.private[id] = jk
+	if k.private[key.OrgID] == nil {
+		k.private[key.OrgID] = map[string]*jwsKey{}
+	}
+	k.private[key.OrgID][key.KID] = jk
 	k.mu.Unlock()
 	return jk, nil
 }
