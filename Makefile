@@ -44,7 +44,10 @@ bench:
 FUZZTIME ?= 10s
 FUZZ_TARGETS := \
 	./internal/oauth:FuzzParseRequest \
+	./internal/oauth:FuzzParseParams \
+	./internal/oauth:FuzzPKCEAndScope \
 	./internal/op:FuzzAuthorizeRequest \
+	./internal/op:FuzzEncoders \
 	./internal/op:FuzzIDTokenHint \
 	./internal/op:FuzzSessionCookies \
 	./internal/upstream:FuzzLogoutToken \

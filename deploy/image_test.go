@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 // The image test runs under `make package-check`, which builds the image and
@@ -486,14 +488,14 @@ func imageRunner(t *testing.T, root string, cfg imageConfig) runner {
 	}
 }
 
+// freePort returns a loopback port nothing listens on, for a server
+// started right after.
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	_, port, err := net.SplitHostPort(testkit.ClosedPort(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return port
 }
 

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/latchkey/latchkey/internal/testkit"
@@ -17,7 +18,7 @@ func tool(t *testing.T, name, install string) string {
 		return path
 	}
 	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		for _, dir := range filepath.SplitList(string(trimNewline(out))) {
+		for _, dir := range filepath.SplitList(strings.TrimRight(string(out), "\r\n")) {
 			if path := filepath.Join(dir, "bin", name); isExecutable(path) {
 				return path
 			}
@@ -25,13 +26,6 @@ func tool(t *testing.T, name, install string) string {
 	}
 	testkit.Unavailable(t, "%s is not installed (%s)", name, install)
 	return ""
-}
-
-func trimNewline(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
 
 func isExecutable(path string) bool {

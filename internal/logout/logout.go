@@ -322,7 +322,8 @@ func (s *Service) attempt(d *domain.BackchannelDelivery) {
 		d.DeliveredAt, d.LastError = now, ""
 	case s.abort.Err() != nil:
 		// Shutting down: hand the delivery to another node now.
-		a.Error, d.LastError, d.NextAttemptAt = outbound.Public(err), outbound.Public(err), now
+		a.Error = outbound.Public(err)
+		d.LastError, d.NextAttemptAt = a.Error, now
 	default:
 		// An org admin reads these records: one word for "could not reach it"
 		// (whatever the reason), the exact reason only in the log below.

@@ -220,7 +220,6 @@ func (f *Federation) Begin(w http.ResponseWriter, r *http.Request, org *domain.O
 	http.Redirect(w, r, f.oauthConfig(conn, c, "").AuthCodeURL(state, opts...), http.StatusFound)
 }
 
-// errorPageData matches the "error" template's fields.
 // fail ends a federated login on a clear page with a reference id; the
 // detail goes to the log only.
 func (f *Federation) fail(w http.ResponseWriter, r *http.Request, org *domain.Organization, status int, title, message string, detail error) {

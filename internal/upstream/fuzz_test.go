@@ -4,20 +4,16 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
-
-	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
 )
 
-// FuzzLogoutToken parses an upstream back-channel logout token as the
-// receiver does before and after signature verification: the compact JWS
-// (go-jose) and the claim rules. Nothing panics, and an accepted claim set
+// FuzzLogoutToken checks the claim rules of an upstream back-channel logout
+// token (the verified payload): nothing panics, and an accepted claim set
 // always has the event, a subject or session, a jti and a recent iat.
 func FuzzLogoutToken(f *testing.F) {
 	now := time.Unix(1_800_000_000, 0)
 	seed := func(claims map[string]any) {
 		b, _ := json.Marshal(claims)
-		f.Add("eyJhbGciOiJSUzI1NiJ9.e30.c2ln", b)
+		f.Add(b)
 	}
 	ev := map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}}
 	seed(map[string]any{"iss": "https://idp", "aud": "c", "sub": "u1", "sid": "s1", "iat": now.Unix(), "exp": now.Unix() + 120, "jti": "j", "events": ev})
@@ -25,13 +21,9 @@ func FuzzLogoutToken(f *testing.F) {
 	seed(map[string]any{"sid": "s1", "iat": now.Unix(), "jti": "j", "events": ev, "nonce": "n"})
 	seed(map[string]any{"sid": "s1", "iat": -9223372036854775808, "jti": "j", "events": ev})
 	seed(map[string]any{"sid": "s1", "iat": now.Unix(), "jti": "", "events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": "x"}})
-	f.Add("a.b.c", []byte(`{"iat":1e30}`))
-	f.Add("", []byte(`[]`))
-	f.Fuzz(func(t *testing.T, token string, payload []byte) {
-		if parsed, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA}); err == nil {
-			var claims map[string]any
-			_ = parsed.UnsafeClaimsWithoutVerification(&claims)
-		}
+	f.Add([]byte(`{"iat":1e30}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, payload []byte) {
 		lc, problem := readLogoutClaims(payload, now)
 		if problem != "" {
 			return

@@ -17,6 +17,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/latchkey/latchkey/internal/testkit"
 	"github.com/latchkey/latchkey/internal/upstream/upstreamtest"
 )
 
@@ -82,7 +83,7 @@ func TestPortal_OperatorFirstStart(t *testing.T) {
 	requireChromium(t)
 	art := artifactsDir(t)
 	root := startBrowser(t, art)
-	srv := newServe(t, freePort(t))
+	srv := newServe(t, testkit.ClosedPort(t))
 	srv.start(createArtifact(t, art, "server.log"))
 	b := newTab(t, root, art)
 
@@ -145,7 +146,7 @@ func TestPortal_OrgAdminSettings(t *testing.T) {
 	requireChromium(t)
 	art := artifactsDir(t)
 	root := startBrowser(t, art)
-	srv := newServe(t, freePort(t))
+	srv := newServe(t, testkit.ClosedPort(t))
 	srv.provisionOrg("acme", "ada", "", portalPassword)
 	srv.start(createArtifact(t, art, "server.log"))
 	b := newTab(t, root, art)
@@ -208,7 +209,7 @@ func TestPortal_OrgAdminSettings(t *testing.T) {
 func TestPortal_UpstreamConnection(t *testing.T) {
 	requireChromium(t)
 	art := artifactsDir(t)
-	addr := freePort(t)
+	addr := testkit.ClosedPort(t)
 	iss := "http://" + addr + "/o/acme"
 	op := upstreamtest.Start(t, upstreamtest.Options{
 		Clients: []upstreamtest.Client{{ID: "latchkey-acme", Secret: "upstream-secret-0123456789",
@@ -260,7 +261,7 @@ func TestPortal_RevokeSessionSendsBackChannelLogout(t *testing.T) {
 	requireChromium(t)
 	art := artifactsDir(t)
 	root := startBrowser(t, art)
-	srv := newServe(t, freePort(t))
+	srv := newServe(t, testkit.ClosedPort(t))
 	srv.provisionOrg("acme", "ada", "bob", portalPassword)
 	app := newTestApp(t)
 	created := srv.cli("", "app", "create", "--org", "acme", "--name", "Test app", "--redirect-uri", app.URL()+"/cb",

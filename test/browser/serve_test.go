@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -56,18 +55,6 @@ type served struct {
 
 	mu  sync.Mutex
 	log bytes.Buffer
-}
-
-// freePort reserves a loopback port for a server started right after.
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 // newServe prepares a data directory for a server at addr; cli runs

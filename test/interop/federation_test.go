@@ -11,6 +11,7 @@ import (
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/store/testdb"
+	"github.com/latchkey/latchkey/internal/testkit"
 	"github.com/latchkey/latchkey/internal/upstream/upstreamtest"
 )
 
@@ -110,17 +111,10 @@ func TestOpenIDClientFederated(t *testing.T) {
 				res := rp(t, "rp-logout")
 				// The upstream session ended too: its end_session sent
 				// Latchkey a logout token for it.
-				deadline := time.Now().Add(90 * time.Second)
-				for {
+				testkit.WaitWithin(t, 90*time.Second, "the upstream's back-channel logout (its session ending too)", func() bool {
 					e := newest("logout.upstream_backchannel")
-					if e != nil && (before == nil || e.ID != before.ID) {
-						break
-					}
-					if time.Now().After(deadline) {
-						t.Fatal("the upstream session was not ended (no back-channel logout from the upstream)")
-					}
-					time.Sleep(50 * time.Millisecond)
-				}
+					return e != nil && (before == nil || e.ID != before.ID)
+				})
 				t.Logf("steps: %s", strings.Join(res.Steps, ", "))
 			})
 		})

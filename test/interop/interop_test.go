@@ -155,25 +155,21 @@ func TestOpenIDClient(t *testing.T) {
 // node or this directory's node_modules are missing.
 func requireNode(t *testing.T) string {
 	t.Helper()
-	unavailable := func(format string, args ...any) {
-		t.Helper()
-		testkit.Unavailable(t, format, args...)
-	}
 	node, err := exec.LookPath("node")
 	if err != nil {
-		unavailable("node not found on PATH: %v", err)
+		testkit.Unavailable(t, "node not found on PATH: %v", err)
 	}
 	out, err := exec.Command(node, "--version").Output()
 	if err != nil {
-		unavailable("node --version: %v", err)
+		testkit.Unavailable(t, "node --version: %v", err)
 	}
 	version := strings.TrimSpace(string(out))
 	major, _ := strconv.Atoi(strings.SplitN(strings.TrimPrefix(version, "v"), ".", 2)[0])
 	if major < 20 {
-		unavailable("node %s is too old: openid-client v6 needs node 20 or newer", version)
+		testkit.Unavailable(t, "node %s is too old: openid-client v6 needs node 20 or newer", version)
 	}
 	if _, err := os.Stat(filepath.Join("node_modules", "openid-client", "package.json")); err != nil {
-		unavailable("openid-client is not installed: run `npm ci` in test/interop (%v)", err)
+		testkit.Unavailable(t, "openid-client is not installed: run `npm ci` in test/interop (%v)", err)
 	}
 	return node
 }

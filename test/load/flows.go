@@ -399,6 +399,11 @@ func runRefresh(ctx context.Context, v *vu) error {
 	if tok.RefreshToken == v.refresh || tok.AccessToken == "" {
 		return errors.New("refresh: the refresh token was not rotated")
 	}
+	// The flow is counted against the RS256 signing limit: each refresh
+	// must issue a signed id_token.
+	if idToken, _ := tok.Extra("id_token").(string); idToken == "" {
+		return errors.New("refresh: the response carries no id_token")
+	}
 	v.refresh = tok.RefreshToken
 	return nil
 }

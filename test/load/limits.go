@@ -88,7 +88,10 @@ func measureLimits(d time.Duration) ([]limit, error) {
 // completed operations per second.
 func parallelRate(d time.Duration, op func() error) (float64, error) {
 	var n atomic.Int64
-	var firstErr atomic.Value
+	var (
+		firstErr  error
+		recordErr sync.Once
+	)
 	var wg sync.WaitGroup
 	t0 := time.Now()
 	deadline := t0.Add(d)
@@ -96,7 +99,7 @@ func parallelRate(d time.Duration, op func() error) (float64, error) {
 		wg.Go(func() {
 			for time.Now().Before(deadline) {
 				if err := op(); err != nil {
-					firstErr.CompareAndSwap(nil, err)
+					recordErr.Do(func() { firstErr = err })
 					return
 				}
 				n.Add(1)
@@ -104,8 +107,8 @@ func parallelRate(d time.Duration, op func() error) (float64, error) {
 		})
 	}
 	wg.Wait()
-	if err, _ := firstErr.Load().(error); err != nil {
-		return 0, err
+	if firstErr != nil {
+		return 0, firstErr
 	}
 	return float64(n.Load()) / time.Since(t0).Seconds(), nil
 }

@@ -24,7 +24,7 @@
 // 127.0.0.1. -cpuprofile-dir DIR writes a CPU profile of each flow's
 // measured phase to DIR/BACKEND-FLOW.pprof (go tool pprof -top FILE).
 //
-//	go run ./test/load [-duration 10s] [-concurrency 4] [-json] [-cpuprofile-dir DIR]
+//	go run ./test/load [-duration 10s] [-concurrency 8] [-json] [-cpuprofile-dir DIR]
 //
 // Passwords are hashed with the production argon2id parameters: the cost
 // of a password login is what that flow measures.

@@ -353,20 +353,16 @@ func (op *OP) do(t testing.TB, method, path string, body, out any) {
 // under CI=true) when node or the installed packages are missing.
 func requireHarness(t testing.TB) string {
 	t.Helper()
-	unavailable := func(format string, args ...any) {
-		t.Helper()
-		testkit.Unavailable(t, "upstreamtest: "+format, args...)
-	}
 	root, err := moduleRoot()
 	if err != nil {
-		unavailable("%v", err)
+		testkit.Unavailable(t, "upstreamtest: %v", err)
 	}
 	dir := filepath.Join(root, "test", "upstream-op")
 	if _, err := exec.LookPath("node"); err != nil {
-		unavailable("node (20 or newer) not found on PATH: %v", err)
+		testkit.Unavailable(t, "upstreamtest: node (20 or newer) not found on PATH: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "oidc-provider", "package.json")); err != nil {
-		unavailable("oidc-provider is not installed: run `make deps` or `npm ci` in %s (%v)", dir, err)
+		testkit.Unavailable(t, "upstreamtest: oidc-provider is not installed: run `make deps` or `npm ci` in %s (%v)", dir, err)
 	}
 	return dir
 }
