@@ -13,6 +13,7 @@ import (
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/request"
+	"github.com/latchkey/latchkey/internal/signer"
 	"github.com/latchkey/latchkey/internal/store"
 )
 
@@ -52,55 +53,70 @@ func (h *hintClaims) audiences() []string {
 
 // parseLogoutRequest validates the parameters of RP-Initiated Logout 1.0
 // §2. A non-empty problem means: show it, redirect nowhere, end nothing.
-func (p *Provider) parseLogoutRequest(ctx context.Context, org *domain.Organization, params oauth.Params) (*logoutRequest, string) {
+// An error is the server's own failure (the keys or the application could
+// not be read), never the caller's.
+func (p *Provider) parseLogoutRequest(ctx context.Context, org *domain.Organization, params oauth.Params) (*logoutRequest, string, error) {
 	lr := &logoutRequest{postLogoutRedirectURI: params.Get("post_logout_redirect_uri"), state: params.Get("state")}
 	clientID := params.Get("client_id")
+	notFound := "The application named in the sign-out request is not registered with " + org.Name + "."
 	if raw := params.Get("id_token_hint"); raw != "" {
 		var h hintClaims
 		// An expired hint is still a hint (§2); what it may end depends on
 		// its expiry and the browser's cookie (see endSession).
 		typ, err := p.Keys.VerifyType(ctx, org.ID, raw, &h)
+		if errors.Is(err, signer.ErrBadSignature) {
+			return nil, "The sign-out request carries an id_token_hint that " + org.Name + " did not issue.", nil
+		}
 		if err != nil {
-			return nil, "The sign-out request carries an id_token_hint that " + org.Name + " did not issue."
+			return nil, "", err
 		}
 		// Only an id_token is a hint: an access token (at+jwt) or a logout
 		// token (logout+jwt) of the same keys must not end a session.
 		if (typ != "" && !strings.EqualFold(typ, "JWT")) || len(h.Events) > 0 {
-			return nil, "The id_token_hint is not an ID token."
+			return nil, "The id_token_hint is not an ID token.", nil
 		}
 		if h.Issuer != request.Issuer(ctx) {
-			return nil, "The sign-out request carries an id_token_hint from another issuer."
+			return nil, "The sign-out request carries an id_token_hint from another issuer.", nil
 		}
 		auds := h.audiences()
 		if len(auds) == 0 {
-			return nil, "The id_token_hint names no application."
+			return nil, "The id_token_hint names no application.", nil
 		}
-		if clientID == "" {
-			clientID = auds[0]
-		} else if !slices.Contains(auds, clientID) {
-			return nil, "client_id does not match the id_token_hint."
-		}
-		if _, err := p.Store.GetApp(ctx, org.ID, auds[0]); err != nil {
-			return nil, "The id_token_hint was not issued to an application of " + org.Name + "."
+		hintApp := "The id_token_hint was not issued to an application of " + org.Name + "."
+		switch {
+		case clientID == "" || clientID == auds[0]:
+			// The application is loaded once, below.
+			clientID, notFound = auds[0], hintApp
+		case !slices.Contains(auds, clientID):
+			return nil, "client_id does not match the id_token_hint.", nil
+		default:
+			if _, err := p.Store.GetApp(ctx, org.ID, auds[0]); errors.Is(err, store.ErrNotFound) {
+				return nil, hintApp, nil
+			} else if err != nil {
+				return nil, "", err
+			}
 		}
 		lr.hint = &h
 	}
 	if clientID != "" {
 		app, err := p.Store.GetApp(ctx, org.ID, clientID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, notFound, nil
+		}
 		if err != nil {
-			return nil, "The application named in the sign-out request is not registered with " + org.Name + "."
+			return nil, "", err
 		}
 		lr.app = app
 	}
 	if lr.postLogoutRedirectURI != "" {
 		if lr.app == nil {
-			return nil, "The sign-out request names a return address but not the application (send id_token_hint or client_id)."
+			return nil, "The sign-out request names a return address but not the application (send id_token_hint or client_id).", nil
 		}
 		if !slices.Contains(lr.app.PostLogoutRedirectURIs, lr.postLogoutRedirectURI) {
-			return nil, "The return address " + lr.postLogoutRedirectURI + " is not registered as a post-logout redirect URI of " + lr.app.Name + "."
+			return nil, "The return address " + lr.postLogoutRedirectURI + " is not registered as a post-logout redirect URI of " + lr.app.Name + ".", nil
 		}
 	}
-	return lr, ""
+	return lr, "", nil
 }
 
 // logoutRequest reads a sign-out request: the RP-Initiated Logout
@@ -127,7 +143,11 @@ func (p *Provider) logoutRequest(w http.ResponseWriter, r *http.Request, confirm
 		}
 		delete(params, "id_token_hint")
 	}
-	lr, problem := p.parseLogoutRequest(r.Context(), org, params)
+	lr, problem, err := p.parseLogoutRequest(r.Context(), org, params)
+	if err != nil {
+		p.internalError(w, r, "read sign-out request", err)
+		return nil, nil, nil, false
+	}
 	if problem != "" {
 		p.errorPage(w, r, org, http.StatusBadRequest, "Invalid sign-out request", problem)
 		return nil, nil, nil, false

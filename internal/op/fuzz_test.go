@@ -156,8 +156,8 @@ func FuzzIDTokenHint(f *testing.F) {
 	ctx := request.WithOrg(context.Background(), fp.p.PublicURL, fp.org)
 	// The seed id_token with a registered URI is accepted, so the property
 	// below is checked on accepted hints, not only on refusals.
-	if lr, problem := fp.p.parseLogoutRequest(ctx, fp.org, oauth.Params{"id_token_hint": fp.idToken, "post_logout_redirect_uri": "https://app.example/bye"}); problem != "" || lr.hint == nil {
-		f.Fatalf("valid id_token_hint refused: %q", problem)
+	if lr, problem, err := fp.p.parseLogoutRequest(ctx, fp.org, oauth.Params{"id_token_hint": fp.idToken, "post_logout_redirect_uri": "https://app.example/bye"}); err != nil || problem != "" || lr.hint == nil {
+		f.Fatalf("valid id_token_hint refused: %q %v", problem, err)
 	}
 	f.Fuzz(func(t *testing.T, hint, clientID, postLogout string) {
 		params := oauth.Params{}
@@ -166,7 +166,10 @@ func FuzzIDTokenHint(f *testing.F) {
 				params[k] = v
 			}
 		}
-		lr, problem := fp.p.parseLogoutRequest(ctx, fp.org, params)
+		lr, problem, err := fp.p.parseLogoutRequest(ctx, fp.org, params)
+		if err != nil {
+			t.Fatalf("the server failed on a sign-out request: %v", err)
+		}
 		if problem != "" {
 			return
 		}
