@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -96,6 +97,56 @@ func TestEncoders_SameBytesAsEncodingJSON(t *testing.T) {
 		"\u2028\u2029", "bad \xff utf-8 \xc3", "emoji 😀", "https://sso.example/o/acme"} {
 		checkEncoders(t, s, int64(i)*1767225600, i%2 == 0)
 		checkEncoders(t, s, 0, false)
+	}
+}
+
+// fillEveryField sets every field of the struct v points to to a value
+// that encoding/json writes (no omitempty field is left out), so that a
+// field added to a claim set or answer but not to its encoder fails below.
+func fillEveryField(t *testing.T, v any) {
+	t.Helper()
+	e := reflect.ValueOf(v).Elem()
+	for i := range e.NumField() {
+		f, name := e.Field(i), e.Type().Field(i).Name
+		switch {
+		case f.Kind() == reflect.String:
+			f.SetString("v-" + name)
+		case f.Kind() == reflect.Int64 || f.Kind() == reflect.Int:
+			f.SetInt(int64(1000 + i))
+		case f.Kind() == reflect.Bool:
+			f.SetBool(true)
+		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
+			f.Set(reflect.ValueOf([]string{"a-" + name, "b"}))
+		case f.Kind() == reflect.Pointer && f.Type().Elem().Kind() == reflect.Bool:
+			f.Set(reflect.ValueOf(new(bool)))
+		case f.Kind() == reflect.Pointer && f.Type().Elem().Kind() == reflect.Slice:
+			f.Set(reflect.ValueOf(&[]string{"g-" + name}))
+		default:
+			t.Fatalf("%T.%s: a field of type %s; teach fillEveryField and the encoder about it", v, name, f.Type())
+		}
+	}
+}
+
+func TestEncoders_WriteEveryField(t *testing.T) {
+	var id idTokenClaims
+	fillEveryField(t, &id)
+	if got, want := id.appendJSON(nil), sortedJSON(t, id); !bytes.Equal(got, want) {
+		t.Fatalf("id_token claims\n got %s\nwant %s", got, want)
+	}
+	var at accessTokenClaims
+	fillEveryField(t, &at)
+	if got, want := at.appendJSON(nil), sortedJSON(t, at); !bytes.Equal(got, want) {
+		t.Fatalf("access token claims\n got %s\nwant %s", got, want)
+	}
+	var tr tokenResponse
+	fillEveryField(t, &tr)
+	if want, _ := json.Marshal(tr); !bytes.Equal(tr.appendJSON(nil), want) {
+		t.Fatalf("token response\n got %s\nwant %s", tr.appendJSON(nil), want)
+	}
+	var in introspection
+	fillEveryField(t, &in)
+	if want, _ := json.Marshal(in); !bytes.Equal(in.appendJSON(nil), want) {
+		t.Fatalf("introspection\n got %s\nwant %s", in.appendJSON(nil), want)
 	}
 }
 
