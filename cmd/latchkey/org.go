@@ -174,7 +174,7 @@ func (c *cli) orgDeleteCmd() *cobra.Command {
 		fromArg: true,
 		confirm: "deleting organization %q with all its users, applications and keys",
 		act: func(o orgCall) (done, error) {
-			return done{map[string]any{"id": o.org, "deleted": true}, fmt.Sprintf("Deleted organization %s.\n", o.org)}, o.dir().DeleteOrg(o.ctx(), o.org)
+			return done{map[string]any{"id": o.org, "deleted": true}, fmt.Sprintf("Deleted organization %s.\n", o.org)}, o.dir().DeleteOrg(o.ctx(), cliActor, o.org)
 		},
 		show: c.showDone,
 	}.on(c, command("delete ID --yes", "Delete an organization with all its users, applications, keys and sessions", args("ID")))

@@ -56,8 +56,9 @@ type Orgs interface {
 	// there is no such organization.
 	UpdateOrg(ctx context.Context, id string, update func(o *domain.Organization) error, audit ...*domain.AuditEvent) (*domain.Organization, error)
 	// DeleteOrg removes the organization and everything it owns, its audit
-	// log included.
-	DeleteOrg(ctx context.Context, id string) error
+	// log included; audit events (for other organizations) are written in
+	// the same transaction.
+	DeleteOrg(ctx context.Context, id string, audit ...*domain.AuditEvent) error
 }
 
 // APIKeys stores organizations' trusted-platform API keys.
