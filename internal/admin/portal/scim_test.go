@@ -20,7 +20,7 @@ func TestIntegrations_SCIMTokenCreateShowsOnceListsAndRevokes(t *testing.T) {
 			page := e.portal("acme") + "/settings/integrations"
 			p := b.Get(page)
 			expectContains(t, p, `<label for="scim-base-url">SCIM base URL</label>`, `value="`+e.inst.Issuer("acme")+`/scim/v2"`,
-				`<label for="scim_description">Description</label>`, `<label for="scim_expires">Expires in</label>`, "No SCIM tokens.")
+				`<label for="scim_description">Description</label>`, `<label for="scim_expires">Expires in</label>`, "No SCIM tokens.", `<option value="365" selected>365 days</option>`, `<option value="86400" selected>24 hours</option>`)
 
 			p = submit(t, b, page, "/scim-tokens", map[string]string{"scim_description": "Okta", "scim_expires": "30"})
 			expectStatus(t, p, http.StatusOK)
