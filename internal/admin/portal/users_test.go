@@ -137,3 +137,28 @@ func TestUsers_RevokeSessionSendsBackChannelLogout(t *testing.T) {
 		t.Fatal("revocation not audited with the admin as actor")
 	}
 }
+
+func TestUserList_ABadSearchIsSaidNextToTheSearchField(t *testing.T) {
+	e := start(t, "sqlite")
+	b, _ := e.signIn("acme", "ada")
+	for name, q := range map[string]string{
+		"too long":      strings.Repeat("x", 201),
+		"invalid UTF-8": "ad%FF",
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := b.Get(e.portal("acme") + "/users/?q=" + q)
+			expectStatus(t, p, http.StatusBadRequest)
+			if msg := fieldError(p, "q"); !strings.Contains(msg, "at most 200 characters") {
+				t.Errorf("search error = %q\n%s", msg, p.Body)
+			}
+			if !strings.Contains(p.Body, `aria-describedby="q-error"`) {
+				t.Error("the search field does not point at its error")
+			}
+		})
+	}
+	p := b.Get(e.portal("acme") + "/users/?q=ad")
+	expectStatus(t, p, http.StatusOK)
+	if fieldError(p, "q") != "" {
+		t.Error("a good search shows an error")
+	}
+}
