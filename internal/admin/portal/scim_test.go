@@ -104,3 +104,14 @@ func TestIntegrations_SCIMTokenInvalidInputShownNothingCreated(t *testing.T) {
 		t.Fatal("another organization's token revoked")
 	}
 }
+
+func TestIntegrations_SCIMTokenRevokeIsNamedEvenWithoutADescription(t *testing.T) {
+	e := start(t, "sqlite")
+	tk, _, err := e.d.CreateSCIMToken(context.Background(), e.inst.Actor, "acme", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := e.signIn("acme", "ada")
+	p := b.Get(e.portal("acme") + "/settings/integrations")
+	expectContains(t, p, `aria-label="Revoke SCIM token `+tk.ID+`"`)
+}

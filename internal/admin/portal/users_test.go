@@ -104,7 +104,7 @@ func TestUsers_RevokeSessionSendsBackChannelLogout(t *testing.T) {
 	}
 	b, _ := e.signIn("acme", "ada")
 	p := b.Get(e.portal("acme") + "/users/bob/")
-	expectContains(t, p, "Revoke all sessions")
+	expectContains(t, p, "Revoke all sessions", `aria-label="Revoke session started `)
 	p = b.Submit(form(t, p, "/sessions/revoke"), nil)
 	expectStatus(t, p, http.StatusSeeOther)
 	if s, _ := e.inst.Env.Store.GetSession(ctx, "acme", sessions[0].SID); s.EndedAt.IsZero() {
