@@ -109,7 +109,7 @@ func (s *Service) replaceGroup(c *call) (int, any, error) {
 }
 
 func (s *Service) updateGroup(c *call, g *domain.Group, ch directory.GroupChanges) (int, any, error) {
-	ng, err := s.Directory.UpdateGroup(c.r.Context(), c.actor, c.org, g.ID, ch)
+	ng, err := s.Directory.UpdateGroup(c.r.Context(), c.actor, c.org, g.ID, ch, ifMatchSince(c.r, g.UpdatedAt))
 	return changed(c, "group", g.ID, ng, err, s.groupResponse)
 }
 
