@@ -176,9 +176,20 @@ func (d *Directory) UpdateGroup(ctx context.Context, a Actor, orgID, id string, 
 	return g, nil
 }
 
-// DeleteGroup removes a group; its members stay.
-func (d *Directory) DeleteGroup(ctx context.Context, a Actor, orgID, id string) error {
-	if err := d.Store.DeleteGroup(ctx, orgID, id, d.event(orgID, a, "group.delete", id, nil)); err != nil {
+// DeleteGroup removes a group; its members stay. With since set, the
+// group is removed only if its last change is still since, checked in the
+// deletion's transaction (else a *ChangedError).
+func (d *Directory) DeleteGroup(ctx context.Context, a Actor, orgID, id string, since time.Time) error {
+	var check func(*domain.Group) error
+	if !since.IsZero() {
+		check = func(g *domain.Group) error { return checkUnchanged(since, g.UpdatedAt) }
+	}
+	err := d.Store.DeleteGroup(ctx, orgID, id, check, d.event(orgID, a, "group.delete", id, nil))
+	var changed *ChangedError
+	if errors.As(err, &changed) {
+		return err
+	}
+	if err != nil {
 		return notFound(err, "group %q in organization %q", id, orgID)
 	}
 	return nil

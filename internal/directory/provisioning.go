@@ -86,16 +86,31 @@ func (d *Directory) UpdateUserBySub(ctx context.Context, a Actor, orgID, sub str
 }
 
 // DeleteUserBySub ends the user's sessions the way a logout does
-// (applications are notified), then removes the user.
-func (d *Directory) DeleteUserBySub(ctx context.Context, a Actor, orgID, sub string) error {
+// (applications are notified), then removes the user. With since set, the
+// user is removed only if their last change is still since, checked before
+// the sessions end and again in the deletion's transaction (else a
+// *ChangedError).
+func (d *Directory) DeleteUserBySub(ctx context.Context, a Actor, orgID, sub string, since time.Time) error {
 	u, err := d.GetUserBySub(ctx, orgID, sub)
 	if err != nil {
+		return err
+	}
+	if err := checkUnchanged(since, u.UpdatedAt); err != nil {
 		return err
 	}
 	if _, err := d.endSessions(ctx, a, u); err != nil {
 		return fmt.Errorf("delete user %q: end sessions: %w", u.UserName, err)
 	}
-	if err := d.Store.DeleteUser(ctx, orgID, sub, d.event(orgID, a, "user.delete", u.UserName, map[string]string{"sub": sub})); err != nil {
+	var check func(*domain.User) error
+	if !since.IsZero() {
+		check = func(u *domain.User) error { return checkUnchanged(since, u.UpdatedAt) }
+	}
+	err = d.Store.DeleteUser(ctx, orgID, sub, check, d.event(orgID, a, "user.delete", u.UserName, map[string]string{"sub": sub}))
+	var changed *ChangedError
+	if errors.As(err, &changed) {
+		return err
+	}
+	if err != nil {
 		return notFound(err, "user with sub %q in organization %q", sub, orgID)
 	}
 	return nil

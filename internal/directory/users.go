@@ -199,7 +199,7 @@ func (d *Directory) DeleteUser(ctx context.Context, a Actor, orgID, userName str
 	if err != nil {
 		return err
 	}
-	return d.DeleteUserBySub(ctx, a, orgID, u.Sub)
+	return d.DeleteUserBySub(ctx, a, orgID, u.Sub, time.Time{})
 }
 
 // UnlinkUpstream forgets the upstream identity linked to the user, so that

@@ -274,3 +274,48 @@ func TestUpdateBySub_RefusesAChangeBasedOnAnOlderVersion(t *testing.T) {
 		}
 	})
 }
+
+// A deletion conditioned on the version read is refused when the resource
+// changed since, and the resource stays.
+func TestDeleteBySub_RefusesADeletionBasedOnAnOlderVersion(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) store.Store) {
+		ctx := t.Context()
+		d, now := newUpstreamDirectory(t, open(t))
+		read, err := d.CreateUser(ctx, actor, "acme", "alice", directory.UserChanges{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := d.CreateGroup(ctx, actor, "acme", directory.GroupChanges{DisplayName: testkit.Ptr("Staff")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		*now = now.Add(time.Second)
+		between, err := d.UpdateUserBySub(ctx, actor, "acme", read.Sub, directory.UserChanges{Name: testkit.Ptr("Between")}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gBetween, err := d.UpdateGroup(ctx, actor, "acme", g.ID, directory.GroupChanges{DisplayName: testkit.Ptr("Team")}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ce *directory.ChangedError
+		if err := d.DeleteUserBySub(ctx, actor, "acme", read.Sub, read.UpdatedAt); !errors.As(err, &ce) {
+			t.Fatalf("user deletion based on the older version: %v, want a ChangedError", err)
+		}
+		if err := d.DeleteGroup(ctx, actor, "acme", g.ID, g.UpdatedAt); !errors.As(err, &ce) {
+			t.Fatalf("group deletion based on the older version: %v, want a ChangedError", err)
+		}
+		if _, err := d.GetUserBySub(ctx, "acme", read.Sub); err != nil {
+			t.Fatalf("user gone after a refused deletion: %v", err)
+		}
+		if _, err := d.GetGroup(ctx, "acme", g.ID); err != nil {
+			t.Fatalf("group gone after a refused deletion: %v", err)
+		}
+		if err := d.DeleteUserBySub(ctx, actor, "acme", read.Sub, between.UpdatedAt); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.DeleteGroup(ctx, actor, "acme", g.ID, gBetween.UpdatedAt); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

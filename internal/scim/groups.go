@@ -139,7 +139,7 @@ func (s *Service) deleteGroup(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	return deleteResource(c, "group", g.ID, g.UpdatedAt, func(ctx context.Context) error {
-		return s.Directory.DeleteGroup(ctx, c.actor, c.org, g.ID)
+		return s.Directory.DeleteGroup(ctx, c.actor, c.org, g.ID, ifMatchSince(c.r, g.UpdatedAt))
 	})
 }
 

@@ -368,7 +368,7 @@ func (s *Service) deleteUser(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	return deleteResource(c, "user", u.Sub, u.UpdatedAt, func(ctx context.Context) error {
-		return s.Directory.DeleteUserBySub(ctx, c.actor, c.org, u.Sub)
+		return s.Directory.DeleteUserBySub(ctx, c.actor, c.org, u.Sub, ifMatchSince(c.r, u.UpdatedAt))
 	})
 }
 
@@ -379,6 +379,10 @@ func deleteResource(c *call, kind, id string, updated time.Time, del func(ctx co
 		return 0, nil, err
 	}
 	if err := del(c.r.Context()); err != nil {
+		var ce *directory.ChangedError
+		if errors.As(err, &ce) {
+			return 0, nil, preconditionFailed(c.r, version(ce.UpdatedAt))
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			return 0, nil, notFound(kind, id)
 		}

@@ -93,8 +93,11 @@ type Users interface {
 	// UpdateUser changes the user through update (sub and organization
 	// stay); ErrConflict if the new userName is taken.
 	UpdateUser(ctx context.Context, orgID, sub string, update func(u *domain.User) error, audit ...*domain.AuditEvent) (*domain.User, error)
-	// DeleteUser removes the user with their sessions, codes, tokens and tickets.
-	DeleteUser(ctx context.Context, orgID, sub string, audit ...*domain.AuditEvent) error
+	// DeleteUser removes the user with their sessions, codes, tokens and
+	// tickets. check, when not nil, sees the user read locked in the
+	// deletion's transaction; its error refuses the deletion and is
+	// returned as is.
+	DeleteUser(ctx context.Context, orgID, sub string, check func(u *domain.User) error, audit ...*domain.AuditEvent) error
 }
 
 // Apps stores applications (OpenID Connect clients).
