@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -33,13 +34,11 @@ func optOrg(org string) *string {
 // --expires says otherwise.
 const defaultAdminTokenExpiry = "30d"
 
-// maxAdminTokenExpiry bounds --expires; use "never" for longer.
-const maxAdminTokenExpiry = 3650 * 24 * time.Hour
-
 var leadingDays = regexp.MustCompile(`^(\d+)d(.*)$`)
 
 // parseExpires reads --expires: a Go duration ("12h", "90m"), days ("30d",
 // "1d12h"), or "0"/"never" for a token that does not expire (returned as 0).
+// It only parses: how long a token may live is the directory's rule.
 func parseExpires(v string) (time.Duration, error) {
 	s := strings.ToLower(strings.TrimSpace(v))
 	bad := domain.Invalid("expires", "must be a duration like 30d, 12h or 90m, or never (got %q)", v)
@@ -49,8 +48,8 @@ func parseExpires(v string) (time.Duration, error) {
 	var d time.Duration
 	if m := leadingDays.FindStringSubmatch(s); m != nil {
 		days, err := strconv.ParseInt(m[1], 10, 64)
-		if err != nil || days > int64(maxAdminTokenExpiry/(24*time.Hour)) {
-			return 0, domain.Invalid("expires", "must be at most %d days; use never for a token that does not expire", int64(maxAdminTokenExpiry/(24*time.Hour)))
+		if err != nil || days > math.MaxInt64/int64(24*time.Hour) {
+			return 0, tooLong(v)
 		}
 		d = time.Duration(days) * 24 * time.Hour
 		s = m[2]
@@ -64,6 +63,9 @@ func parseExpires(v string) (time.Duration, error) {
 	}
 	if rest < 0 {
 		return 0, domain.Invalid("expires", "must not be negative (got %q)", v)
+	}
+	if rest > math.MaxInt64-d {
+		return 0, tooLong(v)
 	}
 	return checkExpires(d+rest, v)
 }
@@ -82,13 +84,14 @@ func addTokenFlags(cmd *cobra.Command, def, like, desc string) {
 }
 
 func checkExpires(d time.Duration, v string) (time.Duration, error) {
-	switch {
-	case d <= 0:
+	if d <= 0 {
 		return 0, domain.Invalid("expires", "must be positive, or never (got %q)", v)
-	case d > maxAdminTokenExpiry:
-		return 0, domain.Invalid("expires", "must be at most %d days; use never for a token that does not expire", int64(maxAdminTokenExpiry/(24*time.Hour)))
 	}
 	return d, nil
+}
+
+func tooLong(v string) error {
+	return domain.Invalid("expires", "is too long; use never for a token that does not expire (got %q)", v)
 }
 
 // optionalOrgFlag returns the validated --org value, "" when not given.

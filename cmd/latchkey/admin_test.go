@@ -63,6 +63,15 @@ func TestAdminTokenCreate_PrintsTheTokenOnceAndStoresOnlyItsHash(t *testing.T) {
 	}
 }
 
+func TestAdminTokenCreate_RefusesALifeBeyondTheMaximum(t *testing.T) {
+	c := newCLI(t)
+	wantFailure(t, c.run("admin", "token", "create", "--expires", "3651d"), 2, "at most 3650 days")
+	if n := c.count("admin", "token", "list"); n != 0 {
+		t.Errorf("%d admin tokens after a refused create, want 0", n)
+	}
+	c.ok("admin", "token", "create", "--expires", "3650d")
+}
+
 func TestAdminTokenCreate_HumanOutputIsOnlyTheToken(t *testing.T) {
 	c := newCLI(t)
 	r := c.run("admin", "token", "create", "--expires", "7d")
@@ -206,7 +215,7 @@ func TestParseExpires(t *testing.T) {
 			t.Errorf("parseExpires(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "d", "30", "-5d", "1d-1h", "1.5d", "tomorrow", "3651d", "0s"} {
+	for _, in := range []string{"", "d", "30", "-5d", "1d-1h", "1.5d", "tomorrow", "0s", "999999999d", "106751d24h"} {
 		if got, err := parseExpires(in); err == nil {
 			t.Errorf("parseExpires(%q) = %v, want an error", in, got)
 		}

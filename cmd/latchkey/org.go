@@ -17,10 +17,6 @@ import (
 // cliActor is who the audit log names for changes made with this CLI.
 var cliActor = directory.Actor{Name: "cli"}
 
-// defaultAPIKeyOverlap is how long a rotated-out API key keeps working, so
-// the platform can switch over without a failed call.
-const defaultAPIKeyOverlap = 24 * time.Hour
-
 func (c *cli) orgCmd() *cobra.Command {
 	cmd := c.group(&cobra.Command{Use: "org", Short: "Manage organizations"})
 	addJSONFlag(cmd)
@@ -174,7 +170,7 @@ func (c *cli) orgDeleteCmd() *cobra.Command {
 		fromArg: true,
 		confirm: "deleting organization %q with all its users, applications and keys",
 		act: func(o orgCall) (done, error) {
-			return done{map[string]any{"id": o.org, "deleted": true}, fmt.Sprintf("Deleted organization %s.\n", o.org)}, o.dir().DeleteOrg(o.ctx(), o.org)
+			return done{map[string]any{"id": o.org, "deleted": true}, fmt.Sprintf("Deleted organization %s.\n", o.org)}, o.dir().DeleteOrg(o.ctx(), cliActor, o.org)
 		},
 		show: c.showDone,
 	}.on(c, command("delete ID --yes", "Delete an organization with all its users, applications, keys and sessions", args("ID")))
@@ -196,10 +192,8 @@ func (c *cli) orgAPIKeyRotateCmd() *cobra.Command {
 	cmd := orgCmd[resource.APIKey]{
 		fromArg: true,
 		check: func(cmd *cobra.Command, _ []string) error {
+			// RotateAPIKey checks the range.
 			overlap, _ = cmd.Flags().GetDuration("overlap")
-			if overlap < 0 || overlap > 30*24*time.Hour {
-				return domain.Invalid("overlap", "must be between 0 and 720h (got %s)", overlap)
-			}
 			return nil
 		},
 		act: func(o orgCall) (resource.APIKey, error) {
@@ -220,6 +214,6 @@ func (c *cli) orgAPIKeyRotateCmd() *cobra.Command {
 			return c.printOnce(o.cmd, out, out.APIKey, note)
 		},
 	}.on(c, command("rotate ID [--overlap 24h]", "Make a new API key; the previous one keeps working for the overlap", args("ID")))
-	cmd.Flags().Duration("overlap", defaultAPIKeyOverlap, "how long the previous key keeps working (0 stops it at once; at most 720h)")
+	cmd.Flags().Duration("overlap", directory.DefaultAPIKeyOverlap, fmt.Sprintf("how long the previous key keeps working (0 stops it at once; at most %dh)", int(directory.MaxAPIKeyOverlap.Hours())))
 	return cmd
 }

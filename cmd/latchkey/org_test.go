@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/secret"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 func TestOrgCreate_PrintsIDNameIssuerAndAPIKey(t *testing.T) {
@@ -180,6 +182,26 @@ func TestOrgDelete_RefusesWithoutYes(t *testing.T) {
 		t.Fatalf("%d organizations after delete --yes, want 0", n)
 	}
 	wantFailure(t, c.run("org", "show", "acme"), 1, `organization "acme" not found`)
+}
+
+func TestOrgDelete_IsAuditedInTheOperatorOrganization(t *testing.T) {
+	c := newCLI(t)
+	c.ok("migrate")
+	c.createOrg("acme")
+	c.ok("org", "delete", "acme", "--yes")
+	events, err := c.store().ListAudit(context.Background(), directory.OperatorOrgID, store.AuditFilter{Limit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range events {
+		if e.Action == "org.delete" {
+			if e.Target != "acme" || e.Actor != "cli" || e.Result != "ok" {
+				t.Errorf("org.delete event = %+v", e)
+			}
+			return
+		}
+	}
+	t.Errorf("no org.delete audit event in the operator organization")
 }
 
 func TestOrgAPIKeyRotate_OldKeyWorksUntilTheOverlapEnds(t *testing.T) {

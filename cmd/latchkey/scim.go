@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/directory/resource"
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/store"
@@ -22,8 +24,8 @@ type scimTokenCreatedJSON struct {
 }
 
 // defaultSCIMTokenExpiry is how long a new SCIM token works unless
-// --expires says otherwise (directories are set up once and run for months).
-const defaultSCIMTokenExpiry = "365d"
+// --expires says otherwise.
+var defaultSCIMTokenExpiry = strconv.Itoa(int(directory.DefaultSCIMTokenTTL/(24*time.Hour))) + "d"
 
 func (c *cli) scimCmd() *cobra.Command {
 	return c.tokenGroup("scim", "SCIM 2.0 provisioning: the tokens an organization's directory (Entra ID, Okta …) uses",

@@ -17,7 +17,7 @@ import (
 )
 
 var upstreamKeys = []string{
-	"orgId", "configUrl", "clientId", "scopes", "usernameClaim", "displayName", "logoutUrl", "endUpstreamSession",
+	"orgId", "configUrl", "clientId", "hasClientSecret", "scopes", "usernameClaim", "displayName", "logoutUrl", "endUpstreamSession",
 	"redirectUri", "logoutCallbackUri", "createdAt", "updatedAt",
 }
 
@@ -68,7 +68,7 @@ func TestUpstreamSet_CreatesTheConnectionAndNeverPrintsTheSecret(t *testing.T) {
 	want := map[string]any{
 		"orgId": "acme", "configUrl": "https://idp.acme.example/.well-known/openid-configuration", "clientId": "latchkey",
 		"scopes": []any{"openid", "profile", "email"}, "usernameClaim": "preferred_username", "displayName": "Acme Okta",
-		"logoutUrl": "https://acme.example/signed-out", "endUpstreamSession": false,
+		"logoutUrl": "https://acme.example/signed-out", "endUpstreamSession": false, "hasClientSecret": true,
 		"redirectUri":       "https://sso.example.com/o/acme/callback",
 		"logoutCallbackUri": "https://sso.example.com/o/acme/logout/callback",
 	}

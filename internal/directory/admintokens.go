@@ -40,6 +40,10 @@ var (
 	ErrAdminTokenRevoked = errors.New("admin token revoked")
 )
 
+// MaxAdminTokenTTL bounds an admin token's life; 0 (never expires) is
+// allowed.
+const MaxAdminTokenTTL = 3650 * 24 * time.Hour
+
 // CreateAdminToken makes a bearer token for the admin JSON API, scoped to
 // orgID or, with orgID "", to every organization (an operator token). A ttl
 // of 0 means the token never expires. The token is returned in clear this
@@ -60,6 +64,9 @@ func (d *Directory) CreateAdminToken(ctx context.Context, a Actor, orgID, descri
 	}
 	if ttl < 0 {
 		return nil, "", domain.Invalid("expires", "must not be negative (use 0 for a token that never expires)")
+	}
+	if ttl > MaxAdminTokenTTL {
+		return nil, "", domain.Invalid("expires", "must be at most %d days; use never for a token that does not expire", int64(MaxAdminTokenTTL/(24*time.Hour)))
 	}
 	if orgID != "" {
 		if _, err := d.GetOrg(ctx, orgID); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -130,10 +131,15 @@ func (d *Directory) SearchGroups(ctx context.Context, orgID string, p store.Page
 }
 
 // UpdateGroup changes the given fields of a group, atomically. New
-// members must be users of the organization.
-func (d *Directory) UpdateGroup(ctx context.Context, a Actor, orgID, id string, c GroupChanges) (*domain.Group, error) {
+// members must be users of the organization. With since set, the change
+// is made only if the group's last change is still since, checked in the
+// change's transaction (else a *ChangedError).
+func (d *Directory) UpdateGroup(ctx context.Context, a Actor, orgID, id string, c GroupChanges, since time.Time) (*domain.Group, error) {
 	cur, err := d.GetGroup(ctx, orgID, id)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkUnchanged(since, cur.UpdatedAt); err != nil {
 		return nil, err
 	}
 	next := *cur
@@ -147,6 +153,9 @@ func (d *Directory) UpdateGroup(ctx context.Context, a Actor, orgID, id string, 
 	}
 	ev := d.event(orgID, a, "group.update", id, map[string]string{})
 	g, err := d.Store.UpdateGroup(ctx, orgID, id, func(g *domain.Group) error {
+		if err := checkUnchanged(since, g.UpdatedAt); err != nil {
+			return err
+		}
 		c.apply(g)
 		if err := g.Validate(); err != nil {
 			return err
@@ -155,7 +164,10 @@ func (d *Directory) UpdateGroup(ctx context.Context, a Actor, orgID, id string, 
 		ev.Detail["displayName"], ev.Detail["members"] = g.DisplayName, fmt.Sprint(len(g.Members))
 		return nil
 	}, ev)
+	var changed *ChangedError
 	switch {
+	case errors.As(err, &changed):
+		return nil, err
 	case errors.Is(err, store.ErrConflict):
 		return nil, groupNameTaken(next.DisplayName)
 	case err != nil:
@@ -164,9 +176,20 @@ func (d *Directory) UpdateGroup(ctx context.Context, a Actor, orgID, id string, 
 	return g, nil
 }
 
-// DeleteGroup removes a group; its members stay.
-func (d *Directory) DeleteGroup(ctx context.Context, a Actor, orgID, id string) error {
-	if err := d.Store.DeleteGroup(ctx, orgID, id, d.event(orgID, a, "group.delete", id, nil)); err != nil {
+// DeleteGroup removes a group; its members stay. With since set, the
+// group is removed only if its last change is still since, checked in the
+// deletion's transaction (else a *ChangedError).
+func (d *Directory) DeleteGroup(ctx context.Context, a Actor, orgID, id string, since time.Time) error {
+	var check func(*domain.Group) error
+	if !since.IsZero() {
+		check = func(g *domain.Group) error { return checkUnchanged(since, g.UpdatedAt) }
+	}
+	err := d.Store.DeleteGroup(ctx, orgID, id, check, d.event(orgID, a, "group.delete", id, nil))
+	var changed *ChangedError
+	if errors.As(err, &changed) {
+		return err
+	}
+	if err != nil {
 		return notFound(err, "group %q in organization %q", id, orgID)
 	}
 	return nil

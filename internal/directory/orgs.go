@@ -174,15 +174,23 @@ func (d *Directory) UpdateOrg(ctx context.Context, a Actor, id string, c OrgChan
 }
 
 // DeleteOrg removes the organization and everything it owns, its audit log
-// included; the caller logs the deletion where it can.
-func (d *Directory) DeleteOrg(ctx context.Context, id string) error {
+// included. The deletion is recorded as org.delete in the operator
+// organization's audit log, in the same transaction (once the operator
+// organization exists; before that there is no log to write to).
+func (d *Directory) DeleteOrg(ctx context.Context, a Actor, id string) error {
 	if id == OperatorOrgID {
 		return domain.Invalid("id", "%q is the built-in operator organization; it cannot be deleted", id)
 	}
 	if domain.ValidateOrgID(id) != nil {
 		return notFoundf("organization %q not found", id)
 	}
-	if err := d.Store.DeleteOrg(ctx, id); err != nil {
+	var ev *domain.AuditEvent
+	if _, err := d.Store.GetOrg(ctx, OperatorOrgID); err == nil {
+		ev = d.event(OperatorOrgID, a, "org.delete", id, nil)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("operator organization: %w", err)
+	}
+	if err := d.Store.DeleteOrg(ctx, id, ev); err != nil {
 		return notFound(err, "organization %q", id)
 	}
 	return nil

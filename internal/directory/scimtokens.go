@@ -17,6 +17,10 @@ import (
 // organization's tokens.
 const SCIMTokenPrefix = "lk_scim_"
 
+// DefaultSCIMTokenTTL is the life surfaces give a new SCIM token unless told
+// otherwise: directories are set up once and run for months.
+const DefaultSCIMTokenTTL = 365 * 24 * time.Hour
+
 // MaxSCIMTokenTTL bounds a SCIM token's life; 0 (never expires) is allowed.
 const MaxSCIMTokenTTL = 5 * 365 * 24 * time.Hour
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -188,7 +189,7 @@ func (d *Directory) UpdateUser(ctx context.Context, a Actor, orgID, userName str
 	if err != nil {
 		return nil, err
 	}
-	return d.UpdateUserBySub(ctx, a, orgID, cur.Sub, c)
+	return d.UpdateUserBySub(ctx, a, orgID, cur.Sub, c, time.Time{})
 }
 
 // DeleteUser ends the user's sessions the way a logout does (applications
@@ -198,7 +199,7 @@ func (d *Directory) DeleteUser(ctx context.Context, a Actor, orgID, userName str
 	if err != nil {
 		return err
 	}
-	return d.DeleteUserBySub(ctx, a, orgID, u.Sub)
+	return d.DeleteUserBySub(ctx, a, orgID, u.Sub, time.Time{})
 }
 
 // UnlinkUpstream forgets the upstream identity linked to the user, so that

@@ -227,3 +227,95 @@ func TestListAudit_PagesNewestFirstWithFilters(t *testing.T) {
 		t.Error("a page of 5000 was accepted")
 	}
 }
+
+// A change conditioned on the version read (SCIM If-Match) is refused when
+// another change came between that read and the write, and leaves the
+// other change in place.
+func TestUpdateBySub_RefusesAChangeBasedOnAnOlderVersion(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) store.Store) {
+		ctx := t.Context()
+		d, now := newUpstreamDirectory(t, open(t))
+		read, err := d.CreateUser(ctx, actor, "acme", "alice", directory.UserChanges{Name: testkit.Ptr("Alice")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		*now = now.Add(time.Second)
+		between, err := d.UpdateUserBySub(ctx, actor, "acme", read.Sub, directory.UserChanges{Name: testkit.Ptr("Between")}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		*now = now.Add(time.Second)
+		_, err = d.UpdateUserBySub(ctx, actor, "acme", read.Sub, directory.UserChanges{Name: testkit.Ptr("Stale")}, read.UpdatedAt)
+		var ce *directory.ChangedError
+		if !errors.As(err, &ce) || !ce.UpdatedAt.Equal(between.UpdatedAt) {
+			t.Fatalf("update based on the older version: %v, want a ChangedError at %v", err, between.UpdatedAt)
+		}
+		if u, _ := d.GetUserBySub(ctx, "acme", read.Sub); u.Name != "Between" {
+			t.Fatalf("name = %q after a refused change, want the change made in between", u.Name)
+		}
+		if u, err := d.UpdateUserBySub(ctx, actor, "acme", read.Sub, directory.UserChanges{Name: testkit.Ptr("Fresh")}, between.UpdatedAt); err != nil || u.Name != "Fresh" {
+			t.Fatalf("update based on the current version: %v, %v", u, err)
+		}
+
+		g, err := d.CreateGroup(ctx, actor, "acme", directory.GroupChanges{DisplayName: testkit.Ptr("Staff")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		*now = now.Add(time.Second)
+		if _, err := d.UpdateGroup(ctx, actor, "acme", g.ID, directory.GroupChanges{DisplayName: testkit.Ptr("Team")}, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = d.UpdateGroup(ctx, actor, "acme", g.ID, directory.GroupChanges{DisplayName: testkit.Ptr("Stale")}, g.UpdatedAt)
+		if !errors.As(err, &ce) {
+			t.Fatalf("group update based on the older version: %v, want a ChangedError", err)
+		}
+		if cur, _ := d.GetGroup(ctx, "acme", g.ID); cur.DisplayName != "Team" {
+			t.Fatalf("group name = %q after a refused change", cur.DisplayName)
+		}
+	})
+}
+
+// A deletion conditioned on the version read is refused when the resource
+// changed since, and the resource stays.
+func TestDeleteBySub_RefusesADeletionBasedOnAnOlderVersion(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, open func(testing.TB) store.Store) {
+		ctx := t.Context()
+		d, now := newUpstreamDirectory(t, open(t))
+		read, err := d.CreateUser(ctx, actor, "acme", "alice", directory.UserChanges{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := d.CreateGroup(ctx, actor, "acme", directory.GroupChanges{DisplayName: testkit.Ptr("Staff")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		*now = now.Add(time.Second)
+		between, err := d.UpdateUserBySub(ctx, actor, "acme", read.Sub, directory.UserChanges{Name: testkit.Ptr("Between")}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gBetween, err := d.UpdateGroup(ctx, actor, "acme", g.ID, directory.GroupChanges{DisplayName: testkit.Ptr("Team")}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ce *directory.ChangedError
+		if err := d.DeleteUserBySub(ctx, actor, "acme", read.Sub, read.UpdatedAt); !errors.As(err, &ce) {
+			t.Fatalf("user deletion based on the older version: %v, want a ChangedError", err)
+		}
+		if err := d.DeleteGroup(ctx, actor, "acme", g.ID, g.UpdatedAt); !errors.As(err, &ce) {
+			t.Fatalf("group deletion based on the older version: %v, want a ChangedError", err)
+		}
+		if _, err := d.GetUserBySub(ctx, "acme", read.Sub); err != nil {
+			t.Fatalf("user gone after a refused deletion: %v", err)
+		}
+		if _, err := d.GetGroup(ctx, "acme", g.ID); err != nil {
+			t.Fatalf("group gone after a refused deletion: %v", err)
+		}
+		if err := d.DeleteUserBySub(ctx, actor, "acme", read.Sub, between.UpdatedAt); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.DeleteGroup(ctx, actor, "acme", g.ID, gBetween.UpdatedAt); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -109,7 +109,7 @@ func (s *Service) replaceGroup(c *call) (int, any, error) {
 }
 
 func (s *Service) updateGroup(c *call, g *domain.Group, ch directory.GroupChanges) (int, any, error) {
-	ng, err := s.Directory.UpdateGroup(c.r.Context(), c.actor, c.org, g.ID, ch)
+	ng, err := s.Directory.UpdateGroup(c.r.Context(), c.actor, c.org, g.ID, ch, ifMatchSince(c.r, g.UpdatedAt))
 	return changed(c, "group", g.ID, ng, err, s.groupResponse)
 }
 
@@ -139,7 +139,7 @@ func (s *Service) deleteGroup(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	return deleteResource(c, "group", g.ID, g.UpdatedAt, func(ctx context.Context) error {
-		return s.Directory.DeleteGroup(ctx, c.actor, c.org, g.ID)
+		return s.Directory.DeleteGroup(ctx, c.actor, c.org, g.ID, ifMatchSince(c.r, g.UpdatedAt))
 	})
 }
 

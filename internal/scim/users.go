@@ -239,6 +239,22 @@ func inPath[T any](c *call, kind string, get func(ctx context.Context, org, id s
 	return v, err
 }
 
+// ifMatchSince is the last change a change must still find, checked where
+// the change is made: updated (the version If-Match was checked against)
+// when the request has an If-Match other than "*", else none (zero).
+func ifMatchSince(r *http.Request, updated time.Time) time.Time {
+	if h := strings.TrimSpace(r.Header.Get("If-Match")); h == "" || h == "*" {
+		return time.Time{}
+	}
+	return updated
+}
+
+// preconditionFailed says that the resource changed since the version
+// If-Match named (it is now current).
+func preconditionFailed(r *http.Request, current string) error {
+	return &Error{Status: http.StatusPreconditionFailed, Detail: "the resource changed since version " + r.Header.Get("If-Match") + " (now " + current + ")"}
+}
+
 // checkIfMatch honours If-Match against the resource's version.
 func checkIfMatch(r *http.Request, current string) error {
 	h := r.Header.Get("If-Match")
@@ -251,7 +267,7 @@ func checkIfMatch(r *http.Request, current string) error {
 			return nil
 		}
 	}
-	return &Error{Status: http.StatusPreconditionFailed, Detail: "the resource changed since version " + h + " (now " + current + ")"}
+	return preconditionFailed(r, current)
 }
 
 func (s *Service) getUser(c *call) (int, any, error) {
@@ -289,13 +305,17 @@ func (s *Service) replaceUser(c *call) (int, any, error) {
 }
 
 func (s *Service) updateUser(c *call, u *domain.User, ch directory.UserChanges) (int, any, error) {
-	nu, err := s.Directory.UpdateUserBySub(c.r.Context(), c.actor, c.org, u.Sub, ch)
+	nu, err := s.Directory.UpdateUserBySub(c.r.Context(), c.actor, c.org, u.Sub, ch, ifMatchSince(c.r, u.UpdatedAt))
 	return changed(c, "user", u.Sub, nu, err, s.userResponse)
 }
 
 // changed answers a change to the resource of the kind named, id: 404 when
 // it was gone (err), else the resource as it is now (v), shown by respond.
 func changed[T any](c *call, kind, id string, v T, err error, respond func(*call, T, int, projection) (int, any, error)) (int, any, error) {
+	var ce *directory.ChangedError
+	if errors.As(err, &ce) {
+		return 0, nil, preconditionFailed(c.r, version(ce.UpdatedAt))
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, nil, notFound(kind, id)
 	}
@@ -348,7 +368,7 @@ func (s *Service) deleteUser(c *call) (int, any, error) {
 		return 0, nil, err
 	}
 	return deleteResource(c, "user", u.Sub, u.UpdatedAt, func(ctx context.Context) error {
-		return s.Directory.DeleteUserBySub(ctx, c.actor, c.org, u.Sub)
+		return s.Directory.DeleteUserBySub(ctx, c.actor, c.org, u.Sub, ifMatchSince(c.r, u.UpdatedAt))
 	})
 }
 
@@ -359,6 +379,10 @@ func deleteResource(c *call, kind, id string, updated time.Time, del func(ctx co
 		return 0, nil, err
 	}
 	if err := del(c.r.Context()); err != nil {
+		var ce *directory.ChangedError
+		if errors.As(err, &ce) {
+			return 0, nil, preconditionFailed(c.r, version(ce.UpdatedAt))
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			return 0, nil, notFound(kind, id)
 		}

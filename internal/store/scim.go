@@ -94,7 +94,10 @@ type Groups interface {
 	// UpdateGroup changes the group (members included) through update, in
 	// one transaction with the row locked (id and organization stay).
 	UpdateGroup(ctx context.Context, orgID, id string, update func(g *domain.Group) error, audit ...*domain.AuditEvent) (*domain.Group, error)
-	DeleteGroup(ctx context.Context, orgID, id string, audit ...*domain.AuditEvent) error
+	// check, when not nil, sees the group (without members) read locked in
+	// the deletion's transaction; its error refuses the deletion and is
+	// returned as is.
+	DeleteGroup(ctx context.Context, orgID, id string, check func(g *domain.Group) error, audit ...*domain.AuditEvent) error
 	// ListUserGroups returns the user's groups (without their members),
 	// ordered by folded displayName.
 	ListUserGroups(ctx context.Context, orgID, sub string) ([]*domain.Group, error)

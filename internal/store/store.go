@@ -56,8 +56,9 @@ type Orgs interface {
 	// there is no such organization.
 	UpdateOrg(ctx context.Context, id string, update func(o *domain.Organization) error, audit ...*domain.AuditEvent) (*domain.Organization, error)
 	// DeleteOrg removes the organization and everything it owns, its audit
-	// log included.
-	DeleteOrg(ctx context.Context, id string) error
+	// log included; audit events (for other organizations) are written in
+	// the same transaction.
+	DeleteOrg(ctx context.Context, id string, audit ...*domain.AuditEvent) error
 }
 
 // APIKeys stores organizations' trusted-platform API keys.
@@ -92,8 +93,11 @@ type Users interface {
 	// UpdateUser changes the user through update (sub and organization
 	// stay); ErrConflict if the new userName is taken.
 	UpdateUser(ctx context.Context, orgID, sub string, update func(u *domain.User) error, audit ...*domain.AuditEvent) (*domain.User, error)
-	// DeleteUser removes the user with their sessions, codes, tokens and tickets.
-	DeleteUser(ctx context.Context, orgID, sub string, audit ...*domain.AuditEvent) error
+	// DeleteUser removes the user with their sessions, codes, tokens and
+	// tickets. check, when not nil, sees the user read locked in the
+	// deletion's transaction; its error refuses the deletion and is
+	// returned as is.
+	DeleteUser(ctx context.Context, orgID, sub string, check func(u *domain.User) error, audit ...*domain.AuditEvent) error
 }
 
 // Apps stores applications (OpenID Connect clients).

@@ -249,8 +249,7 @@ type errorJSON struct {
 var legacyNames = map[string]string{
 	"user_name": "userName", "email_verified": "emailVerified", "has_password": "hasPassword",
 	"sso_enabled": "ssoEnabled", "session_lifetime_seconds": "sessionLifetimeSeconds",
-	"session_lifetime_text": "sessionLifetimeText", "ticket_lifetime_seconds": "ticketLifetimeSeconds",
-	"ticket_lifetime_text": "ticketLifetimeText", "auth_redirect_url": "authRedirectUrl", "login_method": "loginMethod",
+	"ticket_lifetime_seconds": "ticketLifetimeSeconds", "auth_redirect_url": "authRedirectUrl", "login_method": "loginMethod",
 	"overlap_seconds": "overlapSeconds", "api_key": "apiKey",
 	"client_id": "clientId", "client_secret": "clientSecret", "redirect_uris": "redirectUris",
 	"post_logout_redirect_uris": "postLogoutRedirectUris", "backchannel_logout_uri": "backchannelLogoutUri",

@@ -15,7 +15,7 @@ var appSettings = []string{
 	"refreshTokenReuseInterval", "groupsClaim",
 }
 
-var appReadOnly = []string{"clientId", "clientSecret", "orgId", "createdAt", "updatedAt"}
+var appReadOnly = []string{"clientId", "clientSecret", "hasClientSecret", "orgId", "createdAt", "updatedAt"}
 
 // appChanges decodes the settings the body gave.
 func appChanges(body *object) (directory.AppChanges, error) {

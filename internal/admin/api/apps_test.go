@@ -160,6 +160,7 @@ func TestApps_RefuseInvalidInputAndChangeNothing(t *testing.T) {
 			{"public cannot change", map[string]any{"public": true}, "invalid_request", "public"},
 			{"client_id is read-only", map[string]any{"clientId": "other"}, "invalid_request", "clientId"},
 			{"client_secret is read-only", map[string]any{"clientSecret": "chosen"}, "invalid_request", "clientSecret"},
+			{"hasClientSecret is read-only", map[string]any{"hasClientSecret": false}, "invalid_request", "hasClientSecret"},
 			{"unknown field", map[string]any{"logo_uri": "https://x.example/logo.png"}, "invalid_request", "logo_uri"},
 			{"malformed JSON", rawBody(`{"name": }`), "invalid_json", ""},
 		}

@@ -192,3 +192,22 @@ func TestOrgUpdate_AcceptsTheSettingsObjectWithOldOrNewNames(t *testing.T) {
 		}
 	})
 }
+
+func TestAnsweredOnlyMembers_AreRefusedAsReadOnly(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *adminServer) {
+		for _, tt := range []struct{ method, path, member string }{
+			{"PATCH", "/api/admin/orgs/acme/users/alice", "hasPassword"},
+			{"PATCH", "/api/admin/orgs/acme/users/alice", "has_password"},
+			{"PATCH", "/api/admin/orgs/acme/apps/" + s.acme.ClientID, "hasClientSecret"},
+			{"PATCH", "/api/admin/orgs/acme/apps/" + s.acme.ClientID, "has_client_secret"},
+			{"PUT", upstreamPath, "hasClientSecret"},
+			{"PUT", upstreamPath, "has_client_secret"},
+		} {
+			r := s.do(t, s.acmeTok, tt.method, tt.path, map[string]any{tt.member: true})
+			wantError(t, r, http.StatusBadRequest, "invalid_request", "")
+			if msg, _ := r.obj["message"].(string); !strings.Contains(msg, "is read-only") {
+				t.Errorf("%s %s with %s: message %q, want it to say the member is read-only", tt.method, tt.path, tt.member, msg)
+			}
+		}
+	})
+}

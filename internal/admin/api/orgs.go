@@ -138,11 +138,10 @@ func (a *API) deleteOrg(c *call) (int, any, error) {
 	if !c.operator() {
 		return 0, nil, forbiddenForOrgToken
 	}
-	if err := a.Directory.DeleteOrg(c.r.Context(), c.org.ID); err != nil {
+	if err := a.Directory.DeleteOrg(c.r.Context(), c.actor, c.org.ID); err != nil {
 		return 0, nil, err
 	}
-	// The organization's audit log went with it: log the deletion instead.
-	c.auditOrg = ""
+	c.changeAudited = true
 	return http.StatusNoContent, nil, nil
 }
 

@@ -13,10 +13,6 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 )
 
-// defaultSCIMTokenLifetime applies when a create names no expiresIn (as
-// the CLI's default --expires 365d).
-const defaultSCIMTokenLifetime = 365 * 24 * time.Hour
-
 // scimTokenCreatedJSON is answered on create: the token, shown this once.
 type scimTokenCreatedJSON struct {
 	resource.SCIMToken
@@ -52,7 +48,7 @@ func (a *API) createSCIMToken(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	ttl := defaultSCIMTokenLifetime
+	ttl := directory.DefaultSCIMTokenTTL
 	if body.has("expiresIn") {
 		secs, err := body.seconds("expiresIn")
 		if err != nil {

@@ -14,7 +14,7 @@ var upstreamSettings = []string{
 	"configUrl", "clientId", "clientSecret", "scopes", "usernameClaim", "displayName", "logoutUrl", "endUpstreamSession",
 }
 
-var upstreamReadOnly = []string{"orgId", "redirectUri", "logoutCallbackUri", "createdAt", "updatedAt"}
+var upstreamReadOnly = []string{"orgId", "hasClientSecret", "redirectUri", "logoutCallbackUri", "createdAt", "updatedAt"}
 
 func (a *API) getUpstream(c *call) (int, any, error) {
 	u, err := a.Directory.GetUpstream(c.r.Context(), c.org.ID)

@@ -21,7 +21,7 @@ const (
 )
 
 var upstreamKeys = []string{
-	"orgId", "configUrl", "clientId", "scopes", "usernameClaim", "displayName", "logoutUrl",
+	"orgId", "configUrl", "clientId", "hasClientSecret", "scopes", "usernameClaim", "displayName", "logoutUrl",
 	"endUpstreamSession", "redirectUri", "logoutCallbackUri", "createdAt", "updatedAt",
 }
 
@@ -74,7 +74,7 @@ func TestUpstream_CreateUpdateAndKeepTheSecretWithoutEverShowingIt(t *testing.T)
 			"configUrl": "https://idp.acme.example/.well-known/openid-configuration", "clientId": "latchkey",
 			"scopes": []any{"openid", "email", "groups"}, "usernameClaim": "preferred_username",
 			"displayName": "Acme Okta", "logoutUrl": "https://acme.example/signed-out", "endUpstreamSession": false,
-			"redirectUri":       s.inst.Issuer("acme") + "/callback",
+			"hasClientSecret": true, "redirectUri": s.inst.Issuer("acme") + "/callback",
 			"logoutCallbackUri": s.inst.Issuer("acme") + "/logout/callback",
 		}
 		for k, v := range want {
@@ -259,6 +259,7 @@ func TestUpstream_RefusesInvalidInputNamingTheFieldAndChangesNothing(t *testing.
 				{"null", map[string]any{"displayName": nil}, "invalid_request", "displayName"},
 				{"unknown field", map[string]any{"displayName": "New", "client_name": "x"}, "invalid_request", "client_name"},
 				{"read-only field", map[string]any{"redirectUri": "https://elsewhere.example/callback"}, "invalid_request", "redirectUri"},
+				{"hasClientSecret is read-only", map[string]any{"hasClientSecret": false}, "invalid_request", "hasClientSecret"},
 				{"nothing to set", map[string]any{}, "invalid_request", ""},
 				{"malformed JSON", rawBody(`{"clientId": "other",`), "invalid_json", ""},
 				{"duplicate member", rawBody(`{"clientId": "a", "clientId": "b"}`), "invalid_request", "clientId"},

@@ -14,7 +14,7 @@ import (
 
 var userSettings = []string{"name", "email", "emailVerified", "picture", "role", "disabled", "password"}
 
-var userReadOnly = []string{"sub", "createdAt", "updatedAt"}
+var userReadOnly = []string{"sub", "hasPassword", "createdAt", "updatedAt"}
 
 // userChanges decodes the fields the body gave. "password": null removes
 // the password when allowed (updates).

@@ -88,6 +88,7 @@ func TestUsers_RefuseInvalidInputAndChangeNothing(t *testing.T) {
 			{"disabled as string", map[string]any{"disabled": "true"}, "disabled"},
 			{"user_name cannot change", map[string]any{"userName": "alicia"}, "userName"},
 			{"sub is read-only", map[string]any{"sub": "x"}, "sub"},
+			{"hasPassword is read-only", map[string]any{"hasPassword": true}, "hasPassword"},
 			{"unknown field", map[string]any{"nickname": "al"}, "nickname"},
 		}
 		for _, tt := range tests {

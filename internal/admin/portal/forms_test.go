@@ -22,27 +22,35 @@ func TestForms_EveryFormRefusesWithoutAValidAdminSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	scim, _, err := e.d.CreateSCIMToken(ctx, e.inst.Actor, "acme", "Okta", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	forms := map[string]url.Values{
-		"/settings/sso":                            {"session_lifetime_seconds": {"1296000"}, "sso_enabled": {"on"}},
-		"/settings/ux":                             {"auth_redirect_url": {"https://p.example/"}, "login_method": {"platform"}},
-		"/settings/integrations/reveal":            {},
-		"/settings/integrations/rotate":            {"overlap": {"0"}},
-		"/settings/authentication":                 {"config_url": {"https://idp.example/.well-known/openid-configuration"}, "client_id": {"c"}, "client_secret": {"secret-value"}},
-		"/settings/authentication/check":           {"config_url": {"https://idp.example/.well-known/openid-configuration"}},
-		"/settings/authentication/remove":          {},
-		"/apps/":                                   {"name": {"X"}, "type": {"public"}, "redirect_uris": {"https://x.example/cb"}},
-		"/apps/" + app.ClientID + "/settings":      {"name": {"Renamed"}, "access_token_lifetime": {"60"}, "id_token_lifetime": {"60"}, "refresh_token_lifetime": {"60"}},
-		"/apps/" + app.ClientID + "/rotate-secret": {},
-		"/apps/" + app.ClientID + "/delete":        {"confirm": {"yes"}},
-		"/users/":                                  {"userName": {"mallory"}, "role": {"ADMIN"}},
-		"/users/bob/profile":                       {"role": {"ADMIN"}},
-		"/users/bob/password":                      {"password": {"a long enough password"}},
-		"/users/bob/clear-password":                {},
-		"/users/bob/disable":                       {},
-		"/users/bob/enable":                        {},
-		"/users/bob/sessions/revoke-all":           {},
-		"/users/bob/sessions/revoke":               {"sid": {"x"}},
-		"/users/bob/unlink":                        {},
+		"/settings/sso":                             {"session_lifetime_seconds": {"1296000"}, "sso_enabled": {"on"}},
+		"/settings/ux":                              {"auth_redirect_url": {"https://p.example/"}, "login_method": {"platform"}},
+		"/settings/integrations/reveal":             {},
+		"/settings/integrations/rotate":             {"overlap": {"0"}},
+		"/settings/integrations/scim-tokens":        {"scim_description": {"Entra"}, "scim_expires": {"30"}},
+		"/settings/integrations/scim-tokens/revoke": {"id": {scim.ID}},
+		"/settings/authentication/mfa":              {"mfa": {"required"}},
+		"/settings/authentication":                  {"config_url": {"https://idp.example/.well-known/openid-configuration"}, "client_id": {"c"}, "client_secret": {"secret-value"}},
+		"/settings/authentication/check":            {"config_url": {"https://idp.example/.well-known/openid-configuration"}},
+		"/settings/authentication/remove":           {},
+		"/apps/":                                    {"name": {"X"}, "type": {"public"}, "redirect_uris": {"https://x.example/cb"}},
+		"/apps/" + app.ClientID + "/settings":       {"name": {"Renamed"}, "access_token_lifetime": {"60"}, "id_token_lifetime": {"60"}, "refresh_token_lifetime": {"60"}},
+		"/apps/" + app.ClientID + "/rotate-secret":  {},
+		"/apps/" + app.ClientID + "/delete":         {"confirm": {"yes"}},
+		"/users/":                                   {"userName": {"mallory"}, "role": {"ADMIN"}},
+		"/users/bob/profile":                        {"role": {"ADMIN"}},
+		"/users/bob/password":                       {"password": {"a long enough password"}},
+		"/users/bob/clear-password":                 {},
+		"/users/bob/disable":                        {},
+		"/users/bob/enable":                         {},
+		"/users/bob/sessions/revoke-all":            {},
+		"/users/bob/sessions/revoke":                {"sid": {"x"}},
+		"/users/bob/unlink":                         {},
+		"/users/bob/reset-mfa":                      {},
 	}
 	auditCount := func() int {
 		events, err := e.audit(ctx, 1000)
@@ -85,7 +93,10 @@ func TestForms_EveryFormRefusesWithoutAValidAdminSession(t *testing.T) {
 	if after := auditCount(); after != before {
 		t.Fatalf("refused requests changed something: %d audit events, want %d", after, before)
 	}
-	if o := e.org("acme"); o.Settings.SessionLifetimeSeconds != 36000 || o.Settings.LoginMethod != "password" {
+	if o := e.org("acme"); o.Settings.SessionLifetimeSeconds != 36000 || o.Settings.LoginMethod != "password" || o.Settings.MFA == "required" {
 		t.Fatalf("settings changed: %+v", o.Settings)
+	}
+	if ts, err := e.d.ListSCIMTokens(ctx, "acme"); err != nil || len(ts) != 1 || !ts[0].RevokedAt.IsZero() {
+		t.Fatalf("SCIM tokens changed: %+v, %v", ts, err)
 	}
 }

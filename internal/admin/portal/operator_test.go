@@ -11,6 +11,7 @@ import (
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/server/servertest"
+	"github.com/latchkey/latchkey/internal/store"
 )
 
 // operator sets up the first operator with the setup link and signs in.
@@ -82,6 +83,19 @@ func TestOperator_SetupCreateAndDeleteOrganization(t *testing.T) {
 	expectStatus(t, submit(t, b, del, "/delete", map[string]string{"confirm": "newco"}), http.StatusSeeOther)
 	if _, err := e.d.Store.GetOrg(ctx, "newco"); err == nil {
 		t.Fatal("not deleted")
+	}
+	events, err := e.d.Store.ListAudit(ctx, directory.OperatorOrgID, store.AuditFilter{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	audited := false
+	for _, ev := range events {
+		if ev.Action == "org.delete" && ev.Target == "newco" && strings.HasPrefix(ev.Actor, directory.OperatorOrgID+":") {
+			audited = true
+		}
+	}
+	if !audited {
+		t.Errorf("no org.delete audit event for newco in the operator organization: %+v", events)
 	}
 	// An org admin is no operator.
 	ada, _ := e.signIn("acme", "ada")

@@ -88,7 +88,7 @@ func (p *Portal) orgDelete(w http.ResponseWriter, r *http.Request, a *admin) {
 		p.render(w, r, http.StatusBadRequest, "orgdelete", v)
 		return
 	}
-	if err := p.Directory.DeleteOrg(r.Context(), o.ID); err != nil {
+	if err := p.Directory.DeleteOrg(r.Context(), a.actor(r), o.ID); err != nil {
 		if v.fail(err, map[string]string{"id": "confirm", "org": "confirm"}) {
 			p.render(w, r, http.StatusBadRequest, "orgdelete", v)
 			return

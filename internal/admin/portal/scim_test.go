@@ -20,7 +20,7 @@ func TestIntegrations_SCIMTokenCreateShowsOnceListsAndRevokes(t *testing.T) {
 			page := e.portal("acme") + "/settings/integrations"
 			p := b.Get(page)
 			expectContains(t, p, `<label for="scim-base-url">SCIM base URL</label>`, `value="`+e.inst.Issuer("acme")+`/scim/v2"`,
-				`<label for="scim_description">Description</label>`, `<label for="scim_expires">Expires in</label>`, "No SCIM tokens.")
+				`<label for="scim_description">Description</label>`, `<label for="scim_expires">Expires in</label>`, "No SCIM tokens.", `<option value="365" selected>365 days</option>`, `<option value="86400" selected>24 hours</option>`)
 
 			p = submit(t, b, page, "/scim-tokens", map[string]string{"scim_description": "Okta", "scim_expires": "30"})
 			expectStatus(t, p, http.StatusOK)
@@ -103,4 +103,15 @@ func TestIntegrations_SCIMTokenInvalidInputShownNothingCreated(t *testing.T) {
 	if ts, _ := e.d.ListSCIMTokens(context.Background(), "other"); !ts[0].RevokedAt.IsZero() {
 		t.Fatal("another organization's token revoked")
 	}
+}
+
+func TestIntegrations_SCIMTokenRevokeIsNamedEvenWithoutADescription(t *testing.T) {
+	e := start(t, "sqlite")
+	tk, _, err := e.d.CreateSCIMToken(context.Background(), e.inst.Actor, "acme", "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := e.signIn("acme", "ada")
+	p := b.Get(e.portal("acme") + "/settings/integrations")
+	expectContains(t, p, `aria-label="Revoke SCIM token `+tk.ID+`"`)
 }

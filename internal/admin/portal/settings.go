@@ -127,6 +127,14 @@ type scimTokenRow struct {
 	CreatedAt, ExpiresAt, LastUsedAt time.Time
 }
 
+// defaultSCIMExpiry is the preselected "Expires in": the directory's
+// default life of a SCIM token, in days (one of scimExpiries).
+var defaultSCIMExpiry = strconv.Itoa(int(directory.DefaultSCIMTokenTTL / (24 * time.Hour)))
+
+// defaultOverlap is the preselected overlap of an API key rotation, in
+// seconds (one of overlaps).
+var defaultOverlap = strconv.FormatInt(int64(directory.DefaultAPIKeyOverlap/time.Second), 10)
+
 // scimExpiries are the choices of "Expires in" (days; 0 is never).
 var scimExpiries = []struct{ value, label string }{
 	{"30", "30 days"}, {"90", "90 days"}, {"365", "365 days"}, {"0", "Never"},
@@ -144,7 +152,7 @@ func scimExpiryOptions(cur string) []Option {
 // filled in; false when the tokens could not be listed (already answered).
 func (p *Portal) integrationsView(q *orgRequest, expires string) (*view, *integrationsData, bool) {
 	v := p.settingsView(q, "Integrations")
-	d := &integrationsData{Overlap: overlapOptions("86400"), SCIMBaseURL: p.Directory.Issuer(q.org.ID) + "/scim/v2",
+	d := &integrationsData{Overlap: overlapOptions(defaultOverlap), SCIMBaseURL: p.Directory.Issuer(q.org.ID) + "/scim/v2",
 		SCIMExpires: scimExpiryOptions(expires)}
 	ts, err := p.Directory.ListSCIMTokens(q.r.Context(), q.org.ID)
 	if err != nil {
@@ -180,7 +188,7 @@ func overlapOptions(cur string) []Option {
 }
 
 func (p *Portal) integrations(q *orgRequest) {
-	if v, _, ok := p.integrationsView(q, "90"); ok {
+	if v, _, ok := p.integrationsView(q, defaultSCIMExpiry); ok {
 		p.render(q.w, q.r, http.StatusOK, "integrations", v)
 	}
 }
@@ -191,7 +199,7 @@ func (p *Portal) apiKeyReveal(q *orgRequest) {
 		p.internalError(q.w, q.r, "reveal API key", err)
 		return
 	}
-	v, d, ok := p.integrationsView(q, "90")
+	v, d, ok := p.integrationsView(q, defaultSCIMExpiry)
 	if !ok {
 		return
 	}
@@ -201,7 +209,7 @@ func (p *Portal) apiKeyReveal(q *orgRequest) {
 }
 
 func (p *Portal) apiKeyRotate(q *orgRequest) {
-	v, d, ok := p.integrationsView(q, "90")
+	v, d, ok := p.integrationsView(q, defaultSCIMExpiry)
 	if !ok {
 		return
 	}
@@ -223,7 +231,7 @@ func (p *Portal) apiKeyRotate(q *orgRequest) {
 		return
 	}
 	v.Form = nil
-	d.APIKey, d.Rotated, d.Overlap = key, true, overlapOptions("86400")
+	d.APIKey, d.Rotated, d.Overlap = key, true, overlapOptions(defaultOverlap)
 	v.Flash = "API key rotated."
 	noStore(q.w)
 	p.render(q.w, q.r, http.StatusOK, "integrations", v)
@@ -257,7 +265,7 @@ func (p *Portal) scimTokenCreate(q *orgRequest) {
 		p.internalError(q.w, q.r, "create SCIM token", err)
 		return
 	}
-	v, d, ok := p.integrationsView(q, "90")
+	v, d, ok := p.integrationsView(q, defaultSCIMExpiry)
 	if !ok {
 		return
 	}

@@ -20,19 +20,24 @@ const userPageSize = 100
 func (p *Portal) userList(q *orgRequest) {
 	query := strings.TrimSpace(q.r.URL.Query().Get("q"))
 	users, err := p.Directory.ListUsers(q.r.Context(), q.org.ID, directory.UserFilter{Query: query, Limit: userPageSize + 1})
-	if _, ok := domain.AsFieldError(err); ok {
-		users, err = nil, nil
+	// The query is shown back as valid text, whatever was sent.
+	d := &usersData{Query: strings.ToValidUTF8(query, "\uFFFD")}
+	v := p.newView(q.r, q.admin, q.org, "Users", "users")
+	v.Data = d
+	if fe, ok := domain.AsFieldError(err); ok {
+		// A search that cannot be run is said next to the search field.
+		v.Errors["q"] = "The search " + fe.Message + "."
+		p.render(q.w, q.r, http.StatusBadRequest, "users", v)
+		return
 	}
 	if err != nil {
 		p.internalError(q.w, q.r, "list users", err)
 		return
 	}
-	d := &usersData{Query: query, Users: users}
+	d.Users = users
 	if len(users) > userPageSize {
 		d.Users, d.More = users[:userPageSize], true
 	}
-	v := p.newView(q.r, q.admin, q.org, "Users", "users")
-	v.Data = d
 	p.render(q.w, q.r, http.StatusOK, "users", v)
 }
 

@@ -104,7 +104,7 @@ func TestUsers_RevokeSessionSendsBackChannelLogout(t *testing.T) {
 	}
 	b, _ := e.signIn("acme", "ada")
 	p := b.Get(e.portal("acme") + "/users/bob/")
-	expectContains(t, p, "Revoke all sessions")
+	expectContains(t, p, "Revoke all sessions", `aria-label="Revoke session started `)
 	p = b.Submit(form(t, p, "/sessions/revoke"), nil)
 	expectStatus(t, p, http.StatusSeeOther)
 	if s, _ := e.inst.Env.Store.GetSession(ctx, "acme", sessions[0].SID); s.EndedAt.IsZero() {
@@ -135,5 +135,30 @@ func TestUsers_RevokeSessionSendsBackChannelLogout(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("revocation not audited with the admin as actor")
+	}
+}
+
+func TestUserList_ABadSearchIsSaidNextToTheSearchField(t *testing.T) {
+	e := start(t, "sqlite")
+	b, _ := e.signIn("acme", "ada")
+	for name, q := range map[string]string{
+		"too long":      strings.Repeat("x", 201),
+		"invalid UTF-8": "ad%FF",
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := b.Get(e.portal("acme") + "/users/?q=" + q)
+			expectStatus(t, p, http.StatusBadRequest)
+			if msg := fieldError(p, "q"); !strings.Contains(msg, "at most 200 characters") {
+				t.Errorf("search error = %q\n%s", msg, p.Body)
+			}
+			if !strings.Contains(p.Body, `aria-describedby="q-error"`) {
+				t.Error("the search field does not point at its error")
+			}
+		})
+	}
+	p := b.Get(e.portal("acme") + "/users/?q=ad")
+	expectStatus(t, p, http.StatusOK)
+	if fieldError(p, "q") != "" {
+		t.Error("a good search shows an error")
 	}
 }

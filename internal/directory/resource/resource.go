@@ -168,9 +168,12 @@ type AppSecret struct {
 // Upstream is an organization's upstream connection: never the client
 // secret (a connection always has one).
 type Upstream struct {
-	OrgID              string   `json:"orgId"`
-	ConfigURL          string   `json:"configUrl"`
-	ClientID           string   `json:"clientId"`
+	OrgID     string `json:"orgId"`
+	ConfigURL string `json:"configUrl"`
+	ClientID  string `json:"clientId"`
+	// HasClientSecret says that a client secret is stored; the secret
+	// itself is never shown.
+	HasClientSecret    bool     `json:"hasClientSecret"`
 	Scopes             []string `json:"scopes"`
 	UsernameClaim      string   `json:"usernameClaim"`
 	DisplayName        string   `json:"displayName"`
@@ -187,7 +190,7 @@ type Upstream struct {
 // NewUpstream shows u with the URIs d says to register upstream.
 func NewUpstream(d *directory.Directory, u *domain.UpstreamConnection) Upstream {
 	return Upstream{
-		OrgID: u.OrgID, ConfigURL: u.ConfigURL, ClientID: u.ClientID,
+		OrgID: u.OrgID, ConfigURL: u.ConfigURL, ClientID: u.ClientID, HasClientSecret: len(u.ClientSecretSealed) > 0,
 		Scopes: NonNil(u.Scopes), UsernameClaim: u.UsernameClaim, DisplayName: u.DisplayName,
 		LogoutURL: u.LogoutURL, EndUpstreamSession: u.EndUpstreamSession,
 		RedirectURI: d.UpstreamRedirectURI(u.OrgID), LogoutCallbackURI: d.UpstreamLogoutCallbackURI(u.OrgID),

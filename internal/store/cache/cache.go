@@ -192,9 +192,9 @@ func (s *Store) UpdateOrg(ctx context.Context, id string, update func(o *domain.
 	return s.Store.UpdateOrg(ctx, id, update, audit...)
 }
 
-func (s *Store) DeleteOrg(ctx context.Context, id string) error {
+func (s *Store) DeleteOrg(ctx context.Context, id string, audit ...*domain.AuditEvent) error {
 	defer s.Invalidate(Change{OrgID: id})
-	return s.Store.DeleteOrg(ctx, id)
+	return s.Store.DeleteOrg(ctx, id, audit...)
 }
 
 func (s *Store) CreateApp(ctx context.Context, a *domain.Application, audit ...*domain.AuditEvent) error {

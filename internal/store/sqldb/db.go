@@ -259,6 +259,15 @@ func update[T any](ctx context.Context, s *DB, read func(tx *sql.Tx) (T, error),
 	return out, err
 }
 
+// checkedError is err, or the caller's own error an updateError carried.
+func checkedError(err error) error {
+	var ue *updateError
+	if errors.As(err, &ue) {
+		return ue.err
+	}
+	return err
+}
+
 // updateError carries an updater function's own error past classify.
 type updateError struct{ err error }
 

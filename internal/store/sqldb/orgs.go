@@ -95,14 +95,17 @@ func (s *DB) lockOrg(ctx context.Context, tx *sql.Tx, id string) error {
 	return s.db.queryRow(ctx, tx, s.q(`SELECT id FROM orgs WHERE id = ?`+s.dialect.LockRow()), id).Scan(&got)
 }
 
-func (s *DB) DeleteOrg(ctx context.Context, id string) error {
+func (s *DB) DeleteOrg(ctx context.Context, id string, audit ...*domain.AuditEvent) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, t := range orgTables {
 			if _, err := s.exec(ctx, tx, `DELETE FROM `+t+` WHERE org_id = ?`, id); err != nil {
 				return err
 			}
 		}
-		return s.execOne(ctx, tx, `DELETE FROM orgs WHERE id = ?`, id)
+		if err := s.execOne(ctx, tx, `DELETE FROM orgs WHERE id = ?`, id); err != nil {
+			return err
+		}
+		return s.appendAudit(ctx, tx, audit)
 	})
 }
 

@@ -388,8 +388,17 @@ func (s *DB) replaceMembers(ctx context.Context, tx *sql.Tx, orgID, id string, o
 	return s.addMembers(ctx, tx, orgID, id, add)
 }
 
-func (s *DB) DeleteGroup(ctx context.Context, orgID, id string, audit ...*domain.AuditEvent) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+func (s *DB) DeleteGroup(ctx context.Context, orgID, id string, check func(g *domain.Group) error, audit ...*domain.AuditEvent) error {
+	return checkedError(s.inTx(ctx, func(tx *sql.Tx) error {
+		if check != nil {
+			g, err := scanGroup(s.db.queryRow(ctx, tx, s.q(`SELECT `+groupCols+` FROM user_groups WHERE org_id = ? AND id = ?`+s.dialect.LockRow()), orgID, id))
+			if err != nil {
+				return err
+			}
+			if err := check(g); err != nil {
+				return &updateError{err}
+			}
+		}
 		if _, err := s.exec(ctx, tx, `DELETE FROM group_members WHERE org_id = ? AND group_id = ?`, orgID, id); err != nil {
 			return err
 		}
@@ -397,7 +406,7 @@ func (s *DB) DeleteGroup(ctx context.Context, orgID, id string, audit ...*domain
 			return err
 		}
 		return s.appendAudit(ctx, tx, audit)
-	})
+	}))
 }
 
 func (s *DB) ListUserGroups(ctx context.Context, orgID, sub string) ([]*domain.Group, error) {

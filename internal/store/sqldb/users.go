@@ -147,8 +147,17 @@ func (s *DB) saveUser(ctx context.Context, x querier, u *domain.User) error {
 }
 
 // DeleteUser removes the user with their sessions, codes, tokens and tickets.
-func (s *DB) DeleteUser(ctx context.Context, orgID, sub string, audit ...*domain.AuditEvent) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+func (s *DB) DeleteUser(ctx context.Context, orgID, sub string, check func(u *domain.User) error, audit ...*domain.AuditEvent) error {
+	return checkedError(s.inTx(ctx, func(tx *sql.Tx) error {
+		if check != nil {
+			u, err := scanUser(s.db.queryRow(ctx, tx, s.q(`SELECT `+userCols+` FROM users WHERE org_id = ? AND sub = ?`+s.dialect.LockRow()), orgID, sub))
+			if err != nil {
+				return err
+			}
+			if err := check(u); err != nil {
+				return &updateError{err}
+			}
+		}
 		for _, q := range []string{
 			`DELETE FROM session_clients WHERE org_id = ? AND sid IN (SELECT sid FROM sessions WHERE org_id = ? AND user_sub = ?)`,
 		} {
@@ -165,5 +174,5 @@ func (s *DB) DeleteUser(ctx context.Context, orgID, sub string, audit ...*domain
 			return err
 		}
 		return s.appendAudit(ctx, tx, audit)
-	})
+	}))
 }

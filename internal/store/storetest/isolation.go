@@ -431,11 +431,11 @@ var isolationCases = []isolationCase{
 		equal(t, "a's user", got, u)
 	}},
 	{"DeleteUserOfAnotherOrgIsNotFound", func(t *testing.T, s store.Store, a, b *orgRows) {
-		wantErr(t, "DeleteUser(a, sub of b)", s.DeleteUser(t.Context(), a.org.ID, b.users[1].Sub), store.ErrNotFound)
+		wantErr(t, "DeleteUser(a, sub of b)", s.DeleteUser(t.Context(), a.org.ID, b.users[1].Sub, nil), store.ErrNotFound)
 	}},
 	{"DeleteUserRemovesOnlyItsOrgsUser", func(t *testing.T, s store.Store, a, b *orgRows) {
 		ctx := t.Context()
-		ok(t, "DeleteUser(a, shared sub)", s.DeleteUser(ctx, a.org.ID, sharedSub))
+		ok(t, "DeleteUser(a, shared sub)", s.DeleteUser(ctx, a.org.ID, sharedSub, nil))
 		_, err := s.GetUser(ctx, a.org.ID, sharedSub)
 		wantErr(t, "GetUser(a) after delete", err, store.ErrNotFound)
 	}},
@@ -445,11 +445,11 @@ var isolationCases = []isolationCase{
 		createSession(t, s, b.org.ID, "sid-reused", sharedSub)
 		createSession(t, s, a.org.ID, "sid-reused", a.users[1].Sub)
 		ok(t, "AddSessionClient(a)", s.AddSessionClient(ctx, a.org.ID, "sid-reused", sharedClient, t0))
-		ok(t, "DeleteUser(a, shared sub)", s.DeleteUser(ctx, a.org.ID, sharedSub))
+		ok(t, "DeleteUser(a, shared sub)", s.DeleteUser(ctx, a.org.ID, sharedSub, nil))
 		clients, err := s.ListSessionClients(ctx, a.org.ID, "sid-reused")
 		ok(t, "ListSessionClients(a)", err)
 		equal(t, "clients of a's other user's session", clients, []string{sharedClient})
-		ok(t, "DeleteUser(b, shared sub)", s.DeleteUser(ctx, b.org.ID, sharedSub)) // back to as seeded
+		ok(t, "DeleteUser(b, shared sub)", s.DeleteUser(ctx, b.org.ID, sharedSub, nil)) // back to as seeded
 		b.users, b.sessions = b.users[1:], b.sessions[1:]
 		b.codes, b.tickets = b.codes[1:], b.tickets[1:]
 		b.tokens = b.tokens[3:]

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -67,14 +68,18 @@ var groupTests = []test{
 		equal(t, "groups of c", len(names), 1)
 		equal(t, "group of c", names[0].DisplayName, "Eng")
 
-		ok(t, "DeleteUser", s.DeleteUser(ctx, "acme", "sub-b"))
+		ok(t, "DeleteUser", s.DeleteUser(ctx, "acme", "sub-b", nil))
 		got, _ = s.GetGroup(ctx, "acme", "g1")
 		equal(t, "members after deleting b", got.Members, []string{"sub-c"})
 
-		ok(t, "DeleteGroup", s.DeleteGroup(ctx, "acme", "g1"))
+		refused := errors.New("refused by check")
+		wantErr(t, "DeleteGroup refused by its check", s.DeleteGroup(ctx, "acme", "g1", func(*domain.Group) error { return refused }), refused)
+		_, err = s.GetGroup(ctx, "acme", "g1")
+		ok(t, "group after a refused DeleteGroup", err)
+		ok(t, "DeleteGroup", s.DeleteGroup(ctx, "acme", "g1", nil))
 		_, err = s.GetGroup(ctx, "acme", "g1")
 		wantErr(t, "deleted group", err, store.ErrNotFound)
-		wantErr(t, "delete again", s.DeleteGroup(ctx, "acme", "g1"), store.ErrNotFound)
+		wantErr(t, "delete again", s.DeleteGroup(ctx, "acme", "g1", nil), store.ErrNotFound)
 		_, err = s.GetGroup(ctx, "globex", "g1")
 		ok(t, "globex's group is untouched", err)
 	}},

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -132,7 +133,7 @@ var userTests = []test{
 		_, err = s.GetUserByName(ctx, "acme", "nobody")
 		wantErr(t, "GetUserByName", err, store.ErrNotFound)
 		wantErr(t, "UpdateUser", saveUser(ctx, s, newUser("acme", "sub-404", "nobody")), store.ErrNotFound)
-		wantErr(t, "DeleteUser", s.DeleteUser(ctx, "acme", "sub-404"), store.ErrNotFound)
+		wantErr(t, "DeleteUser", s.DeleteUser(ctx, "acme", "sub-404", nil), store.ErrNotFound)
 		_, err = s.GetUserByName(ctx, "acme", "nobody")
 		wantErr(t, "GetUserByName after the refused update", err, store.ErrNotFound)
 	}},
@@ -150,8 +151,15 @@ var userTests = []test{
 		bobTk.UserSub = "sub-2"
 		ok(t, "CreateTokens", s.CreateTokens(ctx, tk, bobTk))
 
-		ok(t, "DeleteUser", s.DeleteUser(ctx, "acme", "sub-1"))
-		_, err := s.GetUser(ctx, "acme", "sub-1")
+		refused := errors.New("refused by check")
+		var seen string
+		err := s.DeleteUser(ctx, "acme", "sub-1", func(u *domain.User) error { seen = u.UserName; return refused })
+		wantErr(t, "DeleteUser refused by its check", err, refused)
+		equal(t, "user the check saw", seen, "alice")
+		_, err = s.GetSession(ctx, "acme", "sid-1")
+		ok(t, "GetSession after a refused DeleteUser", err)
+		ok(t, "DeleteUser", s.DeleteUser(ctx, "acme", "sub-1", func(*domain.User) error { return nil }))
+		_, err = s.GetUser(ctx, "acme", "sub-1")
 		wantErr(t, "GetUser", err, store.ErrNotFound)
 		_, err = s.GetUserByName(ctx, "acme", "alice")
 		wantErr(t, "GetUserByName", err, store.ErrNotFound)
@@ -163,7 +171,7 @@ var userTests = []test{
 		wantErr(t, "ConsumeCode", err, store.ErrNotFound)
 		_, err = s.ConsumeTicket(ctx, "acme", h("ticket-1"), t0)
 		wantErr(t, "ConsumeTicket", err, store.ErrNotFound)
-		wantErr(t, "DeleteUser again", s.DeleteUser(ctx, "acme", "sub-1"), store.ErrNotFound)
+		wantErr(t, "DeleteUser again", s.DeleteUser(ctx, "acme", "sub-1", nil), store.ErrNotFound)
 
 		got, err := s.GetUser(ctx, "acme", "sub-2")
 		ok(t, "GetUser(bob)", err)
