@@ -282,6 +282,9 @@ func (s *DB) writeBatch(batch []*insertGroup) {
 // of powers of two rows, so that few statement texts exist to prepare).
 func (s *DB) writeGroups(ctx context.Context, groups []*insertGroup) error {
 	p := s.db
+	if s.writer != nil {
+		p = s.writer
+	}
 	relaxed := true
 	for _, g := range groups {
 		relaxed = relaxed && g.relaxed
@@ -303,6 +306,13 @@ func (s *DB) writeGroups(ctx context.Context, groups []*insertGroup) error {
 	// are the remaining rows planned again, in the transaction, without
 	// preparing (see pool.prepared).
 	stmts := s.planGroups(ctx, p, groups)
+	if p.stmts != nil {
+		for _, g := range groups {
+			if g.guard != "" {
+				p.stmts.get(ctx, p.raw, s.q(g.guard))
+			}
+		}
+	}
 	return s.inTxOn(ctx, p, func(tx *sql.Tx) error {
 		if !guarded {
 			return execInserts(ctx, p, tx, stmts)

@@ -56,6 +56,9 @@ type DB struct {
 	// flush (PostgreSQL synchronous_commit off), for the rows a crash may
 	// lose (docs/performance.md).
 	relaxed *pool
+	// writer, when set, is a pool of one connection that the batching
+	// writer uses for every batch (SQLite; see SetWriterPool).
+	writer  *pool
 	batch   *batcher
 	dialect Dialect
 	queries sync.Map // query with ? → dialect form
@@ -90,8 +93,31 @@ func (s *DB) SetRelaxedPool(db *sql.DB, onClose ...func()) {
 	s.onClose = append(append([]func(){func() { _ = db.Close() }}, onClose...), s.onClose...)
 }
 
+// SetWriterPool gives the batching writer a pool of its own, of one
+// connection (SQLite, where there is one writer at a time anyway). A
+// SQLite connection drops its page cache whenever another connection has
+// written since its last transaction; batches written on whichever pool
+// connection was free therefore started cold and read their pages back
+// from the file, while a connection that writes every batch keeps its
+// cache across them. Close closes it.
+func (s *DB) SetWriterPool(db *sql.DB) {
+	s.writer = &pool{raw: db, timeout: s.db.timeout, unavailable: s.dialect.IsUnavailable}
+	if s.db.stmts != nil {
+		s.writer.stmts = &statements{}
+	}
+}
+
 // SQL exposes the pool to backend tests that must read raw rows.
 func (s *DB) SQL() *sql.DB { return s.db.raw }
+
+// WriterSQL exposes the batching writer's own pool (nil when there is
+// none) to backend tests.
+func (s *DB) WriterSQL() *sql.DB {
+	if s.writer == nil {
+		return nil
+	}
+	return s.writer.raw
+}
 
 // RelaxedSQL exposes the pool of relaxed commits (nil when there is none)
 // to backend tests.
@@ -108,6 +134,12 @@ func (s *DB) Close() error {
 		s.db.stmts.close()
 	}
 	err := s.db.raw.Close()
+	if s.writer != nil {
+		if s.writer.stmts != nil {
+			s.writer.stmts.close()
+		}
+		_ = s.writer.raw.Close()
+	}
 	for _, f := range s.onClose {
 		f()
 	}

@@ -19,8 +19,10 @@ import (
 // 503 instead of hanging on a frozen database). 0 means no bound.
 func (s *DB) SetTimeout(d time.Duration) {
 	s.db.timeout = d
-	if s.relaxed != nil {
-		s.relaxed.timeout = d
+	for _, p := range []*pool{s.relaxed, s.writer} {
+		if p != nil {
+			p.timeout = d
+		}
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -67,20 +69,87 @@ func Open(ctx context.Context, path string) (*sqldb.DB, error) {
 		f.Close()
 	}
 	q := url.Values{}
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)"} {
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "foreign_keys(1)", "synchronous(NORMAL)",
+		// Statement journals (a multi-row INSERT in a transaction keeps
+		// one) in memory rather than in a temporary file.
+		"temp_store(MEMORY)",
+		// Commits copy the log into the database file only as a backstop
+		// (64 MiB of log); the checkpointer below does it in the
+		// background.
+		fmt.Sprintf("wal_autocheckpoint(%d)", backstopPages)} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	dsn := "file:" + path + "?" + q.Encode()
+	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
-	s := sqldb.New(db, dialect{})
-	if err := s.Ping(ctx); err != nil {
+	cp := startCheckpointer(db, checkpointEvery)
+	s := sqldb.New(db, dialect{}, cp.stop)
+	// The batching writer's own connection (sqldb.DB.SetWriterPool).
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	s.SetWriterPool(w)
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
 	return s, nil
+}
+
+// Checkpoints.
+//
+// In WAL mode a commit appends pages to the log, and a checkpoint copies
+// them into the database file. SQLite's default runs a checkpoint inside
+// the commit that finds 1000 pages in the log: on a busy server that was a
+// pause of the one writer every few dozen commits, with every queued token
+// and code waiting behind it. Here a goroutine runs a PASSIVE checkpoint
+// (it never waits for readers or the writer, it copies what it can) every
+// checkpointEvery, and commits checkpoint themselves only past
+// backstopPages. A page written many times between two checkpoints is
+// copied once.
+const (
+	checkpointEvery = 200 * time.Millisecond
+	backstopPages   = 16384
+)
+
+type checkpointer struct {
+	done chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+func startCheckpointer(db *sql.DB, every time.Duration) *checkpointer {
+	c := &checkpointer{done: make(chan struct{})}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-c.done:
+				return
+			case <-t.C:
+				// Errors (a locked or closed file) are left to the next
+				// tick and, past the backstop, to the commits.
+				_, _ = db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+			}
+		}
+	}()
+	return c
+}
+
+// stop ends the checkpointer; it returns once the last checkpoint ended.
+func (c *checkpointer) stop() {
+	c.once.Do(func() { close(c.done) })
+	c.wg.Wait()
 }

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,4 +43,35 @@ func CheckIssuedRows(t *testing.T, s store.Store) {
 	gotR, err := s.GetAuthRequest(ctx, "acme", req.ID, t0)
 	ok(t, "GetAuthRequest", err)
 	equal(t, "GetAuthRequest", gotR, req)
+}
+
+// IssueConcurrently creates the organization "busy" and issues n access
+// tokens from 8 callers at once, as a loaded token endpoint does, then
+// reads each back.
+func IssueConcurrently(t *testing.T, s store.Store, n int) {
+	ctx := t.Context()
+	createOrg(t, s, "busy")
+	tokens := make([]*domain.Token, n)
+	for i := range tokens {
+		tokens[i] = newToken("busy", fmt.Sprintf("at-%d", i), domain.TokenAccess, "", "", "")
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for w := range 8 {
+		wg.Go(func() {
+			for i := w; i < n; i += 8 {
+				errs <- s.CreateTokens(ctx, tokens[i])
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		ok(t, "CreateTokens", err)
+	}
+	for _, tk := range tokens {
+		if !tokenStored(t, s, tk) {
+			t.Fatalf("token %x was not stored", tk.Hash)
+		}
+	}
 }
