@@ -73,9 +73,9 @@ func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	return cache.New(st, cache.LocalTTL, false), nil
 }
 
-// FollowChanges keeps the cache of organizations and applications in step
-// with other nodes' changes until ctx ends (PostgreSQL; nothing to do on
-// SQLite). Without it a PostgreSQL node reads them from the database.
+// FollowChanges keeps the cache of organizations, applications and users
+// in step with other nodes' changes until ctx ends (PostgreSQL; nothing to
+// do on SQLite). Without it a PostgreSQL node reads them from the database.
 func (e *Env) FollowChanges(ctx context.Context) {
 	c, ok := e.Store.(*cache.Store)
 	if !ok || e.Config.DatabaseKind() != "postgres" {

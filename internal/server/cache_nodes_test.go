@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/directory"
+	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/server/servertest"
 	"github.com/latchkey/latchkey/internal/store/cache"
 	"github.com/latchkey/latchkey/internal/testkit"
@@ -15,8 +16,8 @@ import (
 
 // TestCache_ChangesOnOneNodeStopWorkingOnTheOther runs two nodes on one
 // PostgreSQL schema. Node B has the application cached; on node A the
-// client secret is rotated, the user disabled and the application deleted.
-// Each must stop working on B. Both caches keep entries for an hour, so
+// client secret is rotated, the user changed (by plain SQL too) and
+// disabled, and the application deleted. Each must stop working on B. Both caches keep entries for an hour, so
 // only the database's change announcements can make B notice: the bound is
 // the announcement's delivery (milliseconds), not a timer.
 func TestCache_ChangesOnOneNodeStopWorkingOnTheOther(t *testing.T) {
@@ -63,11 +64,37 @@ func TestCache_ChangesOnOneNodeStopWorkingOnTheOther(t *testing.T) {
 		}
 	})
 
+	user, err := a.Inst.Env.Directory.GetUser(ctx, c.Org, a.Fx.UserName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !caches["B"].HasUser(c.Org, user.Sub) {
+		t.Fatal("node B did not cache the signed-in user; the test would prove nothing")
+	}
+	userOnB := func() *domain.User {
+		u, err := caches["B"].GetUser(ctx, c.Org, user.Sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+
+	t.Run("a user changed by plain SQL", func(t *testing.T) {
+		if _, err := caches["A"].SQL().ExecContext(ctx, `UPDATE users SET name = $1 WHERE org_id = $2 AND sub = $3`, "Changed by SQL", c.Org, user.Sub); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "node B serves the changed user", func() bool { return userOnB().Name == "Changed by SQL" })
+	})
+
 	t.Run("a disabled user", func(t *testing.T) {
+		if userOnB().Disabled {
+			t.Fatal("the user is disabled on B before the change")
+		}
 		disabled := true
 		if _, err := a.Inst.Env.Directory.UpdateUser(ctx, a.Inst.Actor, c.Org, a.Fx.UserName, directory.UserChanges{Disabled: &disabled}); err != nil {
 			t.Fatal(err)
 		}
+		eventually(t, "node B serves the user disabled", func() bool { return userOnB().Disabled })
 		eventually(t, "the disabled user's refresh token is refused on B", func() bool {
 			return b.Refresh(t, c, tokens.Refresh).Status == http.StatusBadRequest
 		})

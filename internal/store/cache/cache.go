@@ -1,16 +1,17 @@
-// Package cache keeps organizations and applications — read on every
-// protocol request, changed rarely — in memory in front of a store.Store,
-// and drops them the moment they change.
+// Package cache keeps organizations, applications and users — read on
+// every protocol request, changed rarely — in memory in front of a
+// store.Store, and drops them the moment they change.
 //
 // Invalidation is what makes the cache safe: a rotated client secret, a
 // deleted application or a changed organization must stop being served at
-// once on this node and within a second on every other node. Three layers:
+// once on this node and within a second on every other node, and so must a
+// disabled or deleted user. Three layers:
 //
 //   - This node: every change that passes through the store (the
 //     management service's updaters, creates and deletes) drops the entries
 //     it touches before it returns, so a node always reads its own writes.
-//   - Other nodes: the database announces every change of an organization
-//     or an application (on PostgreSQL a trigger NOTIFYs inside the
+//   - Other nodes: the database announces every change of an
+//     organization, an application or a user (on PostgreSQL a trigger NOTIFYs inside the
 //     changing transaction, so no writer — not even plain SQL — can forget
 //     it); each node LISTENs and drops the entries named. While a node is
 //     not listening (starting, or its listening connection is lost) it
@@ -19,8 +20,9 @@
 //     leaves a stale entry behind.
 //   - A short time to live on every entry, as the safety net.
 //
-// Users are not cached: disabling a user acts on the next request on every
-// node. Parsed signing keys are cached by internal/signer.
+// Users are many where organizations and applications are few: at most
+// maxUsers are kept, and a full cache first drops its expired entries,
+// then everything. Parsed signing keys are cached by internal/signer.
 package cache
 
 import (
@@ -41,26 +43,34 @@ const (
 	LocalTTL     = time.Second
 )
 
-// Change names what changed: an organization (ClientID "") with everything
-// it owns, or one application.
+// maxUsers bounds the users kept: one organization's sign-ins could
+// otherwise grow the cache without end.
+const maxUsers = 10000
+
+// Change names what changed: an organization (ClientID and UserSub "")
+// with everything it owns, one application, or one user.
 type Change struct {
 	OrgID    string
 	ClientID string
+	UserSub  string
 }
 
-// Store is a store.Store whose GetOrg and GetApp are served from memory.
+// Store is a store.Store whose GetOrg, GetApp and GetUser are served from
+// memory.
 type Store struct {
 	store.Store
-	ttl time.Duration
-	now func() time.Time
+	ttl      time.Duration
+	now      func() time.Time
+	maxUsers int
 
 	mu sync.Mutex
 	// gen counts invalidations: a read that started before one must not
 	// fill the cache with what it read.
-	gen  uint64
-	live bool // notifications are flowing (or not needed)
-	orgs map[string]entry[domain.Organization]
-	apps map[Change]entry[domain.Application]
+	gen   uint64
+	live  bool // notifications are flowing (or not needed)
+	orgs  map[string]entry[domain.Organization]
+	apps  map[Change]entry[domain.Application]
+	users map[Change]entry[domain.User]
 }
 
 type entry[T any] struct {
@@ -68,30 +78,39 @@ type entry[T any] struct {
 	at time.Time
 }
 
-// New caches st's organizations and applications for ttl. When
+// New caches st's organizations, applications and users for ttl. When
 // announced is true, another node may change the database: entries are
 // served only between Listening and Lost, while announcements of changes
 // are being delivered to Invalidate. When false (one process owns the
 // database, as with SQLite) the cache is live at once.
 func New(st store.Store, ttl time.Duration, announced bool) *Store {
-	return &Store{Store: st, ttl: ttl, now: time.Now, live: !announced,
-		orgs: map[string]entry[domain.Organization]{}, apps: map[Change]entry[domain.Application]{}}
+	return &Store{Store: st, ttl: ttl, now: time.Now, live: !announced, maxUsers: maxUsers,
+		orgs: map[string]entry[domain.Organization]{}, apps: map[Change]entry[domain.Application]{},
+		users: map[Change]entry[domain.User]{}}
 }
 
-// Invalidate drops what c names: the organization and all of its
-// applications, or one application.
+// Invalidate drops what c names: the organization with all of its
+// applications and users, one application, or one user.
 func (s *Store) Invalidate(c Change) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.gen++
-	if c.ClientID != "" {
+	switch {
+	case c.ClientID != "":
 		delete(s.apps, c)
-		return
-	}
-	delete(s.orgs, c.OrgID)
-	for k := range s.apps {
-		if k.OrgID == c.OrgID {
-			delete(s.apps, k)
+	case c.UserSub != "":
+		delete(s.users, c)
+	default:
+		delete(s.orgs, c.OrgID)
+		for k := range s.apps {
+			if k.OrgID == c.OrgID {
+				delete(s.apps, k)
+			}
+		}
+		for k := range s.users {
+			if k.OrgID == c.OrgID {
+				delete(s.users, k)
+			}
 		}
 	}
 }
@@ -111,6 +130,7 @@ func (s *Store) reset(live bool) {
 	s.live = live
 	clear(s.orgs)
 	clear(s.apps)
+	clear(s.users)
 }
 
 // lookup returns a fresh entry, or the generation a fill must match.
@@ -132,6 +152,24 @@ func fill[K comparable, T any](s *Store, m map[K]entry[T], k K, v *T, gen uint64
 	defer s.mu.Unlock()
 	if s.live && s.gen == gen {
 		m[k] = entry[T]{v: v, at: s.now()}
+	}
+}
+
+// makeRoom drops expired users, or all of them, when the cache is full.
+func (s *Store) makeRoom() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.users) < s.maxUsers {
+		return
+	}
+	now := s.now()
+	for k, e := range s.users {
+		if age := now.Sub(e.at); age < 0 || age >= s.ttl {
+			delete(s.users, k)
+		}
+	}
+	if len(s.users) >= s.maxUsers {
+		clear(s.users)
 	}
 }
 
@@ -179,6 +217,24 @@ func (s *Store) GetApp(ctx context.Context, orgID, clientID string) (*domain.App
 	return a, nil
 }
 
+// GetUser serves the user from memory when it can.
+func (s *Store) GetUser(ctx context.Context, orgID, sub string) (*domain.User, error) {
+	k := Change{OrgID: orgID, UserSub: sub}
+	v, gen, ok := lookup(s, s.users, k)
+	if ok {
+		c := *v
+		return &c, nil
+	}
+	u, err := s.Store.GetUser(ctx, orgID, sub)
+	if err != nil {
+		return nil, err
+	}
+	s.makeRoom()
+	c := *u
+	fill(s, s.users, k, &c, gen)
+	return u, nil
+}
+
 // The changes below drop what they touch on this node once the database
 // has them (and, on error, too: a failed commit may still have landed).
 
@@ -212,6 +268,21 @@ func (s *Store) DeleteApp(ctx context.Context, orgID, clientID string, audit ...
 	return s.Store.DeleteApp(ctx, orgID, clientID, audit...)
 }
 
+func (s *Store) CreateUser(ctx context.Context, u *domain.User, audit ...*domain.AuditEvent) error {
+	defer s.Invalidate(Change{OrgID: u.OrgID, UserSub: u.Sub})
+	return s.Store.CreateUser(ctx, u, audit...)
+}
+
+func (s *Store) UpdateUser(ctx context.Context, orgID, sub string, fn func(u *domain.User) error, audit ...*domain.AuditEvent) (*domain.User, error) {
+	defer s.Invalidate(Change{OrgID: orgID, UserSub: sub})
+	return s.Store.UpdateUser(ctx, orgID, sub, fn, audit...)
+}
+
+func (s *Store) DeleteUser(ctx context.Context, orgID, sub string, check func(u *domain.User) error, audit ...*domain.AuditEvent) error {
+	defer s.Invalidate(Change{OrgID: orgID, UserSub: sub})
+	return s.Store.DeleteUser(ctx, orgID, sub, check, audit...)
+}
+
 // SetTTL changes the time to live of entries cached from now on (tests
 // use a long one to prove that announcements alone keep nodes in step).
 func (s *Store) SetTTL(d time.Duration) {
@@ -236,9 +307,22 @@ func (s *Store) HasApp(orgID, clientID string) bool {
 	return ok
 }
 
+// HasUser reports whether the user is cached.
+func (s *Store) HasUser(orgID, sub string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.users[Change{OrgID: orgID, UserSub: sub}]
+	return ok
+}
+
 // Changed is Invalidate for announcements from the database.
 func (s *Store) Changed(orgID, clientID string) {
 	s.Invalidate(Change{OrgID: orgID, ClientID: clientID})
+}
+
+// UserChanged is Invalidate for a user's announcement from the database.
+func (s *Store) UserChanged(orgID, sub string) {
+	s.Invalidate(Change{OrgID: orgID, UserSub: sub})
 }
 
 // SQL exposes the wrapped pool to tests that read raw rows.

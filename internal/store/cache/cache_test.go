@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -116,5 +117,106 @@ func TestCache_ServesNothingWhileAnnouncementsAreNotFollowed(t *testing.T) {
 	}
 	if a, _ := c.GetApp(ctx, "acme", "app1"); a.Name != "Missed" || c.HasApp("acme", "app1") {
 		t.Fatalf("while not listening: %q, cached %v", a.Name, c.HasApp("acme", "app1"))
+	}
+}
+
+func newUser(t *testing.T, c *cache.Store, sub string) *domain.User {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	u := &domain.User{OrgID: "acme", Sub: sub, UserName: "user-" + sub, Role: domain.RoleUser, CreatedAt: now, UpdatedAt: now}
+	if err := c.CreateUser(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestCache_UsersAreServedAsCopiesAndDroppedWhenTheyChange(t *testing.T) {
+	ctx := context.Background()
+	raw := testdb.SQLite(t)
+	_, c := newApp(t, raw)
+	newUser(t, c, "sub-1")
+	got, err := c.GetUser(ctx, "acme", "sub-1")
+	if err != nil || !c.HasUser("acme", "sub-1") {
+		t.Fatalf("GetUser: %v, cached %v", err, c.HasUser("acme", "sub-1"))
+	}
+	got.Disabled = true // a caller's copy is its own
+	if again, _ := c.GetUser(ctx, "acme", "sub-1"); again.Disabled {
+		t.Fatal("the cached user was changed through a returned copy")
+	}
+
+	// Disabled through the cache (this node): refused at once.
+	if _, err := c.UpdateUser(ctx, "acme", "sub-1", func(u *domain.User) error { u.Disabled = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := c.GetUser(ctx, "acme", "sub-1"); !u.Disabled {
+		t.Fatal("a user disabled through the cache is still served enabled")
+	}
+
+	// Changed behind the cache's back (another node): seen once announced.
+	if _, err := raw.UpdateUser(ctx, "acme", "sub-1", func(u *domain.User) error { u.Disabled = false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := c.GetUser(ctx, "acme", "sub-1"); !u.Disabled {
+		t.Fatal("expected the cached user until the change is announced")
+	}
+	c.UserChanged("acme", "sub-1")
+	if u, _ := c.GetUser(ctx, "acme", "sub-1"); u.Disabled {
+		t.Fatal("the announced change is not seen")
+	}
+	// An organization's announcement drops its users too.
+	if _, err := raw.UpdateUser(ctx, "acme", "sub-1", func(u *domain.User) error { u.Name = "Renamed"; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	c.Changed("acme", "")
+	if u, _ := c.GetUser(ctx, "acme", "sub-1"); u.Name != "Renamed" {
+		t.Fatalf("after the organization's announcement: %q", u.Name)
+	}
+
+	// Deleted through the cache: gone at once.
+	if err := c.DeleteUser(ctx, "acme", "sub-1", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetUser(ctx, "acme", "sub-1"); err != store.ErrNotFound {
+		t.Fatalf("deleted user: %v", err)
+	}
+}
+
+func TestCache_UserEntriesExpire(t *testing.T) {
+	ctx := context.Background()
+	raw := testdb.SQLite(t)
+	_, c := newApp(t, raw)
+	now := time.Now()
+	c.SetClock(func() time.Time { return now })
+	c.SetTTL(time.Second)
+	newUser(t, c, "sub-1")
+	if _, err := c.GetUser(ctx, "acme", "sub-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.UpdateUser(ctx, "acme", "sub-1", func(u *domain.User) error { u.Disabled = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(time.Second)
+	if u, _ := c.GetUser(ctx, "acme", "sub-1"); !u.Disabled {
+		t.Fatal("a user changed by another process is served past the time to live")
+	}
+}
+
+func TestCache_HoldsAtMostMaxUsers(t *testing.T) {
+	ctx := context.Background()
+	raw := testdb.SQLite(t)
+	_, c := newApp(t, raw)
+	c.SetMaxUsers(5)
+	for i := range 12 {
+		sub := fmt.Sprintf("sub-%02d", i)
+		newUser(t, c, sub)
+		if _, err := c.GetUser(ctx, "acme", sub); err != nil {
+			t.Fatal(err)
+		}
+		if n := c.CachedUsers(); n > 5 {
+			t.Fatalf("%d users cached after %d reads, want at most 5", n, i+1)
+		}
+	}
+	if !c.HasUser("acme", "sub-11") {
+		t.Fatal("the last user read is not cached")
 	}
 }

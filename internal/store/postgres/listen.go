@@ -9,14 +9,16 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// ChangeChannel is where migration 0012's triggers announce every change
-// of an organization or an application.
+// ChangeChannel is where the triggers of migrations 0012 and 0013
+// announce every change of an organization, an application or a user.
 const ChangeChannel = "latchkey_changes"
 
 // ChangeFollower is told of announced changes (internal/store/cache).
 type ChangeFollower interface {
 	// Changed: the organization (clientID "") or one of its applications changed.
 	Changed(orgID, clientID string)
+	// UserChanged: one of the organization's users changed.
+	UserChanged(orgID, sub string)
 	// Listening: from now on every change is announced.
 	Listening()
 	// Lost: changes may go unannounced until the next Listening.
@@ -34,7 +36,7 @@ func FollowChanges(ctx context.Context, url string, f ChangeFollower, log *slog.
 		if ctx.Err() != nil {
 			return
 		}
-		log.Warn("lost the database's change announcements; serving organizations and applications uncached until they are back", "err", err)
+		log.Warn("lost the database's change announcements; serving organizations, applications and users uncached until they are back", "err", err)
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Second):
@@ -63,8 +65,12 @@ func listen(ctx context.Context, url string, f ChangeFollower) error {
 		if err != nil {
 			return err
 		}
-		var c struct{ Schema, Org, App string }
+		var c struct{ Schema, Org, App, User string }
 		if json.Unmarshal([]byte(n.Payload), &c) != nil || c.Schema != schema {
+			continue
+		}
+		if c.User != "" {
+			f.UserChanged(c.Org, c.User)
 			continue
 		}
 		f.Changed(c.Org, c.App)

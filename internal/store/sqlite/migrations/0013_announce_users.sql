@@ -1,0 +1,3 @@
+-- SQLite needs nothing here: one process owns the file, and changes of
+-- users are announced in-process (internal/store/cache), as those of
+-- organizations and applications (0012).
