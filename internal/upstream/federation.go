@@ -235,7 +235,10 @@ func (f *Federation) fail(w http.ResponseWriter, r *http.Request, org *domain.Or
 }
 
 func (f *Federation) audit(r *http.Request, orgID, actor, action, result string, detail map[string]string) {
-	if err := f.Store.AppendAudit(r.Context(), &domain.AuditEvent{
+	// What is audited has happened: a caller that stops waiting (an
+	// upstream's back-channel delivery that timed out after the sessions
+	// ended) must not take the record of it along.
+	if err := f.Store.AppendAudit(context.WithoutCancel(r.Context()), &domain.AuditEvent{
 		OrgID: orgID, At: f.now(), Actor: actor, Action: action, Target: actor, Result: result, ClientIP: request.ClientIP(r), Detail: detail,
 	}); err != nil {
 		f.Log.ErrorContext(r.Context(), "append audit event", "action", action, "err", err)
