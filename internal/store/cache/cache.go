@@ -11,9 +11,10 @@
 //     management service's updaters, creates and deletes) drops the entries
 //     it touches before it returns, so a node always reads its own writes.
 //   - Other nodes: the database announces every change of an
-//     organization, an application or a user (on PostgreSQL a trigger NOTIFYs inside the
-//     changing transaction, so no writer — not even plain SQL — can forget
-//     it); each node LISTENs and drops the entries named. While a node is
+//     organization, an application or a user (on PostgreSQL triggers
+//     NOTIFY inside the changing transaction, so no writer — not even
+//     plain SQL — can forget it); each node LISTENs and drops the entries
+//     named. While a node is
 //     not listening (starting, or its listening connection is lost) it
 //     serves nothing from the cache, and it flushes everything when it
 //     listens again, so a notification missed while disconnected never

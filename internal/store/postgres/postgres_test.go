@@ -4,8 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +19,7 @@ import (
 	"github.com/latchkey/latchkey/internal/store/postgres"
 	"github.com/latchkey/latchkey/internal/store/storetest"
 	"github.com/latchkey/latchkey/internal/store/testdb"
+	"github.com/latchkey/latchkey/internal/testkit"
 )
 
 func TestPostgresStore(t *testing.T) {
@@ -171,5 +176,89 @@ func TestConnections_PlanEachStatementForItsValues(t *testing.T) {
 	}
 	if got != "force_custom_plan" {
 		t.Fatalf("plan_cache_mode = %q, want force_custom_plan", got)
+	}
+}
+
+// follower records what FollowChanges passes on.
+type follower struct {
+	mu        sync.Mutex
+	listening bool
+	orgs      []string
+	users     []string
+}
+
+func (f *follower) Changed(orgID, clientID string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if clientID == "" {
+		f.orgs = append(f.orgs, orgID)
+	}
+}
+
+func (f *follower) UserChanged(orgID, sub string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.users = append(f.users, orgID+"/"+sub)
+}
+
+func (f *follower) Listening() { f.mu.Lock(); f.listening = true; f.mu.Unlock() }
+func (f *follower) Lost()      { f.mu.Lock(); f.listening = false; f.mu.Unlock() }
+
+func (f *follower) seen() (listening bool, orgs, users []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.listening, slices.Clone(f.orgs), slices.Clone(f.users)
+}
+
+// A user's change is announced by the database itself, even made with
+// plain SQL; a statement that changes many users (an organization's
+// deletion) announces their organization once instead of each user.
+func TestAnnouncements_NameEachChangedUserOrTheirOrganization(t *testing.T) {
+	ctx := t.Context()
+	url := testdb.PostgresURL(t)
+	s, err := postgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f := &follower{}
+	lctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go postgres.FollowChanges(lctx, url, f, slog.New(slog.DiscardHandler))
+	testkit.WaitFor(t, "the announcements to be followed", func() bool { l, _, _ := f.seen(); return l })
+
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if err := s.CreateOrg(ctx, &domain.Organization{ID: "many", Name: "Many", Settings: domain.DefaultOrgSettings(), CreatedAt: now, UpdatedAt: now}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 101 {
+		u := &domain.User{OrgID: "many", Sub: fmt.Sprintf("sub-%03d", i), UserName: fmt.Sprintf("user-%03d", i), Role: domain.RoleUser, CreatedAt: now, UpdatedAt: now}
+		if err := s.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.SQL().ExecContext(ctx, `UPDATE users SET name = 'By SQL' WHERE org_id = 'many' AND sub = 'sub-007'`); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, "every user's creation and the SQL update to be announced", func() bool {
+		_, _, users := f.seen()
+		return len(users) == 102 && users[101] == "many/sub-007"
+	})
+
+	_, orgsBefore, _ := f.seen()
+	if err := s.DeleteOrg(ctx, "many"); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, "the organization's deletion to be announced", func() bool {
+		_, orgs, _ := f.seen()
+		return len(orgs) > len(orgsBefore)
+	})
+	// The orgs trigger announces the deletion too; what matters is that
+	// the 101 users' rows were not announced one by one.
+	if _, _, users := f.seen(); len(users) != 102 {
+		t.Fatalf("%d user announcements after deleting an organization of 101 users, want none beyond the 102 before", len(users))
 	}
 }

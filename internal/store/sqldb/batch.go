@@ -306,6 +306,8 @@ func (s *DB) writeGroups(ctx context.Context, groups []*insertGroup) error {
 	// are the remaining rows planned again, in the transaction, without
 	// preparing (see pool.prepared).
 	stmts := s.planGroups(ctx, p, groups)
+	// Guards too are prepared on the pool that runs them, before the
+	// transaction.
 	if p.stmts != nil {
 		for _, g := range groups {
 			if g.guard != "" {

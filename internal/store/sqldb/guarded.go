@@ -66,7 +66,6 @@ func guardedTokenInsert(guard string, n int) string {
 // row; then nothing was stored.
 func (s *DB) guardedTokens(ctx context.Context, guard string, guardArgs []any, tokens []*domain.Token) error {
 	if s.dialect.Name() != "postgres" || len(tokens) == 0 {
-		s.prepare(ctx, guard)
 		return s.batch.submit(&insertGroup{ctx: ctx, table: "tokens", cols: tokenCols, rows: tokenRows(tokens), guard: guard, guardArgs: guardArgs})
 	}
 	args := make([]any, 0, len(guardArgs)+len(tokens)*len(tokenColTypes))

@@ -76,18 +76,6 @@ func (s *statements) close() {
 	s.m = nil
 }
 
-// prepare prepares queries (with ? markers) on the pool, where the store
-// keeps prepared statements, so that a transaction about to run them finds
-// them prepared (see pool.prepared).
-func (s *DB) prepare(ctx context.Context, queries ...string) {
-	if s.db.stmts == nil {
-		return
-	}
-	for _, q := range queries {
-		s.db.stmts.get(ctx, s.db.raw, s.q(q))
-	}
-}
-
 // PreparedStatements is how many statements the store keeps prepared (0
 // where the driver keeps its own cache).
 func (s *DB) PreparedStatements() int {

@@ -92,7 +92,7 @@ func Open(ctx context.Context, path string) (*sqldb.DB, error) {
 	// The batching writer's own connection (sqldb.DB.SetWriterPool).
 	w, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		db.Close()
+		s.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
