@@ -53,6 +53,10 @@ type Session struct {
 	// user of a federated login (for upstream back-channel logout).
 	UpstreamSID     string
 	UpstreamSubject string
+	// Clients are the applications taking part in the session (client
+	// ids, in the order they joined), as read from the store; the store
+	// records them with AddSessionClient, not with the session.
+	Clients []string
 }
 
 // Active reports whether the session can still be used at now.

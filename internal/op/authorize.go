@@ -252,10 +252,13 @@ func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, org *domain
 		p.internalError(w, r, "store authorization code", err)
 		return
 	}
-	// The application takes part in the session from now on, so logout reaches it.
-	if err := p.Store.AddSessionClient(ctx, org.ID, sess.SID, req.ClientID, now); err != nil {
-		p.internalError(w, r, "record session client", err)
-		return
+	// The application takes part in the session from now on, so logout
+	// reaches it; most sign-ins find it recorded by an earlier one.
+	if !slices.Contains(sess.Clients, req.ClientID) {
+		if err := p.Store.AddSessionClient(ctx, org.ID, sess.SID, req.ClientID, now); err != nil {
+			p.internalError(w, r, "record session client", err)
+			return
+		}
 	}
 	if req.ID != "" {
 		if err := p.Store.DeleteAuthRequest(ctx, org.ID, req.ID); err != nil && !errors.Is(err, store.ErrNotFound) {

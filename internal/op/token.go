@@ -120,8 +120,9 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, t *tokenRequest) 
 	hash := secret.Hash(code)
 	// Look before using up: a code presented by another client of the
 	// organization (a leaked code, or a confused client) must not use it
-	// up for its own client; a used one is a replay.
-	c, err := p.Store.GetCode(ctx, t.org.ID, hash)
+	// up for its own client; a used one is a replay. Its session comes in
+	// the same read.
+	c, sess, err := p.Store.GetCodeAndSession(ctx, t.org.ID, hash)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, oauth.InvalidGrant("the authorization code is invalid")
@@ -132,7 +133,7 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, t *tokenRequest) 
 	case !c.UsedAt.IsZero():
 		return nil, p.codeReplayed(ctx, t.org.ID, hash, now)
 	}
-	g, perr := p.codeGrant(ctx, t, c, hash, now)
+	g, perr := p.codeGrant(ctx, t, c, sess, hash, now)
 	if perr != nil {
 		// A refused exchange uses the code up all the same.
 		_, err := p.Store.ConsumeCode(ctx, t.org.ID, hash, now)
@@ -175,8 +176,9 @@ func (p *Provider) codeReplayed(ctx context.Context, orgID string, hash []byte, 
 }
 
 // codeGrant checks an unused code of the client against the request and
-// the live user and session, and returns the grant it yields.
-func (p *Provider) codeGrant(ctx context.Context, t *tokenRequest, c *domain.AuthCode, hash []byte, now time.Time) (*grant, *oauth.Error) {
+// the live user and session (sess, nil if gone), and returns the grant it
+// yields.
+func (p *Provider) codeGrant(ctx context.Context, t *tokenRequest, c *domain.AuthCode, sess *domain.Session, hash []byte, now time.Time) (*grant, *oauth.Error) {
 	if !now.Before(c.ExpiresAt) {
 		return nil, oauth.InvalidGrant("the authorization code has expired")
 	}
@@ -192,7 +194,7 @@ func (p *Provider) codeGrant(ctx context.Context, t *tokenRequest, c *domain.Aut
 	case c.CodeChallenge == "" && hasVerifier:
 		return nil, oauth.InvalidGrant("code_verifier sent but the authorization request had no code_challenge")
 	}
-	user, sess, perr := p.liveSubject(ctx, t.org, c.UserSub, c.SID)
+	user, perr := p.liveSubject(ctx, t.org, c.UserSub, sess)
 	if perr != nil {
 		return nil, perr
 	}
@@ -210,27 +212,24 @@ func (p *Provider) codeGrant(ctx context.Context, t *tokenRequest, c *domain.Aut
 	return g, nil
 }
 
-// liveSubject loads the user and session a grant is for and refuses if the
-// user was disabled or removed, or the session ended, since.
-func (p *Provider) liveSubject(ctx context.Context, org *domain.Organization, sub, sid string) (*domain.User, *domain.Session, *oauth.Error) {
+// liveSubject loads the user a grant is for and refuses if the user was
+// disabled or removed, or the grant's session (sess, as read with the
+// grant; nil if gone) no longer exists.
+func (p *Provider) liveSubject(ctx context.Context, org *domain.Organization, sub string, sess *domain.Session) (*domain.User, *oauth.Error) {
 	user, err := p.Store.GetUser(ctx, org.ID, sub)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, oauth.InvalidGrant("the user no longer exists")
+		return nil, oauth.InvalidGrant("the user no longer exists")
 	}
 	if err != nil {
-		return nil, nil, serverError(err)
+		return nil, serverError(err)
 	}
 	if user.Disabled {
-		return nil, nil, oauth.InvalidGrant("the user is disabled")
+		return nil, oauth.InvalidGrant("the user is disabled")
 	}
-	sess, err := p.Store.GetSession(ctx, org.ID, sid)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, oauth.InvalidGrant("the session has ended")
+	if sess == nil {
+		return nil, oauth.InvalidGrant("the session has ended")
 	}
-	if err != nil {
-		return nil, nil, serverError(err)
-	}
-	return user, sess, nil
+	return user, nil
 }
 
 // issue mints and stores the tokens of g.
@@ -255,7 +254,7 @@ func (p *Provider) grantRefreshToken(ctx context.Context, t *tokenRequest) (*tok
 	}
 	now := p.now()
 	hash := secret.Hash(presented)
-	old, err := p.Store.GetToken(ctx, t.org.ID, hash)
+	old, sess, err := p.Store.GetTokenAndSession(ctx, t.org.ID, hash)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && (old.Kind != domain.TokenRefresh || old.ClientID != t.app.ClientID)) {
 		return nil, oauth.InvalidGrant("the refresh token is invalid")
 	}
@@ -291,7 +290,7 @@ func (p *Provider) grantRefreshToken(ctx context.Context, t *tokenRequest) (*tok
 		}
 		scope = strings.Join(narrowed, " ")
 	}
-	user, sess, perr := p.liveSubject(ctx, t.org, old.UserSub, old.SID)
+	user, perr := p.liveSubject(ctx, t.org, old.UserSub, sess)
 	if perr != nil {
 		return nil, perr
 	}

@@ -173,6 +173,9 @@ type Codes interface {
 	// GetCode returns the code without using it up (to check who may
 	// redeem it before anything is consumed).
 	GetCode(ctx context.Context, orgID string, hash []byte) (*domain.AuthCode, error)
+	// GetCodeAndSession is GetCode together with GetSession of the code's
+	// session, read at once; the session is nil when it no longer exists.
+	GetCodeAndSession(ctx context.Context, orgID string, hash []byte) (*domain.AuthCode, *domain.Session, error)
 	// MarkCodeReplayed records that a used code was presented again.
 	MarkCodeReplayed(ctx context.Context, orgID string, hash []byte, at time.Time) error
 	// CodeReplayed reports whether the code was presented again after use.
@@ -183,6 +186,10 @@ type Codes interface {
 type Tokens interface {
 	CreateTokens(ctx context.Context, ts ...*domain.Token) error
 	GetToken(ctx context.Context, orgID string, hash []byte) (*domain.Token, error)
+	// GetTokenAndSession is GetToken together with GetSession of the
+	// token's session, read at once; the session is nil when the token
+	// names none or it no longer exists.
+	GetTokenAndSession(ctx context.Context, orgID string, hash []byte) (*domain.Token, *domain.Session, error)
 	// RotateRefreshToken marks the refresh token rotated and stores the new
 	// tokens, atomically. If it was rotated or revoked before, nothing is
 	// stored and ErrAlreadyUsed is returned.

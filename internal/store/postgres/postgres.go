@@ -31,6 +31,9 @@ func (dialect) Name() string             { return "postgres" }
 func (dialect) Placeholder(n int) string { return "$" + strconv.Itoa(n) }
 func (dialect) Migrations() fs.FS        { sub, _ := fs.Sub(migrations, "migrations"); return sub }
 func (dialect) LockRow() string          { return " FOR UPDATE" }
+func (dialect) ListAgg(expr, orderBy string) string {
+	return "COALESCE(json_agg(" + expr + " ORDER BY " + orderBy + ")::text, '[]')"
+}
 
 func (dialect) IsUniqueViolation(err error) bool {
 	var e *pgconn.PgError

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/domain"
@@ -17,19 +18,93 @@ import (
 
 const sessionCols = `org_id, sid, cookie_hash, user_sub, auth_time, amr, created_at, expires_at, ended_at, upstream_id_token, upstream_sid, upstream_subject`
 
-func scanSession(row interface{ Scan(...any) error }) (*domain.Session, error) {
+// sessionClients is the last column of every session read: the
+// applications taking part in it. A sign-in finds there whether its
+// application is recorded already, without a query of its own.
+func sessionClients(d Dialect) string {
+	return `(SELECT ` + d.ListAgg("c.client_id", "c.first_at, c.client_id") +
+		` FROM session_clients c WHERE c.org_id = sessions.org_id AND c.sid = sessions.sid)`
+}
+
+// withSessionQuery selects the code or token columns cols of table and
+// the columns of the session the row names, joined.
+func withSessionQuery(d Dialect, table, cols string) string {
+	return `SELECT ` + qualified(table, cols) + `, ` + qualified("sessions", sessionCols) + `, ` + sessionClients(d) +
+		` FROM ` + table + ` JOIN sessions ON sessions.org_id = ` + table + `.org_id AND sessions.sid = ` + table + `.sid` +
+		` WHERE ` + table + `.org_id = ? AND ` + table + `.hash = ?`
+}
+
+// sessionScanner gives the destinations of sessionRead's columns and
+// builds the session once they are filled. Scanners (sessionScanner,
+// codeScanner, tokenScanner) let one row of a join fill two values.
+func sessionScanner() ([]any, func() (*domain.Session, error)) {
 	var x domain.Session
-	var amr string
+	var amr, clients string
 	var authTime, created, expires, ended int64
-	if err := row.Scan(&x.OrgID, &x.SID, &x.CookieHash, &x.UserSub, &authTime, &amr, &created, &expires, &ended, &x.UpstreamIDToken, &x.UpstreamSID, &x.UpstreamSubject); err != nil {
+	return []any{&x.OrgID, &x.SID, &x.CookieHash, &x.UserSub, &authTime, &amr, &created, &expires, &ended, &x.UpstreamIDToken, &x.UpstreamSID, &x.UpstreamSubject, &clients},
+		func() (*domain.Session, error) {
+			var err error
+			if x.AMR, err = strList(amr); err != nil {
+				return nil, err
+			}
+			if x.Clients, err = strList(clients); err != nil {
+				return nil, err
+			}
+			if len(x.Clients) == 0 {
+				x.Clients = nil
+			}
+			x.AuthTime, x.CreatedAt, x.ExpiresAt, x.EndedAt = tm(authTime), tm(created), tm(expires), tm(ended)
+			return &x, nil
+		}
+}
+
+// scanWith scans one row with the scanner made by newScanner.
+func scanWith[T any](row interface{ Scan(...any) error }, newScanner func() ([]any, func() (*T, error))) (*T, error) {
+	dest, build := newScanner()
+	if err := row.Scan(dest...); err != nil {
 		return nil, err
 	}
-	var err error
-	if x.AMR, err = strList(amr); err != nil {
-		return nil, err
+	return build()
+}
+
+func scanSession(row interface{ Scan(...any) error }) (*domain.Session, error) {
+	return scanWith(row, sessionScanner)
+}
+
+// qualified prefixes each column of cols (a comma-separated list) with table.
+func qualified(table, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i, c := range parts {
+		parts[i] = table + "." + c
 	}
-	x.AuthTime, x.CreatedAt, x.ExpiresAt, x.EndedAt = tm(authTime), tm(created), tm(expires), tm(ended)
-	return &x, nil
+	return strings.Join(parts, ", ")
+}
+
+// withSession reads a code or token (joined, a query of
+// withSessionQuery) with the session it names, in one query: the token
+// endpoint needs both. When the row exists and its session does not (or
+// it names none), the session is nil; alone is the query that tells.
+func withSession[T any](ctx context.Context, s *DB, joined, alone string, newScanner func() ([]any, func() (*T, error)),
+	orgID string, hash []byte) (*T, *domain.Session, error) {
+	dest, build := newScanner()
+	sdest, sbuild := sessionScanner()
+	err := s.db.QueryRowContext(ctx, s.q(joined), orgID, hash).Scan(append(dest, sdest...)...)
+	if errors.Is(err, sql.ErrNoRows) {
+		v, err := scanWith(s.db.QueryRowContext(ctx, s.q(alone), orgID, hash), newScanner)
+		return v, nil, s.classify(err)
+	}
+	if err != nil {
+		return nil, nil, s.classify(err)
+	}
+	v, err := build()
+	if err != nil {
+		return nil, nil, err
+	}
+	sess, err := sbuild()
+	if err != nil {
+		return nil, nil, err
+	}
+	return v, sess, nil
 }
 
 func (s *DB) CreateSession(ctx context.Context, x *domain.Session) error {
@@ -43,17 +118,17 @@ func (s *DB) GetSession(ctx context.Context, orgID, sid string) (*domain.Session
 	if !storableKey(sid, orgID) {
 		return nil, store.ErrNotFound
 	}
-	x, err := scanSession(s.db.QueryRowContext(ctx, s.q(`SELECT `+sessionCols+` FROM sessions WHERE org_id = ? AND sid = ?`), orgID, sid))
+	x, err := scanSession(s.db.QueryRowContext(ctx, s.q(`SELECT `+s.sessionRead+` FROM sessions WHERE org_id = ? AND sid = ?`), orgID, sid))
 	return x, s.classify(err)
 }
 
 func (s *DB) GetSessionByCookie(ctx context.Context, orgID string, cookieHash []byte) (*domain.Session, error) {
-	x, err := scanSession(s.db.QueryRowContext(ctx, s.q(`SELECT `+sessionCols+` FROM sessions WHERE org_id = ? AND cookie_hash = ?`), orgID, cookieHash))
+	x, err := scanSession(s.db.QueryRowContext(ctx, s.q(`SELECT `+s.sessionRead+` FROM sessions WHERE org_id = ? AND cookie_hash = ?`), orgID, cookieHash))
 	return x, s.classify(err)
 }
 
 func (s *DB) ListUserSessions(ctx context.Context, orgID, sub string) ([]*domain.Session, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+sessionCols+` FROM sessions WHERE org_id = ? AND user_sub = ? ORDER BY created_at DESC`), orgID, sub)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+s.sessionRead+` FROM sessions WHERE org_id = ? AND user_sub = ? ORDER BY created_at DESC`), orgID, sub)
 	if err != nil {
 		return nil, err
 	}
@@ -70,20 +145,11 @@ func (s *DB) EndSession(ctx context.Context, orgID, sid string, at time.Time) er
 	return s.execOne(ctx, s.db, `UPDATE sessions SET ended_at = ? WHERE org_id = ? AND sid = ? AND ended_at = 0`, ts(at), orgID, sid)
 }
 
-// AddSessionClient records that clientID takes part in the session. Most
-// calls find it recorded already (every further sign-in of an application
-// in the same session); looking first spares them a write, which on SQLite
-// would wait for the one writer.
+// AddSessionClient records that clientID takes part in the session; a
+// client recorded before keeps its first time. Callers skip it for a
+// client the session they read lists (Session.Clients).
 func (s *DB) AddSessionClient(ctx context.Context, orgID, sid, clientID string, at time.Time) error {
-	var one int
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT 1 FROM session_clients WHERE org_id = ? AND sid = ? AND client_id = ?`), orgID, sid, clientID).Scan(&one)
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return s.classify(err)
-	}
-	_, err = s.exec(ctx, s.db, `INSERT INTO session_clients (org_id, sid, client_id, first_at) VALUES (?, ?, ?, ?)
+	_, err := s.exec(ctx, s.db, `INSERT INTO session_clients (org_id, sid, client_id, first_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (org_id, sid, client_id) DO NOTHING`, orgID, sid, clientID, ts(at))
 	return s.classify(err)
 }
@@ -137,20 +203,24 @@ func (s *DB) DeleteAuthRequest(ctx context.Context, orgID, id string) error {
 
 const codeCols = `org_id, hash, client_id, redirect_uri, user_sub, sid, scope, nonce, code_challenge, auth_time, amr, created_at, expires_at, used_at`
 
-func scanCode(row interface{ Scan(...any) error }) (*domain.AuthCode, error) {
+func codeScanner() ([]any, func() (*domain.AuthCode, error)) {
 	var c domain.AuthCode
 	var amr string
 	var authTime, created, expires, used int64
-	if err := row.Scan(&c.OrgID, &c.Hash, &c.ClientID, &c.RedirectURI, &c.UserSub, &c.SID, &c.Scope, &c.Nonce, &c.CodeChallenge,
-		&authTime, &amr, &created, &expires, &used); err != nil {
-		return nil, err
-	}
-	var err error
-	if c.AMR, err = strList(amr); err != nil {
-		return nil, err
-	}
-	c.AuthTime, c.CreatedAt, c.ExpiresAt, c.UsedAt = tm(authTime), tm(created), tm(expires), tm(used)
-	return &c, nil
+	return []any{&c.OrgID, &c.Hash, &c.ClientID, &c.RedirectURI, &c.UserSub, &c.SID, &c.Scope, &c.Nonce, &c.CodeChallenge,
+			&authTime, &amr, &created, &expires, &used},
+		func() (*domain.AuthCode, error) {
+			var err error
+			if c.AMR, err = strList(amr); err != nil {
+				return nil, err
+			}
+			c.AuthTime, c.CreatedAt, c.ExpiresAt, c.UsedAt = tm(authTime), tm(created), tm(expires), tm(used)
+			return &c, nil
+		}
+}
+
+func scanCode(row interface{ Scan(...any) error }) (*domain.AuthCode, error) {
+	return scanWith(row, codeScanner)
 }
 
 // CreateCode goes through the batching writer, relaxed: a code lost in a
@@ -166,6 +236,12 @@ func (s *DB) CreateCode(ctx context.Context, c *domain.AuthCode) error {
 func (s *DB) GetCode(ctx context.Context, orgID string, hash []byte) (*domain.AuthCode, error) {
 	c, err := scanCode(s.db.QueryRowContext(ctx, s.q(`SELECT `+codeCols+` FROM auth_codes WHERE org_id = ? AND hash = ?`), orgID, hash))
 	return c, s.classify(err)
+}
+
+// GetCodeAndSession is GetCode and GetSession of the code's session in
+// one read.
+func (s *DB) GetCodeAndSession(ctx context.Context, orgID string, hash []byte) (*domain.AuthCode, *domain.Session, error) {
+	return withSession(ctx, s, s.codeWithSession, `SELECT `+codeCols+` FROM auth_codes WHERE org_id = ? AND hash = ?`, codeScanner, orgID, hash)
 }
 
 func (s *DB) ConsumeCode(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.AuthCode, error) {
@@ -225,20 +301,24 @@ func consume[T any](ctx context.Context, s *DB, table, cols string, scan func(in
 
 const tokenCols = `org_id, hash, kind, client_id, user_sub, sid, scope, auth_time, amr, family_id, code_hash, offline, created_at, expires_at, revoked_at, rotated_at`
 
-func scanToken(row interface{ Scan(...any) error }) (*domain.Token, error) {
+func tokenScanner() ([]any, func() (*domain.Token, error)) {
 	var t domain.Token
 	var amr string
 	var authTime, created, expires, revoked, rotated int64
-	if err := row.Scan(&t.OrgID, &t.Hash, &t.Kind, &t.ClientID, &t.UserSub, &t.SID, &t.Scope, &authTime, &amr, &t.FamilyID,
-		&t.CodeHash, &t.Offline, &created, &expires, &revoked, &rotated); err != nil {
-		return nil, err
-	}
-	var err error
-	if t.AMR, err = strList(amr); err != nil {
-		return nil, err
-	}
-	t.AuthTime, t.CreatedAt, t.ExpiresAt, t.RevokedAt, t.RotatedAt = tm(authTime), tm(created), tm(expires), tm(revoked), tm(rotated)
-	return &t, nil
+	return []any{&t.OrgID, &t.Hash, &t.Kind, &t.ClientID, &t.UserSub, &t.SID, &t.Scope, &authTime, &amr, &t.FamilyID,
+			&t.CodeHash, &t.Offline, &created, &expires, &revoked, &rotated},
+		func() (*domain.Token, error) {
+			var err error
+			if t.AMR, err = strList(amr); err != nil {
+				return nil, err
+			}
+			t.AuthTime, t.CreatedAt, t.ExpiresAt, t.RevokedAt, t.RotatedAt = tm(authTime), tm(created), tm(expires), tm(revoked), tm(rotated)
+			return &t, nil
+		}
+}
+
+func scanToken(row interface{ Scan(...any) error }) (*domain.Token, error) {
+	return scanWith(row, tokenScanner)
 }
 
 func tokenRows(tokens []*domain.Token) [][]any {
@@ -264,6 +344,12 @@ func (s *DB) CreateTokens(ctx context.Context, tokens ...*domain.Token) error {
 func (s *DB) GetToken(ctx context.Context, orgID string, hash []byte) (*domain.Token, error) {
 	t, err := scanToken(s.db.QueryRowContext(ctx, s.q(`SELECT `+tokenCols+` FROM tokens WHERE org_id = ? AND hash = ?`), orgID, hash))
 	return t, s.classify(err)
+}
+
+// GetTokenAndSession is GetToken and GetSession of the token's session
+// in one read.
+func (s *DB) GetTokenAndSession(ctx context.Context, orgID string, hash []byte) (*domain.Token, *domain.Session, error) {
+	return withSession(ctx, s, s.tokenWithSession, `SELECT `+tokenCols+` FROM tokens WHERE org_id = ? AND hash = ?`, tokenScanner, orgID, hash)
 }
 
 // RotateRefreshToken marks the token rotated and stores the next tokens,

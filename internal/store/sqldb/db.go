@@ -47,6 +47,9 @@ type Dialect interface {
 	// where the transaction itself excludes other writers (SQLite's
 	// BEGIN IMMEDIATE).
 	LockRow() string
+	// ListAgg aggregates expr over a subquery's rows, in the order of
+	// orderBy, into the text of a JSON array ("[]" when there are none).
+	ListAgg(expr, orderBy string) string
 }
 
 // DB is a store.Store on a *sql.DB.
@@ -62,7 +65,13 @@ type DB struct {
 	batch   *batcher
 	dialect Dialect
 	queries sync.Map // query with ? → dialect form
-	onClose []func()
+	// sessionRead is what a session read selects: sessionCols and
+	// sessionClients.
+	sessionRead string
+	// codeWithSession and tokenWithSession read a code or a token and its
+	// session at once (withSessionQuery).
+	codeWithSession, tokenWithSession string
+	onClose                           []func()
 }
 
 var _ store.Store = (*DB)(nil)
@@ -74,7 +83,8 @@ func New(db *sql.DB, d Dialect, onClose ...func()) *DB {
 	if sp, ok := d.(StatementPreparer); ok && sp.PrepareStatements() {
 		p.stmts = &statements{}
 	}
-	s := &DB{db: p, dialect: d, onClose: onClose}
+	s := &DB{db: p, dialect: d, onClose: onClose, sessionRead: sessionCols + ", " + sessionClients(d),
+		codeWithSession: withSessionQuery(d, "auth_codes", codeCols), tokenWithSession: withSessionQuery(d, "tokens", tokenCols)}
 	s.batch = &batcher{write: s.writeBatch, maxRunning: 1}
 	if d.Name() != "sqlite" {
 		// SQLite has one writer at a time; PostgreSQL commits concurrent

@@ -77,7 +77,7 @@ func (s *DB) ListSessionsByUpstreamSID(ctx context.Context, orgID, upstreamSID s
 	if upstreamSID == "" {
 		return nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+sessionCols+` FROM sessions WHERE org_id = ? AND upstream_sid = ? ORDER BY created_at`), orgID, upstreamSID)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+s.sessionRead+` FROM sessions WHERE org_id = ? AND upstream_sid = ? ORDER BY created_at`), orgID, upstreamSID)
 	if err != nil {
 		return nil, err
 	}

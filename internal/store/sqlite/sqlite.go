@@ -37,6 +37,11 @@ func (dialect) Migrations() fs.FS       { sub, _ := fs.Sub(migrations, "migratio
 // LockRow is empty: every transaction is BEGIN IMMEDIATE (_txlock), which
 // takes the write lock before the first read.
 func (dialect) LockRow() string { return "" }
+
+// ListAgg uses the ORDER BY inside an aggregate (SQLite 3.44 and later).
+func (dialect) ListAgg(expr, orderBy string) string {
+	return "json_group_array(" + expr + " ORDER BY " + orderBy + ")"
+}
 func (dialect) LockMigrations(context.Context, *sql.Conn) (func(), error) {
 	// The migration transaction is BEGIN IMMEDIATE (_txlock), which already
 	// excludes every other writer of the file.

@@ -34,6 +34,34 @@ var codeTests = append([]test{
 		_, err = s.ConsumeTicket(ctx, "acme", x.Hash, at(time.Second))
 		ok(t, "ConsumeTicket after GetTicket", err)
 	}},
+	{"GetCodeAndSessionAndGetTokenAndSessionReadBothAtOnce", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		createOrg(t, s, "globex")
+		sess := createSession(t, s, "acme", "sid-1", "sub-1")
+		ok(t, "AddSessionClient", s.AddSessionClient(ctx, "acme", "sid-1", "client-1", t0))
+		sess.Clients = []string{"client-1"}
+		// globex has a session of the same id: the join stays in acme.
+		createSession(t, s, "globex", "sid-1", "sub-other")
+		c := createCode(t, s, "acme", "code-1", "sub-1", "sid-1")
+		orphan := createCode(t, s, "acme", "code-orphan", "sub-1", "sid-gone")
+		rt := newToken("acme", "rt-1", domain.TokenRefresh, "sid-1", "fam-1", "")
+		cc := newToken("acme", "at-cc", domain.TokenAccess, "", "", "")
+		ok(t, "CreateTokens", s.CreateTokens(ctx, rt, cc))
+
+		readsWithSession(t, "GetCodeAndSession", func(org string, hash []byte) (*domain.AuthCode, *domain.Session, error) {
+			return s.GetCodeAndSession(ctx, org, hash)
+		}, c, c.Hash, sess, orphan, orphan.Hash)
+		readsWithSession(t, "GetTokenAndSession", func(org string, hash []byte) (*domain.Token, *domain.Session, error) {
+			return s.GetTokenAndSession(ctx, org, hash)
+		}, rt, rt.Hash, sess, cc, cc.Hash)
+
+		// An ended session is still read: whether it may be used is the caller's.
+		ok(t, "EndSession", s.EndSession(ctx, "acme", "sid-1", at(time.Minute)))
+		_, gotS, err := s.GetCodeAndSession(ctx, "acme", c.Hash)
+		ok(t, "GetCodeAndSession after the session ended", err)
+		equal(t, "EndedAt", gotS.EndedAt, at(time.Minute))
+	}},
 	{"ConsumeCodeReturnsEveryFieldAndMarksItUsed", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		createOrg(t, s, "acme")
@@ -828,4 +856,27 @@ var rotationReplayTests = []test{
 			}
 		}
 	}},
+}
+
+// readsWithSession checks a read of a row with its session (read): the
+// row with its session sess, a row whose session is gone or that names
+// none (alone, no session), and no row for another organization or an
+// unknown hash.
+func readsWithSession[T any](t *testing.T, name string, read func(org string, hash []byte) (*T, *domain.Session, error),
+	with *T, withHash []byte, sess *domain.Session, alone *T, aloneHash []byte) {
+	t.Helper()
+	got, gotS, err := read("acme", withHash)
+	ok(t, name, err)
+	equal(t, name+"'s row", got, with)
+	equal(t, name+"'s session", gotS, sess)
+	got, gotS, err = read("acme", aloneHash)
+	ok(t, name+" of a row without its session", err)
+	equal(t, name+": the row without its session", got, alone)
+	if gotS != nil {
+		t.Errorf("%s of a row without its session: session %s, want none", name, show(gotS))
+	}
+	_, _, err = read("globex", withHash)
+	wantErr(t, name+" at another organization", err, store.ErrNotFound)
+	_, _, err = read("acme", h("unknown"))
+	wantErr(t, name+" of an unknown hash", err, store.ErrNotFound)
 }

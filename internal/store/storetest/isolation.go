@@ -80,6 +80,7 @@ func seed(t testing.TB, s store.Store, id string) *orgRows {
 		}
 		ok(t, "AddSessionClient", s.AddSessionClient(ctx, id, x.SID, client, t0))
 		r.clients[x.SID] = []string{client}
+		x.Clients = []string{client} // every read of the session lists it
 	}
 	for _, rid := range []string{sharedRequest, only("req", id)} {
 		q := newAuthRequest(id, rid)

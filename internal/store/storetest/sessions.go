@@ -133,6 +133,23 @@ var sessionTests = []test{
 		got, err := s.ListSessionClients(ctx, "acme", "sid-1")
 		ok(t, "ListSessionClients", err)
 		equal(t, "ListSessionClients", got, []string{"web", "admin"})
+		// Every read of a session lists its applications the same way, so
+		// a sign-in needs no query of its own to know.
+		sess, err := s.GetSession(ctx, "acme", "sid-1")
+		ok(t, "GetSession", err)
+		equal(t, "GetSession's Clients", sess.Clients, []string{"web", "admin"})
+		byCookie, err := s.GetSessionByCookie(ctx, "acme", sess.CookieHash)
+		ok(t, "GetSessionByCookie", err)
+		equal(t, "GetSessionByCookie's Clients", byCookie.Clients, []string{"web", "admin"})
+		listed, err := s.ListUserSessions(ctx, "acme", "sub-1")
+		ok(t, "ListUserSessions", err)
+		for _, x := range listed {
+			want := map[string][]string{"sid-1": {"web", "admin"}, "sid-2": {"mail"}}[x.SID]
+			equal(t, "ListUserSessions' Clients of "+x.SID, x.Clients, want)
+		}
+		other, err := s.GetSession(ctx, "acme", "sid-2")
+		ok(t, "GetSession sid-2", err)
+		equal(t, "GetSession's Clients of sid-2", other.Clients, []string{"mail"})
 	}},
 	{"ListUserSessionsListsTheUsersSessionsNewestFirst", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
