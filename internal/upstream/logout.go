@@ -213,6 +213,10 @@ func (f *Federation) backchannel(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
+	// From here the logout is carried out even if the upstream stops
+	// waiting (its delivery timed out on a busy node): ended halfway and
+	// retried, the retry would find the sessions ended and record none.
+	ctx = context.WithoutCancel(ctx)
 	var sessions []*domain.Session
 	if lc.SID != "" {
 		sessions, err = f.Store.ListSessionsByUpstreamSID(ctx, org.ID, lc.SID)
@@ -229,7 +233,7 @@ func (f *Federation) backchannel(w http.ResponseWriter, r *http.Request) {
 	// the upstream retries it, and the retry must not count as a replay.
 	failed := func(what string, err error) {
 		f.Log.ErrorContext(r.Context(), what, "err", err)
-		if err := f.Store.ForgetLogoutToken(context.WithoutCancel(ctx), org.ID, seen); err != nil {
+		if err := f.Store.ForgetLogoutToken(ctx, org.ID, seen); err != nil {
 			f.Log.ErrorContext(r.Context(), "forget upstream logout token", "err", err)
 		}
 		w.WriteHeader(http.StatusInternalServerError)
