@@ -20,11 +20,23 @@ var orgTables = []string{
 	"seen_logout_tokens", "portal_sessions", "setup_tokens",
 }
 
+// unkeyedTables carry an org_id without a foreign key on PostgreSQL (its
+// migration 0014): a row written in a race with its organization's
+// deletion outlives it, unreachable, until it expires or an organization
+// is created under the same id, which removes it first.
+var unkeyedTables = []string{"auth_codes", "tokens"}
+
 func (s *DB) CreateOrg(ctx context.Context, o *domain.Organization, key *domain.APIKey, keys []*domain.SigningKey, audit ...*domain.AuditEvent) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		if _, err := s.exec(ctx, tx, `INSERT INTO orgs (id, name, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
 			o.ID, o.Name, jsonText(o.Settings), ts(o.CreatedAt), ts(o.UpdatedAt)); err != nil {
 			return err
+		}
+		// Only a new organization gets here (a taken id failed above).
+		for _, t := range unkeyedTables {
+			if _, err := s.exec(ctx, tx, `DELETE FROM `+t+` WHERE org_id = ?`, o.ID); err != nil {
+				return err
+			}
 		}
 		if key != nil {
 			if err := s.insertAPIKey(ctx, tx, key); err != nil {

@@ -38,9 +38,46 @@ var orgTests = []test{
 			t.Errorf("ListSigningKeys = %s, want none", show(keys))
 		}
 	}},
+	{"AnOrganizationCreatedAgainUnderItsIDStartsWithoutTheOldTokensAndCodes", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		createCode(t, s, "acme", "code-old", "sub-1", "sid-1")
+		old := newToken("acme", "at-old", domain.TokenAccess, "", "", "")
+		ok(t, "CreateTokens", s.CreateTokens(ctx, old))
+		ok(t, "DeleteOrg", s.DeleteOrg(ctx, "acme"))
+		// A grant in flight while the organization was deleted writes
+		// after the deletion: where the engine keeps a foreign key it is
+		// refused, else it stays behind, out of reach.
+		late := newToken("acme", "at-late", domain.TokenAccess, "", "", "")
+		lateErr := s.CreateTokens(ctx, late)
+		lateCode := newCode("acme", "code-late", "sub-1", "sid-1")
+		lateCodeErr := s.CreateCode(ctx, lateCode)
+		createOrg(t, s, "acme")
+		for _, x := range []*domain.Token{old, late} {
+			_, err := s.GetToken(ctx, "acme", x.Hash)
+			wantErr(t, "GetToken in the new acme of a token of the old one", err, store.ErrNotFound)
+		}
+		for _, c := range []*domain.AuthCode{lateCode} {
+			_, err := s.GetCode(ctx, "acme", c.Hash)
+			wantErr(t, "GetCode in the new acme of a code of the old one", err, store.ErrNotFound)
+		}
+		_, err := s.GetCode(ctx, "acme", h("code-old"))
+		wantErr(t, "GetCode in the new acme of the old one's code", err, store.ErrNotFound)
+		t.Logf("late writes after the deletion: token %v, code %v", lateErr, lateCodeErr)
+	}},
 	{"CreateOrgWithATakenIDConflictsAndWritesNothing", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		first, firstKey, firstKeys := createOrg(t, s, "acme")
+		// The refused creation leaves the existing organization's grants.
+		kept := createCode(t, s, "acme", "code-kept", "sub-1", "sid-1")
+		keptToken := newToken("acme", "at-kept", domain.TokenAccess, "", "", "")
+		ok(t, "CreateTokens", s.CreateTokens(ctx, keptToken))
+		defer func() {
+			_, err := s.GetCode(ctx, "acme", kept.Hash)
+			ok(t, "GetCode after the refused creation", err)
+			_, err = s.GetToken(ctx, "acme", keptToken.Hash)
+			ok(t, "GetToken after the refused creation", err)
+		}()
 		dup := newOrg("acme")
 		dup.Name = "Impostor"
 		dupKey := newAPIKey("acme", "impostor-key", t0)

@@ -1,0 +1,4 @@
+-- SQLite keeps the foreign keys of tokens and auth_codes: its referential
+-- check is a lookup in the same process, without a row lock, and one
+-- writer serializes every write anyway. On PostgreSQL they were dropped
+-- (its 0014), and CreateOrg removes rows left under a re-used id on both.
