@@ -114,6 +114,20 @@ func Open(ctx context.Context, url string) (*sqldb.DB, error) {
 	}
 	db := stdlib.OpenDBFromPool(pool)
 	s := sqldb.New(db, dialect{}, pool.Close)
+	// The hot key lookups keep one plan per connection (sqldb.SetKeyedPool):
+	// migration 0015 leaves each of them a single index to use, and without
+	// sequential scans a plan made before the tables grew cannot scan them
+	// later (TestKeyedStatements_HaveOneSafePlan).
+	kcfg := cfg.Copy()
+	kcfg.MinConns = 0
+	kcfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	kcfg.ConnConfig.RuntimeParams["enable_seqscan"] = "off"
+	keyed, err := pgxpool.NewWithConfig(ctx, kcfg)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	s.SetKeyedPool(stdlib.OpenDBFromPool(keyed), keyed.Close)
 	if cfg.ConnConfig.RuntimeParams["synchronous_commit"] != "off" {
 		// The rows a crash may lose are committed on connections that do
 		// not wait for the WAL flush (docs/performance.md).

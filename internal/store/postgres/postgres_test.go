@@ -179,6 +179,107 @@ func TestConnections_PlanEachStatementForItsValues(t *testing.T) {
 	}
 }
 
+// The keyed statements run with one generic plan per connection; each
+// such plan, made on an empty database and again on a small analyzed
+// one, must find its rows through the index of its key and never scan a
+// table or another index (migration 0015).
+func TestKeyedStatements_HaveOneSafePlan(t *testing.T) {
+	ctx := t.Context()
+	s, err := postgres.Open(ctx, testdb.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for setting, want := range map[string]string{"plan_cache_mode": "force_generic_plan", "enable_seqscan": "off"} {
+		var got string
+		if err := s.KeyedSQL().QueryRowContext(ctx, "SHOW "+setting).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Fatalf("keyed pool: %s = %q, want %q", setting, got, want)
+		}
+	}
+	conn, err := s.SQL().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range []string{"SET plan_cache_mode = force_generic_plan", "SET enable_seqscan = off"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	statements := s.KeyedStatements()
+	if len(statements) == 0 {
+		t.Fatal("no keyed statements")
+	}
+	check := func(when string) {
+		t.Helper()
+		n := 0
+		for q, indexes := range statements {
+			n++
+			name := fmt.Sprintf("keyed_%d", n)
+			if _, err := conn.ExecContext(ctx, "PREPARE "+name+" AS "+q); err != nil {
+				t.Fatalf("prepare %s: %v", q, err)
+			}
+			params := strings.Count(q, "$") // $1 … $n, each once or more
+			maxParam := 0
+			for i := 1; i <= params; i++ {
+				if strings.Contains(q, fmt.Sprintf("$%d", i)) {
+					maxParam = i
+				}
+			}
+			nulls := strings.TrimSuffix(strings.Repeat("NULL, ", maxParam), ", ")
+			rows, err := conn.QueryContext(ctx, "EXPLAIN EXECUTE "+name+"("+nulls+")")
+			if err != nil {
+				t.Fatalf("explain %s: %v", q, err)
+			}
+			var plan strings.Builder
+			for rows.Next() {
+				var line string
+				if err := rows.Scan(&line); err != nil {
+					t.Fatal(err)
+				}
+				plan.WriteString(line + "\n")
+			}
+			rows.Close()
+			if _, err := conn.ExecContext(ctx, "DEALLOCATE "+name); err != nil {
+				t.Fatal(err)
+			}
+			text := plan.String()
+			if strings.Contains(text, "Seq Scan") {
+				t.Errorf("%s: the generic plan scans a table:\n%s\n%s", when, q, text)
+			}
+			want := strings.Fields(indexes)
+			for _, index := range want {
+				if !strings.Contains(text, " using "+index+" on ") && !strings.Contains(text, " Only Scan using "+index+" on ") {
+					t.Errorf("%s: the generic plan does not use %s:\n%s\n%s", when, index, q, text)
+				}
+			}
+			for _, line := range strings.Split(text, "\n") {
+				if i := strings.Index(line, " using "); i >= 0 {
+					used := strings.Fields(line[i+len(" using "):])[0]
+					if !slices.Contains(want, used) && !strings.HasPrefix(used, "session_clients_pkey") {
+						t.Errorf("%s: the generic plan uses %s, not its key's index:\n%s\n%s", when, used, q, text)
+					}
+				}
+			}
+		}
+	}
+	check("on an empty database")
+
+	// A few rows, analyzed: the size at which a generic plan picked
+	// another index before migration 0015.
+	storetest.SeedGrants(t, s, 20)
+	if _, err := conn.ExecContext(ctx, "ANALYZE"); err != nil {
+		t.Fatal(err)
+	}
+	check("on a small analyzed database")
+}
+
 // follower records what FollowChanges passes on.
 type follower struct {
 	mu        sync.Mutex

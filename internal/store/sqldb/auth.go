@@ -88,7 +88,7 @@ func withSession[T any](ctx context.Context, s *DB, joined, alone string, newSca
 	orgID string, hash []byte) (*T, *domain.Session, error) {
 	dest, build := newScanner()
 	sdest, sbuild := sessionScanner()
-	err := s.db.QueryRowContext(ctx, s.q(joined), orgID, hash).Scan(append(dest, sdest...)...)
+	err := s.keyedPool().QueryRowContext(ctx, s.q(joined), orgID, hash).Scan(append(dest, sdest...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		v, err := scanWith(s.db.QueryRowContext(ctx, s.q(alone), orgID, hash), newScanner)
 		return v, nil, s.classify(err)
@@ -118,12 +118,12 @@ func (s *DB) GetSession(ctx context.Context, orgID, sid string) (*domain.Session
 	if !storableKey(sid, orgID) {
 		return nil, store.ErrNotFound
 	}
-	x, err := scanSession(s.db.QueryRowContext(ctx, s.q(`SELECT `+s.sessionRead+` FROM sessions WHERE org_id = ? AND sid = ?`), orgID, sid))
+	x, err := scanSession(s.keyedPool().QueryRowContext(ctx, s.q(`SELECT `+s.sessionRead+` FROM sessions WHERE org_id = ? AND sid = ?`), orgID, sid))
 	return x, s.classify(err)
 }
 
 func (s *DB) GetSessionByCookie(ctx context.Context, orgID string, cookieHash []byte) (*domain.Session, error) {
-	x, err := scanSession(s.db.QueryRowContext(ctx, s.q(`SELECT `+s.sessionRead+` FROM sessions WHERE org_id = ? AND cookie_hash = ?`), orgID, cookieHash))
+	x, err := scanSession(s.keyedPool().QueryRowContext(ctx, s.q(`SELECT `+s.sessionRead+` FROM sessions WHERE org_id = ? AND cookie_hash = ?`), orgID, cookieHash))
 	return x, s.classify(err)
 }
 
@@ -262,12 +262,18 @@ func (s *DB) CodeReplayed(ctx context.Context, orgID string, hash []byte) (bool,
 	return at != 0, nil
 }
 
+// The guards of RedeemCode and RotateRefreshToken: the conditional UPDATE
+// that uses the row up, which only one of any number of callers passes.
+const (
+	codeUseGuard       = `UPDATE auth_codes SET used_at = ? WHERE org_id = ? AND hash = ? AND used_at = 0`
+	refreshRotateGuard = `UPDATE tokens SET rotated_at = ? WHERE org_id = ? AND hash = ? AND kind = 'refresh' AND rotated_at = 0 AND revoked_at = 0`
+)
+
 // RedeemCode marks the code used and stores the tokens it yields,
 // atomically: one statement on PostgreSQL (guarded.go), one transaction of
 // the conditional UPDATE of ConsumeCode and one INSERT on SQLite.
 func (s *DB) RedeemCode(ctx context.Context, orgID string, hash []byte, at time.Time, tokens ...*domain.Token) error {
-	const use = `UPDATE auth_codes SET used_at = ? WHERE org_id = ? AND hash = ? AND used_at = 0`
-	err := s.guardedTokens(ctx, use, []any{ts(at), orgID, hash}, tokens)
+	err := s.guardedTokens(ctx, codeUseGuard, []any{ts(at), orgID, hash}, tokens)
 	if errors.Is(err, errGuardMissed) {
 		var usedAt int64
 		if err := s.db.QueryRowContext(ctx, s.q(`SELECT used_at FROM auth_codes WHERE org_id = ? AND hash = ?`), orgID, hash).Scan(&usedAt); err != nil {
@@ -342,7 +348,7 @@ func (s *DB) CreateTokens(ctx context.Context, tokens ...*domain.Token) error {
 }
 
 func (s *DB) GetToken(ctx context.Context, orgID string, hash []byte) (*domain.Token, error) {
-	t, err := scanToken(s.db.QueryRowContext(ctx, s.q(`SELECT `+tokenCols+` FROM tokens WHERE org_id = ? AND hash = ?`), orgID, hash))
+	t, err := scanToken(s.keyedPool().QueryRowContext(ctx, s.q(`SELECT `+tokenCols+` FROM tokens WHERE org_id = ? AND hash = ?`), orgID, hash))
 	return t, s.classify(err)
 }
 
@@ -356,8 +362,7 @@ func (s *DB) GetTokenAndSession(ctx context.Context, orgID string, hash []byte) 
 // atomically: one statement on PostgreSQL (guarded.go), one transaction of
 // the conditional UPDATE and one INSERT on SQLite.
 func (s *DB) RotateRefreshToken(ctx context.Context, orgID string, hash []byte, at time.Time, next ...*domain.Token) error {
-	const rotate = `UPDATE tokens SET rotated_at = ? WHERE org_id = ? AND hash = ? AND kind = 'refresh' AND rotated_at = 0 AND revoked_at = 0`
-	err := s.guardedTokens(ctx, rotate, []any{ts(at), orgID, hash}, next)
+	err := s.guardedTokens(ctx, refreshRotateGuard, []any{ts(at), orgID, hash}, next)
 	if errors.Is(err, errGuardMissed) {
 		return store.ErrAlreadyUsed
 	}

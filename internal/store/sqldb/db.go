@@ -59,6 +59,9 @@ type DB struct {
 	// flush (PostgreSQL synchronous_commit off), for the rows a crash may
 	// lose (docs/performance.md).
 	relaxed *pool
+	// keyed, when set, runs the hot key lookups and guarded redemptions
+	// with plans kept per connection (PostgreSQL; see SetKeyedPool).
+	keyed *pool
 	// writer, when set, is a pool of one connection that the batching
 	// writer uses for every batch (SQLite; see SetWriterPool).
 	writer  *pool
@@ -103,6 +106,45 @@ func (s *DB) SetRelaxedPool(db *sql.DB, onClose ...func()) {
 	s.onClose = append(append([]func(){func() { _ = db.Close() }}, onClose...), s.onClose...)
 }
 
+// SetKeyedPool gives the store a pool for the statements of a sign-in
+// that look rows up by their whole key (KeyedStatements): a session by
+// id or cookie, a code or token by hash, and the guarded redemptions. On
+// PostgreSQL its connections keep one generic plan per statement instead
+// of planning every run, which the schema makes safe (postgres migration
+// 0015: each such lookup has exactly one index it can use). Close closes
+// it and then runs onClose.
+func (s *DB) SetKeyedPool(db *sql.DB, onClose ...func()) {
+	s.keyed = &pool{raw: db, timeout: s.db.timeout, unavailable: s.dialect.IsUnavailable}
+	s.onClose = append(append([]func(){func() { _ = db.Close() }}, onClose...), s.onClose...)
+}
+
+// keyedPool is the pool of the keyed statements.
+func (s *DB) keyedPool() *pool {
+	if s.keyed != nil {
+		return s.keyed
+	}
+	return s.db
+}
+
+// KeyedStatements are the statements run on the keyed pool, in the
+// dialect's form, with the names of the index each must use, for tests
+// that check their plans.
+func (s *DB) KeyedStatements() map[string]string {
+	out := map[string]string{}
+	for q, index := range map[string]string{
+		`SELECT ` + s.sessionRead + ` FROM sessions WHERE org_id = ? AND sid = ?`:         "sessions_pkey",
+		`SELECT ` + s.sessionRead + ` FROM sessions WHERE org_id = ? AND cookie_hash = ?`: "sessions_cookie",
+		`SELECT ` + tokenCols + ` FROM tokens WHERE org_id = ? AND hash = ?`:              "tokens_pkey",
+		s.codeWithSession:                         "auth_codes_pkey sessions_pkey",
+		s.tokenWithSession:                        "tokens_pkey sessions_pkey",
+		guardedTokenInsert(codeUseGuard, 2):       "auth_codes_pkey",
+		guardedTokenInsert(refreshRotateGuard, 2): "tokens_pkey",
+	} {
+		out[s.q(q)] = index
+	}
+	return out
+}
+
 // SetWriterPool gives the batching writer a pool of its own, of one
 // connection (SQLite, where there is one writer at a time anyway). A
 // SQLite connection drops its page cache whenever another connection has
@@ -127,6 +169,14 @@ func (s *DB) WriterSQL() *sql.DB {
 		return nil
 	}
 	return s.writer.raw
+}
+
+// KeyedSQL exposes the keyed pool (nil when there is none) to backend tests.
+func (s *DB) KeyedSQL() *sql.DB {
+	if s.keyed == nil {
+		return nil
+	}
+	return s.keyed.raw
 }
 
 // RelaxedSQL exposes the pool of relaxed commits (nil when there is none)

@@ -73,7 +73,7 @@ func (s *DB) guardedTokens(ctx context.Context, guard string, guardArgs []any, t
 	for _, r := range tokenRows(tokens) {
 		args = append(args, r...)
 	}
-	res, err := s.exec(ctx, s.db, guardedTokenInsert(guard, len(tokens)), args...)
+	res, err := s.exec(ctx, s.keyedPool(), guardedTokenInsert(guard, len(tokens)), args...)
 	if err != nil {
 		return s.classify(err)
 	}

@@ -75,3 +75,22 @@ func IssueConcurrently(t *testing.T, s store.Store, n int) {
 		}
 	}
 }
+
+// SeedGrants creates the organization "seed" with n sessions, each with
+// an application taking part, a code and a pair of tokens of its own: a
+// small database of the rows a sign-in reads.
+func SeedGrants(t testing.TB, s store.Store, n int) {
+	ctx := t.Context()
+	createOrg(t, s, "seed")
+	for i := range n {
+		sid, sub := fmt.Sprintf("sid-%d", i), fmt.Sprintf("sub-%d", i%3)
+		createSession(t, s, "seed", sid, sub)
+		ok(t, "AddSessionClient", s.AddSessionClient(ctx, "seed", sid, "client-1", t0))
+		createCode(t, s, "seed", fmt.Sprintf("code-%d", i), sub, sid)
+		pair := refreshPair("seed", fmt.Sprintf("grant-%d", i), fmt.Sprintf("fam-%d", i))
+		for _, tk := range pair {
+			tk.SID, tk.UserSub = sid, sub
+		}
+		ok(t, "CreateTokens", s.CreateTokens(ctx, pair...))
+	}
+}

@@ -1,0 +1,4 @@
+-- SQLite needs nothing here: it plans each statement when it is prepared,
+-- with its own rules for choosing an index. PostgreSQL's 0015 reorders the
+-- indexes of tokens and sessions so that its generic plans of the hot
+-- lookups cannot pick the wrong one.
