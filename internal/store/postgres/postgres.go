@@ -135,6 +135,9 @@ func Open(ctx context.Context, url string) (*sqldb.DB, error) {
 		rcfg.MaxConns = relaxedConns
 		rcfg.MinConns = 0
 		rcfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+		// It runs only the batching writer's INSERT … VALUES, whose plan
+		// has no choice to make: planned once per connection, not per run.
+		rcfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
 		relaxed, err := pgxpool.NewWithConfig(ctx, rcfg)
 		if err != nil {
 			s.Close()

@@ -89,6 +89,13 @@ func TestRelaxedCommits_OnlyForTheRowsACrashMayLose(t *testing.T) {
 			t.Errorf("synchronous_commit = %q, want %q", got, c.want)
 		}
 	}
+	var plans string
+	if err := s.RelaxedSQL().QueryRowContext(ctx, "SHOW plan_cache_mode").Scan(&plans); err != nil {
+		t.Fatal(err)
+	}
+	if plans != "force_generic_plan" {
+		t.Errorf("relaxed pool: plan_cache_mode = %q, want force_generic_plan (it runs only inserts)", plans)
+	}
 	storetest.CheckIssuedRows(t, s)
 
 	// A URL that turns it off for everything needs no second pool.
