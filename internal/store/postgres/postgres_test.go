@@ -126,13 +126,23 @@ func TestTimeout_AStatementWithoutAnswerFailsAsUnavailable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.ExecContext(ctx, `LOCK TABLE orgs IN ACCESS EXCLUSIVE MODE`); err != nil {
+	// Released before s.Close, which waits for every connection, also
+	// when the test fails while holding the lock.
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, `LOCK TABLE orgs, tokens IN ACCESS EXCLUSIVE MODE`); err != nil {
 		t.Fatal(err)
 	}
 	s.SetTimeout(300 * time.Millisecond)
 	req := store.TrackUnavailable(ctx)
 	if _, err := s.GetOrg(req, "acme"); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("GetOrg behind a lock: %v, want ErrUnavailable", err)
+	}
+	// The keyed pool's statements have the same deadline (a caller's own
+	// deadline, far longer, only bounds this test if they had none).
+	bounded, cancelBounded := context.WithTimeout(store.TrackUnavailable(ctx), 30*time.Second)
+	defer cancelBounded()
+	if _, err := s.GetToken(bounded, "acme", []byte("hash-of-a-token-behind-a-lock-32")); !errors.Is(err, store.ErrUnavailable) || bounded.Err() != nil {
+		t.Fatalf("GetToken behind a lock: %v (caller's deadline: %v), want ErrUnavailable within the store's timeout", err, bounded.Err())
 	}
 	if !store.Unavailable(req) {
 		t.Error("the request's context was not marked")

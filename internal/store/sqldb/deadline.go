@@ -19,7 +19,7 @@ import (
 // 503 instead of hanging on a frozen database). 0 means no bound.
 func (s *DB) SetTimeout(d time.Duration) {
 	s.db.timeout = d
-	for _, p := range []*pool{s.relaxed, s.writer} {
+	for _, p := range []*pool{s.relaxed, s.writer, s.keyed} {
 		if p != nil {
 			p.timeout = d
 		}
