@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -118,36 +119,42 @@ func Open(ctx context.Context, url string) (*sqldb.DB, error) {
 	// migration 0015 leaves each of them a single index to use, and without
 	// sequential scans a plan made before the tables grew cannot scan them
 	// later (TestKeyedStatements_HaveOneSafePlan).
-	kcfg := cfg.Copy()
-	kcfg.MinConns = 0
-	kcfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
-	kcfg.ConnConfig.RuntimeParams["enable_seqscan"] = "off"
-	keyed, err := pgxpool.NewWithConfig(ctx, kcfg)
+	keyed, closeKeyed, err := sidePool(ctx, cfg, cfg.MaxConns, map[string]string{
+		"plan_cache_mode": "force_generic_plan", "enable_seqscan": "off"})
 	if err != nil {
 		s.Close()
-		return nil, fmt.Errorf("postgres: %w", err)
+		return nil, err
 	}
-	s.SetKeyedPool(stdlib.OpenDBFromPool(keyed), keyed.Close)
+	s.SetKeyedPool(keyed, closeKeyed)
 	if cfg.ConnConfig.RuntimeParams["synchronous_commit"] != "off" {
 		// The rows a crash may lose are committed on connections that do
-		// not wait for the WAL flush (docs/performance.md).
-		rcfg := cfg.Copy()
-		rcfg.MaxConns = relaxedConns
-		rcfg.MinConns = 0
-		rcfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
-		// It runs only the batching writer's INSERT … VALUES, whose plan
-		// has no choice to make: planned once per connection, not per run.
-		rcfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
-		relaxed, err := pgxpool.NewWithConfig(ctx, rcfg)
+		// not wait for the WAL flush (docs/performance.md). The pool runs
+		// only the batching writer's INSERT … VALUES, whose plan has no
+		// choice to make: planned once per connection, not per run.
+		relaxed, closeRelaxed, err := sidePool(ctx, cfg, relaxedConns, map[string]string{
+			"synchronous_commit": "off", "plan_cache_mode": "force_generic_plan"})
 		if err != nil {
 			s.Close()
-			return nil, fmt.Errorf("postgres: %w", err)
+			return nil, err
 		}
-		s.SetRelaxedPool(stdlib.OpenDBFromPool(relaxed), relaxed.Close)
+		s.SetRelaxedPool(relaxed, closeRelaxed)
 	}
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
 	return s, nil
+}
+
+// sidePool opens a pool like cfg's, of at most maxConns connections
+// opened on demand, whose sessions set params.
+func sidePool(ctx context.Context, cfg *pgxpool.Config, maxConns int32, params map[string]string) (*sql.DB, func(), error) {
+	c := cfg.Copy()
+	c.MaxConns, c.MinConns = maxConns, 0
+	maps.Copy(c.ConnConfig.RuntimeParams, params)
+	p, err := pgxpool.NewWithConfig(ctx, c)
+	if err != nil {
+		return nil, nil, fmt.Errorf("postgres: %w", err)
+	}
+	return stdlib.OpenDBFromPool(p), p.Close, nil
 }

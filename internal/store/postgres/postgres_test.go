@@ -17,6 +17,7 @@ import (
 	"github.com/latchkey/latchkey/internal/store"
 
 	"github.com/latchkey/latchkey/internal/store/postgres"
+	"github.com/latchkey/latchkey/internal/store/sqldb"
 	"github.com/latchkey/latchkey/internal/store/storetest"
 	"github.com/latchkey/latchkey/internal/store/testdb"
 	"github.com/latchkey/latchkey/internal/testkit"
@@ -65,15 +66,7 @@ func BenchmarkRotateRefreshParallel(b *testing.B) {
 // connections that keep it on.
 func TestRelaxedCommits_OnlyForTheRowsACrashMayLose(t *testing.T) {
 	ctx := t.Context()
-	url := strings.Replace(testdb.PostgresURL(t), "synchronous_commit=off", "synchronous_commit=on", 1)
-	s, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := openMigrated(t, strings.Replace(testdb.PostgresURL(t), "synchronous_commit=off", "synchronous_commit=on", 1))
 	if s.RelaxedSQL() == nil {
 		t.Fatal("no pool for relaxed commits with synchronous_commit on")
 	}
@@ -109,19 +102,27 @@ func TestRelaxedCommits_OnlyForTheRowsACrashMayLose(t *testing.T) {
 	}
 }
 
+// openMigrated opens the store at url with its schema applied; it is
+// closed when the test ends, after the test's own deferred calls.
+func openMigrated(t *testing.T, url string) *sqldb.DB {
+	t.Helper()
+	s, err := postgres.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // A statement that cannot finish within the timeout (here it waits for a
 // lock another session holds, as it would on a frozen primary) fails as
 // store.ErrUnavailable and marks the request's context, instead of waiting.
 func TestTimeout_AStatementWithoutAnswerFailsAsUnavailable(t *testing.T) {
 	ctx := t.Context()
-	s, err := postgres.Open(ctx, testdb.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := openMigrated(t, testdb.PostgresURL(t))
 	tx, err := s.SQL().BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -202,14 +203,7 @@ func TestConnections_PlanEachStatementForItsValues(t *testing.T) {
 // table or another index (migration 0015).
 func TestKeyedStatements_HaveOneSafePlan(t *testing.T) {
 	ctx := t.Context()
-	s, err := postgres.Open(ctx, testdb.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := openMigrated(t, testdb.PostgresURL(t))
 	for setting, want := range map[string]string{"plan_cache_mode": "force_generic_plan", "enable_seqscan": "off"} {
 		var got string
 		if err := s.KeyedSQL().QueryRowContext(ctx, "SHOW "+setting).Scan(&got); err != nil {
