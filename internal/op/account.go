@@ -53,12 +53,7 @@ func (p *Provider) renderAccount(w http.ResponseWriter, r *http.Request, status 
 			d.AuthTime = sess.AuthTime.Format("2006-01-02 15:04 MST")
 			d.Expires = sess.ExpiresAt.Format("2006-01-02 15:04 MST")
 			d.LogoutAction, d.CSRF = request.Issuer(r.Context())+"/logout", p.Sessions.CSRFToken(w, r, org.ID)
-			clients, err := p.Store.ListSessionClients(ctx, org.ID, sess.SID)
-			if err != nil {
-				p.internalError(w, r, "list session applications", err)
-				return
-			}
-			for _, id := range clients {
+			for _, id := range sess.Clients {
 				if app, err := p.Store.GetApp(ctx, org.ID, id); err == nil {
 					d.Apps = append(d.Apps, app.Name)
 				}

@@ -50,7 +50,6 @@ type Store interface {
 	GetTokenAndSession(ctx context.Context, orgID string, hash []byte) (*domain.Token, *domain.Session, error)
 	GetUser(ctx context.Context, orgID, sub string) (*domain.User, error)
 	GetUserByName(ctx context.Context, orgID, userName string) (*domain.User, error)
-	ListSessionClients(ctx context.Context, orgID, sid string) ([]string, error)
 	ListUserGroups(ctx context.Context, orgID, sub string) ([]*domain.Group, error)
 	MarkCodeReplayed(ctx context.Context, orgID string, hash []byte, at time.Time) error
 	RedeemCode(ctx context.Context, orgID string, hash []byte, at time.Time, tokens ...*domain.Token) error

@@ -328,14 +328,7 @@ func (f *follower) seen() (listening bool, orgs, users []string) {
 func TestAnnouncements_NameEachChangedUserOrTheirOrganization(t *testing.T) {
 	ctx := t.Context()
 	url := testdb.PostgresURL(t)
-	s, err := postgres.Open(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s := openMigrated(t, url)
 	f := &follower{}
 	lctx, stop := context.WithCancel(ctx)
 	defer stop()

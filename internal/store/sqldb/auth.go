@@ -118,12 +118,12 @@ func (s *DB) GetSession(ctx context.Context, orgID, sid string) (*domain.Session
 	if !storableKey(sid, orgID) {
 		return nil, store.ErrNotFound
 	}
-	x, err := scanSession(s.keyedPool().QueryRowContext(ctx, s.q(`SELECT `+s.sessionRead+` FROM sessions WHERE org_id = ? AND sid = ?`), orgID, sid))
+	x, err := scanSession(s.keyedPool().QueryRowContext(ctx, s.q(s.sessionByID), orgID, sid))
 	return x, s.classify(err)
 }
 
 func (s *DB) GetSessionByCookie(ctx context.Context, orgID string, cookieHash []byte) (*domain.Session, error) {
-	x, err := scanSession(s.keyedPool().QueryRowContext(ctx, s.q(`SELECT `+s.sessionRead+` FROM sessions WHERE org_id = ? AND cookie_hash = ?`), orgID, cookieHash))
+	x, err := scanSession(s.keyedPool().QueryRowContext(ctx, s.q(s.sessionByCookie), orgID, cookieHash))
 	return x, s.classify(err)
 }
 
@@ -203,6 +203,8 @@ func (s *DB) DeleteAuthRequest(ctx context.Context, orgID, id string) error {
 
 const codeCols = `org_id, hash, client_id, redirect_uri, user_sub, sid, scope, nonce, code_challenge, auth_time, amr, created_at, expires_at, used_at`
 
+const codeByHash = `SELECT ` + codeCols + ` FROM auth_codes WHERE org_id = ? AND hash = ?`
+
 func codeScanner() ([]any, func() (*domain.AuthCode, error)) {
 	var c domain.AuthCode
 	var amr string
@@ -234,14 +236,14 @@ func (s *DB) CreateCode(ctx context.Context, c *domain.AuthCode) error {
 }
 
 func (s *DB) GetCode(ctx context.Context, orgID string, hash []byte) (*domain.AuthCode, error) {
-	c, err := scanCode(s.db.QueryRowContext(ctx, s.q(`SELECT `+codeCols+` FROM auth_codes WHERE org_id = ? AND hash = ?`), orgID, hash))
+	c, err := scanCode(s.db.QueryRowContext(ctx, s.q(codeByHash), orgID, hash))
 	return c, s.classify(err)
 }
 
 // GetCodeAndSession is GetCode and GetSession of the code's session in
 // one read.
 func (s *DB) GetCodeAndSession(ctx context.Context, orgID string, hash []byte) (*domain.AuthCode, *domain.Session, error) {
-	return withSession(ctx, s, s.codeWithSession, `SELECT `+codeCols+` FROM auth_codes WHERE org_id = ? AND hash = ?`, codeScanner, orgID, hash)
+	return withSession(ctx, s, s.codeWithSession, codeByHash, codeScanner, orgID, hash)
 }
 
 func (s *DB) ConsumeCode(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.AuthCode, error) {
@@ -307,6 +309,8 @@ func consume[T any](ctx context.Context, s *DB, table, cols string, scan func(in
 
 const tokenCols = `org_id, hash, kind, client_id, user_sub, sid, scope, auth_time, amr, family_id, code_hash, offline, created_at, expires_at, revoked_at, rotated_at`
 
+const tokenByHash = `SELECT ` + tokenCols + ` FROM tokens WHERE org_id = ? AND hash = ?`
+
 func tokenScanner() ([]any, func() (*domain.Token, error)) {
 	var t domain.Token
 	var amr string
@@ -348,14 +352,14 @@ func (s *DB) CreateTokens(ctx context.Context, tokens ...*domain.Token) error {
 }
 
 func (s *DB) GetToken(ctx context.Context, orgID string, hash []byte) (*domain.Token, error) {
-	t, err := scanToken(s.keyedPool().QueryRowContext(ctx, s.q(`SELECT `+tokenCols+` FROM tokens WHERE org_id = ? AND hash = ?`), orgID, hash))
+	t, err := scanToken(s.keyedPool().QueryRowContext(ctx, s.q(tokenByHash), orgID, hash))
 	return t, s.classify(err)
 }
 
 // GetTokenAndSession is GetToken and GetSession of the token's session
 // in one read.
 func (s *DB) GetTokenAndSession(ctx context.Context, orgID string, hash []byte) (*domain.Token, *domain.Session, error) {
-	return withSession(ctx, s, s.tokenWithSession, `SELECT `+tokenCols+` FROM tokens WHERE org_id = ? AND hash = ?`, tokenScanner, orgID, hash)
+	return withSession(ctx, s, s.tokenWithSession, tokenByHash, tokenScanner, orgID, hash)
 }
 
 // RotateRefreshToken marks the token rotated and stores the next tokens,

@@ -69,12 +69,13 @@ type DB struct {
 	dialect Dialect
 	queries sync.Map // query with ? → dialect form
 	// sessionRead is what a session read selects: sessionCols and
-	// sessionClients.
-	sessionRead string
+	// sessionClients; sessionByID and sessionByCookie read one session.
+	sessionRead, sessionByID, sessionByCookie string
 	// codeWithSession and tokenWithSession read a code or a token and its
 	// session at once (withSessionQuery).
 	codeWithSession, tokenWithSession string
-	onClose                           []func()
+
+	onClose []func()
 }
 
 var _ store.Store = (*DB)(nil)
@@ -86,7 +87,10 @@ func New(db *sql.DB, d Dialect, onClose ...func()) *DB {
 	if sp, ok := d.(StatementPreparer); ok && sp.PrepareStatements() {
 		p.stmts = &statements{}
 	}
-	s := &DB{db: p, dialect: d, onClose: onClose, sessionRead: sessionCols + ", " + sessionClients(d),
+	read := sessionCols + ", " + sessionClients(d)
+	s := &DB{db: p, dialect: d, onClose: onClose, sessionRead: read,
+		sessionByID:     `SELECT ` + read + ` FROM sessions WHERE org_id = ? AND sid = ?`,
+		sessionByCookie: `SELECT ` + read + ` FROM sessions WHERE org_id = ? AND cookie_hash = ?`,
 		codeWithSession: withSessionQuery(d, "auth_codes", codeCols), tokenWithSession: withSessionQuery(d, "tokens", tokenCols)}
 	s.batch = &batcher{write: s.writeBatch, maxRunning: 1}
 	if d.Name() != "sqlite" {
@@ -132,9 +136,9 @@ func (s *DB) keyedPool() *pool {
 func (s *DB) KeyedStatements() map[string]string {
 	out := map[string]string{}
 	for q, index := range map[string]string{
-		`SELECT ` + s.sessionRead + ` FROM sessions WHERE org_id = ? AND sid = ?`:         "sessions_pkey",
-		`SELECT ` + s.sessionRead + ` FROM sessions WHERE org_id = ? AND cookie_hash = ?`: "sessions_cookie",
-		`SELECT ` + tokenCols + ` FROM tokens WHERE org_id = ? AND hash = ?`:              "tokens_pkey",
+		s.sessionByID:                             "sessions_pkey",
+		s.sessionByCookie:                         "sessions_cookie",
+		tokenByHash:                               "tokens_pkey",
 		s.codeWithSession:                         "auth_codes_pkey sessions_pkey",
 		s.tokenWithSession:                        "tokens_pkey sessions_pkey",
 		guardedTokenInsert(codeUseGuard, 2):       "auth_codes_pkey",

@@ -46,7 +46,7 @@ func (s *DB) insertDeliveries(ctx context.Context, x querier, ds []*domain.Backc
 // one session only the first queues notifications.
 func (s *DB) EndSessionAndNotify(ctx context.Context, orgID, sid string, at time.Time, plan store.LogoutPlan) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		sess, err := scanSession(s.db.queryRow(ctx, tx, s.q(`SELECT `+s.sessionRead+` FROM sessions WHERE org_id = ? AND sid = ?`+s.dialect.LockRow()), orgID, sid))
+		sess, err := scanSession(s.db.queryRow(ctx, tx, s.q(s.sessionByID+s.dialect.LockRow()), orgID, sid))
 		if err != nil {
 			return err
 		}
