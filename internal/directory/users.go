@@ -192,6 +192,26 @@ func (d *Directory) UpdateUser(ctx context.Context, a Actor, orgID, userName str
 	return d.UpdateUserBySub(ctx, a, orgID, cur.Sub, c, time.Time{})
 }
 
+// UpdateUserFrom is UpdateUser for a caller that has just read the user
+// (cur), as the trusted platform's update call does before every ticket.
+// When c would leave cur as it is, nothing is written: the call is
+// audited ("user.update", result "unchanged") and cur is returned, as if
+// the update had run the moment cur was read. A platform that sends its
+// users' profile at every sign-in then costs a read, not a write.
+func (d *Directory) UpdateUserFrom(ctx context.Context, a Actor, cur *domain.User, c UserChanges) (*domain.User, error) {
+	if c.Password == nil && !c.ClearPassword {
+		next := *cur
+		if err := c.apply(&next, ""); err == nil && next == *cur {
+			if err := d.Record(ctx, cur.OrgID, a, "user.update", cur.UserName, "unchanged",
+				map[string]string{"changed": c.fieldNames(), "sub": cur.Sub}); err != nil {
+				return nil, err
+			}
+			return cur, nil
+		}
+	}
+	return d.UpdateUserBySub(ctx, a, cur.OrgID, cur.Sub, c, time.Time{})
+}
+
 // DeleteUser ends the user's sessions the way a logout does (applications
 // are notified), then removes the user with their codes and tokens.
 func (d *Directory) DeleteUser(ctx context.Context, a Actor, orgID, userName string) error {

@@ -174,6 +174,54 @@ func TestUpdate_ChangesOnlyTheGivenFields(t *testing.T) {
 	}
 }
 
+// A platform sends its user's profile before every ticket: when nothing
+// in it changed, nothing is written, and the call is still audited.
+func TestUpdate_TheSameProfileAgainWritesNothingAndIsAudited(t *testing.T) {
+	s := startPlatform(t, "sqlite", "acme")
+	const profile = `{"name":"John Doe","role":"USER","picture":"https://example.com/a.jpg","email":"john@example.com"}`
+	s.update(t, "JohnDoe", profile).want(t, http.StatusCreated)
+	yes := true
+	if _, err := s.inst.Env.Directory.UpdateUser(context.Background(), s.inst.Actor, "acme", "johndoe", directory.UserChanges{EmailVerified: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	before := s.user(t, "acme", "johndoe")
+	lastUpdate := func() (result string, n int) {
+		for _, e := range s.audit(t, "acme") {
+			if e.Action == "user.update" && strings.HasPrefix(e.Actor, "api-key:") {
+				if n == 0 {
+					result = e.Result
+				}
+				n++
+			}
+		}
+		return result, n
+	}
+	_, calls := lastUpdate()
+
+	for i, body := range []string{profile, `{"name":"John Doe"}`, ``} {
+		m := s.update(t, "johndoe", body).want(t, http.StatusOK).JSON(t)
+		if m["updatedAt"] != before.UpdatedAt.UTC().Format("2006-01-02T15:04:05.000Z07:00") || m["name"] != "John Doe" {
+			t.Fatalf("%s: answer %v, want the user as it was (%+v)", body, m, before)
+		}
+		if after := s.user(t, "acme", "johndoe"); *after != *before {
+			t.Fatalf("%s: stored user changed:\n%+v\n%+v", body, after, before)
+		}
+		if result, n := lastUpdate(); result != "unchanged" || n != calls+i+1 {
+			t.Fatalf("%s: last update audited %q, %d calls audited (want \"unchanged\", %d)", body, result, n, calls+i+1)
+		}
+	}
+
+	// A change is written and audited as one; the address it keeps stays verified.
+	m := s.update(t, "johndoe", `{"name":"Johnny","email":"john@example.com"}`).want(t, http.StatusOK).JSON(t)
+	after := s.user(t, "acme", "johndoe")
+	if m["name"] != "Johnny" || after.Name != "Johnny" || !after.UpdatedAt.After(before.UpdatedAt) || !after.EmailVerified {
+		t.Fatalf("changed: answer %v, stored %+v", m, after)
+	}
+	if result, _ := lastUpdate(); result != "ok" {
+		t.Fatalf("a change audited %q, want ok", result)
+	}
+}
+
 func TestUpdate_BodyExactlyAtTheLimitIsRead(t *testing.T) {
 	s := startPlatform(t, "sqlite", "acme")
 	prefix, suffix := `{"name":"John","pad":"`, `"}`

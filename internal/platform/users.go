@@ -97,7 +97,7 @@ func (a *API) upsert(ctx context.Context, c *caller, userName string, f *userFie
 			unverified := false
 			changes.EmailVerified = &unverified
 		}
-		u, err := a.Directory.UpdateUser(ctx, c.actor, c.org.ID, userName, changes)
+		u, err := a.Directory.UpdateUserFrom(ctx, c.actor, cur, changes)
 		return u, false, err
 	}
 }

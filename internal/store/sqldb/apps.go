@@ -80,7 +80,7 @@ func (s *DB) ListApps(ctx context.Context, orgID string) ([]*domain.Application,
 
 func (s *DB) UpdateApp(ctx context.Context, orgID, clientID string, fn func(a *domain.Application) error, audit ...*domain.AuditEvent) (*domain.Application, error) {
 	return update(ctx, s, func(tx *sql.Tx) (*domain.Application, error) {
-		return scanApp(s.db.queryRow(ctx, tx, s.q(`SELECT `+appCols+` FROM apps WHERE org_id = ? AND client_id = ?`+s.dialect.LockRow()), orgID, clientID))
+		return scanApp(s.writes().queryRow(ctx, tx, s.q(`SELECT `+appCols+` FROM apps WHERE org_id = ? AND client_id = ?`+s.dialect.LockRow()), orgID, clientID))
 	}, func(a *domain.Application) error {
 		if err := fn(a); err != nil {
 			return err

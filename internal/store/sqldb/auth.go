@@ -108,10 +108,9 @@ func withSession[T any](ctx context.Context, s *DB, joined, alone string, newSca
 }
 
 func (s *DB) CreateSession(ctx context.Context, x *domain.Session) error {
-	_, err := s.exec(ctx, s.db, `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		x.OrgID, x.SID, x.CookieHash, x.UserSub, ts(x.AuthTime), jsonText(nonNil(x.AMR)), ts(x.CreatedAt), ts(x.ExpiresAt), ts(x.EndedAt),
-		x.UpstreamIDToken, x.UpstreamSID, x.UpstreamSubject)
-	return s.classify(err)
+	return s.insert(ctx, "sessions", sessionCols, false,
+		[]any{x.OrgID, x.SID, x.CookieHash, x.UserSub, ts(x.AuthTime), jsonText(nonNil(x.AMR)), ts(x.CreatedAt), ts(x.ExpiresAt), ts(x.EndedAt),
+			x.UpstreamIDToken, x.UpstreamSID, x.UpstreamSubject})
 }
 
 func (s *DB) GetSession(ctx context.Context, orgID, sid string) (*domain.Session, error) {
@@ -287,22 +286,20 @@ func (s *DB) RedeemCode(ctx context.Context, orgID string, hash []byte, at time.
 }
 
 // consume marks a single-use row used with one conditional UPDATE, so that
-// of any number of racing callers exactly one sees its row change.
+// of any number of racing callers exactly one sees its row change. The
+// winner gets the row back from the UPDATE itself; only a caller whose
+// UPDATE changed nothing reads the row, to tell a used one from none.
 func consume[T any](ctx context.Context, s *DB, table, cols string, scan func(interface{ Scan(...any) error }) (T, error), orgID string, hash []byte, at time.Time) (T, error) {
 	var zero T
-	err := s.execOne(ctx, s.db, `UPDATE `+table+` SET used_at = ? WHERE org_id = ? AND hash = ? AND used_at = 0`, ts(at), orgID, hash)
-	used := errors.Is(err, store.ErrNotFound)
-	if err != nil && !used {
-		return zero, err
+	v, err := scan(s.writes().QueryRowContext(ctx, s.q(`UPDATE `+table+` SET used_at = ? WHERE org_id = ? AND hash = ? AND used_at = 0 RETURNING `+cols), ts(at), orgID, hash))
+	if err = s.classify(err); err == nil || !errors.Is(err, store.ErrNotFound) {
+		return v, err
 	}
-	v, err := scan(s.db.QueryRowContext(ctx, s.q(`SELECT `+cols+` FROM `+table+` WHERE org_id = ? AND hash = ?`), orgID, hash))
+	v, err = scan(s.db.QueryRowContext(ctx, s.q(`SELECT `+cols+` FROM `+table+` WHERE org_id = ? AND hash = ?`), orgID, hash))
 	if err != nil {
 		return zero, s.classify(err)
 	}
-	if used {
-		return v, store.ErrAlreadyUsed
-	}
-	return v, nil
+	return v, store.ErrAlreadyUsed
 }
 
 // --- access and refresh tokens ---
@@ -418,9 +415,10 @@ func scanTicket(row interface{ Scan(...any) error }) (*domain.LoginTicket, error
 }
 
 func (s *DB) CreateTicket(ctx context.Context, t *domain.LoginTicket) error {
-	_, err := s.exec(ctx, s.db, `INSERT INTO login_tickets (`+ticketCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		t.OrgID, t.Hash, t.UserSub, ts(t.CreatedAt), ts(t.ExpiresAt), ts(t.UsedAt))
-	return s.classify(err)
+	// Relaxed (docs/performance.md): a ticket lost in a crash of the
+	// database only makes its link fail; the user asks for another.
+	return s.insert(ctx, "login_tickets", ticketCols, true,
+		[]any{t.OrgID, t.Hash, t.UserSub, ts(t.CreatedAt), ts(t.ExpiresAt), ts(t.UsedAt)})
 }
 
 func (s *DB) GetTicket(ctx context.Context, orgID string, hash []byte) (*domain.LoginTicket, error) {
@@ -436,7 +434,7 @@ func (s *DB) ConsumeTicket(ctx context.Context, orgID string, hash []byte, at ti
 
 func (s *DB) HitRateLimit(ctx context.Context, bucket string, window, expireBefore time.Time) (int, error) {
 	var n int
-	err := s.db.QueryRowContext(ctx, s.q(`INSERT INTO rate_limits (bucket, window_start, hits) VALUES (?, ?, 1)
+	err := s.writes().QueryRowContext(ctx, s.q(`INSERT INTO rate_limits (bucket, window_start, hits) VALUES (?, ?, 1)
 		ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1 RETURNING hits`), bucket, ts(window)).Scan(&n)
 	if err != nil {
 		return 0, s.classify(err)
@@ -464,10 +462,21 @@ const auditTimeout = 10 * time.Second
 func (s *DB) AppendAudit(ctx context.Context, e *domain.AuditEvent) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
 	defer cancel()
-	return s.insertAudit(ctx, s.db, e)
+	// An event alone is committed with whatever else is being written
+	// (group commit), and durably.
+	return s.insert(ctx, "audit_events", auditCols, false, auditRow(e))
 }
 
+const auditCols = `org_id, id, occurred_at, actor, action, target, result, client_ip, detail`
+
+// insertAudit writes e in a transaction (x), with the change it records.
 func (s *DB) insertAudit(ctx context.Context, x querier, e *domain.AuditEvent) error {
+	_, err := s.exec(ctx, x, `INSERT INTO audit_events (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, auditRow(e)...)
+	return s.classify(err)
+}
+
+// auditRow is e's row in auditCols' order; it gives e an id if it has none.
+func auditRow(e *domain.AuditEvent) []any {
 	if e.ID == "" {
 		e.ID = newEventID(e.At)
 	}
@@ -477,9 +486,7 @@ func (s *DB) insertAudit(ctx context.Context, x querier, e *domain.AuditEvent) e
 	if detail == nil {
 		detail = map[string]string{}
 	}
-	_, err := s.exec(ctx, x, `INSERT INTO audit_events (org_id, id, occurred_at, actor, action, target, result, client_ip, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.OrgID, id, ts(e.At), e.Actor, e.Action, e.Target, e.Result, e.ClientIP, jsonText(detail))
-	return s.classify(err)
+	return []any{e.OrgID, id, ts(e.At), e.Actor, e.Action, e.Target, e.Result, e.ClientIP, jsonText(detail)}
 }
 
 // newEventID makes a time-ordered unique id: microseconds then random bytes.

@@ -281,10 +281,7 @@ func (s *DB) writeBatch(batch []*insertGroup) {
 // row, else one transaction with a multi-row INSERT per table (in chunks
 // of powers of two rows, so that few statement texts exist to prepare).
 func (s *DB) writeGroups(ctx context.Context, groups []*insertGroup) error {
-	p := s.db
-	if s.writer != nil {
-		p = s.writer
-	}
+	p := s.writes()
 	relaxed := true
 	for _, g := range groups {
 		relaxed = relaxed && g.relaxed

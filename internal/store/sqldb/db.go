@@ -62,8 +62,9 @@ type DB struct {
 	// keyed, when set, runs the hot key lookups and guarded redemptions
 	// with plans kept per connection (PostgreSQL; see SetKeyedPool).
 	keyed *pool
-	// writer, when set, is a pool of one connection that the batching
-	// writer uses for every batch (SQLite; see SetWriterPool).
+	// writer, when set, is a pool of one connection that every write
+	// runs on: the batching writer's batches, transactions and single
+	// statements (SQLite; see SetWriterPool and writes).
 	writer  *pool
 	batch   *batcher
 	dialect Dialect
@@ -149,18 +150,37 @@ func (s *DB) KeyedStatements() map[string]string {
 	return out
 }
 
-// SetWriterPool gives the batching writer a pool of its own, of one
-// connection (SQLite, where there is one writer at a time anyway). A
-// SQLite connection drops its page cache whenever another connection has
-// written since its last transaction; batches written on whichever pool
-// connection was free therefore started cold and read their pages back
-// from the file, while a connection that writes every batch keeps its
-// cache across them. Close closes it.
+// SetWriterPool gives the writes a pool of their own, of one connection
+// (SQLite, where there is one writer at a time anyway): the batching
+// writer's batches, every transaction and every single write (see
+// writes). A SQLite connection drops its page cache whenever another
+// connection has written since its last transaction; batches written on
+// whichever pool connection was free therefore started cold and read
+// their pages back from the file, while a connection that writes every
+// batch keeps its cache across them. Close closes it.
 func (s *DB) SetWriterPool(db *sql.DB) {
 	s.writer = &pool{raw: db, timeout: s.db.timeout, unavailable: s.dialect.IsUnavailable}
 	if s.db.stmts != nil {
 		s.writer.stmts = &statements{}
 	}
+}
+
+// writes is the pool every write and every transaction runs on: the
+// writer's one connection when there is one (SQLite), else the main pool.
+//
+// SQLite has one writer at a time, and every transaction there begins
+// IMMEDIATE (takes the write lock at once). Writes on several connections
+// therefore waited for each other inside SQLite, whose busy handler
+// sleeps (1, 2, 5, 10 … ms) between tries however soon the lock is free,
+// and each started with a page cache emptied by the other connections'
+// writes. On the writer's connection they queue in database/sql instead,
+// each taking the connection the moment the previous one returns it, and
+// its cache stays warm.
+func (s *DB) writes() *pool {
+	if s.writer != nil {
+		return s.writer
+	}
+	return s.db
 }
 
 // SQL exposes the pool to backend tests that must read raw rows.
@@ -241,9 +261,16 @@ type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
+// exec runs a statement that returns no rows: a write. Outside a
+// transaction (x is the main pool) it runs on the pool of writes.
 func (s *DB) exec(ctx context.Context, x querier, query string, args ...any) (sql.Result, error) {
-	if tx, ok := x.(*sql.Tx); ok {
-		x = txExec{tx: tx, p: s.db}
+	switch v := x.(type) {
+	case *sql.Tx:
+		x = txExec{tx: v, p: s.writes()}
+	case *pool:
+		if v == s.db {
+			x = s.writes()
+		}
 	}
 	return x.ExecContext(ctx, s.q(query), args...)
 }
@@ -289,10 +316,12 @@ func storableKey(keys ...string) bool {
 	return true
 }
 
-// inTx runs fn in a transaction, committing when it returns nil. The whole
-// transaction, and each of its statements, is bounded by the timeout.
+// inTx runs fn in a transaction on the pool of writes, committing when it
+// returns nil. The whole transaction, and each of its statements, is
+// bounded by the timeout. Statements of fn that read through a pool's
+// helpers take the transaction's pool, s.writes().
 func (s *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return s.inTxOn(ctx, s.db, fn)
+	return s.inTxOn(ctx, s.writes(), fn)
 }
 
 // inTxOn is inTx on the pool p.

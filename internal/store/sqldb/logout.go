@@ -46,7 +46,7 @@ func (s *DB) insertDeliveries(ctx context.Context, x querier, ds []*domain.Backc
 // one session only the first queues notifications.
 func (s *DB) EndSessionAndNotify(ctx context.Context, orgID, sid string, at time.Time, plan store.LogoutPlan) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		sess, err := scanSession(s.db.queryRow(ctx, tx, s.q(s.sessionByID+s.dialect.LockRow()), orgID, sid))
+		sess, err := scanSession(s.writes().queryRow(ctx, tx, s.q(s.sessionByID+s.dialect.LockRow()), orgID, sid))
 		if err != nil {
 			return err
 		}
@@ -60,7 +60,7 @@ func (s *DB) EndSessionAndNotify(ctx context.Context, orgID, sid string, at time
 		if err := s.revokeSessionTokens(ctx, tx, orgID, sid, at); err != nil {
 			return err
 		}
-		rows, err := s.db.queryIn(ctx, tx, s.q(`SELECT `+prefixed("a.", appCols)+` FROM session_clients c JOIN apps a ON a.org_id = c.org_id AND a.client_id = c.client_id
+		rows, err := s.writes().queryIn(ctx, tx, s.q(`SELECT `+prefixed("a.", appCols)+` FROM session_clients c JOIN apps a ON a.org_id = c.org_id AND a.client_id = c.client_id
 			WHERE c.org_id = ? AND c.sid = ? ORDER BY c.first_at, c.client_id`), orgID, sid)
 		if err != nil {
 			return err

@@ -199,9 +199,10 @@ func scanMFAFlow(row interface{ Scan(...any) error }) (*domain.MFAFlow, error) {
 }
 
 func (s *DB) CreateMFAFlow(ctx context.Context, f *domain.MFAFlow) error {
-	_, err := s.exec(ctx, s.db, `INSERT INTO mfa_flows (`+mfaFlowCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		f.OrgID, f.Hash, f.Kind, f.UserSub, jsonText(nonNil(f.AMR)), ts(f.AuthTime), f.Request, f.Data, ts(f.CreatedAt), ts(f.ExpiresAt), ts(f.UsedAt))
-	return s.classify(err)
+	// Relaxed, like a pending authorization request: a step lost in a
+	// crash of the database makes the user start it again.
+	return s.insert(ctx, "mfa_flows", mfaFlowCols, true,
+		[]any{f.OrgID, f.Hash, f.Kind, f.UserSub, jsonText(nonNil(f.AMR)), ts(f.AuthTime), f.Request, f.Data, ts(f.CreatedAt), ts(f.ExpiresAt), ts(f.UsedAt)})
 }
 
 func (s *DB) GetMFAFlow(ctx context.Context, orgID string, hash []byte, now time.Time) (*domain.MFAFlow, error) {

@@ -87,7 +87,7 @@ func (s *DB) ListOrgs(ctx context.Context) ([]*domain.Organization, error) {
 
 func (s *DB) UpdateOrg(ctx context.Context, id string, fn func(o *domain.Organization) error, audit ...*domain.AuditEvent) (*domain.Organization, error) {
 	return update(ctx, s, func(tx *sql.Tx) (*domain.Organization, error) {
-		return scanOrg(s.db.queryRow(ctx, tx, s.q(`SELECT `+orgCols+` FROM orgs WHERE id = ?`+s.dialect.LockRow()), id))
+		return scanOrg(s.writes().queryRow(ctx, tx, s.q(`SELECT `+orgCols+` FROM orgs WHERE id = ?`+s.dialect.LockRow()), id))
 	}, func(o *domain.Organization) error {
 		if err := fn(o); err != nil {
 			return err
@@ -104,7 +104,7 @@ func (s *DB) UpdateOrg(ctx context.Context, id string, fn func(o *domain.Organiz
 // is none.
 func (s *DB) lockOrg(ctx context.Context, tx *sql.Tx, id string) error {
 	var got string
-	return s.db.queryRow(ctx, tx, s.q(`SELECT id FROM orgs WHERE id = ?`+s.dialect.LockRow()), id).Scan(&got)
+	return s.writes().queryRow(ctx, tx, s.q(`SELECT id FROM orgs WHERE id = ?`+s.dialect.LockRow()), id).Scan(&got)
 }
 
 func (s *DB) DeleteOrg(ctx context.Context, id string, audit ...*domain.AuditEvent) error {

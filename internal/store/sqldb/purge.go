@@ -31,7 +31,7 @@ var purges = []string{
 const purgeTimeout = 10 * time.Minute
 
 func (s *DB) PurgeExpired(ctx context.Context, before time.Time) (int64, error) {
-	p := *s.db
+	p := *s.writes()
 	if p.timeout > 0 {
 		p.timeout = purgeTimeout
 	}

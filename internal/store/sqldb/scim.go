@@ -280,7 +280,11 @@ func scanGroup(row interface{ Scan(...any) error }) (*domain.Group, error) {
 // groupMembers reads a group's members through x: the pool's database or
 // a transaction.
 func (s *DB) groupMembers(ctx context.Context, x rowsQuerier, orgID, id string) ([]string, error) {
-	rows, err := s.db.queryIn(ctx, x, s.q(`SELECT user_sub FROM group_members WHERE org_id = ? AND group_id = ? ORDER BY user_sub`), orgID, id)
+	p := s.db
+	if _, ok := x.(*sql.Tx); ok {
+		p = s.writes()
+	}
+	rows, err := p.queryIn(ctx, x, s.q(`SELECT user_sub FROM group_members WHERE org_id = ? AND group_id = ? ORDER BY user_sub`), orgID, id)
 	if err != nil {
 		return nil, err
 	}
@@ -339,7 +343,7 @@ func (s *DB) SearchGroups(ctx context.Context, orgID string, p store.Page) ([]*d
 func (s *DB) UpdateGroup(ctx context.Context, orgID, id string, fn func(g *domain.Group) error, audit ...*domain.AuditEvent) (*domain.Group, error) {
 	var old []string
 	return update(ctx, s, func(tx *sql.Tx) (*domain.Group, error) {
-		g, err := scanGroup(s.db.queryRow(ctx, tx, s.q(`SELECT `+groupCols+` FROM user_groups WHERE org_id = ? AND id = ?`+s.dialect.LockRow()), orgID, id))
+		g, err := scanGroup(s.writes().queryRow(ctx, tx, s.q(`SELECT `+groupCols+` FROM user_groups WHERE org_id = ? AND id = ?`+s.dialect.LockRow()), orgID, id))
 		if err != nil {
 			return nil, err
 		}
@@ -391,7 +395,7 @@ func (s *DB) replaceMembers(ctx context.Context, tx *sql.Tx, orgID, id string, o
 func (s *DB) DeleteGroup(ctx context.Context, orgID, id string, check func(g *domain.Group) error, audit ...*domain.AuditEvent) error {
 	return checkedError(s.inTx(ctx, func(tx *sql.Tx) error {
 		if check != nil {
-			g, err := scanGroup(s.db.queryRow(ctx, tx, s.q(`SELECT `+groupCols+` FROM user_groups WHERE org_id = ? AND id = ?`+s.dialect.LockRow()), orgID, id))
+			g, err := scanGroup(s.writes().queryRow(ctx, tx, s.q(`SELECT `+groupCols+` FROM user_groups WHERE org_id = ? AND id = ?`+s.dialect.LockRow()), orgID, id))
 			if err != nil {
 				return err
 			}

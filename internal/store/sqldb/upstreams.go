@@ -40,7 +40,7 @@ func (s *DB) GetUpstream(ctx context.Context, orgID string) (*domain.UpstreamCon
 func (s *DB) PutUpstream(ctx context.Context, c *domain.UpstreamConnection) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		var n int
-		if err := s.db.queryRow(ctx, tx, s.q(`SELECT COUNT(*) FROM orgs WHERE id = ?`), c.OrgID).Scan(&n); err != nil {
+		if err := s.writes().queryRow(ctx, tx, s.q(`SELECT COUNT(*) FROM orgs WHERE id = ?`), c.OrgID).Scan(&n); err != nil {
 			return err
 		}
 		if n == 0 {
@@ -69,7 +69,7 @@ func (s *DB) UpdateUpstream(ctx context.Context, orgID string, fn func(c *domain
 		if err := s.lockOrg(ctx, tx, orgID); err != nil {
 			return nil, err
 		}
-		c, err := scanUpstream(s.db.queryRow(ctx, tx, s.q(`SELECT `+upstreamCols+` FROM upstream_connections WHERE org_id = ?`), orgID))
+		c, err := scanUpstream(s.writes().queryRow(ctx, tx, s.q(`SELECT `+upstreamCols+` FROM upstream_connections WHERE org_id = ?`), orgID))
 		if errors.Is(err, sql.ErrNoRows) {
 			created = true
 			return &domain.UpstreamConnection{OrgID: orgID}, nil

@@ -125,7 +125,7 @@ func likeEscape(v string) string {
 
 func (s *DB) UpdateUser(ctx context.Context, orgID, sub string, fn func(u *domain.User) error, audit ...*domain.AuditEvent) (*domain.User, error) {
 	return update(ctx, s, func(tx *sql.Tx) (*domain.User, error) {
-		return scanUser(s.db.queryRow(ctx, tx, s.q(`SELECT `+userCols+` FROM users WHERE org_id = ? AND sub = ?`+s.dialect.LockRow()), orgID, sub))
+		return scanUser(s.writes().queryRow(ctx, tx, s.q(`SELECT `+userCols+` FROM users WHERE org_id = ? AND sub = ?`+s.dialect.LockRow()), orgID, sub))
 	}, func(u *domain.User) error {
 		if err := fn(u); err != nil {
 			return err
@@ -150,7 +150,7 @@ func (s *DB) saveUser(ctx context.Context, x querier, u *domain.User) error {
 func (s *DB) DeleteUser(ctx context.Context, orgID, sub string, check func(u *domain.User) error, audit ...*domain.AuditEvent) error {
 	return checkedError(s.inTx(ctx, func(tx *sql.Tx) error {
 		if check != nil {
-			u, err := scanUser(s.db.queryRow(ctx, tx, s.q(`SELECT `+userCols+` FROM users WHERE org_id = ? AND sub = ?`+s.dialect.LockRow()), orgID, sub))
+			u, err := scanUser(s.writes().queryRow(ctx, tx, s.q(`SELECT `+userCols+` FROM users WHERE org_id = ? AND sub = ?`+s.dialect.LockRow()), orgID, sub))
 			if err != nil {
 				return err
 			}
