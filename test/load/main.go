@@ -24,7 +24,12 @@
 // 127.0.0.1. -cpuprofile-dir DIR writes a CPU profile of each flow's
 // measured phase to DIR/BACKEND-FLOW.pprof (go tool pprof -top FILE).
 //
-//	go run ./test/load [-duration 10s] [-concurrency 8] [-json] [-cpuprofile-dir DIR]
+// -rate (N flows/s, or P% of the rate the flow reached) runs each flow a
+// second time, paced: flows fall due at that rate whatever the server
+// does, each taken by the next free virtual user, and latency counts from
+// when a flow was due, so a stalled server's backlog shows in it.
+//
+//	go run ./test/load [-duration 10s] [-concurrency 8] [-rate 50%] [-json] [-cpuprofile-dir DIR]
 //
 // Passwords are hashed with the production argon2id parameters: the cost
 // of a password login is what that flow measures.
@@ -37,9 +42,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -60,6 +67,8 @@ type options struct {
 	// CPUProfileDir, if set, receives one CPU profile per flow and backend.
 	CPUProfileDir  string        `json:"cpuprofile_dir,omitempty"`
 	LimitsDuration time.Duration `json:"-"`
+	// Rate, when set, adds a paced phase to every flow (-rate).
+	Rate rateSpec `json:"rate,omitempty"`
 	// limits are the measured limits flows are compared to.
 	limits []limit
 }
@@ -94,6 +103,7 @@ func run() int {
 	flag.BoolVar(&o.JSON, "json", false, "print the results as JSON instead of a table")
 	flag.BoolVar(&o.Verbose, "v", false, "show the server's info-level log (default: warnings and errors)")
 	flag.StringVar(&o.CPUProfileDir, "cpuprofile-dir", "", "write a CPU profile of each flow's measured phase to DIR/BACKEND-FLOW.pprof")
+	flag.Var(&o.Rate, "rate", "after each flow's closed phase, run it again with flows due at this pace: N flows/s, or P% of the rate the closed phase reached (e.g. 50%); latency then counts from when each flow was due")
 	flag.DurationVar(&o.LimitsDuration, "limits-duration", 2*time.Second, "how long each limit (RS256, ES256, EdDSA signatures, argon2id hashes per second) is measured")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./test/load [flags]\n\n"+
@@ -188,16 +198,25 @@ func run() int {
 				break
 			}
 			fmt.Fprintf(progress, "== %s: %s for %s with %d virtual users\n", backend, name, o.Duration, o.Concurrency)
-			r := runFlow(ctx, inst, flowByName(name), o)
-			fmt.Fprintf(progress, "   %d flows, %d errors, %.1f flows/s", r.Completed, r.Errors, r.FlowsPerSecond)
-			if r.Limit != "" {
-				fmt.Fprintf(progress, " (%.0f%% of the %s limit)", 100*r.FractionOfLimit, r.Limit)
+			for _, r := range runFlow(ctx, inst, flowByName(name), o) {
+				if r.PacedRate > 0 {
+					fmt.Fprintf(progress, "   paced at %.0f flows/s: ", r.PacedRate)
+				} else {
+					fmt.Fprint(progress, "   ")
+				}
+				fmt.Fprintf(progress, "%d flows, %d errors, %.1f flows/s, p99 %s", r.Completed, r.Errors, r.FlowsPerSecond, ms(r.LatencyMs.P99))
+				if l := r.StartLagMs; l != nil {
+					fmt.Fprintf(progress, " (started late by p50 %s, p99 %s, max %s)", ms(l.P50), ms(l.P99), ms(l.Max))
+				}
+				if r.Limit != "" {
+					fmt.Fprintf(progress, " (%.0f%% of the %s limit)", 100*r.FractionOfLimit, r.Limit)
+				}
+				fmt.Fprintln(progress)
+				for _, e := range r.ErrorSamples {
+					fmt.Fprintf(progress, "   error: %s\n", e)
+				}
+				rep.Results = append(rep.Results, r)
 			}
-			fmt.Fprintln(progress)
-			for _, e := range r.ErrorSamples {
-				fmt.Fprintf(progress, "   error: %s\n", e)
-			}
-			rep.Results = append(rep.Results, r)
 		}
 		inst.close()
 	}
@@ -229,6 +248,49 @@ func run() int {
 		return 1
 	}
 	return 0
+}
+
+// rateSpec is -rate: flows per second, or a percentage of the rate the
+// flow's closed phase reached in the same run.
+type rateSpec struct {
+	PerSecond float64 `json:"per_second,omitempty"`
+	Percent   float64 `json:"percent_of_closed,omitempty"`
+}
+
+func (r *rateSpec) String() string {
+	switch {
+	case r == nil:
+		return ""
+	case r.Percent > 0:
+		return strconv.FormatFloat(r.Percent, 'f', -1, 64) + "%"
+	case r.PerSecond > 0:
+		return strconv.FormatFloat(r.PerSecond, 'f', -1, 64)
+	}
+	return ""
+}
+
+func (r *rateSpec) Set(v string) error {
+	pct := strings.HasSuffix(v, "%")
+	n, err := strconv.ParseFloat(strings.TrimSuffix(v, "%"), 64)
+	if err != nil || !(n > 0) || math.IsInf(n, 0) || (pct && n > 1000) {
+		return fmt.Errorf("want flows per second (e.g. 300) or a percentage of the closed rate (e.g. 50%%), got %q", v)
+	}
+	*r = rateSpec{}
+	if pct {
+		r.Percent = n
+	} else {
+		r.PerSecond = n
+	}
+	return nil
+}
+
+// of is the pace for a flow whose closed phase reached closed flows/s (0:
+// no paced phase).
+func (r rateSpec) of(closed float64) float64 {
+	if r.Percent > 0 {
+		return closed * r.Percent / 100
+	}
+	return r.PerSecond
 }
 
 // pick parses a comma-separated selection from known, keeping its order.

@@ -18,10 +18,14 @@ func printTable(w io.Writer, rep *report) {
 	}
 	fmt.Fprint(w, "\n\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "backend\tflow\tflows\terrors\tflows/s\tof limit\tp50\tp95\tp99\tmax\tCPU/flow\tRSS peak\tmaxRSS\t")
+	fmt.Fprintln(tw, "backend\tflow\tload\tflows\terrors\tflows/s\tof limit\tp50\tp95\tp99\tmax\tCPU/flow\tRSS peak\tmaxRSS\t")
 	for _, r := range rep.Results {
+		load := "closed"
+		if r.PacedRate > 0 {
+			load = fmt.Sprintf("paced %.0f/s", r.PacedRate)
+		}
 		if r.SetupError != "" {
-			fmt.Fprintf(tw, "%s\t%s\t-\tsetup failed\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", r.Backend, r.Flow)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t-\tsetup failed\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", r.Backend, r.Flow, load)
 			continue
 		}
 		l := r.LatencyMs
@@ -29,8 +33,8 @@ func printTable(w io.Writer, rep *report) {
 		if r.Limit != "" {
 			frac = fmt.Sprintf("%.0f%% %s", 100*r.FractionOfLimit, r.Limit)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f MiB\t%.0f MiB\t\n",
-			r.Backend, r.Flow, r.Completed, r.Errors, r.FlowsPerSecond, frac,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f MiB\t%.0f MiB\t\n",
+			r.Backend, r.Flow, load, r.Completed, r.Errors, r.FlowsPerSecond, frac,
 			ms(l.P50), ms(l.P95), ms(l.P99), ms(l.Max), ms(r.CPUSecondsPerFlow*1000), r.PeakRSSMiB, r.MaxRSSMiB)
 	}
 	_ = tw.Flush()
@@ -42,7 +46,7 @@ func printTable(w io.Writer, rep *report) {
 			fmt.Fprintf(w, "%s %s: %d errors, e.g. %s\n", r.Backend, r.Flow, r.Errors, r.ErrorSamples[0])
 		}
 	}
-	fmt.Fprintln(w, "Latency and CPU/flow are per whole flow (all of its HTTP requests); RSS in MiB. \"of limit\": flows/s over the measured limit of the operation bounding the flow.")
+	fmt.Fprintln(w, "Latency and CPU/flow are per whole flow (all of its HTTP requests); RSS in MiB. \"of limit\": flows/s over the measured limit of the operation bounding the flow. Load \"closed\": each virtual user starts its next flow when its last one ended; \"paced\": flows are due at that rate whatever the server does, and latency counts from when each was due.")
 	for _, r := range rep.Results {
 		if r.CPUProfile != "" {
 			fmt.Fprintf(w, "CPU profile %s %s: %s\n", r.Backend, r.Flow, r.CPUProfile)

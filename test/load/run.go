@@ -54,6 +54,14 @@ type result struct {
 	LimitPerSecond  float64 `json:"limit_per_second,omitempty"`
 	FractionOfLimit float64 `json:"fraction_of_limit,omitempty"`
 	CPUProfile      string  `json:"cpu_profile,omitempty"`
+	// PacedRate is the pace of a paced phase (-rate), flows due per
+	// second; 0 for the closed phase, where each virtual user starts its
+	// next flow when its last one ends.
+	PacedRate float64 `json:"paced_rate,omitempty"`
+	// StartLagMs summarizes, in a paced phase, how late flows started
+	// after they were due (no free virtual user, or this process busy);
+	// LatencyMs includes it.
+	StartLagMs *latency `json:"start_lag_ms,omitempty"`
 }
 
 // errorLog counts errors and keeps a few distinct messages.
@@ -77,9 +85,11 @@ func (e *errorLog) add(err error) {
 }
 
 // runFlow provisions o.Concurrency virtual users, warms each up with one
-// unmeasured run, then runs f on all of them until o.Duration has passed
-// (or o.MaxFlows flows were started), and summarizes.
-func runFlow(ctx context.Context, inst *instance, f flowDef, o options) *result {
+// unmeasured run, then runs f on all of them, each starting its next flow
+// when its last one ended, until o.Duration has passed (or o.MaxFlows
+// flows were started), and summarizes. With o.Rate set it then runs f
+// again at that pace (paced) and summarizes that phase too.
+func runFlow(ctx context.Context, inst *instance, f flowDef, o options) []*result {
 	r := &result{Backend: inst.backend, Flow: f.name, Concurrency: o.Concurrency}
 	vus := make([]*vu, o.Concurrency)
 	for i := range vus {
@@ -109,19 +119,35 @@ func runFlow(ctx context.Context, inst *instance, f flowDef, o options) *result 
 	if setupErr.n > 0 {
 		r.SetupError = setupErr.samples[0]
 		r.ErrorSamples = setupErr.samples
-		return r
+		return []*result{r}
 	}
+	measure(ctx, inst, f, vus, o, r, 0)
+	out := []*result{r}
+	if rate := o.Rate.of(r.FlowsPerSecond); rate > 0 && r.SetupError == "" && ctx.Err() == nil {
+		p := &result{Backend: inst.backend, Flow: f.name, Concurrency: o.Concurrency, PacedRate: rate}
+		measure(ctx, inst, f, vus, o, p, rate)
+		out = append(out, p)
+	}
+	return out
+}
 
-	// Measured phase.
+// measure runs f on vus for o.Duration (at most o.MaxFlows flows) into r.
+// With rate 0 the load is closed: each virtual user starts its next flow
+// when its last one ended, as fast as the server answers. With a rate,
+// flows are due at that pace whatever the server does, each taken by the
+// next free virtual user, and a flow's latency counts from the moment it
+// was due: time spent waiting for a free user is the server's delay too
+// (no coordinated omission).
+func measure(ctx context.Context, inst *instance, f flowDef, vus []*vu, o options, r *result, rate float64) {
 	runtime.GC()
 	debug.FreeOSMemory()
 	sampler := startRSSSampler()
-	if o.CPUProfileDir != "" {
+	if o.CPUProfileDir != "" && rate == 0 {
 		path, stop, err := startCPUProfile(o.CPUProfileDir, inst.backend, f.name)
 		if err != nil {
 			sampler.stop()
 			r.SetupError = err.Error()
-			return r
+			return
 		}
 		r.CPUProfile = path
 		defer stop()
@@ -129,17 +155,41 @@ func runFlow(ctx context.Context, inst *instance, f flowDef, o options) *result 
 	var errs errorLog
 	var started atomic.Int64
 	lats := make([][]time.Duration, len(vus))
+	lags := make([][]time.Duration, len(vus))
 	cpu0 := cpuTime()
 	t0 := time.Now()
 	deadline := t0.Add(o.Duration)
+	// next hands out the time each flow is due: now (closed), or the
+	// schedule's next slot (paced); false when the phase is over.
+	next := func() (time.Time, bool) {
+		if ctx.Err() != nil || !time.Now().Before(deadline) {
+			return time.Time{}, false
+		}
+		if o.MaxFlows > 0 && started.Add(1) > int64(o.MaxFlows) {
+			return time.Time{}, false
+		}
+		return time.Now(), true
+	}
+	if rate > 0 {
+		due := pace(ctx, t0, deadline, rate, o.MaxFlows)
+		next = func() (time.Time, bool) {
+			t, ok := <-due
+			return t, ok
+		}
+	}
+	var wg sync.WaitGroup
 	for i, v := range vus {
 		wg.Go(func() {
 			own := make([]time.Duration, 0, 1024)
-			for ctx.Err() == nil && time.Now().Before(deadline) {
-				if o.MaxFlows > 0 && started.Add(1) > int64(o.MaxFlows) {
+			var lag []time.Duration
+			for {
+				s, ok := next()
+				if !ok {
 					break
 				}
-				s := time.Now()
+				if rate > 0 {
+					lag = append(lag, time.Since(s))
+				}
 				err := f.run(ctx, v)
 				d := time.Since(s)
 				if err != nil && ctx.Err() != nil {
@@ -157,7 +207,7 @@ func runFlow(ctx context.Context, inst *instance, f flowDef, o options) *result 
 				}
 				own = append(own, d)
 			}
-			lats[i] = own
+			lats[i], lags[i] = own, lag
 		})
 	}
 	wg.Wait()
@@ -174,6 +224,15 @@ func runFlow(ctx context.Context, inst *instance, f flowDef, o options) *result 
 	r.ElapsedSeconds = elapsed.Seconds()
 	r.FlowsPerSecond = float64(len(all)) / elapsed.Seconds()
 	r.LatencyMs = summarize(all)
+	if rate > 0 {
+		all = all[:0]
+		for _, l := range lags {
+			all = append(all, l...)
+		}
+		slices.Sort(all)
+		lag := summarize(all)
+		r.StartLagMs = &lag
+	}
 	r.CPUSeconds = cpu.Seconds()
 	if len(all) > 0 {
 		r.CPUSecondsPerFlow = cpu.Seconds() / float64(len(all))
@@ -186,7 +245,39 @@ func runFlow(ctx context.Context, inst *instance, f flowDef, o options) *result 
 	if peak == 0 { // no sampling on this system
 		r.PeakRSSMiB = r.MaxRSSMiB
 	}
-	return r
+}
+
+// pace sends the times flows are due, rate per second from t0 until
+// deadline (at most maxFlows of them, 0: no limit), each as its time comes;
+// the channel is closed at the end. A slot is sent when it is due, so
+// virtual users that are all busy find due slots waiting and take them
+// late: that lateness is counted in their latency. When the backlog fills
+// the channel, the schedule waits; each slot still carries its own time.
+func pace(ctx context.Context, t0, deadline time.Time, rate float64, maxFlows int) <-chan time.Time {
+	due := make(chan time.Time, 1024)
+	interval := time.Duration(float64(time.Second) / rate)
+	go func() {
+		defer close(due)
+		for k := 0; maxFlows == 0 || k < maxFlows; k++ {
+			t := t0.Add(time.Duration(k) * interval)
+			if !t.Before(deadline) {
+				return
+			}
+			if wait := time.Until(t); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case due <- t:
+			}
+		}
+	}()
+	return due
 }
 
 // startCPUProfile profiles this process (the server and the load
