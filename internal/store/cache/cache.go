@@ -1,6 +1,6 @@
-// Package cache keeps organizations, applications and users — read on
-// every protocol request, changed rarely — in memory in front of a
-// store.Store, and drops them the moment they change.
+// Package cache keeps organizations, applications and users (by sub and
+// by userName) — read on every protocol request, changed rarely — in
+// memory in front of a store.Store, and drops them the moment they change.
 //
 // Invalidation is what makes the cache safe: a rotated client secret, a
 // deleted application or a changed organization must stop being served at
@@ -29,6 +29,7 @@ package cache
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -56,8 +57,8 @@ type Change struct {
 	UserSub  string
 }
 
-// Store is a store.Store whose GetOrg, GetApp and GetUser are served from
-// memory.
+// Store is a store.Store whose GetOrg, GetApp, GetUser and GetUserByName are
+// served from memory.
 type Store struct {
 	store.Store
 	ttl      time.Duration
@@ -72,7 +73,14 @@ type Store struct {
 	orgs  map[string]entry[domain.Organization]
 	apps  map[Change]entry[domain.Application]
 	users map[Change]entry[domain.User]
+	// names leads a userName (folded) to the sub it belonged to when read;
+	// a user found that way is served only if it still bears the name.
+	names map[nameKey]entry[string]
 }
+
+// nameKey is a userName of an organization, folded (names are unique
+// case-insensitively).
+type nameKey struct{ orgID, fold string }
 
 type entry[T any] struct {
 	v  *T
@@ -87,7 +95,7 @@ type entry[T any] struct {
 func New(st store.Store, ttl time.Duration, announced bool) *Store {
 	return &Store{Store: st, ttl: ttl, now: time.Now, live: !announced, maxUsers: maxUsers,
 		orgs: map[string]entry[domain.Organization]{}, apps: map[Change]entry[domain.Application]{},
-		users: map[Change]entry[domain.User]{}}
+		users: map[Change]entry[domain.User]{}, names: map[nameKey]entry[string]{}}
 }
 
 // Invalidate drops what c names: the organization with all of its
@@ -113,6 +121,11 @@ func (s *Store) Invalidate(c Change) {
 				delete(s.users, k)
 			}
 		}
+		for k := range s.names {
+			if k.orgID == c.OrgID {
+				delete(s.names, k)
+			}
+		}
 	}
 }
 
@@ -132,6 +145,7 @@ func (s *Store) reset(live bool) {
 	clear(s.orgs)
 	clear(s.apps)
 	clear(s.users)
+	clear(s.names)
 }
 
 // lookup returns a fresh entry, or the generation a fill must match.
@@ -147,6 +161,13 @@ func lookup[K comparable, T any](s *Store, m map[K]entry[T], k K) (*T, uint64, b
 	return nil, s.gen, false
 }
 
+// generation is the count of invalidations so far, for a fill after a read.
+func (s *Store) generation() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gen
+}
+
 // fill caches v unless an invalidation happened since gen was read.
 func fill[K comparable, T any](s *Store, m map[K]entry[T], k K, v *T, gen uint64) {
 	s.mu.Lock()
@@ -156,21 +177,27 @@ func fill[K comparable, T any](s *Store, m map[K]entry[T], k K, v *T, gen uint64
 	}
 }
 
-// makeRoom drops expired users, or all of them, when the cache is full.
+// makeRoom drops expired users (and names), or all of them, when the
+// cache is full.
 func (s *Store) makeRoom() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.users) < s.maxUsers {
+	makeRoom(s, s.users)
+	makeRoom(s, s.names)
+}
+
+func makeRoom[K comparable, T any](s *Store, m map[K]entry[T]) {
+	if len(m) < s.maxUsers {
 		return
 	}
 	now := s.now()
-	for k, e := range s.users {
+	for k, e := range m {
 		if age := now.Sub(e.at); age < 0 || age >= s.ttl {
-			delete(s.users, k)
+			delete(m, k)
 		}
 	}
-	if len(s.users) >= s.maxUsers {
-		clear(s.users)
+	if len(m) >= s.maxUsers {
+		clear(m)
 	}
 }
 
@@ -233,6 +260,34 @@ func (s *Store) GetUser(ctx context.Context, orgID, sub string) (*domain.User, e
 	s.makeRoom()
 	c := *u
 	fill(s, s.users, k, &c, gen)
+	return u, nil
+}
+
+// GetUserByName serves the user from memory when it can: the name leads
+// to the sub it belonged to when last read, and the user cached under that
+// sub (held to the same bounds as GetUser's) is served only if it still
+// bears the name. A user renamed, deleted or replaced by another of the
+// same name is read from the store again.
+func (s *Store) GetUserByName(ctx context.Context, orgID, userName string) (*domain.User, error) {
+	k := nameKey{orgID: orgID, fold: domain.FoldUserName(userName)}
+	if sub, _, ok := lookup(s, s.names, k); ok {
+		u, err := s.GetUser(ctx, orgID, *sub)
+		switch {
+		case err == nil && domain.FoldUserName(u.UserName) == k.fold:
+			return u, nil
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return nil, err
+		}
+	}
+	gen := s.generation()
+	u, err := s.Store.GetUserByName(ctx, orgID, userName)
+	if err != nil {
+		return nil, err
+	}
+	s.makeRoom()
+	c, sub := *u, u.Sub
+	fill(s, s.users, Change{OrgID: orgID, UserSub: u.Sub}, &c, gen)
+	fill(s, s.names, k, &sub, gen)
 	return u, nil
 }
 

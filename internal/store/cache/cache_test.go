@@ -220,3 +220,90 @@ func TestCache_HoldsAtMostMaxUsers(t *testing.T) {
 		t.Fatal("the last user read is not cached")
 	}
 }
+
+// A userName leads to the user it named when read, and only while the user
+// still bears it: renames, deletions and another user taking the name are
+// seen once the change is (made here or) announced.
+func TestCache_UsersByNameFollowRenamesDeletionsAndReplacements(t *testing.T) {
+	ctx := context.Background()
+	raw := testdb.SQLite(t)
+	_, c := newApp(t, raw)
+	newUser(t, c, "x") // user-x
+	byName := func(name string) (string, error) {
+		t.Helper()
+		u, err := c.GetUserByName(ctx, "acme", name)
+		if err != nil {
+			return "", err
+		}
+		return u.Sub + "/" + u.UserName, nil
+	}
+	if got, err := byName("USER-X"); err != nil || got != "x/user-x" {
+		t.Fatalf("by name: %q, %v", got, err)
+	}
+	if !c.HasUser("acme", "x") || c.CachedNames() != 1 {
+		t.Fatalf("cached: user %v, %d names", c.HasUser("acme", "x"), c.CachedNames())
+	}
+	// Served from memory: a rename behind the cache's back is not seen ...
+	rename := func(st store.Store, sub, name string) {
+		t.Helper()
+		if _, err := st.UpdateUser(ctx, "acme", sub, func(u *domain.User) error { u.UserName = name; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rename(raw, "x", "alicia")
+	if got, _ := byName("user-x"); got != "x/user-x" {
+		t.Fatalf("before the announcement: %q", got)
+	}
+	// ... until it is announced: the old name then names nobody, the new one x.
+	c.UserChanged("acme", "x")
+	if got, err := byName("user-x"); err != store.ErrNotFound {
+		t.Fatalf("the old name after the rename: %q, %v", got, err)
+	}
+	if got, _ := byName("alicia"); got != "x/alicia" {
+		t.Fatalf("the new name: %q", got)
+	}
+
+	// Another user takes the name (x renamed through the cache, y created).
+	rename(c, "x", "xavier")
+	y := &domain.User{OrgID: "acme", Sub: "y", UserName: "Alicia", Role: domain.RoleUser, CreatedAt: time.Now().UTC(), UpdatedAt: time.Now().UTC()}
+	if err := c.CreateUser(ctx, y); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := byName("alicia"); got != "y/Alicia" {
+		t.Fatalf("the name taken over: %q", got)
+	}
+	// Deleted and replaced behind the cache's back, then announced.
+	if err := raw.DeleteUser(ctx, "acme", "y", nil); err != nil {
+		t.Fatal(err)
+	}
+	z := &domain.User{OrgID: "acme", Sub: "z", UserName: "alicia", Role: domain.RoleUser, CreatedAt: time.Now().UTC(), UpdatedAt: time.Now().UTC()}
+	if err := raw.CreateUser(ctx, z); err != nil {
+		t.Fatal(err)
+	}
+	c.UserChanged("acme", "y")
+	if got, _ := byName("ALICIA"); got != "z/alicia" {
+		t.Fatalf("replaced behind the cache's back: %q", got)
+	}
+	// An unknown name is not remembered; an organization's announcement
+	// drops its names.
+	if _, err := byName("nobody"); err != store.ErrNotFound {
+		t.Fatalf("unknown name: %v", err)
+	}
+	c.Changed("acme", "")
+	if n := c.CachedNames(); n != 0 {
+		t.Fatalf("%d names cached after the organization's announcement", n)
+	}
+
+	// Names are bounded like users.
+	c.SetMaxUsers(3)
+	for i := range 8 {
+		sub := fmt.Sprintf("n%d", i)
+		newUser(t, c, sub)
+		if _, err := byName("user-" + sub); err != nil {
+			t.Fatal(err)
+		}
+		if n := c.CachedNames(); n > 3 {
+			t.Fatalf("%d names cached, want at most 3", n)
+		}
+	}
+}

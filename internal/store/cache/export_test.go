@@ -14,3 +14,10 @@ func (s *Store) CachedUsers() int {
 	defer s.mu.Unlock()
 	return len(s.users)
 }
+
+// CachedNames is how many userNames are cached.
+func (s *Store) CachedNames() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.names)
+}
