@@ -16,8 +16,8 @@ import (
 
 // TestCache_ChangesOnOneNodeStopWorkingOnTheOther runs two nodes on one
 // PostgreSQL schema. Node B has the application cached; on node A the
-// client secret is rotated, the user changed (by plain SQL too) and
-// disabled, and the application deleted. Each must stop working on B. Both caches keep entries for an hour, so
+// client secret is rotated, the user changed (by plain SQL too), disabled
+// and renamed, and the application deleted. Each must stop working on B. Both caches keep entries for an hour, so
 // only the database's change announcements can make B notice: the bound is
 // the announcement's delivery (milliseconds), not a timer.
 func TestCache_ChangesOnOneNodeStopWorkingOnTheOther(t *testing.T) {
@@ -99,6 +99,27 @@ func TestCache_ChangesOnOneNodeStopWorkingOnTheOther(t *testing.T) {
 			return b.Refresh(t, c, tokens.Refresh).Status == http.StatusBadRequest
 		})
 		b.Refresh(t, c, tokens.Refresh).WantError(t, http.StatusBadRequest, "invalid_grant")
+	})
+
+	t.Run("a renamed user, found by name", func(t *testing.T) {
+		byNameOnB := func(name string) error {
+			u, err := caches["B"].GetUserByName(ctx, c.Org, name)
+			if err == nil && u.Sub != user.Sub {
+				t.Fatalf("%s on B is %s, want %s", name, u.Sub, user.Sub)
+			}
+			return err
+		}
+		if err := byNameOnB(a.Fx.UserName); err != nil {
+			t.Fatal(err)
+		}
+		renamed := "renamed-" + a.Fx.UserName
+		if _, err := a.Inst.Env.Directory.UpdateUser(ctx, a.Inst.Actor, c.Org, a.Fx.UserName, directory.UserChanges{UserName: &renamed}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the old name finds nobody on B", func() bool { return byNameOnB(a.Fx.UserName) != nil })
+		if err := byNameOnB(renamed); err != nil {
+			t.Fatalf("the new name on B: %v", err)
+		}
 	})
 
 	t.Run("a deleted application", func(t *testing.T) {
