@@ -16,8 +16,8 @@ import (
 
 // TestCache_ChangesOnOneNodeStopWorkingOnTheOther runs two nodes on one
 // PostgreSQL schema. Node B has the application cached; on node A the
-// client secret is rotated, the user changed (by plain SQL too), disabled
-// and renamed, and the application deleted. Each must stop working on B. Both caches keep entries for an hour, so
+// client secret and the API key are rotated, the user changed (by plain
+// SQL too), disabled and renamed, and the application deleted. Each must stop working on B. Both caches keep entries for an hour, so
 // only the database's change announcements can make B notice: the bound is
 // the announcement's delivery (milliseconds), not a timer.
 func TestCache_ChangesOnOneNodeStopWorkingOnTheOther(t *testing.T) {
@@ -61,6 +61,29 @@ func TestCache_ChangesOnOneNodeStopWorkingOnTheOther(t *testing.T) {
 		c.Secret = secret
 		if r := b.BackChannel(t, c, "/token", servertest.AuthBasic, cc); r.Status != http.StatusOK {
 			t.Fatalf("the new secret on B: %d %s", r.Status, r.Body)
+		}
+	})
+
+	t.Run("a rotated API key", func(t *testing.T) {
+		platformCall := func(key string) int {
+			req, _ := http.NewRequest(http.MethodPost, b.Inst.URL+"/api/organization/"+c.Org+"/user/"+a.Fx.UserName+"/generate-token", nil)
+			req.Header.Set("x-org-id", c.Org)
+			req.Header.Set("x-api-key", key)
+			return b.Send(t, req).Status
+		}
+		if s := platformCall(a.Fx.APIKey); s != http.StatusOK {
+			t.Fatalf("the API key on B: %d", s)
+		}
+		if caches["B"].CachedAPIKeys() == 0 {
+			t.Fatal("node B did not cache the API key; the test would prove nothing")
+		}
+		key, err := a.Inst.Env.Directory.RotateAPIKey(ctx, a.Inst.Actor, c.Org, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the rotated-out API key is refused on B", func() bool { return platformCall(a.Fx.APIKey) == http.StatusUnauthorized })
+		if s := platformCall(key); s != http.StatusOK {
+			t.Fatalf("the new API key on B: %d", s)
 		}
 	})
 

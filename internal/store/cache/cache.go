@@ -1,6 +1,7 @@
-// Package cache keeps organizations, applications and users (by sub and
-// by userName) — read on every protocol request, changed rarely — in
-// memory in front of a store.Store, and drops them the moment they change.
+// Package cache keeps organizations, applications, users (by sub and by
+// userName) and API keys — read on every protocol request, changed rarely
+// — in memory in front of a store.Store, and drops them the moment they
+// change.
 //
 // Invalidation is what makes the cache safe: a rotated client secret, a
 // deleted application or a changed organization must stop being served at
@@ -57,8 +58,8 @@ type Change struct {
 	UserSub  string
 }
 
-// Store is a store.Store whose GetOrg, GetApp, GetUser and GetUserByName are
-// served from memory.
+// Store is a store.Store whose GetOrg, GetApp, GetUser, GetUserByName and
+// FindAPIKey are served from memory.
 type Store struct {
 	store.Store
 	ttl      time.Duration
@@ -76,7 +77,13 @@ type Store struct {
 	// names leads a userName (folded) to the sub it belonged to when read;
 	// a user found that way is served only if it still bears the name.
 	names map[nameKey]entry[string]
+	// keys holds the API keys found, by organization and hash (unknown
+	// hashes are never kept).
+	keys map[keyKey]entry[domain.APIKey]
 }
+
+// keyKey is an API key's hash in its organization.
+type keyKey struct{ orgID, hash string }
 
 // nameKey is a userName of an organization, folded (names are unique
 // case-insensitively).
@@ -95,7 +102,7 @@ type entry[T any] struct {
 func New(st store.Store, ttl time.Duration, announced bool) *Store {
 	return &Store{Store: st, ttl: ttl, now: time.Now, live: !announced, maxUsers: maxUsers,
 		orgs: map[string]entry[domain.Organization]{}, apps: map[Change]entry[domain.Application]{},
-		users: map[Change]entry[domain.User]{}, names: map[nameKey]entry[string]{}}
+		users: map[Change]entry[domain.User]{}, names: map[nameKey]entry[string]{}, keys: map[keyKey]entry[domain.APIKey]{}}
 }
 
 // Invalidate drops what c names: the organization with all of its
@@ -126,6 +133,11 @@ func (s *Store) Invalidate(c Change) {
 				delete(s.names, k)
 			}
 		}
+		for k := range s.keys {
+			if k.orgID == c.OrgID {
+				delete(s.keys, k)
+			}
+		}
 	}
 }
 
@@ -146,6 +158,7 @@ func (s *Store) reset(live bool) {
 	clear(s.apps)
 	clear(s.users)
 	clear(s.names)
+	clear(s.keys)
 }
 
 // lookup returns a fresh entry, or the generation a fill must match.
@@ -291,6 +304,39 @@ func (s *Store) GetUserByName(ctx context.Context, orgID, userName string) (*dom
 	return u, nil
 }
 
+// FindAPIKey serves an organization's API key from memory when it can, as
+// long as it has not expired at now. Keys change only with their
+// organization's announcement (a rotation, a deletion), so a key rotated
+// out or deleted is held to the organization's bounds.
+func (s *Store) FindAPIKey(ctx context.Context, orgID string, hash []byte, now time.Time) (*domain.APIKey, error) {
+	k := keyKey{orgID: orgID, hash: string(hash)}
+	if v, _, ok := lookup(s, s.keys, k); ok {
+		if !v.ExpiresAt.IsZero() && !v.ExpiresAt.After(now) {
+			return nil, store.ErrNotFound
+		}
+		return cloneAPIKey(v), nil
+	}
+	gen := s.generation()
+	key, err := s.Store.FindAPIKey(ctx, orgID, hash, now)
+	if err != nil {
+		return nil, err
+	}
+	fill(s, s.keys, k, cloneAPIKey(key), gen)
+	return key, nil
+}
+
+func cloneAPIKey(k *domain.APIKey) *domain.APIKey {
+	c := *k
+	c.Hash = slices.Clone(k.Hash)
+	c.Sealed = slices.Clone(k.Sealed)
+	return &c
+}
+
+func (s *Store) RotateAPIKey(ctx context.Context, orgID string, key *domain.APIKey, oldExpiresAt time.Time, audit ...*domain.AuditEvent) error {
+	defer s.Invalidate(Change{OrgID: orgID})
+	return s.Store.RotateAPIKey(ctx, orgID, key, oldExpiresAt, audit...)
+}
+
 // The changes below drop what they touch on this node once the database
 // has them (and, on error, too: a failed commit may still have landed).
 
@@ -369,6 +415,13 @@ func (s *Store) HasUser(orgID, sub string) bool {
 	defer s.mu.Unlock()
 	_, ok := s.users[Change{OrgID: orgID, UserSub: sub}]
 	return ok
+}
+
+// CachedAPIKeys is how many API keys are cached.
+func (s *Store) CachedAPIKeys() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.keys)
 }
 
 // Changed is Invalidate for announcements from the database.

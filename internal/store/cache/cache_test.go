@@ -2,6 +2,7 @@ package cache_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"testing"
 	"time"
@@ -305,5 +306,81 @@ func TestCache_UsersByNameFollowRenamesDeletionsAndReplacements(t *testing.T) {
 		if n := c.CachedNames(); n > 3 {
 			t.Fatalf("%d names cached, want at most 3", n)
 		}
+	}
+}
+
+// API keys found are served from memory, within their expiry, until their
+// organization changes: a rotation here drops them at once, one behind
+// the cache's back once announced.
+func TestCache_APIKeysAreServedUntilTheirOrganizationChanges(t *testing.T) {
+	ctx := context.Background()
+	raw := testdb.SQLite(t)
+	_, c := newApp(t, raw)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	newKey := func(id string) *domain.APIKey {
+		return &domain.APIKey{OrgID: "acme", ID: id, Hash: []byte("hash-of-" + id + "-padded-to-32-bytes!!")[:32], Sealed: []byte("sealed-" + id), CreatedAt: now}
+	}
+	first := newKey("k1")
+	if err := c.RotateAPIKey(ctx, "acme", first, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	find := func(k *domain.APIKey, at time.Time) error {
+		t.Helper()
+		got, err := c.FindAPIKey(ctx, "acme", k.Hash, at)
+		if err == nil && got.ID != k.ID {
+			t.Fatalf("found %s for %s", got.ID, k.ID)
+		}
+		return err
+	}
+	if err := find(first, now); err != nil {
+		t.Fatal(err)
+	}
+	// Served from memory: a deletion behind the cache's back is not seen ...
+	if _, err := raw.(interface{ SQL() *sql.DB }).SQL().ExecContext(ctx, `DELETE FROM api_keys WHERE org_id = 'acme'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := find(first, now); err != nil {
+		t.Fatalf("before the announcement: %v", err)
+	}
+	// ... until the organization's change is announced.
+	c.Changed("acme", "")
+	if err := find(first, now); err != store.ErrNotFound {
+		t.Fatalf("a deleted key after the announcement: %v", err)
+	}
+
+	// Rotated here with an overlap: the old key works from memory until it
+	// expires, the new one at once.
+	if err := c.RotateAPIKey(ctx, "acme", first, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := find(first, now); err != nil {
+		t.Fatal(err)
+	}
+	second := newKey("k2")
+	if err := c.RotateAPIKey(ctx, "acme", second, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := find(first, now); err != nil {
+		t.Fatalf("the old key within its overlap: %v", err)
+	}
+	if err := find(first, now.Add(time.Hour)); err != store.ErrNotFound {
+		t.Fatalf("the old key once its overlap ended: %v", err)
+	}
+	if err := find(second, now.Add(2*time.Hour)); err != nil {
+		t.Fatalf("the new key: %v", err)
+	}
+	// Rotated here without an overlap: the old key stops at once.
+	if err := c.RotateAPIKey(ctx, "acme", newKey("k3"), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := find(second, now); err != store.ErrNotFound {
+		t.Fatalf("a key rotated out without overlap: %v", err)
+	}
+	// An unknown hash is never kept.
+	if _, err := c.FindAPIKey(ctx, "acme", []byte("unknown-unknown-unknown-unknown!"), now); err != store.ErrNotFound {
+		t.Fatalf("unknown hash: %v", err)
+	}
+	if n := c.CachedAPIKeys(); n != 0 {
+		t.Fatalf("%d keys cached, want none (only unknown hashes were looked up since the rotation)", n)
 	}
 }

@@ -1,0 +1,3 @@
+-- SQLite needs nothing here: one process owns the file, and the cache
+-- drops an organization's API keys itself when they change. PostgreSQL's
+-- 0016 announces API key changes to every node.
