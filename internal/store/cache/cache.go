@@ -118,25 +118,28 @@ func (s *Store) Invalidate(c Change) {
 		delete(s.users, c)
 	default:
 		delete(s.orgs, c.OrgID)
-		for k := range s.apps {
-			if k.OrgID == c.OrgID {
-				delete(s.apps, k)
-			}
-		}
-		for k := range s.users {
-			if k.OrgID == c.OrgID {
-				delete(s.users, k)
-			}
-		}
-		for k := range s.names {
-			if k.orgID == c.OrgID {
-				delete(s.names, k)
-			}
-		}
-		for k := range s.keys {
-			if k.orgID == c.OrgID {
-				delete(s.keys, k)
-			}
+		dropOrg(s.apps, c.OrgID)
+		dropOrg(s.users, c.OrgID)
+		dropOrg(s.names, c.OrgID)
+		dropOrg(s.keys, c.OrgID)
+	}
+}
+
+// orgKey is a cache key of something an organization owns.
+type orgKey interface {
+	comparable
+	org() string
+}
+
+func (c Change) org() string  { return c.OrgID }
+func (k nameKey) org() string { return k.orgID }
+func (k keyKey) org() string  { return k.orgID }
+
+// dropOrg drops every entry of m that belongs to orgID.
+func dropOrg[K orgKey, T any](m map[K]entry[T], orgID string) {
+	for k := range m {
+		if k.org() == orgID {
+			delete(m, k)
 		}
 	}
 }
