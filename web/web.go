@@ -5,7 +5,9 @@
 package web
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"html/template"
 	"net/http"
 )
@@ -58,3 +60,13 @@ var mfaScript []byte
 
 // MFAScript is the passkey script (WebAuthn ceremonies in the browser).
 func MFAScript() []byte { return mfaScript }
+
+// mfaScriptVersion names this build's script, so a page never runs a
+// cached copy of another version's.
+var mfaScriptVersion = func() string {
+	sum := sha256.Sum256(mfaScript)
+	return hex.EncodeToString(sum[:6])
+}()
+
+// MFAScriptPath is the script's path under an issuer, versioned by its content.
+func MFAScriptPath() string { return "/mfa.js?v=" + mfaScriptVersion }

@@ -7,6 +7,7 @@ import (
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/web"
 )
 
 type accountPageData struct {
@@ -23,7 +24,7 @@ type accountPageData struct {
 	Script  string
 }
 
-func (d accountPageData) usesScript() bool { return d.Factors != nil && d.Factors.Register != nil }
+func (d accountPageData) usesScript() bool { return d.Factors != nil && d.Factors.CanAdd }
 
 // account shows who is signed in to the organization in this browser and
 // which applications took part in the session.
@@ -63,7 +64,7 @@ func (p *Provider) renderAccount(w http.ResponseWriter, r *http.Request, status 
 				return
 			}
 			if d.Factors != nil {
-				d.Factors.Notice, d.Factors.Error, d.Script = notice, problem, request.Issuer(r.Context())+"/mfa.js"
+				d.Factors.Notice, d.Factors.Error, d.Script = notice, problem, request.Issuer(r.Context())+web.MFAScriptPath()
 			}
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/internal/throttle"
+	"github.com/latchkey/latchkey/web"
 )
 
 // Password sign-in limits, counted in the database so every node shares
@@ -114,7 +115,7 @@ func (p *Provider) newLoginData(w http.ResponseWriter, r *http.Request, org *dom
 	}
 	d.ChangeUserURL = request.Issuer(r.Context()) + "/login?" + change.Encode()
 	if p.passwordless(org) {
-		d.Passkey = request.Issuer(r.Context()) + "/mfa.js"
+		d.Passkey = request.Issuer(r.Context()) + web.MFAScriptPath()
 	}
 	if p.Upstream != nil {
 		if label, ok := p.Upstream.Available(r.Context(), org); ok {

@@ -194,7 +194,7 @@ func (p *Provider) factorData(w http.ResponseWriter, r *http.Request, org *domai
 	d := factorPageData{
 		pageData: pageData{Title: "Confirm it's you", OrgName: org.Name},
 		Action:   request.Issuer(r.Context()) + "/login/factor", CSRF: p.Sessions.CSRFToken(w, r, org.ID), UserName: user.UserName,
-		Script: request.Issuer(r.Context()) + "/mfa.js",
+		Script: request.Issuer(r.Context()) + web.MFAScriptPath(),
 	}
 	f, err := p.MFA.UserFactors(r.Context(), org.ID, user.Sub)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/latchkey/latchkey/internal/oauth"
 	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/store"
+	"github.com/latchkey/latchkey/web"
 )
 
 // Enrolment during sign-in (the policy requires a factor the user lacks)
@@ -35,11 +36,11 @@ type factorsView struct {
 	RecoveryLeft int
 	Policy       string
 	Required     bool
-	// Register is the ceremony behind "Add a passkey".
-	Register     *mfa.Ceremony
-	RegisterJSON template.JS
-	Notice       string
-	Error        string
+	// CanAdd offers "Add a passkey": its ceremony starts when the user
+	// asks for it (accountPasskeyOptions), not with every view of the page.
+	CanAdd bool
+	Notice string
+	Error  string
 }
 
 func fmtTime(t interface{ IsZero() bool }, s string) string {
@@ -67,14 +68,55 @@ func (p *Provider) factorsView(w http.ResponseWriter, r *http.Request, org *doma
 			LastUsed: fmtTime(k.LastUsedAt, k.LastUsedAt.Format("2006-01-02 15:04 MST")), Synced: k.Flags&0x08 != 0,
 		})
 	}
-	if len(f.Passkeys) < domain.MaxPasskeys && p.passkeys(org) {
-		c, err := p.MFA.BeginRegistration(r.Context(), org, user)
-		if err != nil {
-			return nil, err
-		}
-		v.Register, v.RegisterJSON = c, template.JS(c.Options)
-	}
+	v.CanAdd = len(f.Passkeys) < domain.MaxPasskeys && p.passkeys(org)
 	return v, nil
+}
+
+// accountPasskeyOptions begins adding a passkey for the signed-in user
+// (the account page's "Add a passkey"): it answers the WebAuthn creation
+// options and the secret naming the ceremony's challenge, as JSON.
+func (p *Provider) accountPasskeyOptions(w http.ResponseWriter, r *http.Request) {
+	org := request.Org(r.Context())
+	form, perr := oauth.ParseForm(w, r)
+	if perr != nil {
+		oauth.WriteJSON(w, http.StatusBadRequest, perr)
+		return
+	}
+	if !p.Sessions.CheckCSRF(r, org.ID, form.Get("csrf_token")) {
+		oauth.WriteJSON(w, http.StatusForbidden, oauth.AccessDenied("the form expired; reload the page"))
+		return
+	}
+	if !p.passkeys(org) {
+		oauth.WriteJSON(w, http.StatusForbidden, oauth.AccessDenied("passkeys are not available here"))
+		return
+	}
+	sess, err := p.Sessions.Current(r.Context(), r, org.ID)
+	if err != nil {
+		p.internalError(w, r, "load session", err)
+		return
+	}
+	var user *domain.User
+	if sess != nil {
+		if user, err = p.Store.GetUser(r.Context(), org.ID, sess.UserSub); err != nil && !errors.Is(err, store.ErrNotFound) {
+			p.internalError(w, r, "load user", err)
+			return
+		}
+	}
+	if user == nil || user.Disabled {
+		oauth.WriteJSON(w, http.StatusUnauthorized, oauth.LoginRequired("you are not signed in; sign in again"))
+		return
+	}
+	c, err := p.MFA.BeginRegistration(r.Context(), org, user)
+	if err != nil {
+		var fe *domain.FieldError
+		if errors.As(err, &fe) {
+			oauth.WriteJSON(w, http.StatusConflict, oauth.InvalidRequest("%s", fe.Error()))
+			return
+		}
+		p.internalError(w, r, "begin passkey registration", err)
+		return
+	}
+	oauth.WriteJSON(w, http.StatusOK, map[string]any{"options": c.Options, "flow": c.Token})
 }
 
 // signedIn loads the browser's session user for an account action; on
@@ -276,7 +318,7 @@ func (p *Provider) totpPage(w http.ResponseWriter, r *http.Request, org *domain.
 	d := totpPageData{
 		pageData: pageData{Title: "Set up a second factor", OrgName: org.Name},
 		Action:   action, CSRF: p.Sessions.CSRFToken(w, r, org.ID), Setup: setup, Error: problem, Enrol: enrol,
-		Script: request.Issuer(r.Context()) + "/mfa.js", QR: template.URL(setup.QR),
+		Script: request.Issuer(r.Context()) + web.MFAScriptPath(), QR: template.URL(setup.QR),
 	}
 	if !enrol {
 		d.Title = "Set up one-time codes"

@@ -2,6 +2,7 @@ package op_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"html"
 	"net/http"
@@ -87,6 +88,33 @@ func embeddedOptions(t *testing.T, p *servertest.Page, id string) []byte {
 		t.Fatalf("no WebAuthn options in form #%s:\n%s", id, p.Body)
 	}
 	return []byte(o[1])
+}
+
+// addPasskeyForm asks the account page's "Add a passkey" for its ceremony,
+// as the page's script does, and returns the WebAuthn creation options
+// and the form with the ceremony's flow filled in.
+func addPasskeyForm(t *testing.T, b *servertest.Browser, acct *servertest.Page) ([]byte, servertest.Form) {
+	t.Helper()
+	m := regexp.MustCompile(`(?is)<form\b[^>]*id="add-passkey-form"[^>]*>`).FindString(acct.Body)
+	o := regexp.MustCompile(`data-options="([^"]+)"`).FindStringSubmatch(m)
+	if o == nil {
+		t.Fatalf("no ceremony address on the add-passkey form:\n%s", acct.Body)
+	}
+	f := formWith(t, acct, "add-passkey-form")
+	opts := b.PostForm(html.UnescapeString(o[1]), url.Values{"csrf_token": {f.Values.Get("csrf_token")}})
+	if opts.Status != http.StatusOK {
+		t.Fatalf("passkey registration options: %d %s", opts.Status, opts.Body)
+	}
+	var c struct {
+		Options json.RawMessage `json:"options"`
+		Flow    string          `json:"flow"`
+	}
+	mustJSON(t, opts.Body, &c)
+	if len(c.Options) == 0 || c.Flow == "" {
+		t.Fatalf("registration options without options or flow: %s", opts.Body)
+	}
+	f.Values.Set("flow", c.Flow)
+	return c.Options, f
 }
 
 // passwordStep signs in at the login page for an authorize URL and returns
@@ -337,11 +365,12 @@ func TestMFA_PasskeyFromTheAccountPageSignsInWithoutPassword(t *testing.T) {
 		t.Fatalf("account page offers no passkey:\n%s", acct.Body)
 	}
 	auth := mfatest.New(s.Inst.URL)
-	resp, err := auth.Create(embeddedOptions(t, acct, "add-passkey-form"))
+	regOpts, add := addPasskeyForm(t, b, acct)
+	resp, err := auth.Create(regOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := b.Submit(formWith(t, acct, "add-passkey-form"), map[string]string{"name": "Test key", "credential": resp})
+	p := b.Submit(add, map[string]string{"name": "Test key", "credential": resp})
 	if p.Status != http.StatusOK || !strings.Contains(p.Body, "Save your recovery codes") {
 		t.Fatalf("adding the first passkey: want recovery codes, got %d\n%s", p.Status, p.Body)
 	}
@@ -510,11 +539,12 @@ func TestMFA_TheLastFactorCannotBeRemovedWhileThePolicyRequiresOne(t *testing.T)
 	s.passwordStep(t, b, s.AuthorizeURL(c, params))
 	acct := b.Get(iss + "/account")
 	auth := mfatest.New(s.Inst.URL)
-	resp, err := auth.Create(embeddedOptions(t, acct, "add-passkey-form"))
+	opts, add := addPasskeyForm(t, b, acct)
+	resp, err := auth.Create(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := b.Submit(formWith(t, acct, "add-passkey-form"), map[string]string{"name": "Only key", "credential": resp}); p.Status != http.StatusOK {
+	if p := b.Submit(add, map[string]string{"name": "Only key", "credential": resp}); p.Status != http.StatusOK {
 		t.Fatalf("add passkey: %d\n%s", p.Status, p.Body)
 	}
 	s.setPolicy(t, domain.MFARequired)
@@ -535,5 +565,92 @@ func TestMFA_TheLastFactorCannotBeRemovedWhileThePolicyRequiresOne(t *testing.T)
 	events, _ := s.Inst.Env.Store.ListAudit(context.Background(), s.Fx.Org, store.AuditFilter{Limit: 50})
 	if !hasAudit(events, "mfa.passkey.add", "ok") || !hasAudit(events, "mfa.passkey.remove", "ok") {
 		t.Errorf("passkey changes not audited: %v", auditActions(events))
+	}
+}
+
+func TestMFA_TheAccountPageBeginsAPasskeyCeremonyOnlyWhenAsked(t *testing.T) {
+	s := startOPHost(t, "sqlite", "localhost")
+	c := s.Client(s.Fx)
+	iss := s.Inst.Issuer(s.Fx.Org)
+	b := servertest.NewBrowser(t)
+	_, params := servertest.PKCE()
+	s.passwordStep(t, b, s.AuthorizeURL(c, params))
+	db, err := sql.Open("sqlite", strings.TrimPrefix(s.Inst.Env.Config.Database, "sqlite:"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	flows := func() int {
+		t.Helper()
+		var n int
+		if err := db.QueryRow(`SELECT count(*) FROM mfa_flows`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := flows()
+
+	// Viewing the page offers a passkey and stores nothing.
+	var acct *servertest.Page
+	for range 3 {
+		if acct = b.Get(iss + "/account"); acct.Status != http.StatusOK || !strings.Contains(acct.Body, "Add a passkey") {
+			t.Fatalf("account page: %d, no passkey offered\n%s", acct.Status, acct.Body)
+		}
+	}
+	if n := flows(); n != before {
+		t.Fatalf("three views of the account page stored %d passkey ceremonies, want none", n-before)
+	}
+	if !regexp.MustCompile(`<script src="[^"]*/mfa\.js\?v=[0-9a-f]{12}">`).MatchString(acct.Body) {
+		t.Errorf("the account page does not load a versioned script:\n%s", acct.Body)
+	}
+
+	// Each request begins a ceremony of its own.
+	opts, first := addPasskeyForm(t, b, acct)
+	_, second := addPasskeyForm(t, b, acct)
+	if n := flows(); n != before+2 {
+		t.Fatalf("two requests stored %d ceremonies, want 2", n-before)
+	}
+	if first.Values.Get("flow") == second.Values.Get("flow") {
+		t.Fatal("two requests were given the same ceremony")
+	}
+	var o struct {
+		PublicKey struct {
+			Challenge string `json:"challenge"`
+			User      struct {
+				Name string `json:"name"`
+			} `json:"user"`
+			AuthenticatorSelection struct {
+				ResidentKey string `json:"residentKey"`
+			} `json:"authenticatorSelection"`
+		} `json:"publicKey"`
+	}
+	mustJSON(t, string(opts), &o)
+	if o.PublicKey.Challenge == "" || o.PublicKey.User.Name != s.Fx.UserName || o.PublicKey.AuthenticatorSelection.ResidentKey != "required" {
+		t.Errorf("creation options: %s", opts)
+	}
+
+	// Refused without the form's token, and for a user no longer signed in;
+	// nothing is stored.
+	optionsURL := iss + "/account/passkey/options"
+	for _, v := range []url.Values{{}, {"csrf_token": {"forged"}}} {
+		p := b.PostForm(optionsURL, v)
+		var e struct{ Error string }
+		mustJSON(t, p.Body, &e)
+		if p.Status != http.StatusForbidden || e.Error != "access_denied" {
+			t.Errorf("options with csrf_token %q: %d %s, want 403 access_denied", v.Get("csrf_token"), p.Status, p.Body)
+		}
+	}
+	disabled := true
+	if _, err := s.Inst.Env.Directory.UpdateUser(context.Background(), s.Inst.Actor, s.Fx.Org, s.Fx.UserName, directory.UserChanges{Disabled: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	p := b.PostForm(optionsURL, url.Values{"csrf_token": {first.Values.Get("csrf_token")}})
+	var e struct{ Error string }
+	mustJSON(t, p.Body, &e)
+	if p.Status != http.StatusUnauthorized || e.Error != "login_required" {
+		t.Errorf("options for a disabled user: %d %s, want 401 login_required", p.Status, p.Body)
+	}
+	if n := flows(); n != before+2 {
+		t.Errorf("refused requests stored %d ceremonies", n-before-2)
 	}
 }

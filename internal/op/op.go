@@ -141,6 +141,7 @@ func (p *Provider) Register(iss *request.Issuers) {
 	iss.HandleFunc("POST /login/enrol", p.enrolSubmit)
 	iss.HandleFunc("POST /login/passkey/options", p.passkeyOptions)
 	iss.HandleFunc("POST /login/passkey", p.passkeySubmit)
+	iss.HandleFunc("POST /account/passkey/options", p.accountPasskeyOptions)
 	iss.HandleFunc("POST /account/passkey", p.accountAddPasskey)
 	iss.HandleFunc("POST /account/passkey/remove", p.accountRemovePasskey)
 	iss.HandleFunc("GET /account/totp", p.accountTOTPPage)

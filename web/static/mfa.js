@@ -50,13 +50,37 @@
     if (e) { e.textContent = msg; e.hidden = false; }
   };
 
+  // A ceremony's options: those the page carries, or, for a form with
+  // data-options, a ceremony begun now (its flow goes into the form).
+  const ceremonyOptions = async (form) => {
+    if (!form.dataset.options) {
+      return JSON.parse(form.querySelector("script[type='application/json']").textContent);
+    }
+    const body = new URLSearchParams({ csrf_token: form.elements.csrf_token.value });
+    const res = await fetch(form.dataset.options, { method: "POST", body, credentials: "same-origin" });
+    const o = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      const err = new Error(o.error_description || "the server refused (" + res.status + ")");
+      err.name = "refused";
+      throw err;
+    }
+    form.elements.flow.value = o.flow;
+    return o.options;
+  };
+
   // Forms that register a passkey or use one as a second factor.
   document.querySelectorAll("form[data-webauthn]").forEach((form) => {
     form.hidden = false;
     form.addEventListener("submit", async (ev) => {
       if (form.dataset.done) return;
       ev.preventDefault();
-      const opts = JSON.parse(form.querySelector("script[type='application/json']").textContent);
+      let opts;
+      try {
+        opts = await ceremonyOptions(form);
+      } catch (e) {
+        showError("The passkey could not be started: " + e.message + ". Reload the page and try again.");
+        return;
+      }
       try {
         const c = form.dataset.webauthn === "create"
           ? await navigator.credentials.create({ publicKey: creationOptions(opts) })
