@@ -98,22 +98,19 @@ type Factors struct {
 // Any reports whether the user has a second factor to be asked for.
 func (f *Factors) Any() bool { return len(f.Passkeys) > 0 || f.TOTP }
 
-// UserFactors loads the user's factors.
+// UserFactors loads the user's factors: one read, and a second for the
+// passkeys when the user has any (every password sign-in asks, and most
+// users have none).
 func (s *Service) UserFactors(ctx context.Context, orgID, sub string) (*Factors, error) {
-	keys, err := s.Store.ListPasskeys(ctx, orgID, sub)
+	c, err := s.Store.CountFactors(ctx, orgID, sub)
 	if err != nil {
-		return nil, fmt.Errorf("list passkeys: %w", err)
+		return nil, fmt.Errorf("count second factors: %w", err)
 	}
-	f := &Factors{Passkeys: keys}
-	t, err := s.Store.GetTOTP(ctx, orgID, sub)
-	switch {
-	case err == nil:
-		f.TOTP = !t.ConfirmedAt.IsZero()
-	case !errors.Is(err, store.ErrNotFound):
-		return nil, fmt.Errorf("load one-time codes: %w", err)
-	}
-	if f.RecoveryLeft, err = s.Store.CountRecoveryCodes(ctx, orgID, sub); err != nil {
-		return nil, fmt.Errorf("count recovery codes: %w", err)
+	f := &Factors{TOTP: c.TOTP, RecoveryLeft: c.RecoveryLeft}
+	if c.Passkeys > 0 {
+		if f.Passkeys, err = s.Store.ListPasskeys(ctx, orgID, sub); err != nil {
+			return nil, fmt.Errorf("list passkeys: %w", err)
+		}
 	}
 	return f, nil
 }

@@ -381,9 +381,20 @@ type Factors interface {
 	UseRecoveryCode(ctx context.Context, orgID, sub string, hash []byte, at time.Time) (int, error)
 	// CountRecoveryCodes returns how many unused codes the user has.
 	CountRecoveryCodes(ctx context.Context, orgID, sub string) (int, error)
+	// CountFactors returns, in one read, how many passkeys the user has,
+	// whether the user's one-time code generator is confirmed, and how
+	// many unused recovery codes are left.
+	CountFactors(ctx context.Context, orgID, sub string) (FactorCounts, error)
 	// DeleteUserFactors removes every factor of the user at once, writing
 	// the audit events in the same transaction.
 	DeleteUserFactors(ctx context.Context, orgID, sub string, audit ...*domain.AuditEvent) error
+}
+
+// FactorCounts summarises a user's second factors (CountFactors).
+type FactorCounts struct {
+	Passkeys     int
+	TOTP         bool
+	RecoveryLeft int
 }
 
 // MFAFlows stores the single-use steps of multi-factor sign-in.

@@ -168,6 +168,21 @@ func (s *DB) CountRecoveryCodes(ctx context.Context, orgID, sub string) (int, er
 	return n, err
 }
 
+// countFactors asks the three tables at once; each subquery reads only the
+// user's rows through its table's (org_id, user_sub) index.
+const countFactors = `SELECT
+	(SELECT COUNT(*) FROM passkeys WHERE org_id = ? AND user_sub = ?),
+	(SELECT COUNT(*) FROM totp_factors WHERE org_id = ? AND user_sub = ? AND confirmed_at <> 0),
+	(SELECT COUNT(*) FROM recovery_codes WHERE org_id = ? AND user_sub = ? AND used_at = 0)`
+
+func (s *DB) CountFactors(ctx context.Context, orgID, sub string) (store.FactorCounts, error) {
+	var c store.FactorCounts
+	var totp int
+	err := s.db.QueryRowContext(ctx, s.q(countFactors), orgID, sub, orgID, sub, orgID, sub).Scan(&c.Passkeys, &totp, &c.RecoveryLeft)
+	c.TOTP = totp > 0
+	return c, err
+}
+
 func (s *DB) DeleteUserFactors(ctx context.Context, orgID, sub string, audit ...*domain.AuditEvent) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, t := range []string{"passkeys", "totp_factors", "recovery_codes", "mfa_flows"} {

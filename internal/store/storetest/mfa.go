@@ -174,6 +174,41 @@ var factorTests = []test{
 			equal(t, c.org+"/"+c.sub+" factors", []int{len(keys), n, totp}, []int{c.want, c.want, c.want})
 		}
 	}},
+	{"CountFactorsCountsOnlyThatUsersFactors", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		createOrg(t, s, "globex")
+		count := func(org, sub string) store.FactorCounts {
+			t.Helper()
+			c, err := s.CountFactors(ctx, org, sub)
+			ok(t, "CountFactors", err)
+			return c
+		}
+		equal(t, "a user without factors", count("acme", "sub-1"), store.FactorCounts{})
+		// Another organization's and another user's factors are not counted.
+		for _, o := range []struct{ org, sub string }{{"globex", "sub-1"}, {"acme", "sub-2"}} {
+			ok(t, "CreatePasskey", s.CreatePasskey(ctx, newPasskey(o.org, o.sub, o.org+o.sub, 1)))
+			ok(t, "PutTOTP", s.PutTOTP(ctx, &domain.TOTPFactor{OrgID: o.org, UserSub: o.sub, Sealed: []byte("s"), CreatedAt: t0, ConfirmedAt: t0}))
+			ok(t, "ReplaceRecoveryCodes", s.ReplaceRecoveryCodes(ctx, o.org, o.sub, []*domain.RecoveryCode{{OrgID: o.org, UserSub: o.sub, Hash: h(o.org + o.sub), CreatedAt: t0}}))
+		}
+		equal(t, "beside others' factors", count("acme", "sub-1"), store.FactorCounts{})
+		// A generator counts once confirmed; used recovery codes do not count.
+		ok(t, "PutTOTP", s.PutTOTP(ctx, &domain.TOTPFactor{OrgID: "acme", UserSub: "sub-1", Sealed: []byte("s"), CreatedAt: t0}))
+		ok(t, "CreatePasskey", s.CreatePasskey(ctx, newPasskey("acme", "sub-1", "k1", 1)))
+		ok(t, "CreatePasskey", s.CreatePasskey(ctx, newPasskey("acme", "sub-1", "k2", 1)))
+		ok(t, "ReplaceRecoveryCodes", s.ReplaceRecoveryCodes(ctx, "acme", "sub-1", []*domain.RecoveryCode{
+			{OrgID: "acme", UserSub: "sub-1", Hash: h("r1"), CreatedAt: t0}, {OrgID: "acme", UserSub: "sub-1", Hash: h("r2"), CreatedAt: t0},
+			{OrgID: "acme", UserSub: "sub-1", Hash: h("r3"), CreatedAt: t0},
+		}))
+		_, err := s.UseRecoveryCode(ctx, "acme", "sub-1", h("r2"), at(time.Second))
+		ok(t, "UseRecoveryCode", err)
+		equal(t, "unconfirmed generator", count("acme", "sub-1"), store.FactorCounts{Passkeys: 2, RecoveryLeft: 2})
+		ok(t, "UseTOTPStep confirm", s.UseTOTPStep(ctx, "acme", "sub-1", 5, true, at(time.Second)))
+		equal(t, "confirmed generator", count("acme", "sub-1"), store.FactorCounts{Passkeys: 2, TOTP: true, RecoveryLeft: 2})
+		ok(t, "DeleteUserFactors", s.DeleteUserFactors(ctx, "acme", "sub-1"))
+		equal(t, "after DeleteUserFactors", count("acme", "sub-1"), store.FactorCounts{})
+		equal(t, "the other user's", count("acme", "sub-2"), store.FactorCounts{Passkeys: 1, TOTP: true, RecoveryLeft: 1})
+	}},
 	{"MFAFlowIsConsumedOnceAndExpires", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		createOrg(t, s, "acme")
