@@ -21,10 +21,11 @@ var orgTables = []string{
 }
 
 // unkeyedTables carry an org_id without a foreign key on PostgreSQL (its
-// migration 0014): a row written in a race with its organization's
-// deletion outlives it, unreachable, until it expires or an organization
-// is created under the same id, which removes it first.
-var unkeyedTables = []string{"auth_codes", "tokens"}
+// migrations 0014 and 0017): a row written in a race with its
+// organization's deletion outlives it, unreachable, until it expires (all
+// but audit events do) or an organization is created under the same id,
+// which removes it first. Each table's primary key begins with org_id.
+var unkeyedTables = []string{"auth_codes", "tokens", "audit_events", "login_tickets", "auth_requests", "mfa_flows", "upstream_logins"}
 
 func (s *DB) CreateOrg(ctx context.Context, o *domain.Organization, key *domain.APIKey, keys []*domain.SigningKey, audit ...*domain.AuditEvent) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {

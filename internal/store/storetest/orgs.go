@@ -65,6 +65,41 @@ var orgTests = []test{
 		wantErr(t, "GetCode in the new acme of the old one's code", err, store.ErrNotFound)
 		t.Logf("late writes after the deletion: token %v, code %v", lateErr, lateCodeErr)
 	}},
+	{"AnOrganizationCreatedAgainUnderItsIDStartsWithoutTheOldSignInRows", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		ok(t, "DeleteOrg", s.DeleteOrg(ctx, "acme"))
+		// A sign-in in flight while the organization was deleted writes
+		// its audit event, ticket, pending request, multi-factor step and
+		// upstream sign-in after the deletion: refused where the engine
+		// keeps a foreign key, else left behind out of reach.
+		late := map[string]error{
+			"audit":   s.AppendAudit(ctx, &domain.AuditEvent{OrgID: "acme", At: t0, Actor: "late", Action: "login.ticket", Result: "ok"}),
+			"ticket":  s.CreateTicket(ctx, newTicket("acme", "ticket-late", "sub-1")),
+			"request": s.CreateAuthRequest(ctx, newAuthRequest("acme", "req-late")),
+			"mfa": s.CreateMFAFlow(ctx, &domain.MFAFlow{OrgID: "acme", Hash: h("flow-late"), Kind: domain.FlowSecondFactor,
+				UserSub: "sub-1", CreatedAt: t0, ExpiresAt: at(10 * time.Minute)}),
+			"upstream": s.CreateUpstreamLogin(ctx, &domain.UpstreamLogin{OrgID: "acme", Hash: h("state-late"), BrowserHash: h("browser"),
+				AuthRequestID: "req-late", Nonce: "n", CreatedAt: t0, ExpiresAt: at(10 * time.Minute)}),
+		}
+		createOrg(t, s, "acme")
+		events, err := s.ListAudit(ctx, "acme", store.AuditFilter{Limit: 100})
+		ok(t, "ListAudit", err)
+		for _, e := range events {
+			if e.Actor == "late" {
+				t.Errorf("the new acme's audit shows the old one's event %+v", e)
+			}
+		}
+		_, err = s.GetTicket(ctx, "acme", h("ticket-late"))
+		wantErr(t, "GetTicket in the new acme of the old one's ticket", err, store.ErrNotFound)
+		_, err = s.GetAuthRequest(ctx, "acme", "req-late", at(time.Second))
+		wantErr(t, "GetAuthRequest in the new acme of the old one's request", err, store.ErrNotFound)
+		_, err = s.GetMFAFlow(ctx, "acme", h("flow-late"), at(time.Second))
+		wantErr(t, "GetMFAFlow in the new acme of the old one's step", err, store.ErrNotFound)
+		_, err = s.ConsumeUpstreamLogin(ctx, "acme", h("state-late"), at(time.Second))
+		wantErr(t, "ConsumeUpstreamLogin in the new acme of the old one's", err, store.ErrNotFound)
+		t.Logf("late writes after the deletion: %v", late)
+	}},
 	{"CreateOrgWithATakenIDConflictsAndWritesNothing", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		first, firstKey, firstKeys := createOrg(t, s, "acme")

@@ -1,0 +1,4 @@
+-- SQLite keeps these foreign keys: its check is an in-process lookup
+-- without a row lock. PostgreSQL's 0017 drops them from the rows a
+-- sign-in writes (audit events, login tickets, pending requests,
+-- multi-factor steps, upstream sign-ins).
