@@ -144,6 +144,7 @@ func (s *DB) KeyedStatements() map[string]string {
 		s.tokenWithSession:                        "tokens_pkey sessions_pkey",
 		guardedTokenInsert(codeUseGuard, 2):       "auth_codes_pkey",
 		guardedTokenInsert(refreshRotateGuard, 2): "tokens_pkey",
+		countFactors:                              "passkeys_user totp_factors_pkey recovery_codes_pkey",
 	} {
 		out[s.q(q)] = index
 	}

@@ -178,7 +178,7 @@ const countFactors = `SELECT
 func (s *DB) CountFactors(ctx context.Context, orgID, sub string) (store.FactorCounts, error) {
 	var c store.FactorCounts
 	var totp int
-	err := s.db.QueryRowContext(ctx, s.q(countFactors), orgID, sub, orgID, sub, orgID, sub).Scan(&c.Passkeys, &totp, &c.RecoveryLeft)
+	err := s.keyedPool().QueryRowContext(ctx, s.q(countFactors), orgID, sub, orgID, sub, orgID, sub).Scan(&c.Passkeys, &totp, &c.RecoveryLeft)
 	c.TOTP = totp > 0
 	return c, err
 }
