@@ -67,6 +67,10 @@ func New(env *bootstrap.Env, opts ...Option) (*Server, error) {
 		o(s)
 	}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The store's own: its cache, its connection pools, its batching writer.
+	if c, ok := env.Store.(interface{ Collectors() []prometheus.Collector }); ok {
+		s.registry.MustRegister(c.Collectors()...)
+	}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "latchkey_http_requests_total", Help: "HTTP requests by route and status code.",
 	}, []string{"route", "code"})

@@ -80,6 +80,8 @@ type Store struct {
 	// keys holds the API keys found, by organization and hash (unknown
 	// hashes are never kept).
 	keys map[keyKey]entry[domain.APIKey]
+
+	metrics *metrics
 }
 
 // keyKey is an API key's hash in its organization.
@@ -102,7 +104,8 @@ type entry[T any] struct {
 func New(st store.Store, ttl time.Duration, announced bool) *Store {
 	return &Store{Store: st, ttl: ttl, now: time.Now, live: !announced, maxUsers: maxUsers,
 		orgs: map[string]entry[domain.Organization]{}, apps: map[Change]entry[domain.Application]{},
-		users: map[Change]entry[domain.User]{}, names: map[nameKey]entry[string]{}, keys: map[keyKey]entry[domain.APIKey]{}}
+		users: map[Change]entry[domain.User]{}, names: map[nameKey]entry[string]{}, keys: map[keyKey]entry[domain.APIKey]{},
+		metrics: newMetrics()}
 }
 
 // Invalidate drops what c names: the organization with all of its
@@ -235,6 +238,7 @@ func cloneApp(a *domain.Application) *domain.Application {
 // GetOrg serves the organization from memory when it can.
 func (s *Store) GetOrg(ctx context.Context, id string) (*domain.Organization, error) {
 	v, gen, ok := lookup(s, s.orgs, id)
+	s.metrics.count(kindOrg, ok)
 	if ok {
 		return cloneOrg(v), nil
 	}
@@ -250,6 +254,7 @@ func (s *Store) GetOrg(ctx context.Context, id string) (*domain.Organization, er
 func (s *Store) GetApp(ctx context.Context, orgID, clientID string) (*domain.Application, error) {
 	k := Change{OrgID: orgID, ClientID: clientID}
 	v, gen, ok := lookup(s, s.apps, k)
+	s.metrics.count(kindApp, ok)
 	if ok {
 		return cloneApp(v), nil
 	}
@@ -265,6 +270,7 @@ func (s *Store) GetApp(ctx context.Context, orgID, clientID string) (*domain.App
 func (s *Store) GetUser(ctx context.Context, orgID, sub string) (*domain.User, error) {
 	k := Change{OrgID: orgID, UserSub: sub}
 	v, gen, ok := lookup(s, s.users, k)
+	s.metrics.count(kindUser, ok)
 	if ok {
 		c := *v
 		return &c, nil
@@ -290,11 +296,13 @@ func (s *Store) GetUserByName(ctx context.Context, orgID, userName string) (*dom
 		u, err := s.GetUser(ctx, orgID, *sub)
 		switch {
 		case err == nil && domain.FoldUserName(u.UserName) == k.fold:
+			s.metrics.count(kindUserName, true)
 			return u, nil
 		case err != nil && !errors.Is(err, store.ErrNotFound):
 			return nil, err
 		}
 	}
+	s.metrics.count(kindUserName, false)
 	gen := s.generation()
 	u, err := s.Store.GetUserByName(ctx, orgID, userName)
 	if err != nil {
@@ -313,7 +321,9 @@ func (s *Store) GetUserByName(ctx context.Context, orgID, userName string) (*dom
 // out or deleted is held to the organization's bounds.
 func (s *Store) FindAPIKey(ctx context.Context, orgID string, hash []byte, now time.Time) (*domain.APIKey, error) {
 	k := keyKey{orgID: orgID, hash: string(hash)}
-	if v, _, ok := lookup(s, s.keys, k); ok {
+	v, _, ok := lookup(s, s.keys, k)
+	s.metrics.count(kindAPIKey, ok)
+	if ok {
 		if !v.ExpiresAt.IsZero() && !v.ExpiresAt.After(now) {
 			return nil, store.ErrNotFound
 		}

@@ -115,11 +115,12 @@ func Open(ctx context.Context, url string) (*sqldb.DB, error) {
 	}
 	db := stdlib.OpenDBFromPool(pool)
 	s := sqldb.New(db, dialect{}, pool.Close)
+	s.ReportPool("main", poolStats(pool))
 	// The hot key lookups keep one plan per connection (sqldb.SetKeyedPool):
 	// migration 0015 leaves each of them a single index to use, and without
 	// sequential scans a plan made before the tables grew cannot scan them
 	// later (TestKeyedStatements_HaveOneSafePlan).
-	keyed, closeKeyed, err := sidePool(ctx, cfg, cfg.MaxConns, map[string]string{
+	keyed, closeKeyed, err := sidePool(ctx, s, "keyed", cfg, cfg.MaxConns, map[string]string{
 		"plan_cache_mode": "force_generic_plan", "enable_seqscan": "off"})
 	if err != nil {
 		s.Close()
@@ -131,7 +132,7 @@ func Open(ctx context.Context, url string) (*sqldb.DB, error) {
 		// not wait for the WAL flush (docs/performance.md). The pool runs
 		// only the batching writer's INSERT … VALUES, whose plan has no
 		// choice to make: planned once per connection, not per run.
-		relaxed, closeRelaxed, err := sidePool(ctx, cfg, relaxedConns, map[string]string{
+		relaxed, closeRelaxed, err := sidePool(ctx, s, "relaxed", cfg, relaxedConns, map[string]string{
 			"synchronous_commit": "off", "plan_cache_mode": "force_generic_plan"})
 		if err != nil {
 			s.Close()
@@ -148,7 +149,7 @@ func Open(ctx context.Context, url string) (*sqldb.DB, error) {
 
 // sidePool opens a pool like cfg's, of at most maxConns connections
 // opened on demand, whose sessions set params.
-func sidePool(ctx context.Context, cfg *pgxpool.Config, maxConns int32, params map[string]string) (*sql.DB, func(), error) {
+func sidePool(ctx context.Context, s *sqldb.DB, name string, cfg *pgxpool.Config, maxConns int32, params map[string]string) (*sql.DB, func(), error) {
 	c := cfg.Copy()
 	c.MaxConns, c.MinConns = maxConns, 0
 	maps.Copy(c.ConnConfig.RuntimeParams, params)
@@ -156,5 +157,16 @@ func sidePool(ctx context.Context, cfg *pgxpool.Config, maxConns int32, params m
 	if err != nil {
 		return nil, nil, fmt.Errorf("postgres: %w", err)
 	}
+	s.ReportPool(name, poolStats(p))
 	return stdlib.OpenDBFromPool(p), p.Close, nil
+}
+
+// poolStats reports a pgx pool: the connections database/sql uses are
+// acquired from it, so it is where a request waits for one.
+func poolStats(p *pgxpool.Pool) func() sqldb.PoolStats {
+	return func() sqldb.PoolStats {
+		st := p.Stat()
+		return sqldb.PoolStats{Max: int(st.MaxConns()), InUse: int(st.AcquiredConns()), Idle: int(st.IdleConns()),
+			Waits: st.EmptyAcquireCount(), WaitTime: st.EmptyAcquireWaitTime()}
+	}
 }

@@ -56,8 +56,9 @@ type insertGroup struct {
 	guard     string
 	guardArgs []any
 
-	err  error
-	done chan struct{}
+	queued time.Time // when submitted (metrics)
+	err    error
+	done   chan struct{}
 }
 
 // errGuardMissed: a group's guard changed no row (the row was used up
@@ -79,7 +80,7 @@ type batcher struct {
 
 // submit queues g and waits for its result.
 func (b *batcher) submit(g *insertGroup) error {
-	g.done = make(chan struct{})
+	g.done, g.queued = make(chan struct{}), time.Now()
 	b.mu.Lock()
 	b.queue = append(b.queue, g)
 	b.rows += len(g.rows)
@@ -230,21 +231,25 @@ func (s *DB) writeBatch(batch []*insertGroup) {
 		}
 		live = append(live, g)
 	}
-	switch len(live) {
-	case 0:
+	if len(live) == 0 {
 		return
-	case 1:
+	}
+	start := time.Now()
+	if len(live) == 1 {
 		g := live[0]
 		if err := s.writeGroups(g.ctx, live); err != nil {
 			g.err = err
 		}
+		s.metrics.observe(live, start, time.Since(start))
 		close(g.done)
 		return
 	}
 	// The batch is everyone's: it does not end when one caller goes away.
 	ctx := context.WithoutCancel(live[0].ctx)
 	err := s.writeGroups(ctx, live)
+	s.metrics.observe(live, start, time.Since(start))
 	if err != nil && !errors.Is(err, store.ErrUnavailable) {
+		s.metrics.retried.Inc()
 		// Once the database is unavailable, or a caller has gone, there
 		// is nothing to retry: the writer's slot is not held for them.
 		var down error

@@ -67,6 +67,9 @@ type DB struct {
 	// statements (SQLite; see SetWriterPool and writes).
 	writer  *pool
 	batch   *batcher
+	metrics *writerMetrics
+	// pools are the backend's connection pools, for /metrics (ReportPool).
+	pools   []namedPool
 	dialect Dialect
 	queries sync.Map // query with ? → dialect form
 	// sessionRead is what a session read selects: sessionCols and
@@ -93,6 +96,7 @@ func New(db *sql.DB, d Dialect, onClose ...func()) *DB {
 		sessionByID:     `SELECT ` + read + ` FROM sessions WHERE org_id = ? AND sid = ?`,
 		sessionByCookie: `SELECT ` + read + ` FROM sessions WHERE org_id = ? AND cookie_hash = ?`,
 		codeWithSession: withSessionQuery(d, "auth_codes", codeCols), tokenWithSession: withSessionQuery(d, "tokens", tokenCols)}
+	s.metrics = newWriterMetrics()
 	s.batch = &batcher{write: s.writeBatch, maxRunning: 1}
 	if d.Name() != "sqlite" {
 		// SQLite has one writer at a time; PostgreSQL commits concurrent

@@ -103,6 +103,8 @@ func Open(ctx context.Context, path string) (*sqldb.DB, error) {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	s.SetWriterPool(w)
+	s.ReportPool("main", sqldb.SQLPoolStats(db))
+	s.ReportPool("writer", sqldb.SQLPoolStats(w))
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
