@@ -425,19 +425,30 @@ func mergeAMR(before, added []string) []string {
 
 // --- passwordless ---
 
-func (p *Provider) passkeyOptions(w http.ResponseWriter, r *http.Request) {
-	org := request.Org(r.Context())
+// ceremonyForm reads the form the passkey script posts to begin a
+// ceremony, checks its CSRF token and that the ceremony is on (else off
+// says why); on failure it has answered with a JSON error.
+func (p *Provider) ceremonyForm(w http.ResponseWriter, r *http.Request, org *domain.Organization, on bool, off string) (oauth.Params, bool) {
 	form, perr := oauth.ParseForm(w, r)
 	if perr != nil {
 		oauth.WriteJSON(w, http.StatusBadRequest, perr)
-		return
+		return nil, false
 	}
 	if !p.Sessions.CheckCSRF(r, org.ID, form.Get("csrf_token")) {
 		oauth.WriteJSON(w, http.StatusForbidden, oauth.AccessDenied("the form expired; reload the page"))
-		return
+		return nil, false
 	}
-	if !p.passwordless(org) {
-		oauth.WriteJSON(w, http.StatusForbidden, oauth.AccessDenied("passkey sign-in is off for this organization"))
+	if !on {
+		oauth.WriteJSON(w, http.StatusForbidden, oauth.AccessDenied("%s", off))
+		return nil, false
+	}
+	return form, true
+}
+
+func (p *Provider) passkeyOptions(w http.ResponseWriter, r *http.Request) {
+	org := request.Org(r.Context())
+	form, ok := p.ceremonyForm(w, r, org, p.passwordless(org), "passkey sign-in is off for this organization")
+	if !ok {
 		return
 	}
 	c, err := p.MFA.BeginPasswordless(r.Context(), org, form.Get("conditional") == "1")

@@ -77,17 +77,7 @@ func (p *Provider) factorsView(w http.ResponseWriter, r *http.Request, org *doma
 // options and the secret naming the ceremony's challenge, as JSON.
 func (p *Provider) accountPasskeyOptions(w http.ResponseWriter, r *http.Request) {
 	org := request.Org(r.Context())
-	form, perr := oauth.ParseForm(w, r)
-	if perr != nil {
-		oauth.WriteJSON(w, http.StatusBadRequest, perr)
-		return
-	}
-	if !p.Sessions.CheckCSRF(r, org.ID, form.Get("csrf_token")) {
-		oauth.WriteJSON(w, http.StatusForbidden, oauth.AccessDenied("the form expired; reload the page"))
-		return
-	}
-	if !p.passkeys(org) {
-		oauth.WriteJSON(w, http.StatusForbidden, oauth.AccessDenied("passkeys are not available here"))
+	if _, ok := p.ceremonyForm(w, r, org, p.passkeys(org), "passkeys are not available here"); !ok {
 		return
 	}
 	sess, err := p.Sessions.Current(r.Context(), r, org.ID)
