@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,8 +17,9 @@ import (
 
 // TestCache_ChangesOnOneNodeStopWorkingOnTheOther runs two nodes on one
 // PostgreSQL schema. Node B has the application cached; on node A the
-// client secret and the API key are rotated, the user changed (by plain
-// SQL too), disabled and renamed, and the application deleted. Each must stop working on B. Both caches keep entries for an hour, so
+// client secret and the API key are rotated, an upstream connection added
+// and removed, the user changed (by plain SQL too), disabled and renamed,
+// and the application deleted. Each must stop working on B. Both caches keep entries for an hour, so
 // only the database's change announcements can make B notice: the bound is
 // the announcement's delivery (milliseconds), not a timer.
 func TestCache_ChangesOnOneNodeStopWorkingOnTheOther(t *testing.T) {
@@ -155,6 +157,30 @@ func TestCache_ChangesOnOneNodeStopWorkingOnTheOther(t *testing.T) {
 		eventually(t, "the deleted application is refused on B", func() bool {
 			return b.BackChannel(t, c, "/token", servertest.AuthBasic, cc).Status == http.StatusUnauthorized
 		})
+	})
+
+	t.Run("an upstream connection added and removed", func(t *testing.T) {
+		const label = "Acme Corporate IdP"
+		offered := func() bool {
+			p := servertest.NewBrowser(t).Get(b.Inst.Issuer(c.Org) + "/login")
+			if p.Status != http.StatusOK {
+				t.Fatalf("login page on B: %d", p.Status)
+			}
+			return strings.Contains(p.Body, label)
+		}
+		if offered() { // and B now holds the absence
+			t.Fatal("the login page offers an upstream before there is one")
+		}
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		if err := caches["A"].PutUpstream(ctx, &domain.UpstreamConnection{OrgID: c.Org, ConfigURL: "https://idp.example", ClientID: "latchkey",
+			ClientSecretSealed: []byte{0}, Scopes: []string{"openid"}, UsernameClaim: "email", DisplayName: label, CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "B's login page offers the new upstream", offered)
+		if err := caches["A"].DeleteUpstream(ctx, c.Org); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "B's login page no longer offers it", func() bool { return !offered() })
 	})
 }
 

@@ -1,6 +1,6 @@
 // Package cache keeps organizations, applications, users (by sub and by
-// userName) and API keys — read on every protocol request, changed rarely
-// — in memory in front of a store.Store, and drops them the moment they
+// userName), API keys and upstream connections — read on every protocol
+// request or login page, changed rarely — in memory in front of a store.Store, and drops them the moment they
 // change.
 //
 // Invalidation is what makes the cache safe: a rotated client secret, a
@@ -58,8 +58,8 @@ type Change struct {
 	UserSub  string
 }
 
-// Store is a store.Store whose GetOrg, GetApp, GetUser, GetUserByName and
-// FindAPIKey are served from memory.
+// Store is a store.Store whose GetOrg, GetApp, GetUser, GetUserByName,
+// FindAPIKey and GetUpstream are served from memory.
 type Store struct {
 	store.Store
 	ttl      time.Duration
@@ -80,6 +80,9 @@ type Store struct {
 	// keys holds the API keys found, by organization and hash (unknown
 	// hashes are never kept).
 	keys map[keyKey]entry[domain.APIKey]
+	// upstreams holds each organization's upstream connection, or its
+	// absence (an entry without a value).
+	upstreams map[string]entry[domain.UpstreamConnection]
 
 	metrics *metrics
 }
@@ -105,7 +108,7 @@ func New(st store.Store, ttl time.Duration, announced bool) *Store {
 	return &Store{Store: st, ttl: ttl, now: time.Now, live: !announced, maxUsers: maxUsers,
 		orgs: map[string]entry[domain.Organization]{}, apps: map[Change]entry[domain.Application]{},
 		users: map[Change]entry[domain.User]{}, names: map[nameKey]entry[string]{}, keys: map[keyKey]entry[domain.APIKey]{},
-		metrics: newMetrics()}
+		upstreams: map[string]entry[domain.UpstreamConnection]{}, metrics: newMetrics()}
 }
 
 // Invalidate drops what c names: the organization with all of its
@@ -125,6 +128,7 @@ func (s *Store) Invalidate(c Change) {
 		dropOrg(s.users, c.OrgID)
 		dropOrg(s.names, c.OrgID)
 		dropOrg(s.keys, c.OrgID)
+		delete(s.upstreams, c.OrgID)
 	}
 }
 
@@ -165,6 +169,7 @@ func (s *Store) reset(live bool) {
 	clear(s.users)
 	clear(s.names)
 	clear(s.keys)
+	clear(s.upstreams)
 }
 
 // lookup returns a fresh entry, or the generation a fill must match.
@@ -336,6 +341,56 @@ func (s *Store) FindAPIKey(ctx context.Context, orgID string, hash []byte, now t
 	}
 	fill(s, s.keys, k, cloneAPIKey(key), gen)
 	return key, nil
+}
+
+// GetUpstream serves the organization's upstream connection, or its
+// absence, from memory when it can: the login page asks for it on every
+// view, and most organizations have none. A connection changes only with
+// its organization's announcement (PostgreSQL migration 0018), so it is
+// held to the organization's bounds.
+func (s *Store) GetUpstream(ctx context.Context, orgID string) (*domain.UpstreamConnection, error) {
+	v, gen, ok := lookup(s, s.upstreams, orgID)
+	s.metrics.count(kindUpstream, ok)
+	if ok {
+		if v == nil {
+			return nil, store.ErrNotFound
+		}
+		return cloneUpstream(v), nil
+	}
+	c, err := s.Store.GetUpstream(ctx, orgID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// Callers ask for organizations they have loaded, so absences are
+		// bounded like the organizations themselves.
+		fill(s, s.upstreams, orgID, nil, gen)
+		return nil, err
+	case err != nil:
+		return nil, err
+	}
+	fill(s, s.upstreams, orgID, cloneUpstream(c), gen)
+	return c, nil
+}
+
+func cloneUpstream(c *domain.UpstreamConnection) *domain.UpstreamConnection {
+	x := *c
+	x.ClientSecretSealed = slices.Clone(c.ClientSecretSealed)
+	x.Scopes = slices.Clone(c.Scopes)
+	return &x
+}
+
+func (s *Store) UpdateUpstream(ctx context.Context, orgID string, update func(c *domain.UpstreamConnection, created bool) error, audit ...*domain.AuditEvent) (*domain.UpstreamConnection, bool, error) {
+	defer s.Invalidate(Change{OrgID: orgID})
+	return s.Store.UpdateUpstream(ctx, orgID, update, audit...)
+}
+
+func (s *Store) PutUpstream(ctx context.Context, c *domain.UpstreamConnection) error {
+	defer s.Invalidate(Change{OrgID: c.OrgID})
+	return s.Store.PutUpstream(ctx, c)
+}
+
+func (s *Store) DeleteUpstream(ctx context.Context, orgID string, audit ...*domain.AuditEvent) error {
+	defer s.Invalidate(Change{OrgID: orgID})
+	return s.Store.DeleteUpstream(ctx, orgID, audit...)
 }
 
 func cloneAPIKey(k *domain.APIKey) *domain.APIKey {

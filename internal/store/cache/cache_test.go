@@ -384,3 +384,70 @@ func TestCache_APIKeysAreServedUntilTheirOrganizationChanges(t *testing.T) {
 		t.Fatalf("%d keys cached, want none (only unknown hashes were looked up since the rotation)", n)
 	}
 }
+
+func TestCache_UpstreamConnectionsAndTheirAbsenceAreServedUntilTheirOrganizationChanges(t *testing.T) {
+	ctx := context.Background()
+	raw := testdb.SQLite(t)
+	_, c := newApp(t, raw)
+	rawSQL := raw.(interface{ SQL() *sql.DB }).SQL()
+	get := func() (*domain.UpstreamConnection, error) {
+		t.Helper()
+		return c.GetUpstream(ctx, "acme")
+	}
+	// No connection: the absence is served from memory ...
+	if _, err := get(); err != store.ErrNotFound {
+		t.Fatalf("no connection yet: %v", err)
+	}
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if _, err := rawSQL.ExecContext(ctx, `INSERT INTO upstream_connections (org_id, config_url, client_id, client_secret_sealed, scopes,
+		username_claim, display_name, logout_url, end_upstream_session, created_at, updated_at)
+		VALUES ('acme', 'https://idp.example', 'behind', x'00', '["openid"]', 'email', 'Behind', '', 0, 0, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := get(); err != store.ErrNotFound {
+		t.Fatalf("a connection added behind the cache's back was seen before its announcement: %v", err)
+	}
+	// ... until the organization's change is announced.
+	c.Changed("acme", "")
+	got, err := get()
+	if err != nil || got.ClientID != "behind" {
+		t.Fatalf("after the announcement: %+v, %v", got, err)
+	}
+	// Served as a copy.
+	got.Scopes[0], got.ClientSecretSealed[0] = "changed", 1
+	if again, _ := get(); again.Scopes[0] != "openid" || again.ClientSecretSealed[0] != 0 {
+		t.Fatalf("a caller's change reached the cache: %+v", again)
+	}
+	// A change through the cache is seen at once.
+	if _, _, err := c.UpdateUpstream(ctx, "acme", func(u *domain.UpstreamConnection, created bool) error {
+		u.DisplayName, u.UpdatedAt = "Changed", now
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := get(); err != nil || got.DisplayName != "Changed" {
+		t.Fatalf("after UpdateUpstream: %+v, %v", got, err)
+	}
+	if err := c.DeleteUpstream(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := get(); err != store.ErrNotFound {
+		t.Fatalf("after DeleteUpstream: %v", err)
+	}
+	seeded := &domain.UpstreamConnection{OrgID: "acme", ConfigURL: "https://idp.example", ClientID: "seeded", ClientSecretSealed: []byte{0}, Scopes: []string{"openid"},
+		UsernameClaim: "email", CreatedAt: now, UpdatedAt: now}
+	if err := c.PutUpstream(ctx, seeded); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := get(); err != nil || got.ClientID != "seeded" {
+		t.Fatalf("after PutUpstream: %+v, %v", got, err)
+	}
+	// Held to the time to live as well.
+	c.SetTTL(time.Nanosecond)
+	if _, err := rawSQL.ExecContext(ctx, `DELETE FROM upstream_connections`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := get(); err != store.ErrNotFound {
+		t.Fatalf("past its time to live, a connection deleted behind the cache's back is still served: %v", err)
+	}
+}

@@ -11,10 +11,11 @@ const (
 	kindUser
 	kindUserName
 	kindAPIKey
+	kindUpstream
 	kinds
 )
 
-var kindNames = [kinds]string{"organization", "application", "user", "user_name", "api_key"}
+var kindNames = [kinds]string{"organization", "application", "user", "user_name", "api_key", "upstream"}
 
 // metrics count the cache's answers and entries for /metrics.
 type metrics struct {
@@ -25,7 +26,7 @@ type metrics struct {
 func newMetrics() *metrics {
 	m := &metrics{lookups: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "latchkey_cache_lookups_total",
-		Help: "Lookups of organizations, applications, users (by sub and by userName) and API keys, by whether memory answered (hit) or the database did (miss).",
+		Help: "Lookups of organizations, applications, users (by sub and by userName), API keys and upstream connections, by whether memory answered (hit) or the database did (miss).",
 	}, []string{"kind", "result"})}
 	for k, name := range kindNames {
 		m.hit[k] = m.lookups.WithLabelValues(name, "hit")
@@ -47,11 +48,11 @@ func (m *metrics) count(kind int, hit bool) {
 func (s *Store) Collectors() []prometheus.Collector {
 	out := []prometheus.Collector{s.metrics.lookups, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "latchkey_cache_entries",
-		Help: "Entries held in memory (organizations, applications, users, userNames and API keys together).",
+		Help: "Entries held in memory (organizations, applications, users, userNames, API keys and upstream connections together).",
 	}, func() float64 {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return float64(len(s.orgs) + len(s.apps) + len(s.users) + len(s.names) + len(s.keys))
+		return float64(len(s.orgs) + len(s.apps) + len(s.users) + len(s.names) + len(s.keys) + len(s.upstreams))
 	})}
 	if c, ok := s.Store.(interface{ Collectors() []prometheus.Collector }); ok {
 		out = append(out, c.Collectors()...)

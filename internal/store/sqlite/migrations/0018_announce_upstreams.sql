@@ -1,0 +1,3 @@
+-- SQLite needs nothing here: one process owns the file, and the cache
+-- drops an organization's upstream connection itself when it changes.
+-- PostgreSQL's 0018 announces upstream connection changes to every node.
