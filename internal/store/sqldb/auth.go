@@ -432,15 +432,35 @@ func (s *DB) ConsumeTicket(ctx context.Context, orgID string, hash []byte, at ti
 
 // --- rate limits ---
 
+// The rate-limit statements. On PostgreSQL they keep one plan per
+// connection (the relaxed pool's), which rate_limits' one index, its
+// primary key, makes safe (KeyedStatements lists the two that scan).
+const (
+	rateLimitHit = `INSERT INTO rate_limits (bucket, window_start, hits) VALUES (?, ?, 1)
+		ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1 RETURNING hits`
+	rateLimitSweep = `DELETE FROM rate_limits WHERE bucket = ? AND window_start < ?`
+	rateLimitReset = `DELETE FROM rate_limits WHERE bucket = ?`
+)
+
+// rateLimits is the pool rate-limit counts are written on: a count lost in
+// a crash of the database server only allows a few more attempts, so on
+// PostgreSQL they commit without waiting for the WAL flush (the relaxed
+// pool; docs/performance.md). A password sign-in writes up to eight.
+func (s *DB) rateLimits() *pool {
+	if s.relaxed != nil {
+		return s.relaxed
+	}
+	return s.writes()
+}
+
 func (s *DB) HitRateLimit(ctx context.Context, bucket string, window, expireBefore time.Time) (int, error) {
 	var n int
-	err := s.writes().QueryRowContext(ctx, s.q(`INSERT INTO rate_limits (bucket, window_start, hits) VALUES (?, ?, 1)
-		ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1 RETURNING hits`), bucket, ts(window)).Scan(&n)
+	err := s.rateLimits().QueryRowContext(ctx, s.q(rateLimitHit), bucket, ts(window)).Scan(&n)
 	if err != nil {
 		return 0, s.classify(err)
 	}
 	if n == 1 { // first hit of a window: sweep this bucket's old windows
-		if _, err := s.exec(ctx, s.db, `DELETE FROM rate_limits WHERE bucket = ? AND window_start < ?`, bucket, ts(expireBefore)); err != nil {
+		if _, err := s.exec(ctx, s.rateLimits(), rateLimitSweep, bucket, ts(expireBefore)); err != nil {
 			return 0, err
 		}
 	}
@@ -448,7 +468,7 @@ func (s *DB) HitRateLimit(ctx context.Context, bucket string, window, expireBefo
 }
 
 func (s *DB) ResetRateLimit(ctx context.Context, bucket string) error {
-	_, err := s.exec(ctx, s.db, `DELETE FROM rate_limits WHERE bucket = ?`, bucket)
+	_, err := s.exec(ctx, s.rateLimits(), rateLimitReset, bucket)
 	return err
 }
 

@@ -135,9 +135,10 @@ func (s *DB) keyedPool() *pool {
 	return s.db
 }
 
-// KeyedStatements are the statements run on the keyed pool, in the
-// dialect's form, with the names of the index each must use, for tests
-// that check their plans.
+// KeyedStatements are the statements that scan an index with a plan kept
+// per connection (those of the keyed pool, and the rate-limit sweeps of the
+// relaxed pool), in the dialect's form, with the names of the index each
+// must use, for tests that check their plans.
 func (s *DB) KeyedStatements() map[string]string {
 	out := map[string]string{}
 	for q, index := range map[string]string{
@@ -149,6 +150,9 @@ func (s *DB) KeyedStatements() map[string]string {
 		guardedTokenInsert(codeUseGuard, 2):       "auth_codes_pkey",
 		guardedTokenInsert(refreshRotateGuard, 2): "tokens_pkey",
 		countFactors:                              "passkeys_user totp_factors_pkey recovery_codes_pkey",
+		// Run on the relaxed pool, with its generic plans.
+		rateLimitSweep: "rate_limits_pkey",
+		rateLimitReset: "rate_limits_pkey",
 	} {
 		out[s.q(q)] = index
 	}
@@ -216,6 +220,10 @@ func (s *DB) RelaxedSQL() *sql.DB {
 	}
 	return s.relaxed.raw
 }
+
+// RateLimitSQL exposes the pool rate-limit counts are written on to
+// backend tests.
+func (s *DB) RateLimitSQL() *sql.DB { return s.rateLimits().raw }
 
 // Close closes the pool.
 func (s *DB) Close() error {
