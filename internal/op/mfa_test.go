@@ -354,12 +354,20 @@ func TestMFA_RequiredPolicyTakesUsersThroughEnrolment(t *testing.T) {
 	}
 }
 
-func TestMFA_PasskeyFromTheAccountPageSignsInWithoutPassword(t *testing.T) {
+// signedIn starts a server whose passkeys work (on localhost) and signs
+// alice in with her password in a new browser.
+func signedIn(t *testing.T) (*opServer, *servertest.Browser) {
+	t.Helper()
 	s := startOPHost(t, "sqlite", "localhost")
-	c := s.Client(s.Fx)
 	b := servertest.NewBrowser(t)
 	_, params := servertest.PKCE()
-	s.passwordStep(t, b, s.AuthorizeURL(c, params))
+	s.passwordStep(t, b, s.AuthorizeURL(s.Client(s.Fx), params))
+	return s, b
+}
+
+func TestMFA_PasskeyFromTheAccountPageSignsInWithoutPassword(t *testing.T) {
+	s, b := signedIn(t)
+	c := s.Client(s.Fx)
 	acct := b.Get(s.Inst.Issuer(s.Fx.Org) + "/account")
 	if !strings.Contains(acct.Body, "Add a passkey") {
 		t.Fatalf("account page offers no passkey:\n%s", acct.Body)
@@ -531,12 +539,8 @@ func newPasskeyChallenge(t *testing.T, b *servertest.Browser, iss, csrf string) 
 }
 
 func TestMFA_TheLastFactorCannotBeRemovedWhileThePolicyRequiresOne(t *testing.T) {
-	s := startOPHost(t, "sqlite", "localhost")
-	c := s.Client(s.Fx)
+	s, b := signedIn(t)
 	iss := s.Inst.Issuer(s.Fx.Org)
-	b := servertest.NewBrowser(t)
-	_, params := servertest.PKCE()
-	s.passwordStep(t, b, s.AuthorizeURL(c, params))
 	acct := b.Get(iss + "/account")
 	auth := mfatest.New(s.Inst.URL)
 	opts, add := addPasskeyForm(t, b, acct)
@@ -569,12 +573,8 @@ func TestMFA_TheLastFactorCannotBeRemovedWhileThePolicyRequiresOne(t *testing.T)
 }
 
 func TestMFA_TheAccountPageBeginsAPasskeyCeremonyOnlyWhenAsked(t *testing.T) {
-	s := startOPHost(t, "sqlite", "localhost")
-	c := s.Client(s.Fx)
+	s, b := signedIn(t)
 	iss := s.Inst.Issuer(s.Fx.Org)
-	b := servertest.NewBrowser(t)
-	_, params := servertest.PKCE()
-	s.passwordStep(t, b, s.AuthorizeURL(c, params))
 	db, err := sql.Open("sqlite", strings.TrimPrefix(s.Inst.Env.Config.Database, "sqlite:"))
 	if err != nil {
 		t.Fatal(err)

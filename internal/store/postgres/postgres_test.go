@@ -82,15 +82,8 @@ func TestRelaxedCommits_OnlyForTheRowsACrashMayLose(t *testing.T) {
 			t.Errorf("synchronous_commit = %q, want %q", got, c.want)
 		}
 	}
-	for setting, want := range map[string]string{"plan_cache_mode": "force_generic_plan", "enable_seqscan": "off"} {
-		var got string
-		if err := s.RelaxedSQL().QueryRowContext(ctx, "SHOW "+setting).Scan(&got); err != nil {
-			t.Fatal(err)
-		}
-		if got != want {
-			t.Errorf("relaxed pool: %s = %q, want %q (it runs inserts and the rate-limit counts, planned once)", setting, got, want)
-		}
-	}
+	// It runs inserts and the rate-limit counts, each planned once.
+	wantGenericPlans(t, "relaxed", s.RelaxedSQL())
 	storetest.CheckIssuedRows(t, s)
 	// Rate-limit counts may be lost in a crash: they are counted on the
 	// relaxed pool, and count as anywhere else.
@@ -219,6 +212,21 @@ func TestConnections_PlanEachStatementForItsValues(t *testing.T) {
 	}
 }
 
+// wantGenericPlans checks that pool's connections keep one plan per
+// statement and never scan a table.
+func wantGenericPlans(t *testing.T, name string, pool *sql.DB) {
+	t.Helper()
+	for setting, want := range map[string]string{"plan_cache_mode": "force_generic_plan", "enable_seqscan": "off"} {
+		var got string
+		if err := pool.QueryRowContext(t.Context(), "SHOW "+setting).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Fatalf("%s pool: %s = %q, want %q", name, setting, got, want)
+		}
+	}
+}
+
 // The keyed statements run with one generic plan per connection; each
 // such plan, made on an empty database and again on a small analyzed
 // one, must find its rows through the index of its key and never scan a
@@ -226,15 +234,7 @@ func TestConnections_PlanEachStatementForItsValues(t *testing.T) {
 func TestKeyedStatements_HaveOneSafePlan(t *testing.T) {
 	ctx := t.Context()
 	s := openMigrated(t, testdb.PostgresURL(t))
-	for setting, want := range map[string]string{"plan_cache_mode": "force_generic_plan", "enable_seqscan": "off"} {
-		var got string
-		if err := s.KeyedSQL().QueryRowContext(ctx, "SHOW "+setting).Scan(&got); err != nil {
-			t.Fatal(err)
-		}
-		if got != want {
-			t.Fatalf("keyed pool: %s = %q, want %q", setting, got, want)
-		}
-	}
+	wantGenericPlans(t, "keyed", s.KeyedSQL())
 	conn, err := s.SQL().Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
