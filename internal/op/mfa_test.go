@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"html"
 	"net/http"
 	"net/url"
@@ -650,6 +651,31 @@ func TestMFA_TheAccountPageBeginsAPasskeyCeremonyOnlyWhenAsked(t *testing.T) {
 		if p.Status != http.StatusForbidden || e.Error != "access_denied" {
 			t.Errorf("options with csrf_token %q: %d %s, want 403 access_denied", v.Get("csrf_token"), p.Status, p.Body)
 		}
+	}
+	// A user who has the most passkeys allowed is told so.
+	keys, err := s.Inst.Env.Store.ListPasskeys(context.Background(), s.Fx.Org, s.Fx.Sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := len(keys); i < domain.MaxPasskeys; i++ {
+		k := &domain.Passkey{OrgID: s.Fx.Org, UserSub: s.Fx.Sub, ID: []byte(fmt.Sprintf("full-%d", i)), Name: fmt.Sprintf("Key %d", i),
+			PublicKey: []byte("pk"), AAGUID: make([]byte, 16), CreatedAt: s.Inst.Clock.Now()}
+		if err := s.Inst.Env.Store.CreatePasskey(context.Background(), k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before = flows()
+	full := b.PostForm(optionsURL, url.Values{"csrf_token": {first.Values.Get("csrf_token")}})
+	var fe struct {
+		Error       string
+		Description string `json:"error_description"`
+	}
+	mustJSON(t, full.Body, &fe)
+	if full.Status != http.StatusConflict || fe.Error != "invalid_request" || !strings.Contains(fe.Description, "most allowed") {
+		t.Errorf("options with %d passkeys: %d %s, want 409 naming the limit", domain.MaxPasskeys, full.Status, full.Body)
+	}
+	if acct := b.Get(iss + "/account"); strings.Contains(acct.Body, "add-passkey-form") {
+		t.Error("the account page offers another passkey beyond the limit")
 	}
 	disabled := true
 	if _, err := s.Inst.Env.Directory.UpdateUser(context.Background(), s.Inst.Actor, s.Fx.Org, s.Fx.UserName, directory.UserChanges{Disabled: &disabled}); err != nil {
