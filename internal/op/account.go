@@ -1,12 +1,10 @@
 package op
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/request"
-	"github.com/latchkey/latchkey/internal/store"
 	"github.com/latchkey/latchkey/web"
 )
 
@@ -38,34 +36,27 @@ func (p *Provider) renderAccount(w http.ResponseWriter, r *http.Request, status 
 	org := request.Org(r.Context())
 	ctx := r.Context()
 	d := accountPageData{pageData: pageData{Title: "Your account", OrgName: org.Name}, LoginURL: request.Issuer(r.Context()) + "/login"}
-	sess, err := p.Sessions.Current(ctx, r, org.ID)
-	if err != nil {
-		p.internalError(w, r, "load session", err)
+	sess, user, ok := p.sessionUser(w, r, org)
+	if !ok {
 		return
 	}
-	if sess != nil {
-		user, err := p.Store.GetUser(ctx, org.ID, sess.UserSub)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			p.internalError(w, r, "load user", err)
+	if user != nil {
+		d.User = user
+		d.AuthTime = sess.AuthTime.Format("2006-01-02 15:04 MST")
+		d.Expires = sess.ExpiresAt.Format("2006-01-02 15:04 MST")
+		d.LogoutAction, d.CSRF = request.Issuer(r.Context())+"/logout", p.Sessions.CSRFToken(w, r, org.ID)
+		for _, id := range sess.Clients {
+			if app, err := p.Store.GetApp(ctx, org.ID, id); err == nil {
+				d.Apps = append(d.Apps, app.Name)
+			}
+		}
+		var err error
+		if d.Factors, err = p.factorsView(w, r, org, user); err != nil {
+			p.internalError(w, r, "load second factors", err)
 			return
 		}
-		if user != nil && !user.Disabled {
-			d.User = user
-			d.AuthTime = sess.AuthTime.Format("2006-01-02 15:04 MST")
-			d.Expires = sess.ExpiresAt.Format("2006-01-02 15:04 MST")
-			d.LogoutAction, d.CSRF = request.Issuer(r.Context())+"/logout", p.Sessions.CSRFToken(w, r, org.ID)
-			for _, id := range sess.Clients {
-				if app, err := p.Store.GetApp(ctx, org.ID, id); err == nil {
-					d.Apps = append(d.Apps, app.Name)
-				}
-			}
-			if d.Factors, err = p.factorsView(w, r, org, user); err != nil {
-				p.internalError(w, r, "load second factors", err)
-				return
-			}
-			if d.Factors != nil {
-				d.Factors.Notice, d.Factors.Error, d.Script = notice, problem, request.Issuer(r.Context())+web.MFAScriptPath()
-			}
+		if d.Factors != nil {
+			d.Factors.Notice, d.Factors.Error, d.Script = notice, problem, request.Issuer(r.Context())+web.MFAScriptPath()
 		}
 	}
 	p.render(w, r, status, "account", d)

@@ -80,19 +80,11 @@ func (p *Provider) accountPasskeyOptions(w http.ResponseWriter, r *http.Request)
 	if _, ok := p.ceremonyForm(w, r, org, p.passkeys(org), "passkeys are not available here"); !ok {
 		return
 	}
-	sess, err := p.Sessions.Current(r.Context(), r, org.ID)
-	if err != nil {
-		p.internalError(w, r, "load session", err)
+	_, user, ok := p.sessionUser(w, r, org)
+	if !ok {
 		return
 	}
-	var user *domain.User
-	if sess != nil {
-		if user, err = p.Store.GetUser(r.Context(), org.ID, sess.UserSub); err != nil && !errors.Is(err, store.ErrNotFound) {
-			p.internalError(w, r, "load user", err)
-			return
-		}
-	}
-	if user == nil || user.Disabled {
+	if user == nil {
 		oauth.WriteJSON(w, http.StatusUnauthorized, oauth.LoginRequired("you are not signed in; sign in again"))
 		return
 	}
@@ -116,22 +108,36 @@ func (p *Provider) signedIn(w http.ResponseWriter, r *http.Request, org *domain.
 		http.NotFound(w, r)
 		return nil, nil, false
 	}
+	sess, user, ok := p.sessionUser(w, r, org)
+	if !ok {
+		return nil, nil, false
+	}
+	if user == nil {
+		http.Redirect(w, r, request.Issuer(r.Context())+"/login", http.StatusSeeOther)
+		return nil, nil, false
+	}
+	return sess, user, true
+}
+
+// sessionUser loads the browser's session in org and its user; user is
+// nil when nobody is signed in or the user is gone or disabled. On a
+// failure to load them it has answered.
+func (p *Provider) sessionUser(w http.ResponseWriter, r *http.Request, org *domain.Organization) (*domain.Session, *domain.User, bool) {
 	sess, err := p.Sessions.Current(r.Context(), r, org.ID)
 	if err != nil {
 		p.internalError(w, r, "load session", err)
 		return nil, nil, false
 	}
-	var user *domain.User
-	if sess != nil {
-		user, err = p.Store.GetUser(r.Context(), org.ID, sess.UserSub)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			p.internalError(w, r, "load user", err)
-			return nil, nil, false
-		}
+	if sess == nil {
+		return nil, nil, true
+	}
+	user, err := p.Store.GetUser(r.Context(), org.ID, sess.UserSub)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		p.internalError(w, r, "load user", err)
+		return nil, nil, false
 	}
 	if user == nil || user.Disabled {
-		http.Redirect(w, r, request.Issuer(r.Context())+"/login", http.StatusSeeOther)
-		return nil, nil, false
+		return sess, nil, true
 	}
 	return sess, user, true
 }

@@ -59,11 +59,7 @@
     const body = new URLSearchParams({ csrf_token: form.elements.csrf_token.value });
     const res = await fetch(form.dataset.options, { method: "POST", body, credentials: "same-origin" });
     const o = await res.json().catch(() => ({}));
-    if (!res.ok) {
-      const err = new Error(o.error_description || "the server refused (" + res.status + ")");
-      err.name = "refused";
-      throw err;
-    }
+    if (!res.ok) throw new Error(o.error_description || "the server refused (" + res.status + ")");
     form.elements.flow.value = o.flow;
     return o.options;
   };

@@ -1,7 +1,7 @@
 // Package cache keeps organizations, applications, users (by sub and by
 // userName), API keys and upstream connections — read on every protocol
-// request or login page, changed rarely — in memory in front of a store.Store, and drops them the moment they
-// change.
+// request or login page, changed rarely — in memory in front of a
+// store.Store, and drops them the moment they change.
 //
 // Invalidation is what makes the cache safe: a rotated client secret, a
 // deleted application or a changed organization must stop being served at
