@@ -32,6 +32,7 @@ type fuzzProvider struct {
 	public   *domain.Application
 	secret   string // conf's client secret
 	env      *bootstrap.Env
+	dbPath   string // the SQLite file
 	idToken  string // a genuine id_token of acme for conf
 	atJWT    string // a JWT access token of acme
 	logoutJW string // a logout token of acme
@@ -67,7 +68,7 @@ func newFuzzProvider(f testing.TB) *fuzzProvider {
 	fp := &fuzzProvider{
 		p: &Provider{Store: env.Store, Keys: env.Keys, Sessions: sessions, Templates: web.Templates(), Log: log,
 			PublicURL: cfg.PublicURL, RequestID: func(context.Context) string { return "fuzz" }},
-		org: org, conf: conf, public: public, secret: confSecret, env: env,
+		org: org, conf: conf, public: public, secret: confSecret, env: env, dbPath: filepath.Join(dir, "latchkey.db"),
 	}
 	now := time.Now()
 	claims := map[string]any{"iss": cfg.PublicURL + "/o/acme", "aud": conf.ClientID, "sub": "u1", "sid": "s1", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}

@@ -53,6 +53,7 @@ type Store interface {
 	ListUserGroups(ctx context.Context, orgID, sub string) ([]*domain.Group, error)
 	MarkCodeReplayed(ctx context.Context, orgID string, hash []byte, at time.Time) error
 	RedeemCode(ctx context.Context, orgID string, hash []byte, at time.Time, tokens ...*domain.Token) error
+	RedeemIssuedCode(ctx context.Context, orgID string, hash []byte, sessionExpires, at time.Time, tokens ...*domain.Token) error
 	RevokeToken(ctx context.Context, orgID string, hash []byte, at time.Time) error
 	RevokeTokenFamily(ctx context.Context, orgID, familyID string, at time.Time) error
 	RevokeTokensFromCode(ctx context.Context, orgID string, codeHash []byte, at time.Time) error
@@ -79,6 +80,9 @@ type Provider struct {
 	Now       func() time.Time
 	// Wait pauses a slowed-down sign-in; nil waits on a timer.
 	Wait func(ctx context.Context, d time.Duration) error
+
+	// issued holds the codes this node issued until they are redeemed.
+	issued issuedCodes
 }
 
 // UpstreamLogin is what the provider needs of federated login (package

@@ -118,6 +118,13 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, t *tokenRequest) 
 	}
 	now := p.now()
 	hash := secret.Hash(code)
+	// A code this node issued is redeemed without reading it back, unless
+	// it or its session changed since (issued.go).
+	if held, ok := p.issued.take(t.org.ID, hash); ok && held.code.ClientID == t.app.ClientID {
+		if resp, perr, decided := p.redeemIssued(ctx, t, held, hash, now); decided {
+			return resp, perr
+		}
+	}
 	// Look before using up: a code presented by another client of the
 	// organization (a leaked code, or a confused client) must not use it
 	// up for its own client; a used one is a replay. Its session comes in
@@ -161,6 +168,32 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, t *tokenRequest) 
 		return nil, serverError(err)
 	}
 	return resp, nil
+}
+
+// redeemIssued redeems a code this node issued, as it was issued: it
+// decides only when the code and its session are as held and everything
+// checks out; anything else (a refusal, a change) is left undecided, for
+// the path that reads the code and its session to decide and report.
+func (p *Provider) redeemIssued(ctx context.Context, t *tokenRequest, held issuedCode, hash []byte, now time.Time) (*tokenResponse, *oauth.Error, bool) {
+	c := held.code
+	// The session as it was when the code was issued; RedeemIssuedCode
+	// stores nothing unless it still is.
+	sess := &domain.Session{OrgID: c.OrgID, SID: c.SID, UserSub: c.UserSub, AuthTime: c.AuthTime, AMR: c.AMR, ExpiresAt: held.sessionExpires}
+	g, perr := p.codeGrant(ctx, t, c, sess, hash, now)
+	if perr != nil {
+		return nil, nil, false
+	}
+	resp, tokens, err := p.mint(ctx, g)
+	if err != nil {
+		return nil, serverError(err), true
+	}
+	switch err := p.Store.RedeemIssuedCode(ctx, t.org.ID, hash, held.sessionExpires, now, tokens...); {
+	case errors.Is(err, store.ErrStale):
+		return nil, nil, false
+	case err != nil:
+		return nil, serverError(err), true
+	}
+	return resp, nil, true
 }
 
 // codeReplayed answers a used code presented again by its client: it may

@@ -30,6 +30,10 @@ var (
 	// ErrUnavailable: the database did not answer in time or could not be
 	// reached. Requests that meet it answer 503 with Retry-After.
 	ErrUnavailable = errors.New("database unavailable")
+	// ErrStale: a step that rested on what the caller knew of rows (not
+	// read from the store) found them changed, and changed nothing. The
+	// caller reads them and decides again.
+	ErrStale = errors.New("changed since it was known")
 )
 
 // Changes and their audit events.
@@ -170,6 +174,16 @@ type Codes interface {
 	// stored) if the code was used before, ErrNotFound if there is no such
 	// code. The caller checks the code (GetCode) before.
 	RedeemCode(ctx context.Context, orgID string, hash []byte, at time.Time, tokens ...*domain.Token) error
+	// RedeemIssuedCode is RedeemCode for the caller that issued the code
+	// and still holds it and its session as they were then, so reads
+	// neither: the code is used up and the tokens stored only if, in the
+	// same atomic step, the code is unused and its session has not ended
+	// nor been renewed (its expiry is still sessionExpires). Otherwise
+	// nothing is changed or stored, and the answer is ErrStale whatever
+	// the reason (a used code, an ended or renewed session, no such code):
+	// the caller then reads the code and its session (GetCodeAndSession)
+	// and decides as RedeemCode's callers do.
+	RedeemIssuedCode(ctx context.Context, orgID string, hash []byte, sessionExpires, at time.Time, tokens ...*domain.Token) error
 	// GetCode returns the code without using it up (to check who may
 	// redeem it before anything is consumed).
 	GetCode(ctx context.Context, orgID string, hash []byte) (*domain.AuthCode, error)

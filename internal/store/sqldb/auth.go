@@ -268,6 +268,10 @@ func (s *DB) CodeReplayed(ctx context.Context, orgID string, hash []byte) (bool,
 const (
 	codeUseGuard       = `UPDATE auth_codes SET used_at = ? WHERE org_id = ? AND hash = ? AND used_at = 0`
 	refreshRotateGuard = `UPDATE tokens SET rotated_at = ? WHERE org_id = ? AND hash = ? AND kind = 'refresh' AND rotated_at = 0 AND revoked_at = 0`
+	// issuedCodeUseGuard is codeUseGuard that also requires the code's
+	// session to be the one the code was issued in: not ended, and with
+	// the expiry it had then (a renewal changes it).
+	issuedCodeUseGuard = codeUseGuard + ` AND EXISTS (SELECT 1 FROM sessions WHERE sessions.org_id = auth_codes.org_id AND sessions.sid = auth_codes.sid AND sessions.ended_at = 0 AND sessions.expires_at = ?)`
 )
 
 // RedeemCode marks the code used and stores the tokens it yields,
@@ -285,13 +289,33 @@ func (s *DB) RedeemCode(ctx context.Context, orgID string, hash []byte, at time.
 	return err
 }
 
+// RedeemIssuedCode: see store.Codes. One statement on PostgreSQL, a guarded
+// group of the batching writer on SQLite, as RedeemCode, with no read
+// before it.
+func (s *DB) RedeemIssuedCode(ctx context.Context, orgID string, hash []byte, sessionExpires, at time.Time, tokens ...*domain.Token) error {
+	err := s.guardedTokens(ctx, issuedCodeUseGuard, []any{ts(at), orgID, hash, ts(sessionExpires)}, tokens)
+	if errors.Is(err, errGuardMissed) {
+		return store.ErrStale
+	}
+	return err
+}
+
 // consume marks a single-use row used with one conditional UPDATE, so that
 // of any number of racing callers exactly one sees its row change. The
 // winner gets the row back from the UPDATE itself; only a caller whose
 // UPDATE changed nothing reads the row, to tell a used one from none.
+//
+// On PostgreSQL the UPDATE runs on the keyed pool, with the plan its
+// connection keeps: it finds its row by the table's primary key, the only
+// index that leads with (org_id, hash) (KeyedStatements). Planning it on
+// every call cost more than running it.
 func consume[T any](ctx context.Context, s *DB, table, cols string, scan func(interface{ Scan(...any) error }) (T, error), orgID string, hash []byte, at time.Time) (T, error) {
 	var zero T
-	v, err := scan(s.writes().QueryRowContext(ctx, s.q(`UPDATE `+table+` SET used_at = ? WHERE org_id = ? AND hash = ? AND used_at = 0 RETURNING `+cols), ts(at), orgID, hash))
+	p := s.writes()
+	if s.keyed != nil {
+		p = s.keyed
+	}
+	v, err := scan(p.QueryRowContext(ctx, s.q(consumeQuery(table, cols)), ts(at), orgID, hash))
 	if err = s.classify(err); err == nil || !errors.Is(err, store.ErrNotFound) {
 		return v, err
 	}
@@ -300,6 +324,11 @@ func consume[T any](ctx context.Context, s *DB, table, cols string, scan func(in
 		return zero, s.classify(err)
 	}
 	return v, store.ErrAlreadyUsed
+}
+
+// consumeQuery is consume's UPDATE of table, returning cols.
+func consumeQuery(table, cols string) string {
+	return `UPDATE ` + table + ` SET used_at = ? WHERE org_id = ? AND hash = ? AND used_at = 0 RETURNING ` + cols
 }
 
 // --- access and refresh tokens ---

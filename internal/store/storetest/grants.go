@@ -766,6 +766,69 @@ var redeemTests = []test{
 			}
 		}
 	}},
+	{"RedeemIssuedCodeOnlyWhileTheCodeAndItsSessionAreAsIssued", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		createOrg(t, s, "globex")
+		sess := createSession(t, s, "acme", "sid-1", "sub-1")
+		c := createCode(t, s, "acme", "code-1", "sub-1", "sid-1")
+		unused := func(what string, c *domain.AuthCode) {
+			t.Helper()
+			got, err := s.GetCode(ctx, "acme", c.Hash)
+			ok(t, "GetCode", err)
+			equal(t, what, got, c)
+		}
+		var refused []*domain.Token
+		stale := func(what string, orgID string, hash []byte, expires time.Time) {
+			t.Helper()
+			tokens := refreshPair(orgID, fmt.Sprintf("refused-%d", len(refused)), "fam-refused")
+			refused = append(refused, tokens...)
+			wantErr(t, what, s.RedeemIssuedCode(ctx, orgID, hash, expires, at(time.Second), tokens...), store.ErrStale)
+		}
+
+		stale("RedeemIssuedCode with another session expiry", "acme", c.Hash, sess.ExpiresAt.Add(-time.Hour))
+		stale("RedeemIssuedCode at another organization", "globex", c.Hash, sess.ExpiresAt)
+		stale("RedeemIssuedCode of an unknown code", "acme", h("code-404"), sess.ExpiresAt)
+		unused("the code after refused redemptions", c)
+
+		tokens := refreshPair("acme", "1", "fam-1")
+		ok(t, "RedeemIssuedCode", s.RedeemIssuedCode(ctx, "acme", c.Hash, sess.ExpiresAt, at(time.Second), tokens...))
+		for _, want := range tokens {
+			got, err := s.GetToken(ctx, "acme", want.Hash)
+			ok(t, "GetToken", err)
+			equal(t, "GetToken", got, want)
+		}
+		got, err := s.GetCode(ctx, "acme", c.Hash)
+		ok(t, "GetCode", err)
+		equal(t, "UsedAt", got.UsedAt, at(time.Second))
+		stale("RedeemIssuedCode again", "acme", c.Hash, sess.ExpiresAt)
+
+		// A renewal changes the session's expiry: codes issued before it
+		// are stale, those issued after it are not.
+		before := createCode(t, s, "acme", "code-2", "sub-1", "sid-1")
+		renewed := clone(sess)
+		renewed.ExpiresAt = at(20 * time.Hour)
+		ok(t, "RenewSession", s.RenewSession(ctx, renewed))
+		stale("RedeemIssuedCode issued before a renewal", "acme", before.Hash, sess.ExpiresAt)
+		unused("a code issued before a renewal", before)
+		after := createCode(t, s, "acme", "code-3", "sub-1", "sid-1")
+		ok(t, "RedeemIssuedCode issued after a renewal", s.RedeemIssuedCode(ctx, "acme", after.Hash, renewed.ExpiresAt, at(time.Second), refreshPair("acme", "3", "fam-3")...))
+
+		// An ended session, or none: stale.
+		ended := createCode(t, s, "acme", "code-4", "sub-1", "sid-1")
+		ok(t, "EndSession", s.EndSession(ctx, "acme", "sid-1", at(2*time.Second)))
+		stale("RedeemIssuedCode after its session ended", "acme", ended.Hash, renewed.ExpiresAt)
+		unused("a code of an ended session", ended)
+		orphan := createCode(t, s, "acme", "code-5", "sub-1", "sid-none")
+		stale("RedeemIssuedCode without its session", "acme", orphan.Hash, renewed.ExpiresAt)
+		unused("a code without its session", orphan)
+
+		for _, tk := range refused {
+			if tokenStored(t, s, tk) {
+				t.Errorf("a refused redemption stored token %x", tk.Hash[:4])
+			}
+		}
+	}},
 	{"RedeemCodeIsAllOrNothing", func(t *testing.T, s store.Store) {
 		ctx := t.Context()
 		createOrg(t, s, "acme")
