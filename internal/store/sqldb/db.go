@@ -117,7 +117,8 @@ func (s *DB) SetRelaxedPool(db *sql.DB, onClose ...func()) {
 
 // SetKeyedPool gives the store a pool for the statements of a sign-in
 // that look rows up by their whole key (KeyedStatements): a session by
-// id or cookie, a code or token by hash, and the guarded redemptions. On
+// id or cookie, a code or token by hash, the guarded redemptions and the
+// uses of single-use rows (consume). On
 // PostgreSQL its connections keep one generic plan per statement instead
 // of planning every run, which the schema makes safe (postgres migration
 // 0015: each such lookup has exactly one index it can use). Close closes
