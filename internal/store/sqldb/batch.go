@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +33,9 @@ import (
 //     database, every caller's rows are written again in a transaction of
 //     their own, so only the bad rows fail.
 //   - A call returns nil only once its rows are committed.
+//   - On PostgreSQL a batch is one statement (batchStatement), with no
+//     BEGIN or COMMIT around it; on SQLite it is a transaction on the
+//     writer's connection.
 
 const (
 	// batchRows caps the rows of one batch transaction.
@@ -303,6 +308,11 @@ func (s *DB) writeGroups(ctx context.Context, groups []*insertGroup) error {
 		_, err := p.ExecContext(ctx, s.q(insertText(g.table, g.cols, 1)), g.rows[0]...)
 		return s.classify(err)
 	}
+	if s.dialect.Name() == "postgres" && !guarded {
+		query, args := batchStatement(groups)
+		_, err := p.ExecContext(ctx, s.q(query), args...)
+		return s.classify(err)
+	}
 	// Planned (and on SQLite prepared) before the transaction. Guards run
 	// first in it; a group whose guard misses stores nothing, and only then
 	// are the remaining rows planned again, in the transaction, without
@@ -351,9 +361,45 @@ func (s *DB) writeGroups(ctx context.Context, groups []*insertGroup) error {
 	})
 }
 
-// planGroups plans the multi-row INSERTs of the groups' rows.
-func (s *DB) planGroups(ctx context.Context, p *pool, groups []*insertGroup) []insertStmt {
-	// Tables in the order they first appear; rows in order.
+// batchStatement is a whole batch as one PostgreSQL statement: the
+// multi-row INSERT of every table but the last in a data-modifying WITH,
+// tables in name order (so that few statement texts exist). One
+// statement is atomic and one round trip, where BEGIN, an INSERT per
+// table and COMMIT were three or more. PostgreSQL runs every part once
+// and checks foreign keys when the whole statement has run, so a row
+// may name one inserted by another part.
+func batchStatement(groups []*insertGroup) (string, []any) {
+	tables := byTable(groups)
+	slices.SortFunc(tables, func(a, b *insertGroup) int { return strings.Compare(a.table, b.table) })
+	var parts []insertStmt
+	for _, t := range tables {
+		parts = appendChunks(parts, t.table, t.cols, t.rows)
+	}
+	if len(parts) == 1 {
+		return parts[0].query, parts[0].args
+	}
+	var b strings.Builder
+	var args []any
+	for i, part := range parts {
+		switch {
+		case i == 0:
+			b.WriteString("WITH ")
+		case i < len(parts)-1:
+			b.WriteString(", ")
+		}
+		if i < len(parts)-1 {
+			fmt.Fprintf(&b, "w%d AS (%s)", i, part.query)
+		} else {
+			b.WriteString(" " + part.query)
+		}
+		args = append(args, part.args...)
+	}
+	return b.String(), args
+}
+
+// byTable gathers the groups' rows by table, tables in the order they
+// first appear, rows in order.
+func byTable(groups []*insertGroup) []*insertGroup {
 	var tables []*insertGroup
 	for _, g := range groups {
 		i := 0
@@ -365,8 +411,32 @@ func (s *DB) planGroups(ctx context.Context, p *pool, groups []*insertGroup) []i
 		}
 		tables[i].rows = append(tables[i].rows, g.rows...)
 	}
+	return tables
+}
+
+// appendChunks appends the INSERTs (with ? markers) of rows into table:
+// as few as chunks of powers of two rows allow, so that few statement
+// texts exist.
+func appendChunks(out []insertStmt, table, cols string, rows [][]any) []insertStmt {
+	for len(rows) > 0 {
+		n := 1
+		for n*2 <= len(rows) && n*2 <= batchRows {
+			n *= 2
+		}
+		args := make([]any, 0, n*len(rows[0]))
+		for _, r := range rows[:n] {
+			args = append(args, r...)
+		}
+		out = append(out, insertStmt{query: insertText(table, cols, n), args: args})
+		rows = rows[n:]
+	}
+	return out
+}
+
+// planGroups plans the multi-row INSERTs of the groups' rows.
+func (s *DB) planGroups(ctx context.Context, p *pool, groups []*insertGroup) []insertStmt {
 	var stmts []insertStmt
-	for _, t := range tables {
+	for _, t := range byTable(groups) {
 		stmts = s.planInsert(ctx, p, stmts, t.table, t.cols, t.rows)
 	}
 	return stmts
@@ -383,21 +453,13 @@ type insertStmt struct {
 // exist. On SQLite it prepares them now, on the pool: a statement used in
 // a transaction must be prepared before (see pool.prepared).
 func (s *DB) planInsert(ctx context.Context, p *pool, out []insertStmt, table, cols string, rows [][]any) []insertStmt {
-	for len(rows) > 0 {
-		n := 1
-		for n*2 <= len(rows) && n*2 <= batchRows {
-			n *= 2
-		}
-		query := s.q(insertText(table, cols, n))
+	start := len(out)
+	out = appendChunks(out, table, cols, rows)
+	for i := start; i < len(out); i++ {
+		out[i].query = s.q(out[i].query)
 		if p.stmts != nil {
-			p.stmts.get(ctx, p.raw, query)
+			p.stmts.get(ctx, p.raw, out[i].query)
 		}
-		args := make([]any, 0, n*len(rows[0]))
-		for _, r := range rows[:n] {
-			args = append(args, r...)
-		}
-		out = append(out, insertStmt{query: query, args: args})
-		rows = rows[n:]
 	}
 	return out
 }

@@ -3,6 +3,8 @@ package sqldb
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -143,5 +145,37 @@ func TestBatcher_ConcurrentBatchesStartBesideARunningOne(t *testing.T) {
 		case <-time.After(60 * time.Second):
 			t.Fatal("a write queued beside a running batch waited for it")
 		}
+	}
+}
+
+// A PostgreSQL batch is one statement: each table's rows in chunks of
+// powers of two, tables in name order, all but the last part in WITH, and
+// the arguments in the order of the markers.
+func TestBatchStatement_OneStatementForTheWholeBatch(t *testing.T) {
+	row := func(v ...any) []any { return v }
+	groups := []*insertGroup{
+		{table: "tokens", cols: "a, b", rows: [][]any{row(1, 2), row(3, 4)}},
+		{table: "audit_events", cols: "x", rows: [][]any{row("e1")}},
+		{table: "tokens", cols: "a, b", rows: [][]any{row(5, 6)}},
+		{table: "audit_events", cols: "x", rows: [][]any{row("e2")}},
+	}
+	query, args := batchStatement(groups)
+	want := "WITH w0 AS (INSERT INTO audit_events (x) VALUES (?), (?)), " +
+		"w1 AS (INSERT INTO tokens (a, b) VALUES (?, ?), (?, ?)) " +
+		"INSERT INTO tokens (a, b) VALUES (?, ?)"
+	if query != want {
+		t.Errorf("statement:\n got %s\nwant %s", query, want)
+	}
+	wantArgs := []any{"e1", "e2", 1, 2, 3, 4, 5, 6}
+	if fmt.Sprint(args) != fmt.Sprint(wantArgs) {
+		t.Errorf("arguments %v, want %v", args, wantArgs)
+	}
+	if n := strings.Count(query, "?"); n != len(args) {
+		t.Errorf("%d markers for %d arguments", n, len(args))
+	}
+
+	query, args = batchStatement(groups[1:2])
+	if query != "INSERT INTO audit_events (x) VALUES (?)" || len(args) != 1 {
+		t.Errorf("one table, one chunk: %s %v", query, args)
 	}
 }
