@@ -22,9 +22,10 @@ import (
 // the store does: it only spares a read.
 //
 // The memory is bounded: at most maxIssuedCodes entries. When it is full
-// the expired ones are dropped; if none has expired, new codes are not
-// held (their redemption reads them). Entries are removed when their
-// code is presented, whatever the outcome.
+// the expired ones are dropped (looked for at most once a second, so a
+// full memory of live codes costs no scan per code issued); if none has
+// expired, new codes are not held (their redemption reads them). Entries
+// are removed when their code is presented, whatever the outcome.
 
 // maxIssuedCodes bounds the codes held: a few seconds of a busy node's
 // sign-ins; codes that are never redeemed leave with their expiry.
@@ -37,8 +38,9 @@ type issuedCode struct {
 }
 
 type issuedCodes struct {
-	mu sync.Mutex
-	m  map[issuedKey]issuedCode
+	mu    sync.Mutex
+	m     map[issuedKey]issuedCode
+	swept time.Time // when a full memory was last searched for expired codes
 }
 
 type issuedKey struct {
@@ -54,6 +56,10 @@ func (ic *issuedCodes) put(c *domain.AuthCode, sessionExpires, now time.Time) {
 		ic.m = make(map[issuedKey]issuedCode)
 	}
 	if len(ic.m) >= maxIssuedCodes {
+		if now.Sub(ic.swept) < time.Second {
+			return
+		}
+		ic.swept = now
 		for k, v := range ic.m {
 			if !now.Before(v.code.ExpiresAt) {
 				delete(ic.m, k)

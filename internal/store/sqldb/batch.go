@@ -380,20 +380,17 @@ func batchStatement(groups []*insertGroup) (string, []any) {
 	}
 	var b strings.Builder
 	var args []any
-	for i, part := range parts {
-		switch {
-		case i == 0:
-			b.WriteString("WITH ")
-		case i < len(parts)-1:
+	b.WriteString("WITH ")
+	for i, part := range parts[:len(parts)-1] {
+		if i > 0 {
 			b.WriteString(", ")
 		}
-		if i < len(parts)-1 {
-			fmt.Fprintf(&b, "w%d AS (%s)", i, part.query)
-		} else {
-			b.WriteString(" " + part.query)
-		}
+		fmt.Fprintf(&b, "w%d AS (%s)", i, part.query)
 		args = append(args, part.args...)
 	}
+	last := parts[len(parts)-1]
+	b.WriteString(" " + last.query)
+	args = append(args, last.args...)
 	return b.String(), args
 }
 
