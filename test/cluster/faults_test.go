@@ -401,10 +401,20 @@ func TestCluster_SIGTERMDrainsAndReleasesLeases(t *testing.T) {
 	body := `{"name":"Bob Example","email":"bob@example.com"}`
 	fmt.Fprintf(conn, "POST /api/organization/acme/user/bob/update HTTP/1.1\r\nHost: %s\r\nx-org-id: acme\r\nx-api-key: %s\r\n"+
 		"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", n.addr, fx.APIKey, len(body), body[:10])
-	// The server has the request once its handler waits for the body; a
-	// request with a complete body on another connection shows the node
-	// is serving (and so has read what came before).
-	waitFor(t, "the node to serve", func() bool { return statusOf(n.URL()+"/healthz") == http.StatusOK })
+	// The server has the request once it has accepted its connection: a
+	// request answered on a connection dialed after it shows that (the
+	// node accepts connections in order). A new connection each time: one
+	// kept alive from before would prove nothing, and a connection still
+	// waiting in the listen queue at SIGTERM is reset unanswered.
+	fresh := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	waitFor(t, "the node to serve", func() bool {
+		resp, err := fresh.Get(n.URL() + "/healthz")
+		if err != nil {
+			return false
+		}
+		drain(resp)
+		return resp.StatusCode == http.StatusOK
+	})
 
 	exit := make(chan error, 1)
 	go func() {
