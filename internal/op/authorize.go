@@ -252,7 +252,7 @@ func (p *Provider) issueCode(w http.ResponseWriter, r *http.Request, org *domain
 		p.internalError(w, r, "store authorization code", err)
 		return
 	}
-	p.issued.put(c, sess.ExpiresAt, now)
+	p.issued.Put(org.ID, c.Hash, issuedCode{code: c, sessionExpires: sess.ExpiresAt}, c.ExpiresAt, now)
 	// The application takes part in the session from now on, so logout
 	// reaches it; most sign-ins find it recorded by an earlier one.
 	if !slices.Contains(sess.Clients, req.ClientID) {

@@ -105,7 +105,7 @@ func TestIssuedCodes_AreRedeemedWithoutAReadUnlessTheyOrTheirSessionChanged(t *t
 		if err != nil || tok.UserSub != user.Sub {
 			t.Fatalf("the access token was not stored: %+v %v", tok, err)
 		}
-		if n := p.issued.held(); n != 0 {
+		if n := p.issued.Len(); n != 0 {
 			t.Errorf("%d codes still held after their redemption", n)
 		}
 	})
@@ -194,42 +194,4 @@ func TestIssuedCodes_AreRedeemedWithoutAReadUnlessTheyOrTheirSessionChanged(t *t
 		wantGrantError(t, perr, "invalid")
 		wantReads(t, 1)
 	})
-}
-
-// TestIssuedCodes_AreBounded: a full memory drops expired codes, and
-// holds no more when none has expired.
-func TestIssuedCodes_AreBounded(t *testing.T) {
-	var ic issuedCodes
-	now := time.Now()
-	code := func(i int, expires time.Time) *domain.AuthCode {
-		return &domain.AuthCode{OrgID: "acme", Hash: secret.Hash(string(rune(i)) + "code"), ExpiresAt: expires}
-	}
-	for i := range maxIssuedCodes {
-		expires := now.Add(time.Minute)
-		if i%2 == 0 {
-			expires = now.Add(-time.Second)
-		}
-		ic.put(code(i, expires), now, now)
-	}
-	if n := ic.held(); n != maxIssuedCodes {
-		t.Fatalf("held %d, want %d", n, maxIssuedCodes)
-	}
-	ic.put(code(maxIssuedCodes, now.Add(time.Minute)), now, now)
-	if n := ic.held(); n != maxIssuedCodes/2+1 {
-		t.Fatalf("after the expired were dropped: held %d, want %d", n, maxIssuedCodes/2+1)
-	}
-	for i := maxIssuedCodes + 1; ic.held() < maxIssuedCodes; i++ {
-		ic.put(code(i, now.Add(time.Minute)), now, now)
-	}
-	extra := code(-1, now.Add(time.Minute))
-	ic.put(extra, now, now)
-	if _, ok := ic.take("acme", extra.Hash); ok {
-		t.Error("a full memory of live codes held one more")
-	}
-	if _, ok := ic.take("globex", code(maxIssuedCodes, now).Hash); ok {
-		t.Error("a code was found under another organization")
-	}
-	if _, ok := ic.take("acme", code(maxIssuedCodes, now).Hash); !ok {
-		t.Error("a held code was not found")
-	}
 }

@@ -281,11 +281,17 @@ func plural(n int) string {
 }
 
 // audit records an event; a failure to record is logged, not fatal.
+// auditEvent is the event audit appends, for a caller that stores it with
+// the change it records.
+func (p *Provider) auditEvent(r *http.Request, orgID, actor, action, target, result string, detail map[string]string) *domain.AuditEvent {
+	return &domain.AuditEvent{
+		OrgID: orgID, At: p.now(), Actor: actor, Action: action, Target: target, Result: result, ClientIP: request.ClientIP(r), Detail: detail,
+	}
+}
+
 func (p *Provider) audit(r *http.Request, orgID, actor, action, target, result string, detail map[string]string) {
 	ctx := r.Context()
-	err := p.Store.AppendAudit(ctx, &domain.AuditEvent{
-		OrgID: orgID, At: p.now(), Actor: actor, Action: action, Target: target, Result: result, ClientIP: request.ClientIP(r), Detail: detail,
-	})
+	err := p.Store.AppendAudit(ctx, p.auditEvent(r, orgID, actor, action, target, result, detail))
 	if err != nil {
 		p.Log.ErrorContext(ctx, "append audit event", "action", action, "err", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/held"
 	"github.com/latchkey/latchkey/internal/logout"
 	"github.com/latchkey/latchkey/internal/mfa"
 	"github.com/latchkey/latchkey/internal/request"
@@ -54,6 +55,7 @@ type Store interface {
 	MarkCodeReplayed(ctx context.Context, orgID string, hash []byte, at time.Time) error
 	RedeemCode(ctx context.Context, orgID string, hash []byte, at time.Time, tokens ...*domain.Token) error
 	RedeemIssuedCode(ctx context.Context, orgID string, hash []byte, sessionExpires, at time.Time, tokens ...*domain.Token) error
+	RedeemTicket(ctx context.Context, orgID string, hash []byte, at time.Time, sess *domain.Session, e *domain.AuditEvent) error
 	RevokeToken(ctx context.Context, orgID string, hash []byte, at time.Time) error
 	RevokeTokenFamily(ctx context.Context, orgID, familyID string, at time.Time) error
 	RevokeTokensFromCode(ctx context.Context, orgID string, codeHash []byte, at time.Time) error
@@ -81,8 +83,13 @@ type Provider struct {
 	// Wait pauses a slowed-down sign-in; nil waits on a timer.
 	Wait func(ctx context.Context, d time.Duration) error
 
+	// Tickets holds the login tickets this node's trusted-platform API
+	// minted, so that their redemption here need not read them back (the
+	// API puts them; nil holds none).
+	Tickets *held.Memory[*domain.LoginTicket]
+
 	// issued holds the codes this node issued until they are redeemed.
-	issued issuedCodes
+	issued held.Memory[issuedCode]
 }
 
 // UpstreamLogin is what the provider needs of federated login (package

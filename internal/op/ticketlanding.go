@@ -2,9 +2,11 @@ package op
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/domain"
 	"github.com/latchkey/latchkey/internal/oauth"
@@ -206,43 +208,94 @@ func (p *Provider) redeemTicket(w http.ResponseWriter, r *http.Request, org *dom
 		invalid()
 		return
 	}
-	now := p.now()
-	t, err := p.Store.ConsumeTicket(ctx, org.ID, ticket.Hash(vals[0]), now)
+	now, hash := p.now(), ticket.Hash(vals[0])
+	// A ticket this node minted is not read back: the guarded writes
+	// below use it up only if it is still unused (package held).
+	t, ok := p.Tickets.Take(org.ID, hash)
+	var err error
+	if !ok {
+		t, err = p.Store.GetTicket(ctx, org.ID, hash)
+	}
+	if err == nil && t.UsedAt.IsZero() && now.Before(t.ExpiresAt) {
+		var user *domain.User
+		user, err = p.Store.GetUser(ctx, org.ID, t.UserSub)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			p.internalError(w, r, "load user", err)
+			return
+		}
+		if user != nil && !user.Disabled {
+			err = p.startTicketSession(w, r, org, user, hash, now)
+			if err == nil {
+				http.Redirect(w, r, request.Issuer(r.Context())+"/authorize/continue", http.StatusSeeOther)
+				return
+			}
+		} else {
+			// The link is used up all the same: it cannot sign the user
+			// in later, should the account be enabled again.
+			_, err = p.Store.ConsumeTicket(ctx, org.ID, hash, now)
+			if err == nil {
+				p.audit(r, org.ID, "", action, t.UserSub, "user_unavailable", nil)
+				p.ticketError(w, r, org, "This account cannot sign in",
+					"The account this link was made for is disabled or no longer exists. Contact your organization's administrator.")
+				return
+			}
+		}
+		if !errors.Is(err, store.ErrStale) && !errors.Is(err, store.ErrAlreadyUsed) && !errors.Is(err, store.ErrNotFound) {
+			p.internalError(w, r, "use login ticket", err)
+			return
+		}
+		// Another request used the ticket up meanwhile: read it again to
+		// say so.
+		t, err = p.Store.GetTicket(ctx, org.ID, hash)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		invalid()
-		return
-	case errors.Is(err, store.ErrAlreadyUsed):
+	case err != nil:
+		p.internalError(w, r, "read login ticket", err)
+	case !t.UsedAt.IsZero():
 		p.audit(r, org.ID, "", action, t.UserSub, "already_used", nil)
 		p.ticketError(w, r, org, "This sign-in link was already used",
 			"Each sign-in link works only once. Go back and sign in again to get a new one.")
-		return
-	case err != nil:
-		p.internalError(w, r, "consume login ticket", err)
-		return
-	case !now.Before(t.ExpiresAt):
+	default:
 		p.audit(r, org.ID, "", action, t.UserSub, "expired", nil)
 		p.ticketError(w, r, org, "This sign-in link has expired",
 			"Sign-in links work for a few minutes only. Go back and sign in again to get a new one.")
-		return
 	}
-	user, err := p.Store.GetUser(ctx, org.ID, t.UserSub)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		p.internalError(w, r, "load user", err)
-		return
+}
+
+// startTicketSession signs user in with the login ticket (hash), read
+// unused a moment ago. In a browser without a session of the organization
+// (the usual case) using the ticket up, storing the new session and its
+// audit event are one atomic step (RedeemTicket); else the ticket is used
+// up first, and then the browser's session renewed, or another user's
+// ended, as at any login. A ticket used up meanwhile by another request
+// is ErrStale, ErrAlreadyUsed or ErrNotFound, and signs no one in.
+func (p *Provider) startTicketSession(w http.ResponseWriter, r *http.Request, org *domain.Organization, user *domain.User, hash []byte, now time.Time) error {
+	ctx := r.Context()
+	const action = "login.ticket"
+	amr := []string{domain.AMRExternal}
+	cur, err := p.Sessions.Current(ctx, r, org.ID)
+	if err != nil {
+		return err
 	}
-	if user == nil || user.Disabled {
-		p.audit(r, org.ID, "", action, t.UserSub, "user_unavailable", nil)
-		p.ticketError(w, r, org, "This account cannot sign in",
-			"The account this link was made for is disabled or no longer exists. Contact your organization's administrator.")
-		return
+	if cur == nil {
+		n := p.Sessions.New(org, user, amr, nil)
+		if err := p.Store.RedeemTicket(ctx, org.ID, hash, now, n.Session,
+			p.auditEvent(r, org.ID, user.UserName, action, user.UserName, "ok", nil)); err != nil {
+			return err
+		}
+		n.SetCookie(w)
+		return nil
 	}
-	if _, err := p.Sessions.Login(ctx, w, r, org, user, []string{domain.AMRExternal}, nil); err != nil {
-		p.internalError(w, r, "start session", err)
-		return
+	if _, err := p.Store.ConsumeTicket(ctx, org.ID, hash, now); err != nil {
+		return err
+	}
+	if _, err := p.Sessions.Login(ctx, w, r, org, user, amr, nil); err != nil {
+		return fmt.Errorf("start session: %w", err)
 	}
 	p.audit(r, org.ID, user.UserName, action, user.UserName, "ok", nil)
-	http.Redirect(w, r, request.Issuer(r.Context())+"/authorize/continue", http.StatusSeeOther)
+	return nil
 }
 
 // ticketError shows why a sign-in link did not work, with a way back to

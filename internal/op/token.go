@@ -120,7 +120,7 @@ func (p *Provider) grantAuthorizationCode(ctx context.Context, t *tokenRequest) 
 	hash := secret.Hash(code)
 	// A code this node issued is redeemed without reading it back, unless
 	// it or its session changed since (issued.go).
-	if held, ok := p.issued.take(t.org.ID, hash); ok && held.code.ClientID == t.app.ClientID {
+	if held, ok := p.issued.Take(t.org.ID, hash); ok && held.code.ClientID == t.app.ClientID {
 		if resp, perr, decided := p.redeemIssued(ctx, t, held, hash, now); decided {
 			return resp, perr
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/latchkey/latchkey/internal/directory"
 	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/held"
 	"github.com/latchkey/latchkey/internal/request"
 	"github.com/latchkey/latchkey/internal/secret"
 	"github.com/latchkey/latchkey/internal/store"
@@ -23,7 +24,7 @@ import (
 // calls); user changes go through the Directory.
 type Store interface {
 	AppendAudit(ctx context.Context, e *domain.AuditEvent) error
-	CreateTicket(ctx context.Context, t *domain.LoginTicket) error
+	CreateTicket(ctx context.Context, t *domain.LoginTicket, events ...*domain.AuditEvent) error
 	FindAPIKey(ctx context.Context, orgID string, hash []byte, now time.Time) (*domain.APIKey, error)
 	GetOrg(ctx context.Context, id string) (*domain.Organization, error)
 	GetUserByName(ctx context.Context, orgID, userName string) (*domain.User, error)
@@ -36,6 +37,10 @@ type API struct {
 	Limiter   *throttle.Limiter
 	Log       *slog.Logger
 	PublicURL string
+	// Tickets, when set, holds each ticket minted here for the sign-in
+	// pages of this node (op.Provider.Tickets), which then need not read
+	// it back.
+	Tickets *held.Memory[*domain.LoginTicket]
 	// Now and Rand may be nil (time.Now, crypto/rand).
 	Now  func() time.Time
 	Rand io.Reader
@@ -191,11 +196,16 @@ func auditTarget(r *http.Request) string {
 	return ""
 }
 
+// event is the audit event of one call.
+func (a *API) event(orgID string, who directory.Actor, action, target, result string, detail map[string]string) *domain.AuditEvent {
+	return &domain.AuditEvent{
+		OrgID: orgID, At: a.now(), Actor: who.Name, Action: action, Target: target, Result: result, ClientIP: who.ClientIP, Detail: detail,
+	}
+}
+
 // audit records one call; a failure to record is logged, not fatal.
 func (a *API) audit(ctx context.Context, orgID string, who directory.Actor, action, target, result string, detail map[string]string) {
-	err := a.Store.AppendAudit(ctx, &domain.AuditEvent{
-		OrgID: orgID, At: a.now(), Actor: who.Name, Action: action, Target: target, Result: result, ClientIP: who.ClientIP, Detail: detail,
-	})
+	err := a.Store.AppendAudit(ctx, a.event(orgID, who, action, target, result, detail))
 	if err != nil {
 		a.Log.ErrorContext(ctx, "append audit event", "action", action, "err", err)
 	}

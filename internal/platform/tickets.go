@@ -60,13 +60,13 @@ func (a *API) generateToken(w http.ResponseWriter, r *http.Request) {
 	}
 	now := a.now()
 	life := ticketLifetime(c.org)
-	if err := a.Store.CreateTicket(ctx, &domain.LoginTicket{
-		OrgID: c.org.ID, Hash: hash, UserSub: u.Sub, CreatedAt: now, ExpiresAt: now.Add(life),
-	}); err != nil {
+	// The ticket and its audit event are one commit.
+	t := &domain.LoginTicket{OrgID: c.org.ID, Hash: hash, UserSub: u.Sub, CreatedAt: now, ExpiresAt: now.Add(life)}
+	if err := a.Store.CreateTicket(ctx, t, a.event(c.org.ID, c.actor, actionGenerate, u.UserName, "ok", nil)); err != nil {
 		a.internalError(w, r, "store ticket", err)
 		return
 	}
-	a.audit(ctx, c.org.ID, c.actor, actionGenerate, u.UserName, "ok", nil)
+	a.Tickets.Put(t.OrgID, t.Hash, t, t.ExpiresAt, now)
 	writeJSON(w, http.StatusOK, ticketResponse{
 		RefreshToken: value,
 		ExpiresIn:    int64(life.Seconds()),

@@ -7,6 +7,8 @@ import (
 
 	"github.com/latchkey/latchkey/internal/admin/api"
 	"github.com/latchkey/latchkey/internal/admin/portal"
+	"github.com/latchkey/latchkey/internal/domain"
+	"github.com/latchkey/latchkey/internal/held"
 	"github.com/latchkey/latchkey/internal/mfa"
 	"github.com/latchkey/latchkey/internal/op"
 	"github.com/latchkey/latchkey/internal/platform"
@@ -50,8 +52,11 @@ func (s *Server) routes() error {
 		Client: s.outbound, Templates: templates, Log: s.log, Now: clock,
 	}
 	federation.Register(issuers)
+	// Login tickets minted by this node's trusted-platform API, held for
+	// its sign-in pages (package held).
+	tickets := &held.Memory[*domain.LoginTicket]{}
 	provider := &op.Provider{
-		Store: env.Store, Keys: env.Keys, Sessions: sessions, Logout: s.logout, Upstream: federation,
+		Store: env.Store, Keys: env.Keys, Sessions: sessions, Logout: s.logout, Upstream: federation, Tickets: tickets,
 		Limiter:   &throttle.Limiter{Store: env.Store, Now: clock},
 		Templates: templates, Log: s.log, PublicURL: env.Config.PublicURL,
 		RequestID: RequestID, Now: clock,
@@ -62,7 +67,7 @@ func (s *Server) routes() error {
 	s.mux.HandleFunc("GET /{$}", provider.TicketLanding)
 	(&platform.API{
 		Store: env.Store, Directory: env.Directory, Limiter: provider.Limiter, Log: s.log,
-		PublicURL: env.Config.PublicURL, Now: clock,
+		PublicURL: env.Config.PublicURL, Tickets: tickets, Now: clock,
 	}).Register(s.mux)
 	(&api.API{Directory: env.Directory, Log: s.log}).Register(s.mux)
 	(&scim.Service{Directory: env.Directory, PublicURL: env.Config.PublicURL, Log: s.log, RequestID: RequestID}).Register(s.mux)

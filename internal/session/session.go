@@ -107,22 +107,19 @@ type Upstream struct {
 // new one starts (ending the other user's). Either way the cookie gets a new
 // value, so a session id planted before login is worthless after it.
 func (s *Sessions) Login(ctx context.Context, w http.ResponseWriter, r *http.Request, org *domain.Organization, user *domain.User, amr []string, up *Upstream) (*domain.Session, error) {
-	if up == nil {
-		up = &Upstream{}
-	}
-	now := s.now()
-	cookie := secret.MustToken()
-	lifetime := time.Duration(org.Settings.SessionLifetimeSeconds) * time.Second
 	cur, err := s.Current(ctx, r, org.ID)
 	if err != nil {
 		return nil, err
 	}
+	n := s.New(org, user, amr, up)
 	if cur != nil && cur.UserSub == user.Sub {
-		cur.CookieHash, cur.AuthTime, cur.AMR, cur.ExpiresAt = secret.Hash(cookie), now, amr, now.Add(lifetime)
-		cur.UpstreamIDToken, cur.UpstreamSID, cur.UpstreamSubject = up.IDToken, up.SID, up.Subject
-		if err := s.Store.RenewSession(ctx, cur); err == nil {
-			s.setCookie(w, org.ID, sessionCookie, cookie, lifetime)
-			return cur, nil
+		renewed := *cur
+		renewed.CookieHash, renewed.AuthTime, renewed.AMR, renewed.ExpiresAt = n.Session.CookieHash, n.Session.AuthTime, amr, n.Session.ExpiresAt
+		renewed.UpstreamIDToken, renewed.UpstreamSID, renewed.UpstreamSubject = n.Session.UpstreamIDToken, n.Session.UpstreamSID, n.Session.UpstreamSubject
+		if err := s.Store.RenewSession(ctx, &renewed); err == nil {
+			n.Session = &renewed
+			n.SetCookie(w)
+			return &renewed, nil
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("renew session: %w", err)
 		}
@@ -135,16 +132,45 @@ func (s *Sessions) Login(ctx context.Context, w http.ResponseWriter, r *http.Req
 			return nil, err
 		}
 	}
-	sess := &domain.Session{
-		OrgID: org.ID, SID: secret.MustToken(), CookieHash: secret.Hash(cookie), UserSub: user.Sub,
-		AuthTime: now, AMR: amr, CreatedAt: now, ExpiresAt: now.Add(lifetime),
-		UpstreamIDToken: up.IDToken, UpstreamSID: up.SID, UpstreamSubject: up.Subject,
-	}
-	if err := s.Store.CreateSession(ctx, sess); err != nil {
+	if err := s.Store.CreateSession(ctx, n.Session); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
-	s.setCookie(w, org.ID, sessionCookie, cookie, lifetime)
-	return sess, nil
+	n.SetCookie(w)
+	return n.Session, nil
+}
+
+// NewSession is a session that has not been stored yet, and its cookie.
+type NewSession struct {
+	Session  *domain.Session
+	s        *Sessions
+	cookie   string
+	lifetime time.Duration
+}
+
+// New is the session a login of user starts in a browser that has none
+// with org (Current is nil), for a caller that stores it itself, in one
+// step with what the login rests on (a login ticket used up, its audit
+// event), and then sets its cookie. Login is the usual way.
+func (s *Sessions) New(org *domain.Organization, user *domain.User, amr []string, up *Upstream) *NewSession {
+	if up == nil {
+		up = &Upstream{}
+	}
+	now := s.now()
+	cookie := secret.MustToken()
+	lifetime := time.Duration(org.Settings.SessionLifetimeSeconds) * time.Second
+	return &NewSession{
+		Session: &domain.Session{
+			OrgID: org.ID, SID: secret.MustToken(), CookieHash: secret.Hash(cookie), UserSub: user.Sub,
+			AuthTime: now, AMR: amr, CreatedAt: now, ExpiresAt: now.Add(lifetime),
+			UpstreamIDToken: up.IDToken, UpstreamSID: up.SID, UpstreamSubject: up.Subject,
+		},
+		s: s, cookie: cookie, lifetime: lifetime,
+	}
+}
+
+// SetCookie gives the browser the session's cookie, once it is stored.
+func (n *NewSession) SetCookie(w http.ResponseWriter) {
+	n.s.setCookie(w, n.Session.OrgID, sessionCookie, n.cookie, n.lifetime)
 }
 
 // End ends a session and revokes the tokens bound to it.

@@ -217,11 +217,20 @@ type Tokens interface {
 
 // Tickets stores one-time login tickets.
 type Tickets interface {
-	CreateTicket(ctx context.Context, t *domain.LoginTicket) error
+	// CreateTicket stores the ticket and its audit events (nil ones are
+	// skipped) in one commit.
+	CreateTicket(ctx context.Context, t *domain.LoginTicket, events ...*domain.AuditEvent) error
 	// ConsumeTicket has ConsumeCode's single-winner guarantee.
 	ConsumeTicket(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.LoginTicket, error)
 	// GetTicket returns the ticket without using it up.
 	GetTicket(ctx context.Context, orgID string, hash []byte) (*domain.LoginTicket, error)
+	// RedeemTicket uses the ticket up and stores sess, the session it
+	// starts, and e, the sign-in's audit event, in one atomic step: only
+	// if the ticket is unused and unexpired at at. Otherwise nothing is
+	// changed or stored, and the answer is ErrStale (the caller, which
+	// read the ticket before, reads it again to say why). Of any number
+	// of racing callers, one wins.
+	RedeemTicket(ctx context.Context, orgID string, hash []byte, at time.Time, sess *domain.Session, e *domain.AuditEvent) error
 }
 
 // RateLimits counts events per bucket and fixed window, shared by all nodes.

@@ -108,9 +108,13 @@ func withSession[T any](ctx context.Context, s *DB, joined, alone string, newSca
 }
 
 func (s *DB) CreateSession(ctx context.Context, x *domain.Session) error {
-	return s.insert(ctx, "sessions", sessionCols, false,
-		[]any{x.OrgID, x.SID, x.CookieHash, x.UserSub, ts(x.AuthTime), jsonText(nonNil(x.AMR)), ts(x.CreatedAt), ts(x.ExpiresAt), ts(x.EndedAt),
-			x.UpstreamIDToken, x.UpstreamSID, x.UpstreamSubject})
+	return s.insert(ctx, "sessions", sessionCols, false, sessionRow(x))
+}
+
+// sessionRow is x's row in sessionCols' order.
+func sessionRow(x *domain.Session) []any {
+	return []any{x.OrgID, x.SID, x.CookieHash, x.UserSub, ts(x.AuthTime), jsonText(nonNil(x.AMR)), ts(x.CreatedAt), ts(x.ExpiresAt), ts(x.EndedAt),
+		x.UpstreamIDToken, x.UpstreamSID, x.UpstreamSubject}
 }
 
 func (s *DB) GetSession(ctx context.Context, orgID, sid string) (*domain.Session, error) {
@@ -443,20 +447,93 @@ func scanTicket(row interface{ Scan(...any) error }) (*domain.LoginTicket, error
 	return &t, nil
 }
 
-func (s *DB) CreateTicket(ctx context.Context, t *domain.LoginTicket) error {
-	// Relaxed (docs/performance.md): a ticket lost in a crash of the
-	// database only makes its link fail; the user asks for another.
-	return s.insert(ctx, "login_tickets", ticketCols, true,
-		[]any{t.OrgID, t.Hash, t.UserSub, ts(t.CreatedAt), ts(t.ExpiresAt), ts(t.UsedAt)})
+func (s *DB) CreateTicket(ctx context.Context, t *domain.LoginTicket, events ...*domain.AuditEvent) error {
+	g := &insertGroup{ctx: ctx, table: "login_tickets", cols: ticketCols,
+		rows: [][]any{{t.OrgID, t.Hash, t.UserSub, ts(t.CreatedAt), ts(t.ExpiresAt), ts(t.UsedAt)}},
+		// Relaxed (docs/performance.md): a ticket lost in a crash of the
+		// database only makes its link fail; the user asks for another.
+		// Its audit events are not.
+		relaxed: true}
+	for _, e := range events {
+		if e == nil {
+			continue
+		}
+		if e.OrgID != t.OrgID {
+			return fmt.Errorf("create ticket: audit event of organization %q, not the ticket's %q", e.OrgID, t.OrgID)
+		}
+		g.relaxed = false
+		g.also = append(g.also, &insertGroup{table: "audit_events", cols: auditCols, rows: [][]any{auditRow(e)}})
+	}
+	return s.batch.submit(g)
 }
 
+// ticketByHash reads a ticket by its primary key (a keyed statement).
+const ticketByHash = `SELECT ` + ticketCols + ` FROM login_tickets WHERE org_id = ? AND hash = ?`
+
 func (s *DB) GetTicket(ctx context.Context, orgID string, hash []byte) (*domain.LoginTicket, error) {
-	t, err := scanTicket(s.db.QueryRowContext(ctx, s.q(`SELECT `+ticketCols+` FROM login_tickets WHERE org_id = ? AND hash = ?`), orgID, hash))
+	t, err := scanTicket(s.keyedPool().QueryRowContext(ctx, s.q(ticketByHash), orgID, hash))
 	return t, s.classify(err)
 }
 
 func (s *DB) ConsumeTicket(ctx context.Context, orgID string, hash []byte, at time.Time) (*domain.LoginTicket, error) {
 	return consume(ctx, s, "login_tickets", ticketCols, scanTicket, orgID, hash, at)
+}
+
+// ticketUseGuard uses up a ticket that is unused and unexpired at the
+// time given (its arguments: at, org, hash, at).
+const ticketUseGuard = `UPDATE login_tickets SET used_at = ? WHERE org_id = ? AND hash = ? AND used_at = 0 AND expires_at > ?`
+
+// RedeemTicket uses the ticket up and stores the session it starts and
+// its audit event, all at once or nothing. On PostgreSQL that is one
+// statement on the keyed pool (ticketRedemption); on SQLite a guarded
+// group of the batching writer. Either way it is one commit where using
+// the ticket up, storing the session and appending the event were three,
+// one after the other.
+func (s *DB) RedeemTicket(ctx context.Context, orgID string, hash []byte, at time.Time, sess *domain.Session, e *domain.AuditEvent) error {
+	if sess.OrgID != orgID || e.OrgID != orgID {
+		return fmt.Errorf("redeem ticket: session and event must be of organization %q", orgID)
+	}
+	guardArgs := []any{ts(at), orgID, hash, ts(at)}
+	if s.dialect.Name() == "postgres" {
+		args := append(append(guardArgs, sessionRow(sess)...), auditRow(e)...)
+		err := s.execOne(ctx, s.keyedPool(), ticketRedemption, args...)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.ErrStale
+		}
+		return err
+	}
+	err := s.batch.submit(&insertGroup{ctx: ctx, table: "sessions", cols: sessionCols, rows: [][]any{sessionRow(sess)},
+		also:  []*insertGroup{{table: "audit_events", cols: auditCols, rows: [][]any{auditRow(e)}}},
+		guard: ticketUseGuard, guardArgs: guardArgs})
+	if errors.Is(err, errGuardMissed) {
+		return store.ErrStale
+	}
+	return err
+}
+
+// ticketRedemption is RedeemTicket on PostgreSQL: a data-modifying WITH
+// uses the ticket up, and the session and the event are inserted from
+// its one returned row, so only when it changed one. The values are typed,
+// as a SELECT list gives the server no other way to know its parameters'
+// types.
+var ticketRedemption = `WITH guard AS (` + ticketUseGuard + ` RETURNING 1),
+	session AS (INSERT INTO sessions (` + sessionCols + `) SELECT ` + typedParams(sessionColTypes) + ` FROM guard)
+	INSERT INTO audit_events (` + auditCols + `) SELECT ` + typedParams(auditColTypes) + ` FROM guard`
+
+// sessionColTypes and auditColTypes are sessionCols' and auditCols'
+// PostgreSQL types, in order.
+var (
+	sessionColTypes = []string{"text", "text", "bytea", "text", "bigint", "text", "bigint", "bigint", "bigint", "bytea", "text", "text"}
+	auditColTypes   = []string{"text", "text", "bigint", "text", "text", "text", "text", "text", "text"}
+)
+
+// typedParams is "?::t1, ?::t2, …" for the types given.
+func typedParams(types []string) string {
+	parts := make([]string, len(types))
+	for i, t := range types {
+		parts[i] = "?::" + t
+	}
+	return strings.Join(parts, ", ")
 }
 
 // --- rate limits ---

@@ -60,10 +60,23 @@ type insertGroup struct {
 	// a row, else the group fails with errGuardMissed and stores nothing.
 	guard     string
 	guardArgs []any
+	// also are rows of other tables stored with the group's, or not at
+	// all (a change and its audit event); only their table, cols and rows
+	// count.
+	also []*insertGroup
 
 	queued time.Time // when submitted (metrics)
 	err    error
 	done   chan struct{}
+}
+
+// size is the number of rows g stores, its own and those it carries.
+func (g *insertGroup) size() int {
+	n := len(g.rows)
+	for _, a := range g.also {
+		n += len(a.rows)
+	}
+	return n
 }
 
 // errGuardMissed: a group's guard changed no row (the row was used up
@@ -88,7 +101,7 @@ func (b *batcher) submit(g *insertGroup) error {
 	g.done, g.queued = make(chan struct{}), time.Now()
 	b.mu.Lock()
 	b.queue = append(b.queue, g)
-	b.rows += len(g.rows)
+	b.rows += g.size()
 	switch {
 	case b.held:
 		b.mu.Unlock()
@@ -117,8 +130,8 @@ func (b *batcher) submit(g *insertGroup) error {
 // batchRows rows (at least one group).
 func (b *batcher) takeLocked() []*insertGroup {
 	n, rows := 0, 0
-	for n < len(b.queue) && (n == 0 || rows+len(b.queue[n].rows) <= batchRows) {
-		rows += len(b.queue[n].rows)
+	for n < len(b.queue) && (n == 0 || rows+b.queue[n].size() <= batchRows) {
+		rows += b.queue[n].size()
 		n++
 	}
 	batch := make([]*insertGroup, n)
@@ -303,7 +316,7 @@ func (s *DB) writeGroups(ctx context.Context, groups []*insertGroup) error {
 	for _, g := range groups {
 		guarded = guarded || g.guard != ""
 	}
-	if len(groups) == 1 && len(groups[0].rows) == 1 && !guarded {
+	if len(groups) == 1 && groups[0].size() == 1 && !guarded {
 		g := groups[0]
 		_, err := p.ExecContext(ctx, s.q(insertText(g.table, g.cols, 1)), g.rows[0]...)
 		return s.classify(err)
@@ -394,19 +407,21 @@ func batchStatement(groups []*insertGroup) (string, []any) {
 	return b.String(), args
 }
 
-// byTable gathers the groups' rows by table, tables in the order they
-// first appear, rows in order.
+// byTable gathers the groups' rows, and those they carry, by table,
+// tables in the order they first appear, rows in order.
 func byTable(groups []*insertGroup) []*insertGroup {
 	var tables []*insertGroup
 	for _, g := range groups {
-		i := 0
-		for i < len(tables) && tables[i].table != g.table {
-			i++
+		for _, part := range append([]*insertGroup{g}, g.also...) {
+			i := 0
+			for i < len(tables) && tables[i].table != part.table {
+				i++
+			}
+			if i == len(tables) {
+				tables = append(tables, &insertGroup{table: part.table, cols: part.cols})
+			}
+			tables[i].rows = append(tables[i].rows, part.rows...)
 		}
-		if i == len(tables) {
-			tables = append(tables, &insertGroup{table: g.table, cols: g.cols})
-		}
-		tables[i].rows = append(tables[i].rows, g.rows...)
 	}
 	return tables
 }

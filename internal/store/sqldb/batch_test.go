@@ -174,6 +174,18 @@ func TestBatchStatement_OneStatementForTheWholeBatch(t *testing.T) {
 		t.Errorf("%d markers for %d arguments", n, len(args))
 	}
 
+	// Rows a group carries (its audit events) go with their tables.
+	carrier := []*insertGroup{
+		{table: "login_tickets", cols: "t", rows: [][]any{row("t1")},
+			also: []*insertGroup{{table: "audit_events", cols: "x", rows: [][]any{row("e1")}}}},
+		{table: "audit_events", cols: "x", rows: [][]any{row("e2")}},
+	}
+	query, args = batchStatement(carrier)
+	want = "WITH w0 AS (INSERT INTO audit_events (x) VALUES (?), (?)) INSERT INTO login_tickets (t) VALUES (?)"
+	if query != want || fmt.Sprint(args) != fmt.Sprint([]any{"e1", "e2", "t1"}) {
+		t.Errorf("a group with rows of another table:\n got %s %v\nwant %s [e1 e2 t1]", query, args, want)
+	}
+
 	query, args = batchStatement(groups[1:2])
 	if query != "INSERT INTO audit_events (x) VALUES (?)" || len(args) != 1 {
 		t.Errorf("one table, one chunk: %s %v", query, args)

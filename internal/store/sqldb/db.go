@@ -154,6 +154,8 @@ func (s *DB) KeyedStatements() map[string]string {
 		countFactors:                                         "passkeys_user totp_factors_pkey recovery_codes_pkey",
 		consumeQuery("auth_codes", codeCols):                 "auth_codes_pkey",
 		consumeQuery("login_tickets", ticketCols):            "login_tickets_pkey",
+		ticketByHash:                                         "login_tickets_pkey",
+		ticketRedemption:                                     "login_tickets_pkey",
 		consumeQuery("mfa_flows", mfaFlowCols):               "mfa_flows_pkey",
 		consumeQuery("setup_tokens", setupTokenCols):         "setup_tokens_pkey",
 		consumeQuery("upstream_logins", upstreamLoginCols):   "upstream_logins_pkey",

@@ -46,7 +46,7 @@ func newWriterMetrics() *writerMetrics {
 func (m *writerMetrics) observe(groups []*insertGroup, start time.Time, took time.Duration) {
 	rows := 0
 	for _, g := range groups {
-		rows += len(g.rows)
+		rows += g.size()
 		m.wait.Observe(start.Sub(g.queued).Seconds())
 	}
 	m.rows.Observe(float64(rows))

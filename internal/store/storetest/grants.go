@@ -183,6 +183,172 @@ var ticketTests = []test{
 		createTicket(t, s, "acme", "ticket-1", "sub-1")
 		wantErr(t, "CreateTicket again", s.CreateTicket(t.Context(), newTicket("acme", "ticket-1", "sub-2")), store.ErrConflict)
 	}},
+	{"CreateTicketStoresItsAuditEventsInTheSameCommit", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		createOrg(t, s, "globex")
+		taken := &domain.AuditEvent{OrgID: "acme", At: t0, Action: "user.update", Result: "ok", Detail: map[string]string{}}
+		ok(t, "AppendAudit", s.AppendAudit(ctx, taken))
+		event := func(n int) *domain.AuditEvent {
+			return &domain.AuditEvent{OrgID: "acme", At: at(time.Duration(n) * time.Second), Actor: "platform",
+				Action: "user.generate_token", Target: fmt.Sprintf("user-%d", n), Result: "ok", Detail: map[string]string{}}
+		}
+
+		// One batch: tickets with their events, and one whose event's id
+		// is taken; it alone fails, and stores neither row.
+		good := make([]*domain.LoginTicket, 6)
+		goodEvents := make([]*domain.AuditEvent, len(good))
+		for i := range good {
+			good[i], goodEvents[i] = newTicket("acme", fmt.Sprintf("ticket-%d", i), "sub-1"), event(i+1)
+		}
+		bad := newTicket("acme", "ticket-bad", "sub-1")
+		badEvent := event(100)
+		badEvent.ID = taken.ID
+		releaseWhenQueued := holdWrites(t, s)
+		errs := make([]error, len(good)+1)
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if i == len(good) {
+					errs[i] = s.CreateTicket(ctx, bad, badEvent)
+				} else {
+					errs[i] = s.CreateTicket(ctx, good[i], goodEvents[i])
+				}
+			}()
+		}
+		releaseWhenQueued(len(errs))
+		wg.Wait()
+		wantErr(t, "CreateTicket with a taken event id", errs[len(good)], store.ErrConflict)
+		if _, err := s.GetTicket(ctx, "acme", bad.Hash); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the ticket whose event failed was stored (err %v)", err)
+		}
+		for i, x := range good {
+			ok(t, fmt.Sprintf("CreateTicket %d", i), errs[i])
+			got, err := s.GetTicket(ctx, "acme", x.Hash)
+			ok(t, "GetTicket", err)
+			equal(t, "GetTicket", got, x)
+		}
+		events, err := s.ListAudit(ctx, "acme", store.AuditFilter{Limit: 100})
+		ok(t, "ListAudit", err)
+		want := []*domain.AuditEvent{taken}
+		for _, e := range goodEvents {
+			want = append([]*domain.AuditEvent{e}, want...)
+		}
+		equal(t, "the audit log", events, want)
+
+		// An event of another organization is refused, and nothing stored.
+		x := newTicket("acme", "ticket-x", "sub-1")
+		other := &domain.AuditEvent{OrgID: "globex", At: t0, Action: "user.generate_token", Result: "ok"}
+		if err := s.CreateTicket(ctx, x, other); err == nil {
+			t.Fatal("CreateTicket with another organization's event succeeded")
+		}
+		if _, err := s.GetTicket(ctx, "acme", x.Hash); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the refused ticket was stored (err %v)", err)
+		}
+		if events, err := s.ListAudit(ctx, "globex", store.AuditFilter{Limit: 10}); err != nil || len(events) != 0 {
+			t.Errorf("globex's audit log: %d events (err %v), want none", len(events), err)
+		}
+	}},
+	{"RedeemTicketStartsTheSessionOnlyWithAnUnusedUnexpiredTicket", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		createOrg(t, s, "globex")
+		x := createTicket(t, s, "acme", "ticket-1", "sub-1")
+		event := func(orgID string, n int) *domain.AuditEvent {
+			return &domain.AuditEvent{OrgID: orgID, At: at(time.Second), Actor: "alice", Action: "login.ticket",
+				Target: "alice", Result: "ok", ClientIP: "192.0.2.1", Detail: map[string]string{"n": fmt.Sprint(n)}}
+		}
+		var refused []*domain.Session
+		stale := func(what, orgID string, hash []byte, when time.Time) {
+			t.Helper()
+			sess := newSession(orgID, fmt.Sprintf("sid-refused-%d", len(refused)), "sub-1")
+			refused = append(refused, sess)
+			wantErr(t, what, s.RedeemTicket(ctx, orgID, hash, when, sess, event(orgID, len(refused))), store.ErrStale)
+		}
+		stale("RedeemTicket at another organization", "globex", x.Hash, at(time.Second))
+		stale("RedeemTicket of an unknown ticket", "acme", h("ticket-404"), at(time.Second))
+		stale("RedeemTicket at its expiry", "acme", x.Hash, x.ExpiresAt)
+		got, err := s.GetTicket(ctx, "acme", x.Hash)
+		ok(t, "GetTicket", err)
+		equal(t, "the ticket after refused redemptions", got, x)
+
+		sess := newSession("acme", "sid-1", "sub-1")
+		e := event("acme", 0)
+		ok(t, "RedeemTicket", s.RedeemTicket(ctx, "acme", x.Hash, at(time.Second), sess, e))
+		got, err = s.GetTicket(ctx, "acme", x.Hash)
+		ok(t, "GetTicket", err)
+		equal(t, "UsedAt", got.UsedAt, at(time.Second))
+		gotSess, err := s.GetSessionByCookie(ctx, "acme", sess.CookieHash)
+		ok(t, "GetSessionByCookie", err)
+		equal(t, "the session started", gotSess, sess)
+		if e.ID == "" {
+			t.Fatal("RedeemTicket left the event without an id")
+		}
+		events, err := s.ListAudit(ctx, "acme", store.AuditFilter{Limit: 10})
+		ok(t, "ListAudit", err)
+		equal(t, "the audit log", events, []*domain.AuditEvent{e})
+
+		stale("RedeemTicket again", "acme", x.Hash, at(2*time.Second))
+		for _, r := range refused {
+			if _, err := s.GetSession(ctx, r.OrgID, r.SID); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("a refused redemption stored session %s (err %v)", r.SID, err)
+			}
+		}
+		for _, orgID := range []string{"acme", "globex"} {
+			events, err := s.ListAudit(ctx, orgID, store.AuditFilter{Limit: 10})
+			ok(t, "ListAudit", err)
+			if orgID == "acme" && len(events) != 1 || orgID == "globex" && len(events) != 0 {
+				t.Errorf("%s: %d audit events after refused redemptions, want the winner's only", orgID, len(events))
+			}
+		}
+	}},
+	{"RedeemTicketIsAllOrNothing", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		x := createTicket(t, s, "acme", "ticket-1", "sub-1")
+		taken := createSession(t, s, "acme", "sid-taken", "sub-2")
+		dup := newSession("acme", "sid-taken", "sub-1")
+		e := &domain.AuditEvent{OrgID: "acme", At: at(time.Second), Action: "login.ticket", Result: "ok"}
+		if err := s.RedeemTicket(ctx, "acme", x.Hash, at(time.Second), dup, e); err == nil || errors.Is(err, store.ErrStale) {
+			t.Fatalf("RedeemTicket with a taken session id: err = %v, want a conflict", err)
+		}
+		got, err := s.GetTicket(ctx, "acme", x.Hash)
+		ok(t, "GetTicket", err)
+		equal(t, "the ticket after a failed redemption", got, x)
+		gotSess, err := s.GetSession(ctx, "acme", "sid-taken")
+		ok(t, "GetSession", err)
+		equal(t, "the session whose id was taken", gotSess, taken)
+		events, err := s.ListAudit(ctx, "acme", store.AuditFilter{Limit: 10})
+		ok(t, "ListAudit", err)
+		equal(t, "audit events after a failed redemption", len(events), 0)
+		ok(t, "RedeemTicket retried", s.RedeemTicket(ctx, "acme", x.Hash, at(2*time.Second), newSession("acme", "sid-1", "sub-1"), &domain.AuditEvent{OrgID: "acme", At: at(2 * time.Second), Action: "login.ticket", Result: "ok"}))
+	}},
+	{"ConcurrentRedeemTicketHasExactlyOneWinner", func(t *testing.T, s store.Store) {
+		ctx := t.Context()
+		createOrg(t, s, "acme")
+		x := createTicket(t, s, "acme", "ticket-1", "sub-1")
+		errs := race(racers, func(i int) error {
+			err := s.RedeemTicket(ctx, "acme", x.Hash, at(time.Second), newSession("acme", fmt.Sprintf("sid-%d", i), "sub-1"),
+				&domain.AuditEvent{OrgID: "acme", At: at(time.Second), Action: "login.ticket", Result: "ok", Detail: map[string]string{"i": fmt.Sprint(i)}})
+			if errors.Is(err, store.ErrStale) {
+				return store.ErrAlreadyUsed
+			}
+			return err
+		})
+		winner := oneWinner(t, errs)
+		sessions, err := s.ListUserSessions(ctx, "acme", "sub-1")
+		ok(t, "ListUserSessions", err)
+		if len(sessions) != 1 || sessions[0].SID != fmt.Sprintf("sid-%d", winner) {
+			t.Fatalf("sessions after the race: %d, want the winner's only", len(sessions))
+		}
+		events, err := s.ListAudit(ctx, "acme", store.AuditFilter{Limit: 100})
+		ok(t, "ListAudit", err)
+		if len(events) != 1 || events[0].Detail["i"] != fmt.Sprint(winner) {
+			t.Fatalf("audit events after the race: %d, want the winner's only", len(events))
+		}
+	}},
 	{"ConcurrentConsumeTicketHasExactlyOneWinner", func(t *testing.T, s store.Store) {
 		createOrg(t, s, "acme")
 		x := createTicket(t, s, "acme", "ticket-1", "sub-1")
