@@ -394,3 +394,48 @@ func TestAnnouncements_NameEachChangedUserOrTheirOrganization(t *testing.T) {
 		t.Fatalf("%d user announcements after deleting an organization of 101 users, want none beyond the 102 before", len(users))
 	}
 }
+
+// CreateOrg removes sessions left behind by a deleted organization of the
+// same id, but no index of sessions begins with org_id: the table is
+// scanned only for an id DeleteOrg removed, never for a new one.
+func TestCreateOrg_ScansSessionsOnlyUnderADeletedID(t *testing.T) {
+	ctx := t.Context()
+	s := openMigrated(t, testdb.PostgresURL(t))
+	storetest.SeedGrants(t, s, 20)
+	if _, err := s.SQL().ExecContext(ctx, "ANALYZE"); err != nil {
+		t.Fatal(err)
+	}
+	plan := func(id string, deleted bool) string {
+		t.Helper()
+		tx, err := s.SQL().BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = tx.Rollback() }()
+		if deleted {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO deleted_orgs (id) VALUES ($1)", id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rows, err := tx.QueryContext(ctx, "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) "+s.SessionsOfDeletedOrg(), id, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var b strings.Builder
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString(line + "\n")
+		}
+		return b.String()
+	}
+	if p := plan("fresh-org", false); !strings.Contains(p, "on sessions (never executed)") {
+		t.Errorf("a new id scanned sessions:\n%s", p)
+	}
+	if p := plan("reused-org", true); strings.Contains(p, "never executed") || !strings.Contains(p, "on sessions") {
+		t.Errorf("a deleted id did not look for its sessions:\n%s", p)
+	}
+}

@@ -81,6 +81,7 @@ var orgTests = []test{
 				UserSub: "sub-1", CreatedAt: t0, ExpiresAt: at(10 * time.Minute)}),
 			"upstream": s.CreateUpstreamLogin(ctx, &domain.UpstreamLogin{OrgID: "acme", Hash: h("state-late"), BrowserHash: h("browser"),
 				AuthRequestID: "req-late", Nonce: "n", CreatedAt: t0, ExpiresAt: at(10 * time.Minute)}),
+			"session": s.CreateSession(ctx, newSession("acme", "sid-late", "sub-1")),
 		}
 		createOrg(t, s, "acme")
 		events, err := s.ListAudit(ctx, "acme", store.AuditFilter{Limit: 100})
@@ -98,6 +99,10 @@ var orgTests = []test{
 		wantErr(t, "GetMFAFlow in the new acme of the old one's step", err, store.ErrNotFound)
 		_, err = s.ConsumeUpstreamLogin(ctx, "acme", h("state-late"), at(time.Second))
 		wantErr(t, "ConsumeUpstreamLogin in the new acme of the old one's", err, store.ErrNotFound)
+		_, err = s.GetSession(ctx, "acme", "sid-late")
+		wantErr(t, "GetSession in the new acme of the old one's session", err, store.ErrNotFound)
+		_, err = s.GetSessionByCookie(ctx, "acme", h("cookie sid-late"))
+		wantErr(t, "GetSessionByCookie in the new acme of the old one's session", err, store.ErrNotFound)
 		t.Logf("late writes after the deletion: %v", late)
 	}},
 	{"CreateOrgWithATakenIDConflictsAndWritesNothing", func(t *testing.T, s store.Store) {
