@@ -69,8 +69,9 @@ type options struct {
 	LimitsDuration time.Duration `json:"-"`
 	// Rate, when set, adds a paced phase to every flow (-rate).
 	Rate rateSpec `json:"rate,omitempty"`
-	// limits are the measured limits flows are compared to.
-	limits []limit
+	// limiter measures the limit bounding each flow just before and just
+	// after its closed phase.
+	limiter *limiter
 }
 
 // report is the whole output of a run (the -json document).
@@ -155,16 +156,21 @@ func run() int {
 	)
 
 	fmt.Fprintf(progress, "== measuring this machine's limits (%s each)\n", o.LimitsDuration)
-	limits, err := measureLimits(o.LimitsDuration)
+	lim, err := newLimiter()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "load: limits:", err)
 		return 1
 	}
-	o.limits, rep.Limits = limits, limits
+	limits, err := lim.measureAll(o.LimitsDuration)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "load: limits:", err)
+		return 1
+	}
+	o.limiter, rep.Limits = lim, limits
 	for _, l := range limits {
 		fmt.Fprintf(progress, "   %s: %.0f/s\n", l.Name, l.PerSecond)
 	}
-	rep.Notes = append(rep.Notes, "Limits are measured in this process before the flows, on all cores with nothing else running here; a flow's fraction is its flows/s over the limit of the one operation it does once per flow that bounds it. The load generator shares the cores, so 100% is out of reach: count its CPU when you read the fraction. maxRSS includes the limits' argon2id hashes (19 MiB each, one per core).")
+	rep.Notes = append(rep.Notes, "Limits are measured in this process before the flows, on all cores with nothing else running here. A flow's fraction is its flows/s over the limit of the one operation it does once per flow that bounds it, that limit measured again just before and just after the flow's closed phase (the mean of the two; limit_before_after in -json), so that a shared machine's drift during the run does not skew it. The load generator shares the cores, so 100% is out of reach: count its CPU when you read the fraction. maxRSS includes the limits' argon2id hashes (19 MiB each, one per core).")
 	if o.CPUProfileDir != "" {
 		rep.Notes = append(rep.Notes, "CPU profiles ("+o.CPUProfileDir+") cover the measured phase of this process: the server and the load generator's clients together.")
 	}

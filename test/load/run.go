@@ -50,10 +50,13 @@ type result struct {
 	// Limit names the measured limit that bounds the flow (one operation
 	// per flow) and FractionOfLimit is FlowsPerSecond over it; empty when
 	// the flow has none. CPUProfile is the phase's profile file, if taken.
-	Limit           string  `json:"limit,omitempty"`
-	LimitPerSecond  float64 `json:"limit_per_second,omitempty"`
-	FractionOfLimit float64 `json:"fraction_of_limit,omitempty"`
-	CPUProfile      string  `json:"cpu_profile,omitempty"`
+	Limit          string  `json:"limit,omitempty"`
+	LimitPerSecond float64 `json:"limit_per_second,omitempty"`
+	// LimitBeforeAfter are the two measurements LimitPerSecond is the
+	// mean of, just before and just after the closed phase.
+	LimitBeforeAfter []float64 `json:"limit_before_after,omitempty"`
+	FractionOfLimit  float64   `json:"fraction_of_limit,omitempty"`
+	CPUProfile       string    `json:"cpu_profile,omitempty"`
 	// PacedRate is the pace of a paced phase (-rate), flows due per
 	// second; 0 for the closed phase, where each virtual user starts its
 	// next flow when its last one ends.
@@ -121,14 +124,42 @@ func runFlow(ctx context.Context, inst *instance, f flowDef, o options) []*resul
 		r.ErrorSamples = setupErr.samples
 		return []*result{r}
 	}
+	before, err := boundLimit(f, o)
+	if err != nil {
+		r.SetupError = err.Error()
+		return []*result{r}
+	}
 	measure(ctx, inst, f, vus, o, r, 0)
+	if after, err := boundLimit(f, o); err != nil {
+		r.SetupError = err.Error()
+	} else if before.PerSecond > 0 && after.PerSecond > 0 {
+		r.LimitBeforeAfter = []float64{before.PerSecond, after.PerSecond}
+		r.setLimit(limit{Name: f.bound, PerSecond: (before.PerSecond + after.PerSecond) / 2})
+	}
 	out := []*result{r}
 	if rate := o.Rate.of(r.FlowsPerSecond); rate > 0 && r.SetupError == "" && ctx.Err() == nil {
 		p := &result{Backend: inst.backend, Flow: f.name, Concurrency: o.Concurrency, PacedRate: rate}
 		measure(ctx, inst, f, vus, o, p, rate)
+		if r.Limit != "" {
+			p.setLimit(limit{Name: r.Limit, PerSecond: r.LimitPerSecond})
+		}
 		out = append(out, p)
 	}
 	return out
+}
+
+// boundLimit measures the limit that bounds f (none: the zero limit).
+func boundLimit(f flowDef, o options) (limit, error) {
+	if f.bound == "" || o.limiter == nil {
+		return limit{}, nil
+	}
+	runtime.GC()
+	return o.limiter.measure(f.bound, o.LimitsDuration)
+}
+
+// setLimit records l as the limit bounding r's flow.
+func (r *result) setLimit(l limit) {
+	r.Limit, r.LimitPerSecond, r.FractionOfLimit = l.Name, l.PerSecond, r.FlowsPerSecond/l.PerSecond
 }
 
 // measure runs f on vus for o.Duration (at most o.MaxFlows flows) into r.
@@ -236,9 +267,6 @@ func measure(ctx context.Context, inst *instance, f flowDef, vus []*vu, o option
 	r.CPUSeconds = cpu.Seconds()
 	if len(all) > 0 {
 		r.CPUSecondsPerFlow = cpu.Seconds() / float64(len(all))
-	}
-	if l, ok := limitOf(o.limits, f.bound); ok && l.PerSecond > 0 {
-		r.Limit, r.LimitPerSecond, r.FractionOfLimit = l.Name, l.PerSecond, r.FlowsPerSecond/l.PerSecond
 	}
 	r.MaxRSSMiB = mib(maxRSS())
 	r.PeakRSSMiB = mib(peak)
