@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,17 +16,6 @@ import (
 	"github.com/latchkey/latchkey/internal/request"
 )
 
-// ticketReadCounting counts the reads of login tickets the landing makes.
-type ticketReadCounting struct {
-	Store
-	reads atomic.Int32
-}
-
-func (s *ticketReadCounting) GetTicket(ctx context.Context, orgID string, hash []byte) (*domain.LoginTicket, error) {
-	s.reads.Add(1)
-	return s.Store.GetTicket(ctx, orgID, hash)
-}
-
 // TestHeldTickets_AreRedeemedWithoutAReadUnlessUsedElsewhere drives the
 // landing of login tickets (redeemTicket) on one Provider over a real
 // SQLite store, with tickets held as this node's platform API holds
@@ -35,7 +23,7 @@ func (s *ticketReadCounting) GetTicket(ctx context.Context, orgID string, hash [
 func TestHeldTickets_AreRedeemedWithoutAReadUnlessUsedElsewhere(t *testing.T) {
 	fp := newFuzzProvider(t)
 	p := fp.p
-	counting := &ticketReadCounting{Store: p.Store}
+	counting := &readCounting{Store: p.Store}
 	p.Store = counting
 	p.Tickets = &held.Memory[*domain.LoginTicket]{}
 	ctx := context.Background()
@@ -71,7 +59,7 @@ func TestHeldTickets_AreRedeemedWithoutAReadUnlessUsedElsewhere(t *testing.T) {
 	}
 	wantReads := func(t *testing.T, want int32) {
 		t.Helper()
-		if got := counting.reads.Swap(0); got != want {
+		if got := counting.ticketReads.Swap(0); got != want {
 			t.Errorf("the landing read the ticket %d times, want %d", got, want)
 		}
 	}

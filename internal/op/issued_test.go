@@ -18,15 +18,21 @@ import (
 )
 
 // readCounting counts the reads of a code and its session that the token
-// endpoint makes.
+// endpoint makes (reads), and the reads of login tickets the ticket
+// landing makes (ticketReads).
 type readCounting struct {
 	Store
-	reads atomic.Int32
+	reads, ticketReads atomic.Int32
 }
 
 func (s *readCounting) GetCodeAndSession(ctx context.Context, orgID string, hash []byte) (*domain.AuthCode, *domain.Session, error) {
 	s.reads.Add(1)
 	return s.Store.GetCodeAndSession(ctx, orgID, hash)
+}
+
+func (s *readCounting) GetTicket(ctx context.Context, orgID string, hash []byte) (*domain.LoginTicket, error) {
+	s.ticketReads.Add(1)
+	return s.Store.GetTicket(ctx, orgID, hash)
 }
 
 // TestIssuedCodes_AreRedeemedWithoutAReadUnlessTheyOrTheirSessionChanged
