@@ -23,6 +23,9 @@ import (
 // ticketParam is the query parameter a login ticket arrives in.
 const ticketParam = "refresh-token"
 
+// ticketAction is the audit action of a login ticket's landing.
+const ticketAction = "login.ticket"
+
 // platformLogin sends a browser that must sign in to the organization's
 // platform, when that is the organization's login method, and reports
 // whether it did. return_to resumes the pending request (or shows the
@@ -154,7 +157,7 @@ func (p *Provider) confirmTicketUser(w http.ResponseWriter, r *http.Request, org
 	if err != nil {
 		return false
 	}
-	p.audit(r, org.ID, current.UserName, "login.ticket", user.UserName, "confirm_switch", nil)
+	p.audit(r, org.ID, current.UserName, ticketAction, user.UserName, "confirm_switch", nil)
 	p.render(w, r, http.StatusOK, "ticket_confirm", ticketConfirmData{
 		pageData: pageData{Title: "Continue as " + user.UserName + "?", OrgName: org.Name},
 		UserName: user.UserName, Current: current.UserName,
@@ -192,9 +195,8 @@ func (p *Provider) issuerHomeSubmit(w http.ResponseWriter, r *http.Request) {
 // pending at this organization, else to the account page.
 func (p *Provider) redeemTicket(w http.ResponseWriter, r *http.Request, org *domain.Organization, vals []string) {
 	ctx := r.Context()
-	const action = "login.ticket"
 	invalid := func() {
-		p.audit(r, org.ID, "", action, "", "unknown_ticket", nil)
+		p.audit(r, org.ID, "", ticketAction, "", "unknown_ticket", nil)
 		p.ticketError(w, r, org, "This sign-in link is not valid",
 			"The link you followed is not a valid sign-in link for "+org.Name+". Go back and sign in again.")
 	}
@@ -234,7 +236,7 @@ func (p *Provider) redeemTicket(w http.ResponseWriter, r *http.Request, org *dom
 			// in later, should the account be enabled again.
 			_, err = p.Store.ConsumeTicket(ctx, org.ID, hash, now)
 			if err == nil {
-				p.audit(r, org.ID, "", action, t.UserSub, "user_unavailable", nil)
+				p.audit(r, org.ID, "", ticketAction, t.UserSub, "user_unavailable", nil)
 				p.ticketError(w, r, org, "This account cannot sign in",
 					"The account this link was made for is disabled or no longer exists. Contact your organization's administrator.")
 				return
@@ -254,11 +256,11 @@ func (p *Provider) redeemTicket(w http.ResponseWriter, r *http.Request, org *dom
 	case err != nil:
 		p.internalError(w, r, "read login ticket", err)
 	case !t.UsedAt.IsZero():
-		p.audit(r, org.ID, "", action, t.UserSub, "already_used", nil)
+		p.audit(r, org.ID, "", ticketAction, t.UserSub, "already_used", nil)
 		p.ticketError(w, r, org, "This sign-in link was already used",
 			"Each sign-in link works only once. Go back and sign in again to get a new one.")
 	default:
-		p.audit(r, org.ID, "", action, t.UserSub, "expired", nil)
+		p.audit(r, org.ID, "", ticketAction, t.UserSub, "expired", nil)
 		p.ticketError(w, r, org, "This sign-in link has expired",
 			"Sign-in links work for a few minutes only. Go back and sign in again to get a new one.")
 	}
@@ -273,7 +275,6 @@ func (p *Provider) redeemTicket(w http.ResponseWriter, r *http.Request, org *dom
 // is ErrStale, ErrAlreadyUsed or ErrNotFound, and signs no one in.
 func (p *Provider) startTicketSession(w http.ResponseWriter, r *http.Request, org *domain.Organization, user *domain.User, hash []byte, now time.Time) error {
 	ctx := r.Context()
-	const action = "login.ticket"
 	amr := []string{domain.AMRExternal}
 	cur, err := p.Sessions.Current(ctx, r, org.ID)
 	if err != nil {
@@ -282,7 +283,7 @@ func (p *Provider) startTicketSession(w http.ResponseWriter, r *http.Request, or
 	if cur == nil {
 		n := p.Sessions.New(org, user, amr, nil)
 		if err := p.Store.RedeemTicket(ctx, org.ID, hash, now, n.Session,
-			p.auditEvent(r, org.ID, user.UserName, action, user.UserName, "ok", nil)); err != nil {
+			p.auditEvent(r, org.ID, user.UserName, ticketAction, user.UserName, "ok", nil)); err != nil {
 			return err
 		}
 		n.SetCookie(w)
@@ -294,7 +295,7 @@ func (p *Provider) startTicketSession(w http.ResponseWriter, r *http.Request, or
 	if _, err := p.Sessions.Login(ctx, w, r, org, user, amr, nil); err != nil {
 		return fmt.Errorf("start session: %w", err)
 	}
-	p.audit(r, org.ID, user.UserName, action, user.UserName, "ok", nil)
+	p.audit(r, org.ID, user.UserName, ticketAction, user.UserName, "ok", nil)
 	return nil
 }
 
