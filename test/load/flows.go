@@ -34,6 +34,7 @@ var flows = []flowDef{
 	{name: "silent-sso", bound: limitRS256, setup: setupSignedIn, run: runSilentSSO},
 	{name: "silent-sso-es256", bound: limitES256, setup: setupSignedInES256, run: runSilentSSOES256},
 	{name: "refresh", bound: limitRS256, setup: setupRefresh, run: runRefresh, repair: setupRefreshToken},
+	{name: "refresh-es256", bound: limitES256, setup: setupRefreshES256, run: runRefreshES256, repair: setupRefreshToken},
 	{name: "client-credentials", setup: setupService, run: runClientCredentials},
 	{name: "introspect", setup: setupService, run: runIntrospect},
 	{name: "password-login", bound: limitArgon2id, setup: setupPassword, run: runPasswordLogin},
@@ -364,7 +365,20 @@ func runIntrospect(ctx context.Context, v *vu) error {
 }
 
 func setupRefresh(ctx context.Context, v *vu) error {
-	v.user = "rt-" + strconv.Itoa(v.id)
+	return v.signInForRefresh(ctx, "rt-")
+}
+
+// setupRefreshES256 is setupRefresh through the application whose ID
+// tokens are ES256.
+func setupRefreshES256(ctx context.Context, v *vu) error {
+	v.rpConfig = v.inst.oauthES256
+	return v.signInForRefresh(ctx, "rt-es-")
+}
+
+// signInForRefresh signs the browser in as the user prefix+id and gets a
+// refresh token.
+func (v *vu) signInForRefresh(ctx context.Context, prefix string) error {
+	v.user = prefix + strconv.Itoa(v.id)
 	if err := v.signIn(ctx); err != nil {
 		return err
 	}
@@ -389,9 +403,22 @@ func setupRefreshToken(ctx context.Context, v *vu) error {
 	return nil
 }
 
-// runRefresh: one refresh_token grant; the refresh token must rotate.
+// runRefresh: one refresh_token grant; the refresh token must rotate and
+// the response must carry an RS256 id_token, the signature that bounds
+// the flow.
 func runRefresh(ctx context.Context, v *vu) error {
-	tok, err := v.inst.oauth.TokenSource(v.rpCtx(ctx), &oauth2.Token{RefreshToken: v.refresh}).Token()
+	return v.refreshOnce(ctx, "RS256")
+}
+
+// runRefreshES256 is runRefresh for the ES256 application.
+func runRefreshES256(ctx context.Context, v *vu) error {
+	return v.refreshOnce(ctx, "ES256")
+}
+
+// refreshOnce redeems v's refresh token once and keeps the new one; the
+// response's id_token must be signed with alg.
+func (v *vu) refreshOnce(ctx context.Context, alg string) error {
+	tok, err := v.client().TokenSource(v.rpCtx(ctx), &oauth2.Token{RefreshToken: v.refresh}).Token()
 	if err != nil {
 		return fmt.Errorf("refresh: %w", err)
 	}
@@ -399,10 +426,12 @@ func runRefresh(ctx context.Context, v *vu) error {
 	if tok.RefreshToken == v.refresh || tok.AccessToken == "" {
 		return errors.New("refresh: the refresh token was not rotated")
 	}
-	// The flow is counted against the RS256 signing limit: each refresh
-	// must issue a signed id_token.
-	if idToken, _ := tok.Extra("id_token").(string); idToken == "" {
+	idToken, _ := tok.Extra("id_token").(string)
+	if idToken == "" {
 		return errors.New("refresh: the response carries no id_token")
+	}
+	if got := jwsAlg(idToken); got != alg {
+		return fmt.Errorf("refresh: id_token signed with %q, want %s", got, alg)
 	}
 	v.refresh = tok.RefreshToken
 	return nil

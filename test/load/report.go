@@ -51,6 +51,10 @@ func printTable(w io.Writer, rep *report) {
 		if r.CPUProfile != "" {
 			fmt.Fprintf(w, "CPU profile %s %s: %s\n", r.Backend, r.Flow, r.CPUProfile)
 		}
+		if c := r.CPUSplit; c != nil {
+			fmt.Fprintf(w, "  samples: server %.0f%%, load generator %.0f%%, runtime %.0f%%; the server's CPU per flow with its part of the runtime's: %s\n",
+				100*c.Server, 100*c.Client, 100*c.Runtime, ms(c.ServerSecondsPerFlow*1000))
+		}
 	}
 	for _, n := range rep.Notes {
 		fmt.Fprintln(w, "- "+n)

@@ -57,6 +57,9 @@ type result struct {
 	LimitBeforeAfter []float64 `json:"limit_before_after,omitempty"`
 	FractionOfLimit  float64   `json:"fraction_of_limit,omitempty"`
 	CPUProfile       string    `json:"cpu_profile,omitempty"`
+	// CPUSplit divides CPUSecondsPerFlow by whose goroutines the profile's
+	// samples came from (with -cpuprofile-dir).
+	CPUSplit *cpuSplit `json:"cpu_split,omitempty"`
 	// PacedRate is the pace of a paced phase (-rate), flows due per
 	// second; 0 for the closed phase, where each virtual user starts its
 	// next flow when its last one ends.
@@ -109,6 +112,7 @@ func runFlow(ctx context.Context, inst *instance, f flowDef, o options) []*resul
 	var wg sync.WaitGroup
 	for _, v := range vus {
 		wg.Go(func() {
+			onSide(ctx, "client")
 			if err := f.setup(ctx, v); err != nil {
 				setupErr.add(fmt.Errorf("setup: %w", err))
 				return
@@ -181,7 +185,12 @@ func measure(ctx context.Context, inst *instance, f flowDef, vus []*vu, o option
 			return
 		}
 		r.CPUProfile = path
-		defer stop()
+		defer func() {
+			stop()
+			if r.CPUSplit, err = splitBySide(path, r.CPUSecondsPerFlow); err != nil {
+				r.SetupError = err.Error()
+			}
+		}()
 	}
 	var errs errorLog
 	var started atomic.Int64
@@ -211,6 +220,7 @@ func measure(ctx context.Context, inst *instance, f flowDef, vus []*vu, o option
 	var wg sync.WaitGroup
 	for i, v := range vus {
 		wg.Go(func() {
+			onSide(ctx, "client")
 			own := make([]time.Duration, 0, 1024)
 			var lag []time.Duration
 			for {

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -105,6 +106,10 @@ func start(ctx context.Context, backend string, log *slog.Logger) (inst *instanc
 		cfg.MasterKeyExplicit = true
 	}
 
+	// Goroutines the server starts (store writers, listeners, workers,
+	// connections) are labelled as the server's in CPU profiles.
+	onSide(ctx, "server")
+	defer pprof.SetGoroutineLabels(ctx)
 	env, err := bootstrap.Open(ctx, cfg, log, true)
 	if err != nil {
 		return nil, "", fmt.Errorf("open %s: %w", backend, err)
