@@ -6,7 +6,8 @@
 //
 //	silent-sso          a signed-in browser: authorize (no login page) → code → token (RS256 id_token) → userinfo
 //	silent-sso-es256    the same through an application whose ID tokens are ES256
-//	refresh             refresh_token grant, rotating the refresh token each time
+//	refresh             refresh_token grant, rotating the refresh token each time (RS256 id_token)
+//	refresh-es256       the same through the application whose ID tokens are ES256
 //	client-credentials  client_credentials grant, opaque access token
 //	introspect          client_credentials, then the client introspects its token
 //	password-login      a fresh browser: authorize → identifier → password → code → token
@@ -22,7 +23,9 @@
 // (-json) as JSON. Each flow runs for -duration and at most -max-flows
 // times, so the command always ends by itself. It sends traffic only to
 // 127.0.0.1. -cpuprofile-dir DIR writes a CPU profile of each flow's
-// measured phase to DIR/BACKEND-FLOW.pprof (go tool pprof -top FILE).
+// measured phase to DIR/BACKEND-FLOW.pprof (go tool pprof -top FILE) and
+// reports which share of its samples was the server's, the load
+// generator's and the runtime's (sides.go).
 //
 // -rate (N flows/s, or P% of the rate the flow reached) runs each flow a
 // second time, paced: flows fall due at that rate whatever the server
